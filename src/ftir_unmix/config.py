@@ -1,0 +1,142 @@
+"""Every parameter of an unmixing run, in one validated dataclass."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+from .weights import DEFAULT_GAMMA_FLAT
+
+__all__ = ["UnmixConfig", "METHODS", "LOSSES", "PROTOCOLS", "SCALINGS", "INITS", "DEVICES"]
+
+METHODS = ("cnn", "nmf", "vca-fcls")
+LOSSES = ("wsad", "sad")
+PROTOCOLS = ("fast", "paper")
+SCALINGS = ("global", "none", "minmax")
+INITS = ("vca", "nmf", "random")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass(frozen=True)
+class UnmixConfig:
+    """Parameters of :func:`ftir_unmix.unmix`; all of them go into the run record.
+
+    Attributes
+    ----------
+    k : int
+        Number of endmembers (materials).
+    method : {"cnn", "nmf", "vca-fcls"}
+        The CNN autoencoder or a baseline.
+    loss : {"wsad", "sad"}
+        Band-weighted or plain spectral angle.
+    protocol : {"fast", "paper"}
+        ``"paper"``: random ``patch_size``² patches, ``n_patches`` per epoch,
+        mini-batches of ``batch_size``, ``epochs`` epochs, full-band loss.
+        ``"fast"``: whole image (or large random tiles) per step, the loss
+        computed exactly in a reduced band space, warm start, stop on
+        convergence (docs/method.md).
+    epochs : int
+        Paper protocol: epochs. Fast protocol: the maximum number of steps.
+    n_patches, batch_size : int
+        Paper protocol sampling.
+    lr : float
+        Adam learning rate (paper: 0.005; the authors' code: 0.001).
+    patch_size : int
+        Decoder kernel and patch size ``p``.
+    n_filters, dropout, softmax_scale : model hyper-parameters.
+    gamma_rough, gamma_flat, tau, sharpness, w_min, eps : band-weight parameters.
+    forced_ranges : tuple of (lo, hi)
+        Wavenumber ranges (cm⁻¹) whose weights are forced to ``w_min``.
+    scaling : {"global", "none", "minmax"}
+        ``"global"`` divides the cube by one robust scale (shape-preserving);
+        ``"minmax"`` scales every band to [0, 1] as the authors' code does
+        (this changes spectral shapes; endmembers are mapped back by the band
+        ranges only, without the offsets).
+    init : {"vca", "nmf", "random"}
+        Decoder initialisation: from a fast endmember estimate, or random as
+        in the paper.
+    seed : int
+        Seeds every random choice; same seed, same device, same result.
+    device : {"auto", "cpu", "cuda", "mps"}
+        ``"auto"`` takes CUDA, then MPS, then the CPU.
+    reduced_rank : int
+        Fast protocol: dimension of the band subspace for encoder input and loss.
+    tol, patience : float, int
+        Fast protocol: stop when the best loss has not improved by a relative
+        ``tol`` for ``patience`` steps.
+    warmup_steps : int
+        Fast protocol with a warm start: steps during which only the encoder
+        trains (the decoder keeps the initial endmembers).
+    max_pixels_per_step : int
+        Fast protocol: images larger than this train on random tiles of about
+        this many pixels.
+    """
+
+    k: int = 6
+    method: str = "cnn"
+    loss: str = "wsad"
+    protocol: str = "fast"
+    epochs: int = 500
+    n_patches: int = 20_000
+    batch_size: int = 64
+    lr: float = 0.005
+    patch_size: int = 5
+    n_filters: int = 48
+    dropout: float = 0.2
+    softmax_scale: float = 3.5
+    gamma_rough: float = 0.75
+    gamma_flat: float = DEFAULT_GAMMA_FLAT
+    tau: float = 3.0
+    sharpness: float = 2.0
+    w_min: float = 0.05
+    eps: float = 1e-8
+    forced_ranges: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    scaling: str = "global"
+    init: str = "vca"
+    seed: int = 0
+    device: str = "auto"
+    reduced_rank: int = 48
+    tol: float = 1e-4
+    patience: int = 60
+    warmup_steps: int = 100
+    max_pixels_per_step: int = 65_536
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("method", METHODS), ("loss", LOSSES), ("protocol", PROTOCOLS),
+                              ("scaling", SCALINGS), ("init", INITS), ("device", DEVICES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        positive_ints = ("k", "epochs", "n_patches", "batch_size", "patch_size", "n_filters",
+                         "reduced_rank", "patience", "max_pixels_per_step")
+        for name in positive_ints:
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+        if self.patch_size % 2 != 1:
+            raise ValueError(f"patch_size must be odd; got {self.patch_size}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1); got {self.dropout}")
+        if not 0.0 <= self.w_min <= 1.0:
+            raise ValueError(f"w_min must be in [0, 1]; got {self.w_min}")
+        if self.lr <= 0 or self.softmax_scale <= 0 or self.sharpness <= 0:
+            raise ValueError("lr, softmax_scale and sharpness must be positive")
+        object.__setattr__(self, "forced_ranges",
+                           tuple((float(lo), float(hi)) for lo, hi in self.forced_ranges))
+
+    def updated(self, **changes: Any) -> UnmixConfig:
+        """A copy with some parameters changed (unknown names are refused)."""
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise TypeError(f"unknown unmixing parameter(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters."""
+        d = asdict(self)
+        d["forced_ranges"] = [list(r) for r in self.forced_ranges]
+        return d
+
+    def weight_params(self) -> dict[str, float]:
+        """The keyword arguments of :func:`ftir_unmix.band_weights`."""
+        return dict(gamma_rough=self.gamma_rough, gamma_flat=self.gamma_flat, tau=self.tau,
+                    sharpness=self.sharpness, w_min=self.w_min, eps=self.eps)

@@ -1,0 +1,233 @@
+"""Quality of an unmixing against known truth.
+
+Spectral angles in degrees, Hungarian matching of estimated to true
+endmembers (on the angle), abundance RMSE after matching, reconstruction
+error. Conventions: endmembers are columns ``(B, K)``; abundances are
+``(K, H, W)`` or ``(K, N)``; pixel data are ``(N, B)`` or ``(H, W, B)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = [
+    "abundance_rmse",
+    "endmember_sad",
+    "evaluate",
+    "match_endmembers",
+    "mean_sad",
+    "reconstruction_error",
+    "spectral_angles",
+]
+
+
+def _columns(e: np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(e, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be (B, K), got shape {arr.shape}")
+    return arr
+
+
+def _unit(cols: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(cols, axis=0, keepdims=True)
+    # A zero spectrum has no direction: it ends up at 90° from everything.
+    return np.divide(cols, norm, out=np.zeros_like(cols), where=norm > 0)
+
+
+def spectral_angles(e_true: np.ndarray, e_est: np.ndarray) -> np.ndarray:
+    """Spectral angle between every true and every estimated endmember.
+
+    Parameters
+    ----------
+    e_true : array_like, shape (B, K)
+    e_est : array_like, shape (B, K')
+
+    Returns
+    -------
+    ndarray, shape (K, K')
+        Angles in degrees, in [0, 180]; 90 where either spectrum is zero.
+
+    Examples
+    --------
+    >>> spectral_angles(np.eye(2), np.array([[1.0], [1.0]])).round(6)
+    array([[45.],
+           [45.]])
+    """
+    t, s = _columns(e_true, "e_true"), _columns(e_est, "e_est")
+    if t.shape[0] != s.shape[0]:
+        raise ValueError(f"band counts differ: {t.shape[0]} true vs {s.shape[0]} estimated")
+    cos = np.clip(_unit(t).T @ _unit(s), -1.0, 1.0)
+    return np.degrees(np.arccos(cos))
+
+
+def match_endmembers(e_true: np.ndarray, e_est: np.ndarray) -> np.ndarray:
+    """Assign one estimated endmember to each true one, minimising total angle.
+
+    Hungarian algorithm (:func:`scipy.optimize.linear_sum_assignment`) on the
+    spectral-angle matrix.
+
+    Parameters
+    ----------
+    e_true : array_like, shape (B, K)
+    e_est : array_like, shape (B, K'), K' ≥ K
+        Surplus estimated endmembers are left unmatched.
+
+    Returns
+    -------
+    ndarray of int, shape (K,)
+        ``perm[i]`` is the column of ``e_est`` matched to true endmember ``i``,
+        so ``e_est[:, perm]`` lines up with ``e_true``.
+    """
+    angles = spectral_angles(e_true, e_est)
+    k, k_est = angles.shape
+    if k_est < k:
+        raise ValueError(f"cannot match {k} true endmembers with only {k_est} estimated")
+    rows, cols = linear_sum_assignment(angles)
+    perm = np.empty(k, dtype=np.intp)
+    perm[rows] = cols
+    return perm
+
+
+def endmember_sad(e_true: np.ndarray, e_est: np.ndarray, *, match: bool = True) -> np.ndarray:
+    """Spectral angle (degrees) of each true endmember to its estimate.
+
+    Parameters
+    ----------
+    e_true : array_like, shape (B, K)
+    e_est : array_like, shape (B, K')
+    match : bool
+        Match by :func:`match_endmembers` first; otherwise compare column
+        ``i`` with column ``i`` (needs K' ≥ K).
+
+    Returns
+    -------
+    ndarray, shape (K,)
+    """
+    angles = spectral_angles(e_true, e_est)
+    k = angles.shape[0]
+    if match:
+        perm = match_endmembers(e_true, e_est)
+    else:
+        if angles.shape[1] < k:
+            raise ValueError(f"{angles.shape[1]} estimated endmembers for {k} true ones")
+        perm = np.arange(k)
+    return angles[np.arange(k), perm]
+
+
+def mean_sad(e_true: np.ndarray, e_est: np.ndarray, *, match: bool = True) -> float:
+    """Mean spectral angle (degrees) between true and estimated endmembers.
+
+    See :func:`endmember_sad` for the per-endmember values and the parameters.
+
+    Examples
+    --------
+    >>> e = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> mean_sad(e, 3.0 * e[:, ::-1])
+    0.0
+    """
+    return float(endmember_sad(e_true, e_est, match=match).mean())
+
+
+def _maps(a: np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(a, dtype=np.float64)
+    if arr.ndim == 3:
+        arr = arr.reshape(arr.shape[0], -1)
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be (K, H, W) or (K, N), got shape {arr.shape}")
+    return arr
+
+
+def abundance_rmse(
+    a_true: np.ndarray, a_est: np.ndarray, *, perm: np.ndarray | None = None
+) -> float:
+    """Root-mean-square abundance error over all materials and pixels.
+
+    Parameters
+    ----------
+    a_true : array_like, shape (K, H, W) or (K, N)
+    a_est : array_like, shape (K', H, W) or (K', N)
+        Same pixel count as ``a_true``.
+    perm : array_like of int, shape (K,), optional
+        Estimated map matched to each true one (from
+        :func:`match_endmembers`); default the first K in order.
+
+    Returns
+    -------
+    float
+    """
+    t, s = _maps(a_true, "a_true"), _maps(a_est, "a_est")
+    if t.shape[1] != s.shape[1]:
+        raise ValueError(f"pixel counts differ: {t.shape[1]} true vs {s.shape[1]} estimated")
+    idx = np.arange(t.shape[0]) if perm is None else np.asarray(perm, dtype=np.intp)
+    if idx.shape != (t.shape[0],) or idx.max(initial=-1) >= s.shape[0]:
+        raise ValueError(f"perm must give one of {s.shape[0]} estimated maps for each of {t.shape[0]}")
+    return float(np.sqrt(np.mean((t - s[idx]) ** 2)))
+
+
+def _pixels(y: np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(y, dtype=np.float64)
+    if arr.ndim == 3:
+        arr = arr.reshape(-1, arr.shape[-1])
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be (N, B) or (H, W, B), got shape {arr.shape}")
+    return arr
+
+
+def reconstruction_error(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
+    """How well a reconstruction matches the data.
+
+    Parameters
+    ----------
+    y, y_hat : array_like, shape (N, B) or (H, W, B)
+
+    Returns
+    -------
+    dict
+        ``rmse`` over all values, and ``mean_sad_deg``: the spectral angle
+        between each observed and reconstructed pixel, averaged over pixels.
+    """
+    obs, rec = _pixels(y, "y"), _pixels(y_hat, "y_hat")
+    if obs.shape != rec.shape:
+        raise ValueError(f"shapes differ: {obs.shape} vs {rec.shape}")
+    num = np.einsum("nb,nb->n", obs, rec)
+    den = np.linalg.norm(obs, axis=1) * np.linalg.norm(rec, axis=1)
+    cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    return {
+        "rmse": float(np.sqrt(np.mean((obs - rec) ** 2))),
+        "mean_sad_deg": float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean()),
+    }
+
+
+def evaluate(
+    truth_e: np.ndarray, truth_a: np.ndarray, est_e: np.ndarray, est_a: np.ndarray
+) -> dict[str, Any]:
+    """Compare an unmixing with the truth after matching endmembers.
+
+    Parameters
+    ----------
+    truth_e : array_like, shape (B, K)
+    truth_a : array_like, shape (K, H, W) or (K, N)
+    est_e : array_like, shape (B, K'), K' ≥ K
+    est_a : array_like, shape (K', H, W) or (K', N)
+
+    Returns
+    -------
+    dict
+        ``mean_sad_deg`` (float), ``per_endmember_sad_deg`` (list of K
+        floats), ``abundance_rmse`` (float, over matched maps) and
+        ``permutation`` (list of K ints: estimated index per true one).
+        JSON-ready.
+    """
+    perm = match_endmembers(truth_e, est_e)
+    sad = spectral_angles(truth_e, est_e)[np.arange(perm.size), perm]
+    return {
+        "mean_sad_deg": float(sad.mean()),
+        "per_endmember_sad_deg": [float(v) for v in sad],
+        "abundance_rmse": abundance_rmse(truth_a, est_a, perm=perm),
+        "permutation": [int(p) for p in perm],
+    }

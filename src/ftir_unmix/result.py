@@ -1,0 +1,136 @@
+"""UnmixResult: maps, spectra and everything needed to reproduce them (the run record)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["UnmixResult", "load_result"]
+
+_ARRAYS = ("abundances", "endmembers", "weights", "wavenumbers", "loss_history")
+
+
+@dataclass
+class UnmixResult:
+    """The outcome of one unmixing run.
+
+    Attributes
+    ----------
+    abundances : ndarray (K, H, W) float32
+        Abundance maps; each pixel's K values lie on the simplex.
+    endmembers : ndarray (B, K) float32
+        Endmember spectra in the units of the input cube, ascending wavenumber.
+    weights : ndarray (B,)
+        Band weights used by the loss (ones for SAD).
+    wavenumbers : ndarray (B,)
+        Band positions in cm⁻¹, ascending.
+    names : list of str
+        One name per endmember.
+    loss_history : ndarray (epochs,)
+        Mean training loss per epoch (empty for non-iterative methods).
+    parameters : dict
+        Every parameter and preprocessing step of the run.
+    versions : dict
+        Package versions.
+    timings : dict
+        Seconds spent per phase.
+    diagnostics : dict
+        Band-weight diagnostics by column name (arrays of shape (B,)).
+    cancelled : bool
+        True when the run was stopped early (the result is the best epoch so far).
+    """
+
+    abundances: np.ndarray
+    endmembers: np.ndarray
+    weights: np.ndarray
+    wavenumbers: np.ndarray
+    names: list[str] = field(default_factory=list)
+    loss_history: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    parameters: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
+    cancelled: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            self.names = [f"EM{i + 1}" for i in range(self.k)]
+        if len(self.names) != self.k:
+            raise ValueError(f"{len(self.names)} names for {self.k} endmembers")
+
+    @property
+    def k(self) -> int:
+        """Number of endmembers."""
+        return int(self.endmembers.shape[1])
+
+    def reconstruct(self, rows: np.ndarray | int, cols: np.ndarray | int) -> np.ndarray:
+        """Linear-mixing reconstruction ``Ê a`` of pixels, shape ``(..., B)``.
+
+        This is the model the maps and spectra stand for (``x ≈ Ê a``); it is
+        defined up to a positive per-pixel scale, since the spectral-angle
+        loss ignores intensity (use :func:`scale_to` to compare with data).
+        """
+        a = self.abundances[:, rows, cols]  # (K, ...)
+        return np.moveaxis(np.tensordot(self.endmembers, a, axes=(1, 0)), 0, -1)
+
+    def run_record(self) -> dict[str, Any]:
+        """The JSON-ready part of the record: parameters, versions, timings, names."""
+        return {
+            "names": list(self.names),
+            "parameters": self.parameters,
+            "versions": self.versions,
+            "timings": self.timings,
+            "cancelled": self.cancelled,
+            "shape": {"k": self.k, "height": int(self.abundances.shape[1]),
+                      "width": int(self.abundances.shape[2]),
+                      "bands": int(self.endmembers.shape[0])},
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save everything to one ``.npz`` file (arrays plus the run record as JSON)."""
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_suffix(".npz")
+        arrays = {name: np.asarray(getattr(self, name)) for name in _ARRAYS}
+        arrays.update({f"diag_{k}": np.asarray(v) for k, v in self.diagnostics.items()})
+        arrays["record"] = np.array(json.dumps(self.run_record(), default=_json_default))
+        np.savez_compressed(path, **arrays)
+        return path
+
+
+def scale_to(reference: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
+    """``spectrum`` times the least-squares scale that best matches ``reference``."""
+    denom = float(np.dot(spectrum, spectrum))
+    return spectrum * (float(np.dot(reference, spectrum)) / denom if denom > 0 else 0.0)
+
+
+def load_result(path: str | os.PathLike[str]) -> UnmixResult:
+    """Load a result written by :meth:`UnmixResult.save`."""
+    with np.load(path, allow_pickle=False) as f:
+        record = json.loads(str(f["record"]))
+        arrays = {name: f[name] for name in _ARRAYS}
+        diagnostics = {k[5:]: f[k] for k in f.files if k.startswith("diag_")}
+    return UnmixResult(
+        **arrays,
+        names=record["names"],
+        parameters=record["parameters"],
+        versions=record["versions"],
+        timings=record["timings"],
+        diagnostics=diagnostics,
+        cancelled=record["cancelled"],
+    )
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    return str(obj)

@@ -1,0 +1,486 @@
+"""Training as a generator of progress events: one loop for the GUI, the CLI and the tests.
+
+>>> gen = iter_unmix(cube, UnmixConfig(k=6))          # doctest: +SKIP
+>>> for event in gen: print(event.step, event.loss)   # doctest: +SKIP
+
+The generator's return value (``StopIteration.value``; napari's
+``thread_worker`` emits it as ``returned``) is the :class:`UnmixResult`.
+:func:`run_to_end` drives a generator and hands back the result.
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+import threading
+import time
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .config import UnmixConfig
+from .cube import Cube
+from .losses import COS_CLAMP, wsad
+from .model import FTIRUnmixer
+from .result import UnmixResult
+from .weights import band_diagnostics, force_ranges
+
+__all__ = ["Progress", "iter_unmix", "run_to_end", "resolve_device", "StopFlag"]
+
+StopFlag = threading.Event | Callable[[], bool] | None
+
+#: How often (seconds) the loop yields between epoch ends, so a GUI stays live
+#: and a cancel is seen within well under a second.
+_YIELD_EVERY = 0.25
+#: Pixels (at most) from which the warm-start endmembers are estimated.
+_INIT_PIXELS = 4096
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress event.
+
+    Attributes
+    ----------
+    phase : {"prepare", "train", "infer"}
+    step : int
+        Epochs (paper protocol) or steps (fast protocol) completed.
+    total : int
+        The most epochs or steps the run will take.
+    loss : float or None
+        Mean loss of the last completed epoch/step (radians).
+    best_loss : float or None
+    elapsed : float
+        Seconds since the run started.
+    eta : float or None
+        Estimated seconds left (an upper bound for the fast protocol, which
+        stops on convergence).
+    endmembers : ndarray (B, K) or None
+        Snapshot of the current endmember spectra in the cube's units.
+    message : str
+    """
+
+    phase: str
+    step: int
+    total: int
+    loss: float | None
+    best_loss: float | None
+    elapsed: float
+    eta: float | None
+    endmembers: np.ndarray | None = None
+    message: str = ""
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` → CUDA if available, else Apple MPS, else CPU; other names are checked."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA GPU is available")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' requested but MPS is not available")
+    return torch.device(name)
+
+
+def _should_stop(stop: StopFlag) -> bool:
+    if stop is None:
+        return False
+    if isinstance(stop, threading.Event):
+        return stop.is_set()
+    return bool(stop())
+
+
+def run_to_end(gen: Generator[Progress, None, UnmixResult],
+               callback: Callable[[Progress], Any] | None = None) -> UnmixResult:
+    """Drive a generator from :func:`iter_unmix` and return its result."""
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as done:
+            return done.value
+        if callback is not None:
+            callback(event)
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+
+    from . import __version__
+
+    return {"ftir_unmix": __version__, "numpy": np.__version__, "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+
+
+def _check(cube: Cube, cfg: UnmixConfig) -> None:
+    h, w, b = cube.shape
+    if cfg.k < 2:
+        raise ValueError(f"k must be at least 2; got {cfg.k}")
+    if cfg.k > b:
+        raise ValueError(f"k={cfg.k} is larger than the number of bands ({b})")
+    if cfg.k > h * w:
+        raise ValueError(f"k={cfg.k} is larger than the number of pixels ({h * w})")
+    if b < 3:
+        raise ValueError(f"unmixing needs at least 3 bands; the cube has {b}")
+
+
+def _scale(data: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Scaled copy of ``data`` (N, B), the per-band factor to undo it on spectra, and a note."""
+    n_bands = data.shape[1]
+    if how == "none":
+        return data, np.ones(n_bands, np.float32), "none"
+    if how == "minmax":
+        lo, hi = data.min(0), data.max(0)
+        rng = np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
+        return (data - lo) / rng, rng, "per-band min-max to [0, 1] (authors' code)"
+    s = float(np.percentile(np.abs(data), 99.0))
+    s = s if s > 0 else 1.0
+    return data / np.float32(s), np.full(n_bands, s, np.float32), f"divided by 99th percentile of |data| = {s:.6g}"
+
+
+def _initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: int) -> np.ndarray:
+    """Endmembers (B, K) for the decoder's warm start.
+
+    Pure pixels are found on the band-weighted data (so unreliable bands do
+    not steer the choice); the spectra are then fitted on all bands to the
+    resulting abundances by nonnegative least squares, so that bands with a
+    low weight are not amplified.
+    """
+    from . import baselines
+
+    if x.shape[0] > _INIT_PIXELS:  # the estimate needs the spread of spectra, not every pixel
+        x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], _INIT_PIXELS, replace=False))]
+    xw = x * w
+    if how == "nmf":
+        _, a = baselines.nmf(np.clip(xw, 0, None), k, seed=seed)
+    else:
+        e_w = baselines.vca(xw, k, seed=seed)
+        a = baselines.fcls(xw, e_w)
+    # x ≈ aᵀ eᵀ: least squares per band with a shared (K×K) Gram, then clip.
+    gram = a @ a.T + 1e-6 * np.eye(k)
+    e = np.linalg.solve(gram, a @ x).T
+    return np.clip(e, 1e-6, None).astype(np.float32)
+
+
+def _subspace(x: torch.Tensor, rank: int, *, max_rows: int, generator: torch.Generator) -> tuple[torch.Tensor, float]:
+    """Orthonormal basis (B, r) of the dominant row space of ``x`` (N, B), and the energy it holds."""
+    n = x.shape[0]
+    rows = x if n <= max_rows else x[torch.randperm(n, generator=generator)[:max_rows].to(x.device)]
+    r = min(rank, *rows.shape)
+    # Uncentred: the subspace holds the data themselves, not their deviations.
+    _, s, vh = torch.linalg.svd(rows, full_matrices=False)
+    basis = vh[:r].T.contiguous()
+    captured = float((x @ basis).square().sum() / x.square().sum().clamp_min(1e-30))
+    return basis, captured
+
+
+def iter_unmix(
+    cube: Cube,
+    config: UnmixConfig | None = None,
+    *,
+    weights: np.ndarray | None = None,
+    stop: StopFlag = None,
+    **changes: Any,
+) -> Generator[Progress, None, UnmixResult]:
+    """Unmix a cube, yielding :class:`Progress` events; return an :class:`UnmixResult`.
+
+    Parameters
+    ----------
+    cube : Cube
+        The image.
+    config : UnmixConfig, optional
+        Parameters (defaults if omitted); ``**changes`` override single fields.
+    weights : ndarray (B,), optional
+        Band weights to use instead of the automatic ones (e.g. edited by
+        hand in the GUI). Recorded in the result.
+    stop : threading.Event or callable, optional
+        Checked after every mini-batch/step; when set, training ends and the
+        result of the best epoch so far is returned with ``cancelled=True``.
+    """
+    cfg = (config or UnmixConfig()).updated(**changes)
+    _check(cube, cfg)
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+    h, w_img, n_bands = cube.shape
+    yield Progress("prepare", 0, cfg.epochs, None, None, 0.0, None, message="band weights")
+
+    diag = band_diagnostics(cube.data, **cfg.weight_params())
+    auto_w = diag.weights
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        if weights.shape != (n_bands,):
+            raise ValueError(f"weights must have shape ({n_bands},); got {weights.shape}")
+        band_w, weight_source = weights, "given"
+    else:
+        band_w, weight_source = auto_w, "automatic"
+    if cfg.forced_ranges:
+        band_w = force_ranges(band_w, cube.wavenumbers, cfg.forced_ranges, cfg.w_min)
+    loss_w = band_w if cfg.loss == "wsad" else np.ones(n_bands)
+    timings["weights_s"] = time.perf_counter() - t0
+
+    x, unscale, scaling_note = _scale(cube.pixels, cfg.scaling)
+    parameters: dict[str, Any] = cfg.to_dict()
+    parameters["preprocessing"] = {
+        "scaling": scaling_note,
+        "band_weights": weight_source + (", forced ranges to w_min" if cfg.forced_ranges else ""),
+        "cube_repairs": list(cube.metadata.get("repairs", [])),
+    }
+    parameters["source"] = {k: cube.metadata.get(k) for k in ("path", "format") if k in cube.metadata}
+
+    def finish(abund: np.ndarray, endm: np.ndarray, history: list[float], cancelled: bool) -> UnmixResult:
+        timings["total_s"] = time.perf_counter() - t0
+        return UnmixResult(
+            abundances=abund.astype(np.float32), endmembers=(endm * unscale[:, None]).astype(np.float32),
+            weights=loss_w.astype(np.float64), wavenumbers=cube.wavenumbers.copy(),
+            loss_history=np.asarray(history, dtype=np.float64), parameters=parameters,
+            versions=_versions(), timings=timings,
+            diagnostics={**diag.columns(), "weight": band_w, "auto_weight": auto_w,
+                         "median_spectrum": diag.median_spectrum},
+            cancelled=cancelled,
+        )
+
+    if cfg.method != "cnn":
+        from . import baselines
+
+        t = time.perf_counter()
+        if cfg.method == "nmf":
+            e, a = baselines.nmf(x, cfg.k, seed=cfg.seed)
+        else:
+            e, a = baselines.vca_fcls(x, cfg.k, seed=cfg.seed)
+        timings["fit_s"] = time.perf_counter() - t
+        parameters["device"] = "cpu"
+        return finish(a.reshape(cfg.k, h, w_img), e, [], False)
+
+    device = resolve_device(cfg.device)
+    parameters["device"] = str(device)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+
+    t = time.perf_counter()
+    model = FTIRUnmixer(
+        n_bands, cfg.k, n_filters=cfg.n_filters, patch_size=cfg.patch_size,
+        softmax_scale=cfg.softmax_scale, dropout=cfg.dropout,
+        in_channels=min(cfg.reduced_rank, n_bands, h * w_img) if cfg.protocol == "fast" else None,
+    )
+    if cfg.init != "random":
+        model.init_decoder(_initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed))
+    model.to(device)
+    timings["init_s"] = time.perf_counter() - t
+
+    trainer = _PaperTrainer if cfg.protocol == "paper" else _FastTrainer
+    loop = trainer(model, x.reshape(h, w_img, n_bands), loss_w, cfg, device, gen, parameters)
+    history: list[float] = []
+    best = (float("inf"), copy.deepcopy(model.state_dict()), 0)
+    cancelled = False
+    t_train = time.perf_counter()
+    last_yield = t_train
+    for step_loss in loop.steps(lambda: _should_stop(stop)):
+        if step_loss is None:  # a mini-batch inside an epoch: only a chance to yield / stop
+            now = time.perf_counter()
+            if now - last_yield > _YIELD_EVERY:
+                last_yield = now
+                yield Progress("train", len(history), loop.total, history[-1] if history else None,
+                               best[0] if history else None, now - t0, None)
+            continue
+        history.append(step_loss)
+        if step_loss < best[0]:
+            best = (step_loss, copy.deepcopy(model.state_dict()), len(history))
+        now = time.perf_counter()
+        per_step = (now - t_train) / len(history)
+        if now - last_yield > _YIELD_EVERY / 2 or len(history) == loop.total:
+            last_yield = now
+            yield Progress("train", len(history), loop.total, step_loss, best[0], now - t0,
+                           per_step * (loop.total - len(history)),
+                           endmembers=model.endmembers().detach().cpu().numpy() * unscale[:, None])
+    cancelled = _should_stop(stop)
+    timings["train_s"] = time.perf_counter() - t_train
+    parameters["steps_run"] = len(history)
+    parameters["best_step"] = best[2]
+    parameters["stopped_by"] = "cancel" if cancelled else loop.stopped_by
+
+    yield Progress("infer", len(history), loop.total, history[-1] if history else None,
+                   best[0] if history else None, time.perf_counter() - t0, None, message="abundance maps")
+    t = time.perf_counter()
+    model.load_state_dict(best[1])
+    model.eval()
+    abund = loop.infer()
+    endm = model.endmembers().detach().cpu().numpy()
+    timings["infer_s"] = time.perf_counter() - t
+    return finish(abund, endm, history, cancelled)
+
+
+class _PaperTrainer:
+    """The paper protocol: random p×p patches, mini-batches, full-band (W)SAD."""
+
+    def __init__(self, model: FTIRUnmixer, x: np.ndarray, loss_w: np.ndarray, cfg: UnmixConfig,
+                 device: torch.device, gen: torch.Generator, parameters: dict[str, Any]) -> None:
+        self.model, self.cfg, self.device = model, cfg, device
+        self.total = cfg.epochs
+        self.stopped_by = "epochs"
+        h, w, _ = x.shape
+        p = cfg.patch_size
+        if h < p or w < p:
+            raise ValueError(f"the image ({h}×{w}) is smaller than one {p}×{p} patch")
+        self.x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 0))).to(device)  # (B, H, W)
+        self.w = torch.as_tensor(loss_w, dtype=torch.float32, device=device)
+        self.gen = gen
+        # Top-left corners of the patches, drawn once; reshuffled every epoch.
+        self.rows = torch.randint(0, h - p + 1, (cfg.n_patches,), generator=gen)
+        self.cols = torch.randint(0, w - p + 1, (cfg.n_patches,), generator=gen)
+        self.offsets = torch.arange(p)
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        parameters["protocol_detail"] = {"patches": cfg.n_patches, "batch_size": cfg.batch_size}
+
+    def _batch(self, idx: torch.Tensor) -> torch.Tensor:
+        r = (self.rows[idx, None] + self.offsets)[:, :, None]  # (n, p, 1)
+        c = (self.cols[idx, None] + self.offsets)[:, None, :]  # (n, 1, p)
+        return self.x[:, r.to(self.device), c.to(self.device)].permute(1, 0, 2, 3)  # (n, B, p, p)
+
+    def steps(self, should_stop: Callable[[], bool]):
+        for _ in range(self.total):
+            self.model.train()
+            order = torch.randperm(self.cfg.n_patches, generator=self.gen)
+            total, count = 0.0, 0
+            for start in range(0, self.cfg.n_patches, self.cfg.batch_size):
+                idx = order[start:start + self.cfg.batch_size]
+                xb = self._batch(idx)
+                x_hat, _ = self.model(xb)
+                loss = wsad(xb, x_hat, self.w, dim=1, eps=self.cfg.eps)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt.step()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+                if should_stop():
+                    return
+                yield None
+            yield total / count
+
+    @torch.no_grad()
+    def infer(self) -> np.ndarray:
+        return _infer_tiled(self.model, self.x)
+
+
+class _FastTrainer:
+    """The fast protocol: whole image (or big tiles) per step, exact loss in a band subspace.
+
+    The WSAD needs, per pixel, ``(Dx)ᵀ(Dx̂)``, ``‖Dx‖`` and ``‖Dx̂‖`` with
+    ``D = diag(w)``. With ``V`` (B×r) an orthonormal basis of the weighted
+    data, ``(Dx)ᵀ(Dx̂) = (VᵀDx)ᵀ(VᵀDx̂)`` whenever ``Dx`` lies in span V
+    (recorded: the captured energy), ``‖Dx‖`` is computed once on all bands,
+    and ``‖Dx̂‖² = ‖VᵀDx̂‖² + aᵀ (RᵀR) a`` exactly, with ``R = (I − VVᵀ)DW`` the
+    decoder's part outside the subspace and ``a`` the p×p×K neighbourhood of
+    abundances. No B-sized tensor is touched per pixel during training.
+    """
+
+    def __init__(self, model: FTIRUnmixer, x: np.ndarray, loss_w: np.ndarray, cfg: UnmixConfig,
+                 device: torch.device, gen: torch.Generator, parameters: dict[str, Any]) -> None:
+        self.model, self.cfg, self.device, self.gen = model, cfg, device, gen
+        self.total = cfg.epochs
+        self.warmup = cfg.warmup_steps if cfg.init != "random" else 0
+        self.stopped_by = "max steps"
+        h, w, n_bands = x.shape
+        self.h, self.w = h, w
+        xt = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, n_bands))).to(device)
+        wt = torch.as_tensor(loss_w, dtype=torch.float32, device=device)
+        self.wt = wt
+        r_in = model.conv1.in_channels
+        q, cap_in = _subspace(xt, r_in, max_rows=32_768, generator=gen)
+        xw = xt * wt
+        v, cap_loss = _subspace(xw, cfg.reduced_rank, max_rows=32_768, generator=gen)
+        self.v = v
+        # Encoder input: coordinates in span Q, (r_in, H, W).
+        self.z = (xt @ q).T.reshape(r_in, h, w).contiguous()
+        self.c = (xw @ v).T.reshape(v.shape[1], h, w).contiguous()  # VᵀDx
+        self.xnorm = torch.linalg.vector_norm(xw, dim=1).reshape(h, w)  # ‖Dx‖ on all bands
+        del xt, xw
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        n_pix = h * w
+        if n_pix <= cfg.max_pixels_per_step:
+            self.tile = (h, w)
+        else:
+            side = int(np.sqrt(cfg.max_pixels_per_step))
+            self.tile = (min(h, side), min(w, max(side, cfg.max_pixels_per_step // min(h, side))))
+        parameters["protocol_detail"] = {
+            "encoder_rank": int(r_in), "loss_rank": int(v.shape[1]),
+            "energy_captured_encoder": cap_in, "energy_captured_loss": cap_loss,
+            "tile": list(self.tile),
+        }
+
+    def _crop(self) -> tuple[slice, slice]:
+        th, tw = self.tile
+        r0 = int(torch.randint(0, self.h - th + 1, (1,), generator=self.gen))
+        c0 = int(torch.randint(0, self.w - tw + 1, (1,), generator=self.gen))
+        return slice(r0, r0 + th), slice(c0, c0 + tw)
+
+    def loss(self, rs: slice, cs: slice) -> torch.Tensor:
+        model, p = self.model, self.model.patch_size
+        a = model.abundances(self.z[None, :, rs, cs])  # (1, K, h, w)
+        m = (self.wt[:, None] * model.decoder_kernel().reshape(model.n_bands, -1))  # (B, K p²)
+        proj_w = self.v.T @ m  # (r, K p²)
+        resid = m - self.v @ proj_w
+        gram = resid.T @ resid  # (K p², K p²)
+        ap = F.unfold(a, p, padding=p // 2)[0]  # (K p², n)
+        proj = proj_w @ ap  # (r, n)
+        c = self.c[:, rs, cs].reshape(proj.shape[0], -1)
+        dot = (c * proj).sum(0)
+        nsq = proj.square().sum(0) + (ap * (gram @ ap)).sum(0)
+        xnorm = self.xnorm[rs, cs].reshape(-1)
+        cos = dot / (xnorm * nsq.clamp_min(0).sqrt() + self.cfg.eps)
+        return torch.arccos(cos.clamp(-1 + COS_CLAMP, 1 - COS_CLAMP)).mean()
+
+    def steps(self, should_stop: Callable[[], bool]):
+        best, since = float("inf"), 0
+        decoder = self.model.decoder_logits
+        for step in range(self.total):
+            # Warm-up: the encoder learns abundances for the warm-started endmembers
+            # before the decoder may move; otherwise random early abundances pull
+            # every endmember towards the mean spectrum.
+            decoder.requires_grad_(step >= self.warmup)
+            self.model.train()
+            rs, cs = self._crop()
+            loss = self.loss(rs, cs)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            value = float(loss.detach())
+            yield value
+            if should_stop():
+                return
+            if step < self.warmup:
+                continue
+            if value < best * (1 - self.cfg.tol):
+                best, since = value, 0
+            else:
+                since += 1
+            if since >= self.cfg.patience:
+                self.stopped_by = "converged"
+                return
+
+    @torch.no_grad()
+    def infer(self) -> np.ndarray:
+        return _infer_tiled(self.model, self.z)
+
+
+@torch.no_grad()
+def _infer_tiled(model: FTIRUnmixer, x: torch.Tensor, max_elems: int = 64 * 2**20) -> np.ndarray:
+    """Encoder on the whole image (C, H, W) in row tiles; exact thanks to a one-pixel halo."""
+    model.eval()
+    c, h, w = x.shape
+    halo = model.ENCODER_HALO
+    rows = max(1, min(h, max_elems // max(1, c * w)))
+    out = np.empty((model.k, h, w), np.float32)
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        a0, a1 = max(0, r0 - halo), min(h, r1 + halo)
+        a = model.abundances(x[None, :, a0:a1])[0]
+        out[:, r0:r1] = a[:, r0 - a0:r0 - a0 + (r1 - r0)].cpu().numpy()
+    return out

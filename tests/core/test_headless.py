@@ -1,0 +1,17 @@
+"""The engine must not pull GUI toolkits."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def test_import_pulls_no_gui_modules():
+    code = (
+        "import sys, ftir_unmix, ftir_unmix.cli, ftir_unmix.train, ftir_unmix.io\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'napari', 'magicgui', 'vispy'))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"GUI modules imported: {out.stdout}"
