@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
     p.add_argument("--lr", type=float, default=_DEFAULTS.lr)
     p.add_argument("--softmax-scale", type=float, default=_DEFAULTS.softmax_scale)
+    p.add_argument("--dropout", type=float, default=None,
+                   help="spatial dropout (default: 0.2 for the paper protocol, 0 for fast)")
     p.add_argument("--scaling", choices=SCALINGS, default=_DEFAULTS.scaling)
     p.add_argument("--init", choices=INITS, default=_DEFAULTS.init)
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
@@ -70,6 +72,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="force the weights of a wavenumber range (cm-1) to w-min; repeatable")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_weight_options(p)
+
+    p = sub.add_parser("select-k", help="unmix for a range of K and recommend one")
+    _add_reader_options(p)
+    p.add_argument("--k-min", type=int, default=4)
+    p.add_argument("--k-max", type=int, default=12)
+    p.add_argument("--method", choices=METHODS, default=_DEFAULTS.method)
+    p.add_argument("--loss", choices=LOSSES, default=_DEFAULTS.loss)
+    p.add_argument("--epochs", type=int, default=200, help="CNN: maximum steps per K (default 200)")
+    p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
+    p.add_argument("--device", default=_DEFAULTS.device, help="auto (default), cpu, cuda or mps")
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of the table")
+    p.add_argument("--out", default=None, help="CSV file: one row of diagnostics per K")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
     p = sub.add_parser("demo", help="open napari with a synthetic cross-section and the panels")
     p.add_argument("path", nargs="?", default=None, help="open this file instead of the sample")
@@ -122,6 +137,7 @@ def _unmix(args: argparse.Namespace) -> int:
         k=args.k, method=args.method, loss=args.loss, protocol=args.protocol,
         epochs=args.epochs or _DEFAULTS.epochs, n_patches=args.patches,
         batch_size=args.batch_size, lr=args.lr, softmax_scale=args.softmax_scale,
+        dropout=args.dropout,
         scaling=args.scaling, init=args.init, seed=args.seed, device=args.device,
         gamma_rough=args.gamma_rough, gamma_flat=args.gamma_flat, tau=args.tau,
         sharpness=args.sharpness, w_min=args.w_min,
@@ -144,6 +160,44 @@ def _unmix(args: argparse.Namespace) -> int:
     steps = result.parameters.get("steps_run")
     print(f"wrote {', '.join(p.name for p in paths.values())} to {args.out}"
           f" ({result.timings['total_s']:.1f} s" + (f", {steps} steps)" if steps else ")"))
+    return 0
+
+
+def _select_k(args: argparse.Namespace) -> int:
+    from .select_k import sweep_k
+
+    if not 2 <= args.k_min <= args.k_max:
+        raise ValueError(f"need 2 <= --k-min <= --k-max; got {args.k_min}, {args.k_max}")
+    cube = _load(args)
+
+    def report(event) -> None:
+        if event.done is not None and not args.quiet:
+            d = event.done
+            print(f"K = {d.k}: weighted angle {d.recon_deg:.3f}°, {d.seconds:.1f} s",
+                  file=sys.stderr, flush=True)
+
+    options = {"loss": args.loss, "device": args.device}
+    if args.method == "cnn":
+        options["epochs"] = args.epochs
+    sweep = sweep_k(cube, range(args.k_min, args.k_max + 1), method=args.method, seed=args.seed,
+                    callback=report, **options)
+    k, reason = sweep.recommend()
+    if args.out:
+        rows = sweep.table()
+        keys = ["k", "recon_deg", "gain", "min_sad_deg", "max_map_corr", "clean", "seconds"]
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(",".join([*keys, "min_peak", "n_duplicates", "n_faint", "recommended"]) + "\n")
+            for r in rows:
+                vals = ["" if r[c] is None else str(r[c]) for c in keys]
+                vals += [str(min(r["peak"])), str(len(r["duplicates"])), str(len(r["faint"])),
+                         str(r["k"] == k)]
+                fh.write(",".join(vals) + "\n")
+    if args.json:
+        print(json.dumps(sweep.to_dict()))
+    else:
+        print(sweep.format_table())
+        print(f"recommended K = {k}")
+        print(reason)
     return 0
 
 
@@ -174,6 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _weights(args)
         if args.command == "unmix":
             return _unmix(args)
+        if args.command == "select-k":
+            return _select_k(args)
         return _demo(args)
     except CubeError as exc:  # already "path: reason"
         print(f"ftir-unmix: error: {exc}", file=sys.stderr)

@@ -13,7 +13,7 @@ METHODS = ("cnn", "nmf", "vca-fcls")
 LOSSES = ("wsad", "sad")
 PROTOCOLS = ("fast", "paper")
 SCALINGS = ("global", "none", "minmax")
-INITS = ("vca", "nmf", "random")
+INITS = ("auto", "nmf", "vca", "random")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -43,8 +43,18 @@ class UnmixConfig:
         Adam learning rate (paper: 0.005; the authors' code: 0.001).
     patch_size : int
         Decoder kernel and patch size ``p``.
-    n_filters, dropout, softmax_scale : model hyper-parameters.
+    n_filters, softmax_scale : model hyper-parameters (48, 3.5).
+    dropout : float or None
+        Spatial dropout rate; ``None`` takes the protocol's default: 0.2 for
+        ``"paper"`` (the paper's), 0 for ``"fast"`` (dropout on the abundance
+        logits made the maps about four times less accurate there, see
+        docs/method.md).
     gamma_rough, gamma_flat, tau, sharpness, w_min, eps : band-weight parameters.
+        As in the paper except ``gamma_rough``: 0 here (the paper: 0.75). The
+        roughness score flags genuine sharp absorption bands of FTIR spectra
+        (CH stretches, carboxylates) as unreliable and made WSAD worse than
+        SAD in our measurements (docs/method.md); :func:`ftir_unmix.band_weights`
+        keeps the paper's 0.75.
     forced_ranges : tuple of (lo, hi)
         Wavenumber ranges (cm⁻¹) whose weights are forced to ``w_min``.
     scaling : {"global", "none", "minmax"}
@@ -52,9 +62,11 @@ class UnmixConfig:
         ``"minmax"`` scales every band to [0, 1] as the authors' code does
         (this changes spectral shapes; endmembers are mapped back by the band
         ranges only, without the offsets).
-    init : {"vca", "nmf", "random"}
-        Decoder initialisation: from a fast endmember estimate, or random as
-        in the paper.
+    init : {"auto", "nmf", "vca", "random"}
+        Decoder initialisation: from a fast endmember estimate (NMF or
+        VCA + FCLS of the band-weighted data), or random as in the paper.
+        ``"auto"``: ``"nmf"`` for the fast protocol, ``"random"`` for the
+        paper protocol.
     seed : int
         Seeds every random choice; same seed, same device, same result.
     device : {"auto", "cpu", "cuda", "mps"}
@@ -82,9 +94,9 @@ class UnmixConfig:
     lr: float = 0.005
     patch_size: int = 5
     n_filters: int = 48
-    dropout: float = 0.2
+    dropout: float | None = None
     softmax_scale: float = 3.5
-    gamma_rough: float = 0.75
+    gamma_rough: float = 0.0
     gamma_flat: float = DEFAULT_GAMMA_FLAT
     tau: float = 3.0
     sharpness: float = 2.0
@@ -92,7 +104,7 @@ class UnmixConfig:
     eps: float = 1e-8
     forced_ranges: tuple[tuple[float, float], ...] = field(default_factory=tuple)
     scaling: str = "global"
-    init: str = "vca"
+    init: str = "auto"
     seed: int = 0
     device: str = "auto"
     reduced_rank: int = 48
@@ -113,7 +125,7 @@ class UnmixConfig:
                 raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
         if self.patch_size % 2 != 1:
             raise ValueError(f"patch_size must be odd; got {self.patch_size}")
-        if not 0.0 <= self.dropout < 1.0:
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {self.dropout}")
         if not 0.0 <= self.w_min <= 1.0:
             raise ValueError(f"w_min must be in [0, 1]; got {self.w_min}")
@@ -129,6 +141,15 @@ class UnmixConfig:
         if unknown:
             raise TypeError(f"unknown unmixing parameter(s): {', '.join(sorted(unknown))}")
         return replace(self, **changes)
+
+    def resolved(self) -> UnmixConfig:
+        """A copy with the protocol-dependent defaults (``init="auto"``, ``dropout=None``) filled in."""
+        paper = self.protocol == "paper"
+        return replace(
+            self,
+            init=("random" if paper else "nmf") if self.init == "auto" else self.init,
+            dropout=(0.2 if paper else 0.0) if self.dropout is None else self.dropout,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters."""
