@@ -1,0 +1,133 @@
+"""A small matplotlib canvas that follows the napari theme.
+
+Colours are set on each figure, axes and legend; matplotlib's global
+``rcParams`` are never touched, and pyplot is not used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.figure import Figure
+from matplotlib.legend import Legend
+from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
+
+__all__ = ["ThemedCanvas", "theme_colors"]
+
+
+def theme_colors(viewer: Any) -> dict[str, str]:
+    """Hex colours of the viewer's theme: ``background``, ``text``, ``grid``, ``accent``."""
+    from napari.utils.theme import get_theme
+
+    try:
+        theme = get_theme(viewer.theme)
+    except Exception:  # an unknown theme name: fall back to napari's default
+        theme = get_theme("dark")
+    return {
+        "background": theme.background.as_hex(),
+        "text": theme.text.as_hex(),
+        "grid": theme.highlight.as_hex(),
+        "accent": theme.current.as_hex(),
+        "panel": theme.foreground.as_hex(),
+        "type": str(theme.type),
+    }
+
+
+class ThemedCanvas(QWidget):
+    """A matplotlib figure in a Qt widget, restyled whenever the napari theme changes.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose theme to follow.
+    toolbar : bool
+        Add matplotlib's zoom/pan/save toolbar.
+    height : int
+        Minimum height in pixels.
+    """
+
+    def __init__(self, viewer: Any, *, toolbar: bool = False, height: int = 200,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._viewer = viewer
+        self.figure = Figure(figsize=(4, 2.5), dpi=100, layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(height)
+        self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.toolbar = NavigationToolbar2QT(self.canvas, self) if toolbar else None
+        if self.toolbar is not None:
+            self.toolbar.setIconSize(self.toolbar.iconSize() * 0.8)
+            layout.addWidget(self.toolbar)
+        layout.addWidget(self.canvas)
+        self.colors = theme_colors(viewer)
+        viewer.events.theme.connect(self._on_theme)
+        self.destroyed.connect(lambda *_: _disconnect(viewer.events.theme, self._on_theme))
+
+    # -- theme -----------------------------------------------------------------------
+    def _on_theme(self, _event: Any = None) -> None:
+        self.colors = theme_colors(self._viewer)
+        self.restyle()
+        self.draw_idle()
+
+    def restyle(self) -> None:
+        """Apply the theme colours to the figure, every axes and legend."""
+        c = self.colors
+        self.figure.set_facecolor(c["background"])
+        for ax in self.figure.axes:
+            style_axes(ax, c)
+
+    def draw(self) -> None:
+        """Redraw now (synchronously)."""
+        self.canvas.draw()
+
+    def draw_idle(self) -> None:
+        """Redraw at the next chance of the event loop (or when shown, if hidden now)."""
+        if self.isVisible():
+            self.canvas.draw_idle()
+        else:
+            self._dirty = True
+
+    def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        """Draw what changed while the panel was hidden (e.g. a tab in the background)."""
+        super().showEvent(event)
+        if getattr(self, "_dirty", False):
+            self._dirty = False
+            self.canvas.draw_idle()
+
+
+def style_axes(ax: Axes, c: dict[str, str]) -> None:
+    """Theme one axes: face, spines, ticks, labels, title, grid and legend."""
+    ax.set_facecolor(c["background"])
+    for spine in ax.spines.values():
+        spine.set_color(c["text"])
+    ax.tick_params(colors=c["text"], which="both", labelsize=8)
+    ax.xaxis.label.set_color(c["text"])
+    ax.yaxis.label.set_color(c["text"])
+    ax.xaxis.label.set_fontsize(8)
+    ax.yaxis.label.set_fontsize(8)
+    ax.title.set_color(c["text"])
+    ax.title.set_fontsize(9)
+    ax.grid(True, color=c["grid"], alpha=0.35, linewidth=0.5)
+    legend = ax.get_legend()
+    if legend is not None:
+        style_legend(legend, c)
+
+
+def style_legend(legend: Legend, c: dict[str, str]) -> None:
+    """Theme a legend's frame and text."""
+    frame = legend.get_frame()
+    frame.set_facecolor(c["background"])
+    frame.set_edgecolor(c["grid"])
+    for text in legend.get_texts():
+        text.set_color(c["text"])
+
+
+def _disconnect(emitter: Any, callback: Any) -> None:
+    try:
+        emitter.disconnect(callback)
+    except Exception:  # already gone with the viewer
+        pass

@@ -1,0 +1,72 @@
+"""State shared by the panels of one viewer (no Qt here).
+
+The band-weight parameters are shown in both the Unmix and the Band weights
+panel; both edit the same :class:`WeightParams`. Everything else the panels
+share lives on the layers (metadata), so it survives closing a panel.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, fields
+from typing import Any
+
+from psygnal import Signal, evented
+
+from ..config import UnmixConfig
+
+__all__ = ["Session", "WeightParams", "get_session"]
+
+_DEFAULTS = UnmixConfig()
+
+
+@evented
+@dataclass
+class WeightParams:
+    """The parameters of the band-reliability weights (see :func:`ftir_unmix.band_weights`)."""
+
+    gamma_rough: float = _DEFAULTS.gamma_rough
+    gamma_flat: float = _DEFAULTS.gamma_flat
+    tau: float = _DEFAULTS.tau
+    sharpness: float = _DEFAULTS.sharpness
+    w_min: float = _DEFAULTS.w_min
+
+    def as_dict(self) -> dict[str, float]:
+        """The parameters by name."""
+        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+
+
+WEIGHT_PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(WeightParams))
+
+
+class Session:
+    """Per-viewer shared state.
+
+    Attributes
+    ----------
+    weight_params : WeightParams
+        Evented band-weight parameters; ``weight_params.events`` emits on change.
+    result_changed : Signal
+        Emitted with the new :class:`~ftir_unmix.UnmixResult` after a run.
+    forced_ranges_changed : Signal
+        Emitted with the cube layer whose hand-forced ranges were edited.
+    """
+
+    result_changed = Signal(object)
+    forced_ranges_changed = Signal(object)
+
+    def __init__(self) -> None:
+        self.weight_params = WeightParams()
+        self.result: Any = None
+
+
+_SESSIONS: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()
+
+
+def get_session(viewer: Any) -> Session:
+    """The :class:`Session` of a viewer (created on first use, dropped with the viewer)."""
+    session = _SESSIONS.get(viewer)
+    if session is None:
+        session = Session()
+        _SESSIONS[viewer] = session
+    return session

@@ -1,0 +1,493 @@
+"""The "Spectra" panel: endmember spectra linked to the abundance maps, and pixel spectra.
+
+- Top: the endmember spectra of the latest result, each in the colour of its
+  abundance map. Selecting a map in the layer list highlights its spectrum;
+  clicking a spectrum (or its legend entry) selects its map.
+- Bottom: click a pixel of the FTIR image or of an abundance map to see its
+  observed spectrum, the model's reconstruction (scaled to the observation)
+  and its abundances (bars). Shift-click, or the ``pin`` button, keeps a
+  pixel for comparison.
+- ``export``: the plotted spectra to CSV, or the figure to PNG/SVG/PDF,
+  depending on the suffix of ``export_path``.
+
+Drive it by name::
+
+    w = SpectraWidget(viewer)
+    w.show_pixel(10, 20)         # what a click does
+    w.pin.clicked()
+    w.export_path.value = "spectra.csv"; w.export.clicked()
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import Container, FileEdit, Label, PushButton
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QSizePolicy
+
+from ..export import write_endmembers_csv
+from ..result import UnmixResult, scale_to
+from ._layers import (
+    RESULT_KEY,
+    endmember_name_from_layer,
+    is_abundance_layer,
+    is_cube_layer,
+)
+from ._plot import ThemedCanvas, style_axes, style_legend
+from ._widgets_common import notify_error, notify_info, show_wavenumber_overlay
+
+__all__ = ["SpectraWidget"]
+
+_PIN_COLORS = ("#ffffff", "#bbbbbb", "#ff8080", "#80ff80", "#8080ff", "#ffd080", "#d080ff")
+
+
+class SpectraWidget(Container):
+    """Dock widget plotting endmember and pixel spectra, linked to the layers.
+
+    Parameters
+    ----------
+    napari_viewer : napari.viewer.Viewer
+
+    Notes
+    -----
+    Controls, by name: buttons ``pin``, ``clear_pins``, ``export`` and the
+    file ``export_path``. Methods :meth:`show_pixel` and :meth:`select`.
+    """
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(labels=False)
+        self._viewer = napari_viewer
+        self._alive = True
+        self._hooked: list[Any] = []
+        self._named: list[Any] = []
+        self.result: UnmixResult | None = None
+        self.result_layers: list[Any] = []
+        self.selected: int | None = None
+        self.current: dict[str, Any] | None = None
+        self.pinned: list[dict[str, Any]] = []
+
+        self.pixel_info = Label(name="pixel_info", value="Click a pixel of the image or of a map.")
+        self.pin = PushButton(name="pin", text="Pin pixel",
+                              tooltip="Keep the current pixel's spectrum for comparison "
+                                      "(or Shift-click a pixel).")
+        self.clear_pins = PushButton(name="clear_pins", text="Clear pins")
+        self.export_path = FileEdit(name="export_path", mode="w", nullable=True,
+                                    filter="*.csv *.png *.svg *.pdf",
+                                    tooltip="A .csv file gets the plotted spectra; .png, .svg or "
+                                            ".pdf the figure.")
+        self.export = PushButton(name="export", text="Export",
+                                 tooltip="Write the plotted spectra (.csv) or the figure "
+                                         "(.png/.svg/.pdf) to the file above.")
+        self.canvas = ThemedCanvas(napari_viewer, toolbar=True, height=220)
+        self._setup_plot()
+        self.native.layout().addWidget(self.canvas)
+        self.extend([
+            self.pixel_info,
+            Container(name="pins", widgets=[self.pin, self.clear_pins], layout="horizontal",
+                      labels=False),
+            Container(name="export_row", widgets=[self.export_path, self.export],
+                      layout="horizontal", labels=False),
+        ])
+
+        self.export_path.line_edit.native.setPlaceholderText("spectra.csv, figure.png or .svg")
+        self.pixel_info.native.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                             QSizePolicy.Policy.Fixed)
+        self._refresh_timer = QTimer()
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self._refresh)
+
+        self.pin.clicked.connect(self._on_pin)
+        self.clear_pins.clicked.connect(self._on_clear_pins)
+        self.export.clicked.connect(self._on_export)
+        ev = napari_viewer.layers.events
+        for e in (ev.inserted, ev.removed, ev.moved):
+            e.connect(self._schedule_refresh)
+        napari_viewer.layers.selection.events.active.connect(self._on_active)
+        self.canvas.canvas.mpl_connect("pick_event", self._on_pick)
+        self.native.destroyed.connect(lambda *_: self._on_destroyed())
+        show_wavenumber_overlay(napari_viewer)
+        self._refresh()
+
+    # ------------------------------------------------------------------ lifecycle
+    def _on_destroyed(self) -> None:
+        self._alive = False
+        self._unhook()
+        try:
+            self._refresh_timer.stop()
+        except RuntimeError:
+            pass
+
+    def _unhook(self) -> None:
+        for layer in self._hooked:
+            if self._on_mouse in layer.mouse_drag_callbacks:
+                layer.mouse_drag_callbacks.remove(self._on_mouse)
+        self._hooked = []
+        for layer in self._named:
+            try:
+                layer.events.name.disconnect(self._schedule_refresh)
+            except Exception:
+                pass
+        self._named = []
+
+    def _schedule_refresh(self, *_: Any) -> None:
+        """Coalesce layer-list changes (adding K maps) into one refresh."""
+        if self._alive:
+            self._refresh_timer.start()
+
+    def _refresh(self) -> None:
+        """Find the latest result among the layers, hook mouse callbacks, replot."""
+        if not self._alive:
+            return
+        self._unhook()
+        layers = list(self._viewer.layers)
+        for layer in layers:
+            if is_cube_layer(layer) or is_abundance_layer(layer):
+                layer.mouse_drag_callbacks.append(self._on_mouse)
+                self._hooked.append(layer)
+            if is_abundance_layer(layer):
+                layer.events.name.connect(self._schedule_refresh)
+                self._named.append(layer)
+        # The latest result: the run whose maps sit highest in the layer list.
+        maps = [lay for lay in layers if is_abundance_layer(lay)]
+        result, group = None, []
+        if maps:
+            top = maps[-1].metadata[RESULT_KEY]
+            group = [lay for lay in maps if lay.metadata[RESULT_KEY]["run_id"] == top["run_id"]]
+            group.sort(key=lambda lay: lay.metadata[RESULT_KEY]["index"])
+            result = top["result"]
+        if result is not self.result:
+            self.selected = None
+            self.current = None
+            self.pinned = []
+        self.result, self.result_layers = result, group
+        self._plot_endmembers()
+        self._plot_pixels()
+        self.canvas.draw_idle()
+
+    # ------------------------------------------------------------------ names & colours
+    def names(self) -> list[str]:
+        """Endmember names as shown (they follow the abundance layers' names)."""
+        if self.result is None:
+            return []
+        by_index = {lay.metadata[RESULT_KEY]["index"]: endmember_name_from_layer(lay.name)
+                    for lay in self.result_layers}
+        return [by_index.get(i, n) for i, n in enumerate(self.result.names)]
+
+    def _colors(self) -> list[tuple[float, ...]]:
+        from ._layers import endmember_colors
+
+        if self.result is None:
+            return []
+        colors = [tuple(c) for c in endmember_colors(self.result.k)]
+        for lay in self.result_layers:
+            info = lay.metadata[RESULT_KEY]
+            colors[info["index"]] = tuple(info["color"])
+        return colors
+
+    # ------------------------------------------------------------------ plotting
+    def _setup_plot(self) -> None:
+        fig = self.canvas.figure
+        gs = fig.add_gridspec(2, 2, width_ratios=(4, 1), height_ratios=(1, 1))
+        self.ax_em = fig.add_subplot(gs[0, :])
+        self.ax_px = fig.add_subplot(gs[1, 0], sharex=self.ax_em)
+        self.ax_ab = fig.add_subplot(gs[1, 1])
+        self.em_lines: list[Any] = []
+        self.pixel_lines: list[Any] = []
+        self._legend_map: dict[Any, int] = {}
+        self._label_axes()
+
+    def _label_axes(self) -> None:
+        self.ax_em.set_title("endmember spectra")
+        self.ax_em.set_ylabel("absorbance")
+        self.ax_px.set_title("pixel spectra")
+        self.ax_px.set_xlabel("wavenumber (cm⁻¹)")
+        self.ax_px.set_ylabel("absorbance")
+        self.ax_ab.set_title("abundances")
+        self.ax_ab.set_xlim(0, 1)
+        self.canvas.restyle()
+
+    def _plot_endmembers(self) -> None:
+        ax = self.ax_em
+        ax.clear()
+        self.em_lines = []
+        self._legend_map = {}
+        result = self.result
+        if result is not None:
+            wn = result.wavenumbers
+            for i, (name, color) in enumerate(zip(self.names(), self._colors(), strict=True)):
+                (line,) = ax.plot(wn, result.endmembers[:, i], color=color, lw=1.2, label=name,
+                                  picker=True, pickradius=5)
+                self.em_lines.append(line)
+            ax.set_xlim(float(np.max(wn)), float(np.min(wn)))
+            legend = ax.legend(loc="upper left", fontsize=7, ncols=2 if result.k > 4 else 1)
+            entries = zip(legend.get_lines(), legend.get_texts(), range(result.k), strict=True)
+            for handle, text, i in entries:
+                handle.set_picker(True)
+                handle.set_pickradius(5)
+                text.set_picker(True)
+                self._legend_map[handle] = i
+                self._legend_map[text] = i
+            self._legend_map.update({line: i for i, line in enumerate(self.em_lines)})
+        else:
+            ax.text(0.5, 0.5, "no unmixing result yet", ha="center",
+                    va="center", transform=ax.transAxes, fontsize=8,
+                    color=self.canvas.colors["text"])
+        self._label_axes()
+        style_axes(ax, self.canvas.colors)
+        self._apply_highlight()
+
+    def _apply_highlight(self) -> None:
+        for i, line in enumerate(self.em_lines):
+            if self.selected is None:
+                line.set_linewidth(1.2)
+                line.set_alpha(1.0)
+            elif i == self.selected:
+                line.set_linewidth(2.6)
+                line.set_alpha(1.0)
+                line.set_zorder(3)
+            else:
+                line.set_linewidth(1.0)
+                line.set_alpha(0.3)
+                line.set_zorder(2)
+
+    def _pixel_entries(self) -> list[tuple[str, dict[str, Any], Any]]:
+        entries = []
+        if self.current is not None:
+            entries.append(("current", self.current, self.canvas.colors["text"]))
+        for j, pin in enumerate(self.pinned):
+            entries.append(("pinned", pin, _PIN_COLORS[(j + 1) % len(_PIN_COLORS)]))
+        return entries
+
+    def _plot_pixels(self) -> None:
+        ax, axb = self.ax_px, self.ax_ab
+        ax.clear()
+        axb.clear()
+        self.pixel_lines = []
+        for _kind, entry, color in self._pixel_entries():
+            label = f"({entry['row']}, {entry['col']})"
+            if entry.get("observed") is not None:
+                (line,) = ax.plot(entry["wavenumbers"], entry["observed"], color=color, lw=1.0,
+                                  label=f"{label} observed")
+                self.pixel_lines.append(line)
+            if entry.get("reconstructed") is not None:
+                (line,) = ax.plot(entry["wavenumbers"], entry["reconstructed"], color=color,
+                                  lw=1.0, ls="--", label=f"{label} model")
+                self.pixel_lines.append(line)
+        if self.pixel_lines:
+            wn = self._pixel_entries()[0][1]["wavenumbers"]
+            ax.set_xlim(float(np.max(wn)), float(np.min(wn)))
+            legend = ax.legend(loc="upper left", fontsize=7)
+            style_legend(legend, self.canvas.colors)
+        if self.current is not None and self.current.get("abundances") is not None:
+            a = self.current["abundances"]
+            names = self.names()
+            y = np.arange(len(a))
+            axb.barh(y, a, color=self._colors())
+            axb.set_yticks(y, names, fontsize=7)
+            axb.invert_yaxis()
+        self._label_axes()
+        style_axes(ax, self.canvas.colors)
+        style_axes(axb, self.canvas.colors)
+
+    # ------------------------------------------------------------------ linking
+    def select(self, index: int | None) -> None:
+        """Highlight endmember ``index`` (None: no highlight) and select its map."""
+        self.selected = index
+        self._apply_highlight()
+        self.canvas.draw_idle()
+        if index is None:
+            return
+        for layer in self.result_layers:
+            if layer.metadata[RESULT_KEY]["index"] == index:
+                if self._viewer.layers.selection.active is not layer:
+                    self._viewer.layers.selection.active = layer
+                break
+
+    def _on_pick(self, event: Any) -> None:
+        index = self._legend_map.get(event.artist)
+        if index is not None:
+            self.select(None if index == self.selected else index)
+
+    def _on_active(self, event: Any = None) -> None:
+        if not self._alive:
+            return
+        layer = self._viewer.layers.selection.active
+        if layer is not None and layer in self.result_layers:
+            index = layer.metadata[RESULT_KEY]["index"]
+            if index != self.selected:
+                self.selected = index
+                self._apply_highlight()
+                self.canvas.draw_idle()
+
+    # ------------------------------------------------------------------ pixels
+    def _on_mouse(self, layer: Any, event: Any) -> Any:
+        """Layer mouse-drag callback: a click (press and release without moving) picks a pixel."""
+        if not self._alive or getattr(event, "button", 1) not in (1, None):
+            return
+        dragged = False
+        yield
+        while event.type == "mouse_move":
+            dragged = True
+            yield
+        if dragged:
+            return
+        pos = layer.world_to_data(event.position)
+        row, col = int(round(float(pos[-2]))), int(round(float(pos[-1])))
+        pin = "Shift" in {str(m) for m in (getattr(event, "modifiers", None) or ())}
+        self.show_pixel(row, col, layer=layer, pin=pin)
+
+    def _cube_for(self, layer: Any) -> Any:
+        """The cube layer to read observed spectra from, given the clicked layer."""
+        if layer is not None and is_cube_layer(layer):
+            return layer
+        source_id = None
+        if layer is not None and is_abundance_layer(layer):
+            source_id = layer.metadata[RESULT_KEY].get("source_id")
+        elif self.result_layers:
+            source_id = self.result_layers[0].metadata[RESULT_KEY].get("source_id")
+        for lay in self._viewer.layers:
+            if is_cube_layer(lay) and getattr(lay, "unique_id", None) == source_id:
+                return lay
+        return None
+
+    def show_pixel(self, row: int, col: int, *, layer: Any = None, pin: bool = False) -> bool:
+        """Show pixel (row, col): observed spectrum, reconstruction, abundances.
+
+        Parameters
+        ----------
+        row, col : int
+            Pixel position in the image.
+        layer : napari layer, optional
+            The layer clicked (an FTIR image or an abundance map).
+        pin : bool
+            Also pin the pixel.
+
+        Returns
+        -------
+        bool
+            False when the position is outside the image.
+        """
+        cube = self._cube_for(layer)
+        result = self.result
+        if layer is not None and is_abundance_layer(layer):
+            result = layer.metadata[RESULT_KEY]["result"]
+            if result is not self.result:  # an older run's map: show it against its own result
+                result = self.result if self.result is not None else result
+        entry: dict[str, Any] = {"row": row, "col": col, "observed": None, "reconstructed": None,
+                                 "abundances": None, "wavenumbers": None}
+        shape = None
+        if cube is not None:
+            shape = tuple(cube.data.shape[1:])
+        elif result is not None:
+            shape = tuple(result.abundances.shape[1:])
+        if shape is None or not (0 <= row < shape[0] and 0 <= col < shape[1]):
+            return False
+        if cube is not None:
+            entry["observed"] = np.asarray(cube.data[:, row, col], dtype=np.float64)
+            entry["wavenumbers"] = np.asarray(cube.metadata["wavenumbers"], dtype=np.float64)
+        if result is not None and tuple(result.abundances.shape[1:]) == shape:
+            recon = np.asarray(result.reconstruct(row, col), dtype=np.float64)
+            if entry["observed"] is not None and entry["observed"].shape == recon.shape:
+                recon = scale_to(entry["observed"], recon)
+            entry["reconstructed"] = recon
+            entry["abundances"] = np.asarray(result.abundances[:, row, col], dtype=np.float64)
+            if entry["wavenumbers"] is None:
+                entry["wavenumbers"] = np.asarray(result.wavenumbers, dtype=np.float64)
+        self.current = entry
+        if pin:
+            self._pin_current()
+        self._update_pixel_info()
+        self._plot_pixels()
+        self.canvas.draw_idle()
+        return True
+
+    def _update_pixel_info(self) -> None:
+        entry = self.current
+        if entry is None:
+            self.pixel_info.value = "Click a pixel of the image or of a map."
+            return
+        txt = f"pixel (row {entry['row']}, column {entry['col']})"
+        if entry["abundances"] is not None:
+            parts = sorted(zip(entry["abundances"], self.names(), strict=True), reverse=True)
+            txt += ": " + ", ".join(f"{n} {a:.2f}" for a, n in parts if a >= 0.01)
+        if self.pinned:
+            txt += f" · {len(self.pinned)} pinned"
+        self.pixel_info.value = txt
+        self.pixel_info.tooltip = txt
+
+    def _pin_current(self) -> None:
+        if self.current is None:
+            return
+        key = (self.current["row"], self.current["col"])
+        if all((p["row"], p["col"]) != key for p in self.pinned):
+            self.pinned.append(dict(self.current))
+
+    def _on_pin(self, *_: Any) -> None:
+        if self.current is None:
+            notify_info("Spectra: click a pixel first, then pin it.")
+            return
+        self._pin_current()
+        self._update_pixel_info()
+        self._plot_pixels()
+        self.canvas.draw_idle()
+
+    def _on_clear_pins(self, *_: Any) -> None:
+        self.pinned = []
+        self._update_pixel_info()
+        self._plot_pixels()
+        self.canvas.draw_idle()
+
+    # ------------------------------------------------------------------ export
+    def plotted_table(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """``(wavenumbers, table (B, n), column names)`` of every plotted spectrum."""
+        wn, columns, names = None, [], []
+        if self.result is not None:
+            wn = np.asarray(self.result.wavenumbers, dtype=np.float64)
+            for i, name in enumerate(self.names()):
+                columns.append(self.result.endmembers[:, i])
+                names.append(f"endmember {name}")
+        for kind, entry, _color in self._pixel_entries():
+            w = entry["wavenumbers"]
+            if wn is None:
+                wn = w
+            if w is None or w.shape != wn.shape:
+                continue
+            tag = f"{'pinned ' if kind == 'pinned' else ''}pixel ({entry['row']}, {entry['col']})"
+            if entry["observed"] is not None:
+                columns.append(entry["observed"])
+                names.append(f"{tag} observed")
+            if entry["reconstructed"] is not None:
+                columns.append(entry["reconstructed"])
+                names.append(f"{tag} model")
+        if wn is None or not columns:
+            return np.zeros(0), np.zeros((0, 0)), []
+        return wn, np.column_stack(columns), names
+
+    def _on_export(self, *_: Any) -> None:
+        path = self.export_path.value
+        if path is None or str(path).strip() in ("", "."):
+            notify_error("Spectra: choose a file to export to (.csv, .png, .svg or .pdf).")
+            return
+        path = Path(path)
+        suffix = path.suffix.lower()
+        try:
+            if suffix == ".csv":
+                wn, table, names = self.plotted_table()
+                if not names:
+                    notify_error("Spectra: nothing is plotted yet.")
+                    return
+                write_endmembers_csv(path, wn, table, names)
+            elif suffix in (".png", ".svg", ".pdf"):
+                fig = self.canvas.figure
+                fig.savefig(path, facecolor=fig.get_facecolor(), dpi=200)
+            else:
+                notify_error(f"Spectra: cannot export to {path.name}; use .csv, .png, .svg or .pdf.")
+                return
+        except OSError as exc:
+            notify_error(f"Spectra: export failed: {exc}")
+            return
+        notify_info(f"Spectra: wrote {path}")

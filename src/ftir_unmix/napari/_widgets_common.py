@@ -1,0 +1,118 @@
+"""Pieces the three panels share: layer choices, parameter controls, notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from magicgui.widgets import ComboBox, FloatSpinBox
+
+from ._layers import is_cube_layer
+from ._session import WEIGHT_PARAM_NAMES, WeightParams
+
+__all__ = ["cube_layer_choices", "image_layer_choices", "make_weight_controls", "bind_weight_controls",
+           "notify_error", "notify_info"]
+
+#: Tooltips in users' terms.
+WEIGHT_TOOLTIPS = {
+    "gamma_rough": "How much a jagged median spectrum (sharp atmospheric lines, noise) counts "
+                   "against a band. 0 (default) ignores roughness; the paper's 0.75 also "
+                   "distrusts genuinely sharp bands of the sample.",
+    "gamma_flat": "How much a band that hardly varies across the image (no chemical "
+                  "information) counts against it. 0 (default) reproduces the authors' code.",
+    "tau": "Score at which a band's weight is halfway down. Lower values distrust more bands.",
+    "sharpness": "How abruptly the weight drops from 1 to its floor around the threshold τ.",
+    "w_min": "Weight given to the least reliable bands (and to ranges you force by hand). "
+             "0 ignores them entirely.",
+}
+_WEIGHT_LABELS = {
+    "gamma_rough": "γ roughness", "gamma_flat": "γ flatness", "tau": "τ threshold",
+    "sharpness": "sharpness", "w_min": "w_min (floor)",
+}
+_WEIGHT_RANGES = {
+    "gamma_rough": (0.0, 10.0, 0.05), "gamma_flat": (0.0, 10.0, 0.05), "tau": (-5.0, 50.0, 0.1),
+    "sharpness": (0.01, 50.0, 0.1), "w_min": (0.0, 1.0, 0.01),
+}
+
+
+def _viewer_layers(viewer: Any) -> list[Any]:
+    try:
+        return list(viewer.layers)
+    except Exception:  # viewer being torn down
+        return []
+
+
+def image_layer_choices(viewer: Any) -> list[tuple[str, Any]]:
+    """``(name, layer)`` for every image layer, FTIR cubes first."""
+    from napari.layers import Image
+
+    layers = [layer for layer in _viewer_layers(viewer) if isinstance(layer, Image)]
+    layers.sort(key=lambda layer: not is_cube_layer(layer))
+    return [(layer.name, layer) for layer in layers]
+
+
+def cube_layer_choices(viewer: Any) -> list[tuple[str, Any]]:
+    """``(name, layer)`` for every FTIR cube layer."""
+    return [(layer.name, layer) for layer in _viewer_layers(viewer) if is_cube_layer(layer)]
+
+
+def make_weight_controls(params: WeightParams) -> dict[str, FloatSpinBox]:
+    """One spin box per band-weight parameter, named like the parameter."""
+    out = {}
+    for name in WEIGHT_PARAM_NAMES:
+        lo, hi, step = _WEIGHT_RANGES[name]
+        out[name] = FloatSpinBox(
+            name=name, label=_WEIGHT_LABELS[name], value=getattr(params, name),
+            min=lo, max=hi, step=step, tooltip=WEIGHT_TOOLTIPS[name],
+        )
+    return out
+
+
+def bind_weight_controls(controls: dict[str, FloatSpinBox], params: WeightParams) -> None:
+    """Two-way link between spin boxes and the shared parameters."""
+    for name, widget in controls.items():
+        widget.changed.connect(lambda value, n=name: setattr(params, n, float(value)))
+        signal = getattr(params.events, name)
+        pull = _make_pull(widget)
+        signal.connect(pull)
+        widget.native.destroyed.connect(lambda *_, s=signal, f=pull: s.disconnect(f))
+
+
+def _make_pull(widget: FloatSpinBox) -> Any:
+    def _pull(value: float) -> None:
+        try:
+            if widget.value != value:
+                widget.value = value
+        except RuntimeError:  # the Qt widget is gone
+            pass
+
+    return _pull
+
+
+def notify_error(message: str) -> None:
+    """Show an error notification in napari (and nothing else: no exception)."""
+    from napari.utils.notifications import show_error
+
+    show_error(message)
+
+
+def notify_info(message: str) -> None:
+    """Show an information notification in napari."""
+    from napari.utils.notifications import show_info
+
+    show_info(message)
+
+
+def set_choices_keep(combo: ComboBox) -> None:
+    """Refresh a layer combo box, keeping the current choice when it still exists."""
+    try:
+        combo.reset_choices()
+    except RuntimeError:  # the Qt widget is gone
+        pass
+
+
+def show_wavenumber_overlay(viewer: Any) -> None:
+    """Show napari's "current slice" overlay (the wavenumber of the displayed band)."""
+    try:
+        viewer.canvas.overlays.current_slice.visible = True
+    except AttributeError:  # an older napari without canvas overlays
+        pass
