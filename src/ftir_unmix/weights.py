@@ -11,7 +11,7 @@ weighted spectral-angle loss (:mod:`ftir_unmix.losses`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -63,6 +63,20 @@ class BandDiagnostics:
 
     #: names of the per-band columns written next to the weights
     COLUMNS = ("weight", "score", "d_corr", "d_rough", "d_flat", "z_corr", "z_rough", "z_flat")
+
+    def reweighted(self, **params: float) -> BandDiagnostics:
+        """The same diagnostics with the weights recomputed for new parameters.
+
+        The robust z-scores do not depend on ``gamma_rough``, ``gamma_flat``,
+        ``tau``, ``sharpness`` or ``w_min``, so only the score and the sigmoid
+        are redone: microseconds instead of a pass over the cube.
+        """
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise TypeError(f"unknown band-weight parameter(s): {', '.join(sorted(unknown))}")
+        new = {**self.params, **params}
+        score, weights = _score_and_weights(self.z_corr, self.z_rough, self.z_flat, **new)
+        return replace(self, weights=weights, score=score, params=new)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The per-band arrays by column name (weight first)."""
@@ -155,20 +169,28 @@ def band_diagnostics(
     z_corr = robust_z(d_corr, eps)
     z_rough = robust_z(d_rough, eps)
     z_flat = robust_z(d_flat, eps)
+    params = dict(
+        gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
+        sharpness=sharpness, w_min=w_min, eps=eps,
+    )
+    score, weights = _score_and_weights(z_corr, z_rough, z_flat, **params)
+    return BandDiagnostics(
+        weights=weights, score=score, d_corr=d_corr, d_rough=d_rough, d_flat=d_flat,
+        z_corr=z_corr, z_rough=z_rough, z_flat=z_flat, median_spectrum=med, params=params,
+    )
+
+
+def _score_and_weights(z_corr: np.ndarray, z_rough: np.ndarray, z_flat: np.ndarray, *,
+                       gamma_rough: float, gamma_flat: float, tau: float, sharpness: float,
+                       w_min: float, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+    """Combined score ``s`` and weights ``w`` from the robust z-scores."""
     score = (
         np.maximum(z_corr, 0.0)
         + gamma_rough * np.maximum(z_rough, 0.0)
         + gamma_flat * np.maximum(z_flat, 0.0)
     )
     weights = w_min + (1.0 - w_min) / (1.0 + np.exp(np.clip(sharpness * (score - tau), -700, 700)))
-    params = dict(
-        gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
-        sharpness=sharpness, w_min=w_min, eps=eps,
-    )
-    return BandDiagnostics(
-        weights=weights, score=score, d_corr=d_corr, d_rough=d_rough, d_flat=d_flat,
-        z_corr=z_corr, z_rough=z_rough, z_flat=z_flat, median_spectrum=med, params=params,
-    )
+    return score, weights
 
 
 def band_weights(

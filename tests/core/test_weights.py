@@ -146,3 +146,19 @@ def test_force_ranges():
     w = force_ranges(np.ones_like(wn), wn, [(2400, 2280)], 0.05)
     assert np.all(w[(wn >= 2280) & (wn <= 2400)] == 0.05)
     assert np.all(w[(wn < 2280) | (wn > 2400)] == 1.0)
+
+
+@pytest.mark.parametrize("params", [
+    dict(gamma_rough=0.75, gamma_flat=0.0, tau=3.0, sharpness=2.0, w_min=0.05),
+    dict(gamma_rough=0.0, gamma_flat=1.5, tau=1.0, sharpness=5.0, w_min=0.2),
+    dict(gamma_rough=2.0, gamma_flat=0.3, tau=6.0, sharpness=0.5, w_min=0.0),
+])
+def test_reweighted_matches_a_full_recomputation(params):
+    y = np.random.default_rng(4).gamma(2.0, 1.0, size=(60, 30))
+    again = band_diagnostics(y).reweighted(**params)
+    full = band_diagnostics(y, **params)
+    np.testing.assert_allclose(again.weights, full.weights, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(again.score, full.score, rtol=1e-12, atol=1e-12)
+    assert again.params == full.params
+    with pytest.raises(TypeError, match="alpha"):
+        band_diagnostics(y).reweighted(alpha=1.0)

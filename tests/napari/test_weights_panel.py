@@ -9,7 +9,7 @@ import pytest
 
 from ftir_unmix import band_diagnostics
 from ftir_unmix.napari._layers import FORCED_RANGES_KEY
-from ftir_unmix.napari._weights_widget import CO2_RANGE, WATER_RANGES, reweight
+from ftir_unmix.napari._weights_widget import CO2_RANGE, WATER_RANGES
 
 PLUGIN = "napari-ftir-unmix"
 
@@ -20,17 +20,6 @@ def weights_panel(viewer, cube_layer, qtbot):
     assert w.layer.value is cube_layer
     qtbot.waitUntil(lambda: w.weights is not None, timeout=30_000)
     return w
-
-
-@pytest.mark.parametrize("params", [
-    dict(gamma_rough=0.75, gamma_flat=0.0, tau=3.0, sharpness=2.0, w_min=0.05),
-    dict(gamma_rough=0.0, gamma_flat=1.5, tau=1.0, sharpness=5.0, w_min=0.2),
-    dict(gamma_rough=2.0, gamma_flat=0.3, tau=6.0, sharpness=0.5, w_min=0.0),
-])
-def test_reweight_matches_engine(small_cube, params):
-    diag = band_diagnostics(small_cube.data)
-    expected = band_diagnostics(small_cube.data, **params).weights
-    np.testing.assert_allclose(reweight(diag, **params), expected, rtol=1e-12, atol=1e-12)
 
 
 def _params(w) -> dict[str, float]:

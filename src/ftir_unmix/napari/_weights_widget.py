@@ -44,7 +44,7 @@ from ._widgets_common import (
     show_wavenumber_overlay,
 )
 
-__all__ = ["BandWeightsWidget", "CO2_RANGE", "WATER_RANGES", "reweight"]
+__all__ = ["BandWeightsWidget", "CO2_RANGE", "WATER_RANGES"]
 
 #: Atmospheric CO₂ (antisymmetric stretch doublet), cm⁻¹.
 CO2_RANGE: tuple[float, float] = (2280.0, 2400.0)
@@ -52,19 +52,6 @@ CO2_RANGE: tuple[float, float] = (2280.0, 2400.0)
 WATER_RANGES: tuple[tuple[float, float], ...] = ((1300.0, 2000.0), (3500.0, 3900.0))
 #: Images with more pixels than this get their diagnostics from a random subsample.
 MAX_DIAGNOSTIC_PIXELS = 20_000
-
-
-def reweight(diag: BandDiagnostics, *, gamma_rough: float, gamma_flat: float, tau: float,
-             sharpness: float, w_min: float) -> np.ndarray:
-    """Band weights for new parameters from already computed diagnostics.
-
-    The robust z-scores do not depend on the parameters, so only the score
-    combination and the sigmoid of :func:`ftir_unmix.band_diagnostics` are
-    redone (tests check it agrees with the engine to rounding).
-    """
-    score = (np.maximum(diag.z_corr, 0.0) + gamma_rough * np.maximum(diag.z_rough, 0.0)
-             + gamma_flat * np.maximum(diag.z_flat, 0.0))
-    return w_min + (1.0 - w_min) / (1.0 + np.exp(np.clip(sharpness * (score - tau), -700, 700)))
 
 
 def _diagnostics(data: Any, max_pixels: int, seed: int = 0) -> BandDiagnostics:
@@ -346,7 +333,7 @@ class BandWeightsWidget(Container):
         if diag is None or layer is None:
             return
         params = self._session.weight_params.as_dict()
-        auto = reweight(diag, **params)
+        auto = diag.reweighted(**params).weights
         ranges = forced_ranges_of(layer.metadata)
         weights = force_ranges(auto, self._wn, ranges, params["w_min"]) if ranges else auto
         self.weights = weights
