@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="fast (default): whole-image steps, stops on convergence; "
                         "paper: random 5x5 patches as in Pande et al.")
     p.add_argument("--epochs", type=int, default=None,
-                   help="epochs (paper protocol, default 500) or maximum steps (fast, default 500)")
+                   help="epochs (paper protocol, default 500) or maximum steps (fast, default 300)")
     p.add_argument("--patches", type=int, default=_DEFAULTS.n_patches)
     p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
     p.add_argument("--lr", type=float, default=_DEFAULTS.lr)
@@ -81,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=200, help="CNN: maximum steps per K (default 200)")
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     p.add_argument("--device", default=_DEFAULTS.device, help="auto (default), cpu, cuda or mps")
+    p.add_argument("--rule", choices=("auto", "count", "largest-clean"), default="auto",
+                   help="how K is chosen (auto: count for cnn, largest-clean for nmf/vca-fcls)")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of the table")
     p.add_argument("--out", default=None, help="CSV file: one row of diagnostics per K")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -134,7 +136,7 @@ def _unmix(args: argparse.Namespace) -> int:
     cube = _load(args)
     config = UnmixConfig(
         k=args.k, method=args.method, loss=args.loss, protocol=args.protocol,
-        epochs=args.epochs or _DEFAULTS.epochs, n_patches=args.patches,
+        epochs=args.epochs, n_patches=args.patches,
         batch_size=args.batch_size, lr=args.lr, softmax_scale=args.softmax_scale,
         dropout=args.dropout,
         scaling=args.scaling, init=args.init, seed=args.seed, device=args.device,
@@ -143,7 +145,7 @@ def _unmix(args: argparse.Namespace) -> int:
         forced_ranges=tuple(_parse_range(r) for r in args.force_range),
     )
     gen = iter_unmix(cube, config)
-    bar = tqdm(total=config.epochs, unit="step" if config.protocol == "fast" else "epoch",
+    bar = tqdm(total=config.resolved().epochs, unit="step" if config.protocol == "fast" else "epoch",
                disable=args.quiet or config.method != "cnn", file=sys.stderr)
     while True:
         try:
@@ -163,7 +165,7 @@ def _unmix(args: argparse.Namespace) -> int:
 
 
 def _select_k(args: argparse.Namespace) -> int:
-    from .select_k import sweep_k
+    from .select_k import SelectionCriteria, sweep_k
 
     if not 2 <= args.k_min <= args.k_max:
         raise ValueError(f"need 2 <= --k-min <= --k-max; got {args.k_min}, {args.k_max}")
@@ -179,11 +181,11 @@ def _select_k(args: argparse.Namespace) -> int:
     if args.method == "cnn":
         options["epochs"] = args.epochs
     sweep = sweep_k(cube, range(args.k_min, args.k_max + 1), method=args.method, seed=args.seed,
-                    callback=report, **options)
+                    callback=report, criteria=SelectionCriteria(rule=args.rule), **options)
     k, reason = sweep.recommend()
     if args.out:
         rows = sweep.table()
-        keys = ["k", "recon_deg", "gain", "min_sad_deg", "max_map_corr", "clean", "seconds"]
+        keys = ["k", "recon_deg", "gain", "min_sad_deg", "max_map_corr", "n_distinct", "clean", "seconds"]
         with open(args.out, "w", encoding="utf-8") as fh:
             fh.write(",".join([*keys, "min_peak", "n_duplicates", "n_faint", "recommended"]) + "\n")
             for r in rows:

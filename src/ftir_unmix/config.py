@@ -35,8 +35,9 @@ class UnmixConfig:
         ``"fast"``: whole image (or large random tiles) per step, the loss
         computed exactly in a reduced band space, warm start, stop on
         convergence (docs/method.md).
-    epochs : int
-        Paper protocol: epochs. Fast protocol: the maximum number of steps.
+    epochs : int or None
+        Paper protocol: epochs (default 500). Fast protocol: the maximum
+        number of steps (default 300).
     n_patches, batch_size : int
         Paper protocol sampling.
     lr : float
@@ -81,14 +82,15 @@ class UnmixConfig:
         trains (the decoder keeps the initial endmembers).
     max_pixels_per_step : int
         Fast protocol: images larger than this train on random tiles of about
-        this many pixels.
+        this many pixels (a stochastic step, like the paper's mini-batches, at
+        a cost independent of the image size).
     """
 
     k: int = 6
     method: str = "cnn"
     loss: str = "wsad"
     protocol: str = "fast"
-    epochs: int = 500
+    epochs: int | None = None
     n_patches: int = 20_000
     batch_size: int = 64
     lr: float = 0.005
@@ -111,20 +113,22 @@ class UnmixConfig:
     tol: float = 1e-4
     patience: int = 60
     warmup_steps: int = 100
-    max_pixels_per_step: int = 65_536
+    max_pixels_per_step: int = 8192
 
     def __post_init__(self) -> None:
         for name, allowed in (("method", METHODS), ("loss", LOSSES), ("protocol", PROTOCOLS),
                               ("scaling", SCALINGS), ("init", INITS), ("device", DEVICES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
-        positive_ints = ("k", "epochs", "n_patches", "batch_size", "patch_size", "n_filters",
+        positive_ints = ("k", "n_patches", "batch_size", "patch_size", "n_filters",
                          "reduced_rank", "patience", "max_pixels_per_step")
         for name in positive_ints:
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
         if self.patch_size % 2 != 1:
             raise ValueError(f"patch_size must be odd; got {self.patch_size}")
+        if self.epochs is not None and self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1; got {self.epochs}")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1); got {self.dropout}")
         if not 0.0 <= self.w_min <= 1.0:
@@ -143,12 +147,13 @@ class UnmixConfig:
         return replace(self, **changes)
 
     def resolved(self) -> UnmixConfig:
-        """A copy with the protocol-dependent defaults (``init="auto"``, ``dropout=None``) filled in."""
+        """A copy with the protocol-dependent defaults (``init``, ``dropout``, ``epochs``) filled in."""
         paper = self.protocol == "paper"
         return replace(
             self,
             init=("random" if paper else "nmf") if self.init == "auto" else self.init,
             dropout=(0.2 if paper else 0.0) if self.dropout is None else self.dropout,
+            epochs=(500 if paper else 300) if self.epochs is None else self.epochs,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -233,3 +233,21 @@ def test_load_spectrum_real(formats: Path, rel: str) -> None:
 def test_load_spectrum_refuses_maps(formats: Path, rel: str) -> None:
     with pytest.raises(CubeReadError, match="not a single spectrum"):
         load_spectrum(formats / rel)
+
+
+IMAGING = [f for f in REAL_FILES if f[2][0] * f[2][1] > 1]
+
+
+@pytest.mark.parametrize(("rel", "fmt", "shape", "wn0", "wn1", "px"), IMAGING)
+def test_real_imaging_file_through_cli_info_json(
+    formats: Path, capsys, rel: str, fmt: str, shape: tuple, wn0: float, wn1: float, px
+) -> None:
+    import json
+
+    from ftir_unmix.cli import main
+
+    assert main(["info", str(formats / rel), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["height"], info["width"], info["bands"], info["format"]) == (*shape, fmt)
+    assert info["wavenumber_min"] == pytest.approx(wn0, abs=1e-3)
+    assert info["wavenumber_max"] == pytest.approx(wn1, abs=1e-3)

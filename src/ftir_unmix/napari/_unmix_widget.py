@@ -156,7 +156,7 @@ class UnmixWidget(Container):
                     "on a CPU).",
         )
         self.epochs = SpinBox(
-            name="epochs", label="max. steps / epochs", value=_DEFAULTS.epochs, min=1, max=100_000,
+            name="epochs", label="max. steps / epochs", value=_DEFAULTS.resolved().epochs, min=1, max=100_000,
             tooltip="fast protocol: the most training steps; paper protocol: epochs (500 in the "
                     "paper).",
         )
