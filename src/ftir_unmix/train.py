@@ -41,9 +41,6 @@ _INIT_PIXELS = 4096
 #: Pixels (at most) from which the fast protocol's band subspaces are estimated; the
 #: captured energy is then measured on every pixel and recorded.
 _BASIS_PIXELS = 8192
-#: Eigen-directions of the decoder's out-of-subspace Gram matrix below this fraction of
-#: the largest are dropped (their share of ‖Dx̂‖² is below it, relative).
-_GRAM_RTOL = 1e-7
 
 
 @dataclass(frozen=True)
@@ -443,21 +440,12 @@ class _FastTrainer:
         m = (self.wt[:, None] * model.decoder_kernel().reshape(model.n_bands, -1))  # (B, K p²)
         proj_w = self.v.T @ m  # (r, K p²)
         resid = m - self.v @ proj_w  # the decoder outside span V
-        # ‖R â‖² through R's dominant right singular directions U (no gradient through
-        # their choice): R has about rank K (each kernel position repeats its
-        # endmember), so per pixel this costs K·p²·q instead of (K·p²)².
-        with torch.no_grad():
-            gram = resid.T @ resid
-            vals, vecs = torch.linalg.eigh(gram)
-            keep = vals > vals[-1].clamp_min(1e-30) * _GRAM_RTOL
-            u = vecs[:, keep]  # (K p², q)
-        ru = resid @ u  # (B, q)
+        gram = resid.T @ resid  # (K p², K p²)
         ap = F.unfold(a, p, padding=p // 2)[0]  # (K p², n)
         proj = proj_w @ ap  # (r, n)
         c = self.c[:, rs, cs].reshape(proj.shape[0], -1)
         dot = (c * proj).sum(0)
-        coef = u.T @ ap  # (q, n)
-        nsq = proj.square().sum(0) + (coef * ((ru.T @ ru) @ coef)).sum(0)
+        nsq = proj.square().sum(0) + (ap * (gram @ ap)).sum(0)
         xnorm = self.xnorm[rs, cs].reshape(-1)
         cos = dot / (xnorm * nsq.clamp_min(0).sqrt() + self.cfg.eps)
         return torch.arccos(cos.clamp(-1 + COS_CLAMP, 1 - COS_CLAMP)).mean()

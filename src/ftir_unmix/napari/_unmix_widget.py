@@ -46,11 +46,11 @@ from ._layers import (
     endmember_name_from_layer,
     forced_ranges_of,
     is_abundance_layer,
-    is_cube_layer,
 )
 from ._plot import ThemedCanvas
 from ._session import get_session
 from ._widgets_common import (
+    follow_new_cube,
     bind_weight_controls,
     image_layer_choices,
     make_weight_controls,
@@ -250,17 +250,8 @@ class UnmixWidget(Container):
     def _on_layers_changed(self, event: Any = None) -> None:
         if not self._alive:
             return
-        previous = self.layer.value
-        try:
-            self.layer.reset_choices()
-        except RuntimeError:
-            return
-        # A newly opened cube becomes the default choice.
-        new = getattr(event, "value", None)
-        if getattr(event, "type", "") == "inserted" and new is not None:
-            if is_cube_layer(new) and (previous is None or not is_cube_layer(previous)):
-                self.layer.value = new
-        self._update_forced_info()
+        if follow_new_cube(self.layer, event):
+            self._update_forced_info()
 
     def _update_forced_info(self, *_: Any) -> None:
         if not self._alive:

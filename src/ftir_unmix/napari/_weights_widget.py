@@ -34,10 +34,11 @@ from matplotlib.widgets import SpanSelector
 from qtpy.QtWidgets import QSizePolicy
 
 from ..weights import BandDiagnostics, band_diagnostics, force_ranges
-from ._layers import FORCED_RANGES_KEY, forced_ranges_of, is_cube_layer
+from ._layers import FORCED_RANGES_KEY, forced_ranges_of
 from ._plot import ThemedCanvas, style_legend
 from ._session import get_session
 from ._widgets_common import (
+    follow_new_cube,
     bind_weight_controls,
     cube_layer_choices,
     make_weight_controls,
@@ -189,14 +190,8 @@ class BandWeightsWidget(Container):
     def _on_layers_changed(self, event: Any = None) -> None:
         if not self._alive:
             return
-        previous = self.layer.value
-        try:
-            self.layer.reset_choices()
-        except RuntimeError:
+        if not follow_new_cube(self.layer, event):
             return
-        new = getattr(event, "value", None)
-        if getattr(event, "type", "") == "inserted" and is_cube_layer(new) and previous is None:
-            self.layer.value = new
         for key in [k for k in self._cache if all(k != id(lay) for lay in self._viewer.layers)]:
             del self._cache[key]
 

@@ -88,6 +88,24 @@ def _make_pull(widget: FloatSpinBox) -> Any:
     return _pull
 
 
+def follow_new_cube(combo: ComboBox, event: Any = None) -> bool:
+    """Refresh a layer choice after the layer list changed.
+
+    A newly inserted FTIR cube becomes the choice when none (or a plain
+    image) was chosen. Returns False when the widget is being deleted.
+    """
+    previous = combo.value
+    try:
+        combo.reset_choices()
+    except RuntimeError:  # the Qt widget is already gone
+        return False
+    new = getattr(event, "value", None)
+    if (getattr(event, "type", "") == "inserted" and is_cube_layer(new)
+            and (previous is None or not is_cube_layer(previous))):
+        combo.value = new
+    return True
+
+
 def notify_error(message: str) -> None:
     """Show an error notification in napari (and nothing else: no exception)."""
     from napari.utils.notifications import show_error
