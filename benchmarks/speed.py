@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -31,6 +32,8 @@ def _one_run(spec: dict) -> dict:
     """Run inside the child process: generate the cube, unmix, evaluate."""
     import torch
 
+    if spec.get("threads"):
+        torch.set_num_threads(int(spec["threads"]))
     from ftir_unmix import unmix
     from ftir_unmix.metrics import evaluate
     from ftir_unmix.synthetic import cross_section
@@ -73,6 +76,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--paper-epochs", type=int, default=1)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads in each run (default: torch's choice, one per core)")
     ap.add_argument("--out", type=Path, help="write the markdown report here")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
     args = ap.parse_args()
@@ -94,11 +99,12 @@ def main() -> None:
                  dict(height=512, width=512, bands=1504, k=10)]
         repeats = args.repeats
     rows: dict[str, list[dict]] = {}
+    load_before = os.getloadavg()[0]
 
     def measure(name: str, spec: dict, n: int) -> None:
         rows[name] = []
         for i in range(n):
-            res = run({**spec, "seed": i})
+            res = run({**spec, "seed": i, "threads": args.threads})
             rows[name].append(res)
             print(name, {k: res[k] for k in ("wall_s", "steps", "mean_sad_deg", "abundance_rmse",
                                               "peak_rss_mb")}, flush=True)
@@ -123,7 +129,8 @@ def main() -> None:
     paper_full = paper["timings"]["train_s"] / args.paper_epochs * 500
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {fast[0]['threads']} torch threads, "
-        f"device {fast[0]['device']}; medians of {len(fast)} runs (seeds 0..{len(fast) - 1}).",
+        f"device {fast[0]['device']}; medians of {len(fast)} runs (seeds 0..{len(fast) - 1}); "
+        f"load average before the runs {load_before:.1f}.",
         "",
         "| run | wall (s) | steps | mean SAD (°) | abundance RMSE | peak RSS (MB) |",
         "|---|---|---|---|---|---|",
