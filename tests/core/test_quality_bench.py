@@ -1,0 +1,112 @@
+"""The quality benchmark's machinery on one tiny case (not the benchmark itself)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One intra-op thread for these small models: on a busy 2-core machine the default
+    thread pool spends most of its time waiting (measured: ~60 s instead of ~3 s for a sweep)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def quality():
+    return _load("quality")
+
+
+@pytest.fixture(scope="module")
+def records(quality):
+    case = quality.Case("tiny", k=3, layout="patches", artefacts=1.0)
+    out = []
+    for seed in (0, 1):
+        out += quality.run_case(case, seed, ("CNN+WSAD", "CNN+SAD", "NMF", "VCA+FCLS"),
+                                size=12, n_bands=120, epochs=5)
+    return case, out
+
+
+def test_run_case_records(records):
+    _, recs = records
+    assert [r["method"] for r in recs[:5]] == ["pure-pixel median (truth)", "CNN+WSAD", "CNN+SAD",
+                                                "NMF", "VCA+FCLS"]
+    assert recs[0]["abundance_rmse"] is None and recs[0]["n_materials"] == 3
+    recs = [r for r in recs if r["method"] != "pure-pixel median (truth)"]
+    for r in recs:
+        assert r["case"] == "tiny" and 0 <= r["mean_sad_deg"] <= 90 and r["abundance_rmse"] >= 0
+        assert len(r["per_endmember_sad_deg"]) == 3 and r["seconds"] >= 0
+    w = recs[0]["weights"]  # band-weight diagnosis against the synthetic truth (WSAD runs)
+    assert w["n_artefact_bands"] > 0 and 0 <= w["artefact_downweighted"] <= 1
+    assert 0 <= w["informative_downweighted"] <= 1 and 0 < w["informative_energy_kept"] <= 1
+    assert "weights" not in recs[1]
+
+
+def test_summary_targets_and_markdown(quality, records, tmp_path):
+    case, recs = records
+    summ = quality.summarise(recs)
+    s = summ[("tiny", "CNN+WSAD")]["sad"]
+    assert s["n"] == 2 and s["min"] <= s["mean"] <= s["max"] and s["std"] >= 0
+    targets = quality.check_targets(recs, {"tiny": case})
+    assert any("better than CNN+SAD" in t["target"] for t in targets)
+    payload = {"meta": {"command": "test", "date": "today", "machine": "m", "threads": 1,
+                        "total_minutes": 0.1, "size": 12, "n_bands": 120, "seeds": [0, 1],
+                        "epochs": 5},
+               "cases": [quality.asdict(case)], "records": recs, "skipped": []}
+    payload = json.loads(json.dumps(payload))  # what --render-only reads back
+    md = quality.render(payload)
+    assert md.startswith(quality.BEGIN) and md.endswith(quality.END)
+    assert "| CNN+WSAD |" in md and "±" in md and "### Targets" in md
+    doc = tmp_path / "bench.md"
+    doc.write_text("# Title\n\nwritten analysis\n\n" + quality.BEGIN + "\nold\n" + quality.END + "\n\ntail\n")
+    quality.write_markdown(doc, md)
+    text = doc.read_text()
+    assert "written analysis" in text and "tail" in text and "old" not in text and "| NMF |" in text
+
+
+def test_oracle_weights_and_cases(quality):
+    names = [c.name for c in quality.CASES]
+    assert "samson" in names and len(set(names)) == len(names)
+    ks = {c.k for c in quality.CASES if c.kind == "synthetic"}
+    assert min(ks) == 4 and max(ks) == 10
+    assert {c.artefacts for c in quality.CASES if c.kind == "synthetic"} >= {0.0, 1.0, 2.5}
+    assert any(c.atmosphere for c in quality.CASES)
+    truth = quality.make_truth(quality.Case("t", k=3), 0, size=8, n_bands=100)
+    w = quality.oracle_weights(truth, 0.05)
+    assert set(np.unique(w)) <= {0.05, 1.0} and (w == 0.05).sum() == truth.artefact_mask.sum()
+
+
+SAMSON = ROOT.parent / "shared" / "data" / "unmixing" / "Samson.mat"
+
+
+@pytest.mark.skipif(not SAMSON.is_file(), reason="Samson.mat not available (../shared/data)")
+def test_samson_loads_in_column_major_order(quality):
+    t = quality.load_samson()
+    assert t.cube.shape == (95, 95, 156) and t.endmembers.shape == (156, 3)
+    assert t.abundances.shape == (3, 95, 95)
+    assert np.allclose(t.abundances.sum(axis=0), 1, atol=1e-6)
+    y = t.cube.pixels.astype(float)
+    good = np.corrcoef(y.ravel(), (t.abundances.reshape(3, -1).T @ t.endmembers.T).ravel())[0, 1]
+    swapped = t.abundances.transpose(0, 2, 1).reshape(3, -1).T @ t.endmembers.T
+    assert good > np.corrcoef(y.ravel(), swapped.ravel())[0, 1] + 0.1
