@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from .weights import band_diagnostics, force_ranges
 __all__ = ["Progress", "iter_unmix", "run_to_end", "resolve_device", "StopFlag"]
 
 StopFlag = threading.Event | Callable[[], bool] | None
+_R = TypeVar("_R")
 
 #: How often (seconds) the loop yields between epoch ends, so a GUI stays live
 #: and a cancel is seen within well under a second.
@@ -102,9 +103,8 @@ def _should_stop(stop: StopFlag) -> bool:
     return bool(stop())
 
 
-def run_to_end(gen: Generator[Progress, None, UnmixResult],
-               callback: Callable[[Progress], Any] | None = None) -> UnmixResult:
-    """Drive a generator from :func:`iter_unmix` and return its result."""
+def run_to_end(gen: Generator[Any, None, _R], callback: Callable[[Any], Any] | None = None) -> _R:
+    """Drive a progress generator (:func:`iter_unmix`, a K sweep) and return its result."""
     while True:
         try:
             event = next(gen)
