@@ -292,7 +292,6 @@ def iter_unmix(
     timings["setup_s"] = time.perf_counter() - t
     history: list[float] = []
     best = (float("inf"), copy.deepcopy(model.state_dict()), 0)
-    cancelled = False
     t_train = time.perf_counter()
     last_yield = t_train
     for step_loss in loop.steps(lambda: _should_stop(stop)):
@@ -313,11 +312,11 @@ def iter_unmix(
             yield Progress("train", len(history), loop.total, step_loss, best[0], now - t0,
                            per_step * (loop.total - len(history)),
                            endmembers=model.endmembers().detach().cpu().numpy() * unscale[:, None])
-    cancelled = _should_stop(stop)
+    cancelled = loop.stopped_by == "cancel"
     timings["train_s"] = time.perf_counter() - t_train
     parameters["steps_run"] = len(history)
     parameters["best_step"] = best[2]
-    parameters["stopped_by"] = "cancel" if cancelled else loop.stopped_by
+    parameters["stopped_by"] = loop.stopped_by
 
     yield Progress("infer", len(history), loop.total, history[-1] if history else None,
                    best[0] if history else None, time.perf_counter() - t0, None, message="abundance maps")
@@ -373,6 +372,7 @@ class _PaperTrainer:
                 total += float(loss.detach()) * len(idx)
                 count += len(idx)
                 if should_stop():
+                    self.stopped_by = "cancel"
                     return
                 yield None
             yield total / count
@@ -467,6 +467,7 @@ class _FastTrainer:
             value = float(loss.detach())
             yield value
             if should_stop():
+                self.stopped_by = "cancel"
                 return
             if step < self.warmup:
                 continue
