@@ -22,16 +22,7 @@ from ftir_unmix.select_k import (
 from ftir_unmix.synthetic import cross_section
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One intra-op thread for these small models: on a busy 2-core machine the default
-    thread pool spends most of its time waiting (measured: ~60 s instead of ~3 s for a sweep)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _patches(k, seed):
