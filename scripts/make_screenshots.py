@@ -6,8 +6,9 @@ Run under a virtual X server (napari needs OpenGL; Mesa's software renderer work
 
 It opens the demo (the synthetic cross-section and the three panels), forces
 the CO₂ region in the Band weights panel, runs a short unmixing, clicks a
-pixel, and saves PNGs into docs/images/. It also prints the longest stall of
-the Qt event loop during the run (a 10 ms timer's largest gap).
+pixel, runs a "Select K…" sweep, and saves PNGs into docs/images/. It also
+prints the longest stall of the Qt event loop during the run (a 10 ms timer's
+largest gap). ``--only select-k`` makes the Select K image alone.
 """
 
 from __future__ import annotations
@@ -36,11 +37,34 @@ def _settle(app, seconds: float = 0.5) -> None:
         time.sleep(0.01)
 
 
+def _select_k(app, unmix, out: Path, args) -> None:
+    """Run "Select K…" over a small range and save the panel (docs/images/unmix-select-k.png)."""
+    import torch
+
+    unmix.k_min.value, unmix.k_max.value = args.k_min, args.k_max
+    unmix.epochs.value = args.sweep_steps
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small models: one thread is faster on a busy machine
+    t0 = time.perf_counter()
+    unmix.select_k.clicked()
+    _wait(app, lambda: not unmix.busy)
+    torch.set_num_threads(threads)
+    _settle(app, 1.0)
+    print(f"select K: {unmix.status.value} ({time.perf_counter() - t0:.1f} s wall)")
+    print(unmix.sweep.format_table())
+    unmix.native.grab().save(str(out / "unmix-select-k.png"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "images"))
     parser.add_argument("--k", type=int, default=6)
     parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--k-min", type=int, default=4, help="Select K sweep: smallest K")
+    parser.add_argument("--k-max", type=int, default=8, help="Select K sweep: largest K")
+    parser.add_argument("--sweep-steps", type=int, default=200, help="Select K: steps per K")
+    parser.add_argument("--only", choices=("select-k",), default=None,
+                        help="make only this image")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -56,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     viewer.window.resize(1600, 1000)
     unmix, weights, spectra = panels["Unmix"], panels["Band weights"], panels["Spectra"]
     cube = viewer.layers[0]
+    if args.only == "select-k":
+        _select_k(app, unmix, out, args)
+        viewer.close()
+        return 0
     viewer.dims.set_current_step(0, int(np.argmin(np.abs(cube.metadata["wavenumbers"] - 1725))))
     _wait(app, lambda: weights.weights is not None)
     spectra.show_pixel(20, 40, layer=cube)
@@ -126,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     viewer.screenshot(str(out / "single-map.png"), canvas_only=True)
     for lay in maps:
         lay.visible = True
+    _select_k(app, unmix, out, args)
     print(f"wrote {sorted(p.name for p in out.glob('*.png'))} to {out}")
     viewer.close()
     return 0

@@ -8,6 +8,9 @@ Drive it by control name (scripts and tests do)::
     w.epochs.value = 200
     w.run.clicked()          # starts training in a worker thread
     w.cancel.clicked()       # stops within a fraction of a second, keeps the best result
+    w.k_min.value, w.k_max.value = 3, 8
+    w.select_k.clicked()     # one unmixing per K (same settings as Run), recommends a K
+    w.sweep.recommend()      # (k, reason); w.k is set to that k when the sweep completes
     w.output_dir.value = "results/"
     w.export.clicked()       # abundances.tif, endmembers.csv, band_weights.csv, run.json
 """
@@ -31,6 +34,7 @@ from magicgui.widgets import (
     PushButton,
     SpinBox,
 )
+from matplotlib.ticker import MaxNLocator
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy
 
@@ -38,6 +42,7 @@ from ..config import UnmixConfig
 from ..errors import CubeError
 from ..export import write_outputs
 from ..result import UnmixResult
+from ..select_k import KSweep, SweepProgress, iter_sweep_k
 from ..train import Progress, iter_unmix
 from ._layers import (
     RESULT_KEY,
@@ -47,11 +52,11 @@ from ._layers import (
     forced_ranges_of,
     is_abundance_layer,
 )
-from ._plot import ThemedCanvas
+from ._plot import ThemedCanvas, _disconnect, theme_colors
 from ._session import get_session
 from ._widgets_common import (
-    follow_new_cube,
     bind_weight_controls,
+    follow_new_cube,
     image_layer_choices,
     make_weight_controls,
     notify_error,
@@ -86,6 +91,25 @@ def _train(data: Any, wavenumbers: np.ndarray, pixel_size: float | None, metadat
     return result
 
 
+def _sweep(data: Any, wavenumbers: np.ndarray, pixel_size: float | None, metadata: dict[str, Any],
+           config: UnmixConfig, k_values: list[int], stop: threading.Event,
+           ) -> Generator[SweepProgress, None, KSweep | _Failure]:
+    """Worker body of "Select K…": one unmixing per K with the panel's other settings."""
+    try:
+        cube = cube_from_layer_arrays(data, wavenumbers, pixel_size, metadata)
+        options = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
+                   if f.name not in ("k", "method", "seed")}
+        sweep = yield from iter_sweep_k(cube, k_values, method=config.method, seed=config.seed,
+                                        stop=stop, **options)
+    except (ValueError, CubeError) as exc:
+        return _Failure(str(exc))
+    return sweep
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
 def _fmt_seconds(s: float | None) -> str:
     if s is None or not np.isfinite(s):
         return "?"
@@ -105,10 +129,17 @@ class UnmixWidget(Container):
     -----
     Controls, by name: ``layer``, ``k``, ``loss``, ``protocol``, ``epochs``,
     ``lr``, ``softmax_scale``, ``seed``, ``device``, ``gamma_rough``,
-    ``gamma_flat``, ``tau``, ``sharpness``, ``w_min``, buttons ``run``,
-    ``cancel``, ``export`` and the folder ``output_dir``. The band-weight
-    parameters are shared with the Band weights panel; wavenumber ranges
-    forced there (stored on the image layer) are used by the next run.
+    ``gamma_flat``, ``tau``, ``sharpness``, ``w_min``, ``k_min``, ``k_max``,
+    buttons ``run``, ``select_k``, ``cancel``, ``export`` and the folder
+    ``output_dir``. The band-weight parameters are shared with the Band
+    weights panel; wavenumber ranges forced there (stored on the image layer)
+    are used by the next run.
+
+    ``select_k`` unmixes once per K from ``k_min`` to ``k_max`` with the
+    other settings of the panel (:func:`ftir_unmix.select_k.iter_sweep_k`),
+    plots the sweep, keeps it as :attr:`sweep` and sets ``k`` to the
+    recommended K. Run and Select K never run at the same time; ``cancel``
+    stops either.
     """
 
     def __init__(self, napari_viewer: Any) -> None:
@@ -128,8 +159,14 @@ class UnmixWidget(Container):
         self._layer_timer.setInterval(0)
         self._layer_timer.timeout.connect(self._next_layer_step)
         self._source: Any = None
+        self._task = ""  # "run" or "sweep" while a worker is active
+        self._sweep_points: list[tuple[int, float, int]] = []
+        self._sweep_rec: int | None = None
         self.result: UnmixResult | None = None
         self.last_progress: Progress | None = None
+        #: The latest completed (or cancelled) K sweep of "Select K…".
+        self.sweep: KSweep | None = None
+        self.last_sweep_progress: SweepProgress | None = None
 
         self.layer = ComboBox(
             name="layer", label="FTIR image", choices=self._layer_choices, nullable=True,
@@ -188,6 +225,21 @@ class UnmixWidget(Container):
                               "working in napari while it trains.")
         self.cancel = PushButton(name="cancel", text="Cancel", enabled=False,
                                  tooltip="Stop now and keep the best result so far.")
+        self.k_min = SpinBox(
+            name="k_min", label="Select K from", value=4, min=2, max=64,
+            tooltip="Smallest K of the sweep run by Select K….",
+        )
+        self.k_max = SpinBox(
+            name="k_max", label="to", value=12, min=2, max=64,
+            tooltip="Largest K of the sweep run by Select K….",
+        )
+        self.select_k = PushButton(
+            name="select_k", text="Select K…",
+            tooltip="Unmix once for every K in the range, with the settings above (a few "
+                    "hundred steps per K are usually enough), look for duplicated and unused "
+                    "maps and for the gain in fit, recommend a K and set it. Takes about "
+                    "(number of K) × one run.",
+        )
         self.progress = ProgressBar(name="progress", value=0, min=0, max=1)
         self.status = Label(name="status", value="Choose an image and press Run.")
         self.output_dir = FileEdit(
@@ -208,11 +260,29 @@ class UnmixWidget(Container):
             self.forced_info,
             Container(name="buttons", widgets=[self.run, self.cancel], layout="horizontal",
                       labels=False),
+            Container(name="k_sweep", widgets=[self.k_min, self.k_max, self.select_k],
+                      layout="horizontal", labels=True),
             self.progress, self.status,
         ])
         self.loss_canvas = ThemedCanvas(napari_viewer, height=120)
         self._setup_loss_plot()
         self.native.layout().addWidget(self.loss_canvas)
+        # The K sweep's plot and verdict: hidden until the first Select K….
+        self.sweep_canvas = ThemedCanvas(napari_viewer, height=170)
+        self._setup_sweep_plot()
+        self.sweep_canvas.setVisible(False)
+        self.sweep_canvas.setToolTip(
+            "Select K: top, the mean weighted spectral angle between each pixel and its "
+            "reconstruction (lower fits better); bottom, the number of distinct, used maps "
+            "(solid) against K itself (dotted). Dashed line and star: the recommended K.")
+        self.native.layout().addWidget(self.sweep_canvas)
+        self.sweep_info = Label(name="sweep_info", value="")
+        self.sweep_info.native.setWordWrap(True)
+        # Full width, and never shorter than the wrapped text.
+        self.sweep_info.native.setSizePolicy(QSizePolicy.Policy.Expanding,
+                                             QSizePolicy.Policy.Minimum)
+        self.sweep_info.visible = False
+        self.native.layout().addWidget(self.sweep_info.native)
         # Export controls go below the plot.
         self._tail = Container(name="export_box", widgets=[self.output_dir, self.export],
                                labels=True)
@@ -226,6 +296,7 @@ class UnmixWidget(Container):
         self.progress.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
         self.run.clicked.connect(self._on_run)
+        self.select_k.clicked.connect(self._on_select_k)
         self.cancel.clicked.connect(self._on_cancel)
         self.export.clicked.connect(self._on_export)
         self.layer.changed.connect(self._update_forced_info)
@@ -237,6 +308,9 @@ class UnmixWidget(Container):
         self._session.forced_ranges_changed.connect(self._update_forced_info)
         self.native.destroyed.connect(
             lambda *_: self._session.forced_ranges_changed.disconnect(self._update_forced_info))
+        napari_viewer.events.theme.connect(self._on_theme)
+        self.native.destroyed.connect(lambda *_: _disconnect(napari_viewer.events.theme,
+                                                             self._on_theme))
         choices = [c for c in self.layer.choices if c is not None]
         if self.layer.value is None and choices:
             self.layer.value = choices[0]
@@ -285,64 +359,92 @@ class UnmixWidget(Container):
 
     @property
     def running(self) -> bool:
-        """True while a training run is in progress."""
+        """True while a training run or a K sweep is in progress."""
         return self._worker is not None
 
     # ------------------------------------------------------------------ run
-    def _on_run(self, *_: Any) -> None:
-        if self.busy:
-            notify_info("An unmixing run is already in progress; cancel it first.")
-            return
+    def _refuse_if_busy(self) -> bool:
+        """Tell the user (and return True) when a run or a sweep is still going on."""
+        if not self.busy:
+            return False
+        doing = "A K sweep" if self._task == "sweep" else "An unmixing run"
+        notify_info(f"{doing} is already in progress; cancel it first.")
+        return True
+
+    def _checked_input(self, what: str) -> tuple[Any, np.ndarray, UnmixConfig] | None:
+        """The layer, its wavenumbers and the config, or None after telling the user why not."""
+        if self._refuse_if_busy():
+            return None
         layer = self.layer.value
         if layer is None:
-            notify_error("Unmix: choose an FTIR image layer first (File ▸ Open, or "
-                         "File ▸ Open Sample ▸ FTIR unmixing).")
-            return
+            return self._refuse(what, "choose an FTIR image layer first (File ▸ Open, or "
+                                      "File ▸ Open Sample ▸ FTIR unmixing).")
         shape = tuple(layer.data.shape)
         if getattr(layer, "rgb", False) or len(shape) != 3:
-            notify_error(f"Unmix: layer {layer.name!r} has shape {shape}; an FTIR image needs "
-                         "three axes (bands × rows × columns).")
-            return
+            return self._refuse(what, f"layer {layer.name!r} has shape {shape}; an FTIR image "
+                                      "needs three axes (bands × rows × columns).")
         wn = layer.metadata.get("wavenumbers")
         if wn is None:
             wn = np.arange(1, shape[0] + 1, dtype=np.float64)
-            notify_info(f"Unmix: layer {layer.name!r} has no wavenumbers; band numbers are "
+            notify_info(f"{what}: layer {layer.name!r} has no wavenumbers; band numbers are "
                         "used instead.")
         wn = np.asarray(wn, dtype=np.float64).ravel()
         if wn.shape[0] != shape[0]:
-            notify_error(f"Unmix: layer {layer.name!r} has {shape[0]} bands but "
-                         f"{wn.shape[0]} wavenumbers.")
-            return
+            return self._refuse(what, f"layer {layer.name!r} has {shape[0]} bands but "
+                                      f"{wn.shape[0]} wavenumbers.")
         try:
             config = self.config()
         except (ValueError, TypeError) as exc:
-            notify_error(f"Unmix: {exc}")
-            return
+            return self._refuse(what, str(exc))
+        return layer, wn, config
+
+    def _refuse(self, what: str, message: str) -> None:
+        """A one-line notification and status for input or parameters refused."""
+        message = _one_line(message)
+        notify_error(f"{what}: {message}")
+        if self._alive:
+            self._set_status(f"refused: {message}")
+
+    def _start(self, task: str, body: Any, layer: Any, wn: np.ndarray, *args: Any) -> None:
+        """Run ``body`` in a napari thread worker (Run and Select K share it)."""
         from napari.qt.threading import create_worker
 
         self._stop = threading.Event()
         self._source = layer
-        self._history = []
-        self.last_progress = None
+        self._task = task
         self._run_started = time.perf_counter()
         self._last_ui = self._last_plot = 0.0
         meta = dict(layer.metadata.get("source_metadata") or {})
         worker = create_worker(
-            _train, layer.data, wn, layer.metadata.get("pixel_size"), meta, config, self._stop,
+            body, layer.data, wn, layer.metadata.get("pixel_size"), meta, *args, self._stop,
             _start_thread=False, _ignore_errors=True,
         )
-        worker.yielded.connect(self._on_progress)
-        worker.returned.connect(self._on_returned)
+        if task == "sweep":
+            worker.yielded.connect(self._on_sweep_progress)
+            worker.returned.connect(self._on_sweep_returned)
+        else:
+            worker.yielded.connect(self._on_progress)
+            worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)
         worker.finished.connect(self._on_finished)
         self._worker = worker
         self.run.enabled = False
+        self.select_k.enabled = False
         self.cancel.enabled = True
-        self.progress.max = max(1, config.epochs)
         self.progress.value = 0
         self.status.value = "preparing…"
-        self._clear_loss_plot()
         worker.start()
+
+    def _on_run(self, *_: Any) -> None:
+        checked = self._checked_input("Unmix")
+        if checked is None:
+            return
+        layer, wn, config = checked
+        self._history = []
+        self.last_progress = None
+        self.progress.max = max(1, config.epochs)
+        self._clear_loss_plot()
+        self._start("run", _train, layer, wn, config)
 
     def _set_status(self, text: str) -> None:
         self.status.value = text
@@ -353,7 +455,9 @@ class UnmixWidget(Container):
             self._stop.set()
             if self._alive:
                 self.cancel.enabled = False
-                self.status.value = "stopping… (the best result so far is kept)"
+                self.status.value = ("stopping… (the K values done so far are kept)"
+                                     if self._task == "sweep" else
+                                     "stopping… (the best result so far is kept)")
 
     def _on_progress(self, event: Progress) -> None:
         if not self._alive:
@@ -418,8 +522,10 @@ class UnmixWidget(Container):
     def _on_finished(self) -> None:
         self._worker = None
         self._stop = None
+        self._task = ""
         if self._alive:
             self.run.enabled = True
+            self.select_k.enabled = True
             self.cancel.enabled = False
 
     def _on_destroyed(self) -> None:
@@ -539,4 +645,164 @@ class UnmixWidget(Container):
         """The plotted loss curve ``(steps, loss)``."""
         x, y = self._loss_line.get_data()
         return np.asarray(x), np.asarray(y)
+
+    # ------------------------------------------------------------------ select K
+    def _on_select_k(self, *_: Any) -> None:
+        k_min, k_max = int(self.k_min.value), int(self.k_max.value)
+        if self._refuse_if_busy():
+            return
+        if k_max < k_min:
+            self._refuse("Select K", f"K max ({k_max}) is smaller than K min ({k_min}).")
+            return
+        checked = self._checked_input("Select K")
+        if checked is None:
+            return
+        layer, wn, config = checked
+        k_values = list(range(k_min, k_max + 1))
+        self.sweep = None
+        self.last_sweep_progress = None
+        self._sweep_points = []
+        self._sweep_rec = None
+        self.progress.max = 1000
+        self.sweep_info.value = ""
+        self.sweep_info.visible = False
+        self.sweep_canvas.setVisible(True)
+        self._draw_sweep()
+        self._start("sweep", _sweep, layer, wn, config, k_values)
+
+    def _on_sweep_progress(self, event: SweepProgress) -> None:
+        if not self._alive:
+            return
+        self.last_sweep_progress = event
+        head = f"Select K: K = {event.k} ({event.index + 1} of {event.total})"
+        if event.done is not None:
+            d = event.done
+            self._sweep_points.append((d.k, float(d.recon_deg), int(d.n_distinct)))
+            self._draw_sweep()
+            self.progress.value = round(1000 * event.fraction)
+            self._set_status(f"{head} done: weighted angle {d.recon_deg:.2f}°, "
+                             f"{d.n_distinct} distinct used maps")
+            return
+        now = time.perf_counter()
+        if now - self._last_ui < UI_INTERVAL:
+            return
+        self._last_ui = now
+        self.progress.value = round(1000 * event.fraction)
+        parts = [head]
+        ev = event.event
+        if ev is not None and ev.phase == "train":
+            parts.append(f"step {ev.step}/{ev.total}")
+        elif ev is not None and ev.phase == "infer":
+            parts.append("computing maps")
+        parts.append(f"{_fmt_seconds(event.elapsed)} so far")
+        self.status.value = " · ".join(parts)
+
+    def _on_sweep_returned(self, value: KSweep | _Failure) -> None:
+        if not self._alive:
+            return
+        if isinstance(value, _Failure):
+            self._refuse("Select K", value.message)
+            return
+        sweep = value
+        self.sweep = sweep
+        elapsed = _fmt_seconds(time.perf_counter() - self._run_started)
+        if not sweep.diagnostics:
+            self._sweep_points, self._sweep_rec = [], None
+            self._draw_sweep()
+            self._set_status("Select K cancelled before the first K finished; K unchanged.")
+            return
+        data = sweep.plot_data()
+        self._sweep_points = [(int(k), float(r), int(n)) for k, r, n in
+                              zip(data["k"], data["recon_deg"], data["n_distinct"], strict=True)]
+        done = ", ".join(str(k) for k in sweep.k_values)
+        if sweep.cancelled:
+            self._sweep_rec = None
+            self._draw_sweep()
+            self._set_status(f"Select K cancelled after K = {done} ({elapsed}); no K "
+                             "recommended, K unchanged.")
+            self.sweep_info.value = "Cancelled: a sweep recommends a K only when it is complete."
+            self.sweep_info.tooltip = sweep.format_table()
+            self.sweep_info.visible = True
+            return
+        k, reason = sweep.recommend()
+        self.progress.value = self.progress.max
+        self._sweep_rec = int(k)
+        self._draw_sweep()
+        why = reason.split(": ", 1)[1] if reason.startswith(f"K = {k}: ") else reason
+        self._set_status(f"Recommended K = {k}: {why}")
+        self.sweep_info.value = (f"<b>Recommended K = {k}</b> (K set to {k}; sweep of "
+                                 f"K = {done} in {elapsed}): {why}")
+        self.sweep_info.tooltip = sweep.format_table()
+        self.sweep_info.visible = True
+        self.k.value = int(k)
+
+    # ------------------------------------------------------------------ sweep plot
+    def _setup_sweep_plot(self) -> None:
+        fig = self.sweep_canvas.figure
+        ax_fit, ax_count = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+        ax_fit.set_ylabel("fit angle (°)")
+        ax_count.set_ylabel("distinct\nmaps")
+        ax_count.set_xlabel("K")
+        for ax in (ax_fit, ax_count):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_count.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=4))
+        (self._recon_line,) = ax_fit.plot([], [], marker="o", ms=3, lw=1.2)
+        (self._rec_marker,) = ax_fit.plot([], [], marker="*", ms=12, ls="none", zorder=3)
+        (self._distinct_line,) = ax_count.plot([], [], marker="o", ms=3, lw=1.2)
+        (self._k_ref_line,) = ax_count.plot([], [], ls=":", lw=1.0)
+        self._rec_vlines = [ax.axvline(0.0, ls="--", lw=0.9, visible=False)
+                            for ax in (ax_fit, ax_count)]
+        self._sweep_axes = (ax_fit, ax_count)
+        self._draw_sweep()
+
+    def _draw_sweep(self) -> None:
+        """Draw the sweep's points (and the recommended K) in the theme's colours."""
+        c = self.sweep_canvas.colors
+        ax_fit, ax_count = self._sweep_axes
+        pts = np.asarray(self._sweep_points, dtype=float).reshape(-1, 3)
+        k, recon, distinct = pts.T
+        self._recon_line.set_data(k, recon)
+        self._distinct_line.set_data(k, distinct)
+        self._k_ref_line.set_data(k, k)
+        self._recon_line.set_color(c["accent"])
+        self._distinct_line.set_color(c["accent"])
+        self._k_ref_line.set_color(c["text"])
+        rec = self._sweep_rec
+        for line in self._rec_vlines:
+            line.set_visible(rec is not None)
+            line.set_color(c["text"])
+            if rec is not None:
+                line.set_xdata([rec, rec])
+        if rec is not None and rec in k:
+            self._rec_marker.set_data([rec], recon[k == rec])
+        else:
+            self._rec_marker.set_data([], [])
+        self._rec_marker.set_markerfacecolor(c["accent"])
+        self._rec_marker.set_markeredgecolor(c["text"])
+        ax_fit.set_title(f"Select K: recommended K = {rec}" if rec is not None else "Select K")
+        for ax in (ax_fit, ax_count):
+            ax.relim()
+            ax.autoscale_view()
+        if len(k):
+            lo, hi = k.min(), k.max()
+            if rec is not None:
+                lo, hi = min(lo, rec), max(hi, rec)
+            ax_count.set_xlim(lo - 0.5, hi + 0.5)
+        self.sweep_canvas.restyle()
+        self.sweep_canvas.draw_idle()
+
+    def _on_theme(self, _event: Any = None) -> None:
+        if self._alive:
+            self.sweep_canvas.colors = theme_colors(self._viewer)
+            self._draw_sweep()
+
+    def sweep_plot(self) -> dict[str, Any]:
+        """What the sweep plot shows: ``k``, ``recon_deg``, ``n_distinct`` and ``recommended``
+        (the K marked on the plot, or None)."""
+        k, recon = self._recon_line.get_data()
+        _, distinct = self._distinct_line.get_data()
+        marked = self._rec_vlines[0].get_visible()
+        return {"k": np.asarray(k, dtype=int), "recon_deg": np.asarray(recon, dtype=float),
+                "n_distinct": np.asarray(distinct, dtype=int),
+                "recommended": int(self._rec_vlines[0].get_xdata()[0]) if marked else None}
 
