@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .config import INITS, LOSSES, METHODS, PROTOCOLS, SCALINGS, UnmixConfig
+from .config import BASELINES, INITS, LOSSES, METHODS, PROTOCOLS, SCALINGS, UnmixConfig
 from .errors import CubeError
 
 __all__ = ["main"]
@@ -64,7 +64,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dropout", type=float, default=None,
                    help="spatial dropout (default: 0.2 for the paper protocol, 0 for fast)")
     p.add_argument("--scaling", choices=SCALINGS, default=_DEFAULTS.scaling)
-    p.add_argument("--init", choices=INITS, default=_DEFAULTS.init)
+    _add_baseline_option(p)
+    p.add_argument("--init", choices=INITS, default=_DEFAULTS.init,
+                   help="decoder warm start (auto: the better of nmf and vca for the fast protocol, "
+                        "random for the paper protocol)")
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     p.add_argument("--device", default=_DEFAULTS.device, help="auto (default), cpu, cuda or mps")
     p.add_argument("--force-range", action="append", default=[], metavar="LO:HI",
@@ -78,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k-max", type=int, default=12)
     p.add_argument("--method", choices=METHODS, default=_DEFAULTS.method)
     p.add_argument("--loss", choices=LOSSES, default=_DEFAULTS.loss)
+    _add_baseline_option(p)
     p.add_argument("--epochs", type=int, default=200, help="CNN: maximum steps per K (default 200)")
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     p.add_argument("--device", default=_DEFAULTS.device, help="auto (default), cpu, cuda or mps")
@@ -90,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="open napari with a synthetic cross-section and the panels")
     p.add_argument("path", nargs="?", default=None, help="open this file instead of the sample")
     return parser
+
+
+def _add_baseline_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--baseline", choices=tuple(BASELINES), default=_DEFAULTS.baseline,
+                   help="CNN: smooth per-pixel baseline fitted along with the mixture "
+                        f"(default {_DEFAULTS.baseline}; none for data without one)")
 
 
 def _version() -> str:
@@ -139,7 +149,7 @@ def _unmix(args: argparse.Namespace) -> int:
         epochs=args.epochs, n_patches=args.patches,
         batch_size=args.batch_size, lr=args.lr, softmax_scale=args.softmax_scale,
         dropout=args.dropout,
-        scaling=args.scaling, init=args.init, seed=args.seed, device=args.device,
+        scaling=args.scaling, baseline=args.baseline, init=args.init, seed=args.seed, device=args.device,
         gamma_rough=args.gamma_rough, gamma_flat=args.gamma_flat, tau=args.tau,
         sharpness=args.sharpness, w_min=args.w_min,
         forced_ranges=tuple(_parse_range(r) for r in args.force_range),
@@ -177,7 +187,7 @@ def _select_k(args: argparse.Namespace) -> int:
             print(f"K = {d.k}: weighted angle {d.recon_deg:.3f}°, {d.seconds:.1f} s",
                   file=sys.stderr, flush=True)
 
-    options = {"loss": args.loss, "device": args.device}
+    options = {"loss": args.loss, "device": args.device, "baseline": args.baseline}
     if args.method == "cnn":
         options["epochs"] = args.epochs
     sweep = sweep_k(cube, range(args.k_min, args.k_max + 1), method=args.method, seed=args.seed,

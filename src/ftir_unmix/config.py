@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from .baseline import BASELINES
 from .weights import DEFAULT_GAMMA_FLAT
 
-__all__ = ["UnmixConfig", "METHODS", "LOSSES", "PROTOCOLS", "SCALINGS", "INITS", "DEVICES"]
+__all__ = ["UnmixConfig", "METHODS", "LOSSES", "PROTOCOLS", "SCALINGS", "INITS", "DEVICES", "BASELINES"]
 
 METHODS = ("cnn", "nmf", "vca-fcls")
 LOSSES = ("wsad", "sad")
@@ -63,11 +64,20 @@ class UnmixConfig:
         ``"minmax"`` scales every band to [0, 1] as the authors' code does
         (this changes spectral shapes; endmembers are mapped back by the band
         ranges only, without the offsets).
+    baseline : {"none", "offset", "linear", "quadratic"}
+        CNN only: a smooth per-pixel baseline (polynomial in wavenumber of
+        degree 0, 1, 2) as a nuisance term of the model. The loss ignores the
+        best-fitting polynomial of each pixel and the reported endmembers are
+        zero where the material is transparent (:mod:`ftir_unmix.baseline`).
+        Default ``"quadratic"``: ATR spectra always carry such a baseline;
+        use ``"none"`` for data without one (e.g. reflectance images).
     init : {"auto", "nmf", "vca", "random"}
         Decoder initialisation: from a fast endmember estimate (NMF or
         VCA + FCLS of the band-weighted data), or random as in the paper.
-        ``"auto"``: ``"nmf"`` for the fast protocol, ``"random"`` for the
-        paper protocol.
+        ``"auto"``: for the fast protocol, both NMF and VCA + FCLS, each
+        followed by the warm-up; the one the encoder fits with the lower
+        loss is kept (recorded under ``warm_start`` in the run record).
+        For the paper protocol, ``"random"``.
     seed : int
         Seeds every random choice; same seed, same device, same result.
     device : {"auto", "cpu", "cuda", "mps"}
@@ -106,6 +116,7 @@ class UnmixConfig:
     eps: float = 1e-8
     forced_ranges: tuple[tuple[float, float], ...] = field(default_factory=tuple)
     scaling: str = "global"
+    baseline: str = "quadratic"
     init: str = "auto"
     seed: int = 0
     device: str = "auto"
@@ -117,7 +128,7 @@ class UnmixConfig:
 
     def __post_init__(self) -> None:
         for name, allowed in (("method", METHODS), ("loss", LOSSES), ("protocol", PROTOCOLS),
-                              ("scaling", SCALINGS), ("init", INITS), ("device", DEVICES)):
+                              ("scaling", SCALINGS), ("baseline", tuple(BASELINES)), ("init", INITS), ("device", DEVICES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         positive_ints = ("k", "n_patches", "batch_size", "patch_size", "n_filters",
@@ -147,11 +158,15 @@ class UnmixConfig:
         return replace(self, **changes)
 
     def resolved(self) -> UnmixConfig:
-        """A copy with the protocol-dependent defaults (``init``, ``dropout``, ``epochs``) filled in."""
+        """A copy with the protocol-dependent defaults (``init``, ``dropout``, ``epochs``) filled in.
+
+        ``init="auto"`` becomes ``"random"`` for the paper protocol and stays
+        ``"auto"`` (the better of two warm starts) for the fast one.
+        """
         paper = self.protocol == "paper"
         return replace(
             self,
-            init=("random" if paper else "nmf") if self.init == "auto" else self.init,
+            init="random" if paper and self.init == "auto" else self.init,
             dropout=(0.2 if paper else 0.0) if self.dropout is None else self.dropout,
             epochs=(500 if paper else 300) if self.epochs is None else self.epochs,
         )

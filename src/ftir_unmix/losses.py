@@ -25,6 +25,7 @@ def wsad(
     dim: int = 1,
     eps: float = 1e-8,
     reduction: str = "mean",
+    project_out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Weighted spectral angle (radians) between ``x`` and ``x_hat``.
 
@@ -41,6 +42,9 @@ def wsad(
         Added to the norm product.
     reduction : {"mean", "none"}
         Mean over all pixels, or the per-pixel angles.
+    project_out : Tensor (B, r), optional
+        Orthonormal columns removed from the weighted spectra before the
+        angle is taken (the baseline term, :mod:`ftir_unmix.baseline`).
     """
     if weights is not None:
         shape = [1] * x.dim()
@@ -48,6 +52,8 @@ def wsad(
         w = weights.reshape(shape).to(dtype=x.dtype, device=x.device)
         x = x * w
         x_hat = x_hat * w
+    if project_out is not None:
+        x, x_hat = (_remove(t, project_out.to(dtype=x.dtype, device=x.device), dim) for t in (x, x_hat))
     dot = (x * x_hat).sum(dim)
     norm = torch.linalg.vector_norm(x, dim=dim) * torch.linalg.vector_norm(x_hat, dim=dim)
     cos = (dot / (norm + eps)).clamp(-1.0 + COS_CLAMP, 1.0 - COS_CLAMP)
@@ -57,6 +63,12 @@ def wsad(
     if reduction == "none":
         return angle
     raise ValueError(f"unknown reduction {reduction!r}")
+
+
+def _remove(t: torch.Tensor, q: torch.Tensor, dim: int) -> torch.Tensor:
+    """``t − Q Qᵀ t`` along axis ``dim``."""
+    t = t.movedim(dim, -1)
+    return (t - (t @ q) @ q.T).movedim(-1, dim)
 
 
 def sad(x: torch.Tensor, x_hat: torch.Tensor, *, dim: int = 1, eps: float = 1e-8,

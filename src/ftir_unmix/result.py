@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .baseline import BASELINES, polynomial_basis
+
 __all__ = ["UnmixResult", "load_result"]
 
 _ARRAYS = ("abundances", "endmembers", "weights", "wavenumbers", "loss_history")
@@ -78,6 +80,17 @@ class UnmixResult:
         a = self.abundances[:, rows, cols]  # (K, ...)
         return np.moveaxis(np.tensordot(self.endmembers, a, axes=(1, 0)), 0, -1)
 
+    def baseline_basis(self) -> np.ndarray | None:
+        """Polynomial basis (B, d + 1) of the run's baseline term, or None without one.
+
+        The maps and spectra stand for ``x ≈ s Ê a + P c`` with a per-pixel
+        scale ``s`` and baseline coefficients ``c`` (see :func:`scale_to`).
+        """
+        if self.parameters.get("method", "cnn") != "cnn":
+            return None
+        degree = BASELINES.get(self.parameters.get("baseline", "none"))
+        return None if degree is None else polynomial_basis(self.wavenumbers, degree)
+
     def run_record(self) -> dict[str, Any]:
         """The JSON-ready part of the record: parameters, versions, timings, names."""
         return {
@@ -103,8 +116,17 @@ class UnmixResult:
         return path
 
 
-def scale_to(reference: np.ndarray, spectrum: np.ndarray) -> np.ndarray:
-    """``spectrum`` times the least-squares scale that best matches ``reference``."""
+def scale_to(reference: np.ndarray, spectrum: np.ndarray, baseline: np.ndarray | None = None) -> np.ndarray:
+    """``spectrum`` times the least-squares scale that best matches ``reference``.
+
+    With ``baseline`` (a basis (B, r), e.g. :meth:`UnmixResult.baseline_basis`)
+    the scale and a baseline in that basis are fitted together, and the
+    scaled spectrum plus the baseline is returned.
+    """
+    if baseline is not None:
+        design = np.column_stack([spectrum, baseline])
+        coef, *_ = np.linalg.lstsq(design, reference, rcond=None)
+        return design @ coef
     denom = float(np.dot(spectrum, spectrum))
     return spectrum * (float(np.dot(reference, spectrum)) / denom if denom > 0 else 0.0)
 

@@ -20,7 +20,8 @@ unmixing per K and measures, for each K,
   ``1/(4K)`` rule, yet they have pure pixels;
 - **reconstruction** — the band-weighted spectral angle between each pixel
   and its linear reconstruction ``Ê a`` (degrees, mean over pixels, weights of
-  the run, i.e. the automatic band weights for WSAD), and its **relative
+  the run, i.e. the automatic band weights for WSAD; with a baseline term, after
+  removing each pixel's best polynomial baseline as the loss does), and its **relative
   gain** ``(err_ref − err_K) / err_ref`` over the best (lowest) angle reached
   by any smaller K of the sweep (robust to a method whose fit is not monotone
   in K, as VCA's is not).
@@ -78,6 +79,7 @@ from typing import Any
 
 import numpy as np
 
+from .baseline import weighted_nuisance_basis
 from .config import UnmixConfig
 from .cube import Cube, make_cube
 from .result import UnmixResult
@@ -259,7 +261,7 @@ def _map_corr(a: np.ndarray) -> np.ndarray:
 
 def weighted_recon_angle(
     pixels: np.ndarray, endmembers: np.ndarray, abundances: np.ndarray,
-    weights: np.ndarray | None = None, *, chunk: int = 16_384,
+    weights: np.ndarray | None = None, *, nuisance: np.ndarray | None = None, chunk: int = 16_384,
 ) -> float:
     """Mean band-weighted spectral angle (degrees) between pixels and ``Ê a``.
 
@@ -270,6 +272,10 @@ def weighted_recon_angle(
     abundances : ndarray (K, N) or (K, H, W)
     weights : ndarray (B,), optional
         Band weights (ones if omitted).
+    nuisance : ndarray (B, r), optional
+        Orthonormal basis removed from the weighted spectra first, as the
+        loss of a run with a baseline term does
+        (:func:`ftir_unmix.baseline.weighted_nuisance_basis`).
     """
     x = np.asarray(pixels)
     n, b = x.shape
@@ -283,6 +289,9 @@ def weighted_recon_angle(
     for s in range(0, n, chunk):
         xw = x[s:s + chunk].astype(np.float64) * w
         rw = a[:, s:s + chunk].T @ ew.T
+        if nuisance is not None:
+            xw -= (xw @ nuisance) @ nuisance.T
+            rw -= (rw @ nuisance) @ nuisance.T
         num = np.einsum("nb,nb->n", xw, rw)
         den = np.linalg.norm(xw, axis=1) * np.linalg.norm(rw, axis=1)
         cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
@@ -324,7 +333,9 @@ def k_diagnostics(
     m = min(m, n)
     peak = -np.partition(-a, m - 1, axis=1)[:, m - 1]  # m-th largest value per map
     dups, faint = _judge(sad_m, corr_m, peak, c)
-    recon = weighted_recon_angle(pixels, e, a, result.weights)
+    basis = result.baseline_basis()
+    nuisance = None if basis is None else weighted_nuisance_basis(basis, result.weights)
+    recon = weighted_recon_angle(pixels, e, a, result.weights, nuisance=nuisance)
     gain = math.nan
     if prev is not None and prev.recon_deg > 0:
         gain = (prev.recon_deg - recon) / prev.recon_deg

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .baseline import baseline_degree, lower_envelope, polynomial_basis, weighted_nuisance_basis
 from .config import UnmixConfig
 from .cube import Cube
 from .losses import COS_CLAMP, wsad
@@ -173,6 +174,52 @@ def _initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: in
     return np.clip(e, 1e-6, None).astype(np.float32)
 
 
+def _choose_warm_start(loop: _Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: UnmixConfig,
+                       stop: StopFlag, parameters: dict[str, Any], t0: float
+                       ) -> Generator[Progress, None, list[float]]:
+    """Warm-start the decoder from NMF and from VCA + FCLS; keep the one the encoder fits better.
+
+    Each candidate trains the encoder alone (decoder fixed at the candidate's
+    endmembers) for half the warm-up; the one with the lower mean loss over
+    its last fifth of those steps wins, and training continues from its
+    state. Neither estimate is best everywhere (docs/benchmarks.md): on Samson
+    the NMF start is ~24° off and VCA's ~4°; on layered synthetic sections it
+    is the other way round. Returns the winner's losses (the run's first steps).
+    """
+    model = loop.model
+    start = copy.deepcopy(model.state_dict())
+    n = max(cfg.warmup_steps // 2, 1)
+    trials: dict[str, tuple[float, list[float], dict[str, Any]]] = {}
+    for name in ("nmf", "vca"):
+        yield Progress("prepare", 0, loop.total, None, None, time.perf_counter() - t0, None,
+                       message=f"warm start: trying {name.upper()}")
+        model.load_state_dict(start)
+        model.init_decoder(_initial_endmembers(x, loss_w.astype(np.float32), cfg.k, name, cfg.seed))
+        loop.restart()
+        losses: list[float] = []
+        last_yield = time.perf_counter()
+        for value in loop.steps(lambda: _should_stop(stop)):
+            losses.append(value)
+            if len(losses) == n:
+                break
+            if time.perf_counter() - last_yield > _YIELD_EVERY:
+                last_yield = time.perf_counter()
+                yield Progress("prepare", 0, loop.total, value, None, last_yield - t0, None,
+                               message=f"warm start: trying {name.upper()} ({len(losses)}/{n})")
+        score = float(np.mean(losses[-max(1, n // 5):]))
+        trials[name] = (score, losses, {"model": copy.deepcopy(model.state_dict()),
+                                        "opt": copy.deepcopy(loop.opt.state_dict())})
+        if _should_stop(stop):
+            break
+    chosen = min(trials, key=lambda k: trials[k][0])
+    _, losses, state = trials[chosen]
+    model.load_state_dict(state["model"])
+    loop.restart(state["opt"])
+    parameters["warm_start"] = {"chosen": chosen, "trial_steps": n,
+                                "trial_loss": {k: v[0] for k, v in trials.items()}}
+    return losses
+
+
 def _subspace(x: torch.Tensor, rank: int, *, max_rows: int, generator: torch.Generator) -> tuple[torch.Tensor, float]:
     """Orthonormal basis (B, r) of the dominant row space of ``x`` (N, B), and the energy it holds."""
     n = x.shape[0]
@@ -241,6 +288,7 @@ def iter_unmix(
     parameters: dict[str, Any] = cfg.to_dict()
     parameters["preprocessing"] = {
         "scaling": scaling_note,
+        "baseline": cfg.baseline,
         "band_weights": weight_source + (", forced ranges to w_min" if cfg.forced_ranges else ""),
         "cube_repairs": list(cube.metadata.get("repairs", [])),
     }
@@ -258,6 +306,9 @@ def iter_unmix(
             cancelled=cancelled,
         )
 
+    degree = baseline_degree(cfg.baseline)
+    poly = polynomial_basis(cube.wavenumbers, degree) if degree is not None else None
+
     if cfg.method != "cnn":
         from . import baselines
 
@@ -267,6 +318,7 @@ def iter_unmix(
         else:
             e, a = baselines.vca_fcls(x, cfg.k, seed=cfg.seed)
         timings["fit_s"] = time.perf_counter() - t
+        parameters["preprocessing"]["baseline"] = "none (the baseline term is part of the CNN model)"
         parameters["device"] = "cpu"
         return finish(a.reshape(cfg.k, h, w_img), e, [], False)
 
@@ -280,21 +332,29 @@ def iter_unmix(
         n_bands, cfg.k, n_filters=cfg.n_filters, patch_size=cfg.patch_size,
         softmax_scale=cfg.softmax_scale, dropout=cfg.dropout,
         in_channels=min(cfg.reduced_rank, n_bands, h * w_img) if cfg.protocol == "fast" else None,
-    )
-    if cfg.init != "random":
-        model.init_decoder(_initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed))
-    model.to(device)
-    timings["init_s"] = time.perf_counter() - t
+    ).to(device)
+    trainer = _PaperTrainer if cfg.protocol == "paper" else _FastTrainer
+    nuisance = None if poly is None else torch.as_tensor(
+        weighted_nuisance_basis(poly, loss_w), dtype=torch.float32, device=device)
+    loop = trainer(model, x.reshape(h, w_img, n_bands), loss_w, cfg, device, gen, parameters, nuisance)
+    timings["setup_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    trainer = _PaperTrainer if cfg.protocol == "paper" else _FastTrainer
-    loop = trainer(model, x.reshape(h, w_img, n_bands), loss_w, cfg, device, gen, parameters)
-    timings["setup_s"] = time.perf_counter() - t
     history: list[float] = []
-    best = (float("inf"), copy.deepcopy(model.state_dict()), 0)
+    if cfg.init == "auto":  # fast protocol: the better of two warm starts (see _choose_warm_start)
+        history = yield from _choose_warm_start(loop, x, loss_w, cfg, stop, parameters, t0)
+    elif cfg.init != "random":
+        model.init_decoder(_initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed))
+    timings["init_s"] = time.perf_counter() - t
+
+    # The chosen warm start's warm-up steps are the run's first steps.
+    best = (history[-1] if history else float("inf"), copy.deepcopy(model.state_dict()), len(history))
     t_train = time.perf_counter()
-    last_yield = t_train
-    for step_loss in loop.steps(lambda: _should_stop(stop)):
+    last_yield, n_before = t_train, len(history)
+    if history:
+        yield Progress("train", len(history), loop.total, history[-1], best[0], t_train - t0, None,
+                       endmembers=model.endmembers().detach().cpu().numpy() * unscale[:, None])
+    for step_loss in loop.steps(lambda: _should_stop(stop), start=len(history)):
         if step_loss is None:  # a mini-batch inside an epoch: only a chance to yield / stop
             now = time.perf_counter()
             if now - last_yield > _YIELD_EVERY:
@@ -306,7 +366,7 @@ def iter_unmix(
         if step_loss < best[0]:
             best = (step_loss, copy.deepcopy(model.state_dict()), len(history))
         now = time.perf_counter()
-        per_step = (now - t_train) / len(history)
+        per_step = (now - t_train) / (len(history) - n_before)
         if now - last_yield > _YIELD_EVERY / 2 or len(history) == loop.total:
             last_yield = now
             yield Progress("train", len(history), loop.total, step_loss, best[0], now - t0,
@@ -314,7 +374,7 @@ def iter_unmix(
                            endmembers=model.endmembers().detach().cpu().numpy() * unscale[:, None])
     cancelled = loop.stopped_by == "cancel"
     timings["train_s"] = time.perf_counter() - t_train
-    parameters["steps_run"] = len(history)
+    parameters["steps_run"] = len(history)  # the warm-up of the chosen warm start included
     parameters["best_step"] = best[2]
     parameters["stopped_by"] = loop.stopped_by
 
@@ -325,16 +385,35 @@ def iter_unmix(
     model.eval()
     abund = loop.infer()
     endm = model.endmembers().detach().cpu().numpy()
+    if poly is not None:  # the loss fixed each endmember only up to a polynomial
+        endm, _ = lower_envelope(endm, poly)
     timings["infer_s"] = time.perf_counter() - t
     return finish(abund, endm, history, cancelled)
 
 
-class _PaperTrainer:
+class _Trainer:
+    """What both protocols share: the model, its optimiser, and how a run ended."""
+
+    model: FTIRUnmixer
+    cfg: UnmixConfig
+    total: int
+    stopped_by: str
+
+    def restart(self, opt_state: dict[str, Any] | None = None) -> None:
+        """A fresh optimiser for the model's current parameters (or the given optimiser state)."""
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        if opt_state is not None:
+            self.opt.load_state_dict(opt_state)
+
+
+class _PaperTrainer(_Trainer):
     """The paper protocol: random p×p patches, mini-batches, full-band (W)SAD."""
 
     def __init__(self, model: FTIRUnmixer, x: np.ndarray, loss_w: np.ndarray, cfg: UnmixConfig,
-                 device: torch.device, gen: torch.Generator, parameters: dict[str, Any]) -> None:
+                 device: torch.device, gen: torch.Generator, parameters: dict[str, Any],
+                 nuisance: torch.Tensor | None = None) -> None:
         self.model, self.cfg, self.device = model, cfg, device
+        self.nuisance = nuisance
         self.total = cfg.epochs
         self.stopped_by = "epochs"
         h, w, _ = x.shape
@@ -348,7 +427,7 @@ class _PaperTrainer:
         self.rows = torch.randint(0, h - p + 1, (cfg.n_patches,), generator=gen)
         self.cols = torch.randint(0, w - p + 1, (cfg.n_patches,), generator=gen)
         self.offsets = torch.arange(p)
-        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        self.restart()
         parameters["protocol_detail"] = {"patches": cfg.n_patches, "batch_size": cfg.batch_size}
 
     def _batch(self, idx: torch.Tensor) -> torch.Tensor:
@@ -356,8 +435,8 @@ class _PaperTrainer:
         c = (self.cols[idx, None] + self.offsets)[:, None, :]  # (n, 1, p)
         return self.x[:, r.to(self.device), c.to(self.device)].permute(1, 0, 2, 3)  # (n, B, p, p)
 
-    def steps(self, should_stop: Callable[[], bool]):
-        for _ in range(self.total):
+    def steps(self, should_stop: Callable[[], bool], start: int = 0):
+        for _ in range(start, self.total):
             self.model.train()
             order = torch.randperm(self.cfg.n_patches, generator=self.gen)
             total, count = 0.0, 0
@@ -365,7 +444,7 @@ class _PaperTrainer:
                 idx = order[start:start + self.cfg.batch_size]
                 xb = self._batch(idx)
                 x_hat, _ = self.model(xb)
-                loss = wsad(xb, x_hat, self.w, dim=1, eps=self.cfg.eps)
+                loss = wsad(xb, x_hat, self.w, dim=1, eps=self.cfg.eps, project_out=self.nuisance)
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
@@ -382,7 +461,7 @@ class _PaperTrainer:
         return _infer_tiled(self.model, self.x)
 
 
-class _FastTrainer:
+class _FastTrainer(_Trainer):
     """The fast protocol: whole image (or big tiles) per step, exact loss in a band subspace.
 
     The WSAD needs, per pixel, ``(Dx)ᵀ(Dx̂)``, ``‖Dx‖`` and ``‖Dx̂‖`` with
@@ -395,8 +474,10 @@ class _FastTrainer:
     """
 
     def __init__(self, model: FTIRUnmixer, x: np.ndarray, loss_w: np.ndarray, cfg: UnmixConfig,
-                 device: torch.device, gen: torch.Generator, parameters: dict[str, Any]) -> None:
+                 device: torch.device, gen: torch.Generator, parameters: dict[str, Any],
+                 nuisance: torch.Tensor | None = None) -> None:
         self.model, self.cfg, self.device, self.gen = model, cfg, device, gen
+        self.nuisance = nuisance  # (B, r) orthonormal, removed from Dx and Dx̂ before the angle
         self.total = cfg.epochs
         self.warmup = cfg.warmup_steps if cfg.init != "random" else 0
         self.stopped_by = "max steps"
@@ -408,6 +489,8 @@ class _FastTrainer:
         r_in = model.conv1.in_channels
         q, cap_in = _subspace(xt, r_in, max_rows=_BASIS_PIXELS, generator=gen)
         xw = xt * wt
+        if nuisance is not None:
+            xw = xw - (xw @ nuisance) @ nuisance.T
         v, cap_loss = _subspace(xw, cfg.reduced_rank, max_rows=_BASIS_PIXELS, generator=gen)
         self.v = v
         # Encoder input: coordinates in span Q, (r_in, H, W).
@@ -415,7 +498,7 @@ class _FastTrainer:
         self.c = (xw @ v).T.reshape(v.shape[1], h, w).contiguous()  # VᵀDx
         self.xnorm = torch.linalg.vector_norm(xw, dim=1).reshape(h, w)  # ‖Dx‖ on all bands
         del xt, xw
-        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        self.restart()
         n_pix = h * w
         if n_pix <= cfg.max_pixels_per_step:
             self.tile = (h, w)
@@ -438,6 +521,8 @@ class _FastTrainer:
         model, p = self.model, self.model.patch_size
         a = model.abundances(self.z[None, :, rs, cs])  # (1, K, h, w)
         m = (self.wt[:, None] * model.decoder_kernel().reshape(model.n_bands, -1))  # (B, K p²)
+        if self.nuisance is not None:
+            m = m - self.nuisance @ (self.nuisance.T @ m)
         proj_w = self.v.T @ m  # (r, K p²)
         resid = m - self.v @ proj_w  # the decoder outside span V
         gram = resid.T @ resid  # (K p², K p²)
@@ -450,10 +535,13 @@ class _FastTrainer:
         cos = dot / (xnorm * nsq.clamp_min(0).sqrt() + self.cfg.eps)
         return torch.arccos(cos.clamp(-1 + COS_CLAMP, 1 - COS_CLAMP)).mean()
 
-    def steps(self, should_stop: Callable[[], bool]):
+    def steps(self, should_stop: Callable[[], bool], start: int = 0):
         best, since = float("inf"), 0
         decoder = self.model.decoder_logits
-        for step in range(self.total):
+        for step in range(start, self.total):
+            if should_stop():  # checked before each step: a flag set after the last one cancels nothing
+                self.stopped_by = "cancel"
+                return
             # Warm-up: the encoder learns abundances for the warm-started endmembers
             # before the decoder may move; otherwise random early abundances pull
             # every endmember towards the mean spectrum.
@@ -466,9 +554,6 @@ class _FastTrainer:
             self.opt.step()
             value = float(loss.detach())
             yield value
-            if should_stop():
-                self.stopped_by = "cancel"
-                return
             if step < self.warmup:
                 continue
             if value < best * (1 - self.cfg.tol):

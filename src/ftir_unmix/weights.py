@@ -94,6 +94,10 @@ def robust_z(u: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     return (u - med) / (mad + eps)
 
 
+#: float64 values (bands × pixels) standardised at a time by :func:`band_diagnostics`.
+_BLOCK_VALUES = 1 << 24
+
+
 def _as_pixels(data: np.ndarray) -> np.ndarray:
     arr = np.asarray(data)
     if arr.ndim == 3:
@@ -104,7 +108,7 @@ def _as_pixels(data: np.ndarray) -> np.ndarray:
         raise ValueError(f"band weights need at least 3 bands, got {arr.shape[1]}")
     if arr.shape[0] < 2:
         raise ValueError(f"band weights need at least 2 pixels, got {arr.shape[0]}")
-    return arr.astype(np.float64, copy=False)
+    return arr
 
 
 def band_diagnostics(
@@ -141,17 +145,32 @@ def band_diagnostics(
     BandDiagnostics
     """
     y = _as_pixels(data)
-    n_bands = y.shape[1]
+    n_pix, n_bands = y.shape
+    med, mad, var = np.empty(n_bands), np.empty(n_bands), np.empty(n_bands)
+    rho = np.empty(n_bands - 1)
+    # Every statistic is per band or per pair of neighbours, so the bands are
+    # processed in blocks: a 512×512×1504 cube would otherwise need several
+    # float64 copies of itself (12 GB).
+    block = max(2, _BLOCK_VALUES // n_pix)
+    last = None  # standardised last band of the previous block
+    for b0 in range(0, n_bands, block):
+        b1 = min(n_bands, b0 + block)
+        yb = y[:, b0:b1].astype(np.float64)
+        # Robust standardisation per band, then mean-centring and unit variance.
+        med[b0:b1] = np.median(yb, axis=0)
+        var[b0:b1] = yb.var(axis=0)
+        yb -= med[b0:b1]
+        mad[b0:b1] = np.median(np.abs(yb), axis=0)
+        yb /= mad[b0:b1] + eps
+        yb -= yb.mean(axis=0)
+        yb /= yb.std(axis=0) + eps
+        # Neighbour correlation ρ_b = mean_p(Z_{p,b} Z_{p,b+1}).
+        rho[b0:b1 - 1] = np.einsum("pb,pb->b", yb[:, :-1], yb[:, 1:]) / n_pix
+        if last is not None:
+            rho[b0 - 1] = float(last @ yb[:, 0]) / n_pix
+        last = yb[:, -1].copy()
 
-    # Robust standardisation per band, then mean-centring and unit variance.
-    med = np.median(y, axis=0)
-    mad = np.median(np.abs(y - med), axis=0)
-    z = (y - med) / (mad + eps)
-    z = z - z.mean(axis=0)
-    z = z / (z.std(axis=0) + eps)
-
-    # Neighbour-correlation deficit: a band is as reliable as its worse neighbour link.
-    rho = np.mean(z[:, :-1] * z[:, 1:], axis=0)  # (B-1,)
+    # A band is as reliable as its worse neighbour link.
     c = np.empty(n_bands)
     c[0] = rho[0]
     c[-1] = rho[-1]
@@ -164,7 +183,7 @@ def band_diagnostics(
     d_rough[0] = d_rough[1]
     d_rough[-1] = d_rough[-2]
 
-    d_flat = -np.log(y.var(axis=0) + eps)
+    d_flat = -np.log(var + eps)
 
     z_corr = robust_z(d_corr, eps)
     z_rough = robust_z(d_rough, eps)

@@ -45,7 +45,7 @@ def test_generator_yields_progress_then_returns_result(small_section, protocol):
 
 def test_paper_protocol_defaults_are_the_papers():
     cfg = UnmixConfig(protocol="paper").resolved()
-    assert (cfg.init, UnmixConfig().resolved().init) == ("random", "nmf")
+    assert (cfg.init, UnmixConfig().resolved().init) == ("random", "auto")
     assert (cfg.n_patches, cfg.batch_size, cfg.lr, cfg.epochs, cfg.patch_size) == (20_000, 64, 0.005, 500, 5)
     assert (cfg.n_filters, cfg.dropout, cfg.softmax_scale) == (48, 0.2, 3.5)
     assert (cfg.tau, cfg.sharpness, cfg.w_min, cfg.eps) == (3.0, 2.0, 0.05, 1e-8)

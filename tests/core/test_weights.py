@@ -55,7 +55,11 @@ def _reference(y, gamma_rough=0.75, gamma_flat=0.0, tau=3.0, sharpness=2.0, w_mi
 
 @pytest.mark.parametrize("shape", [(7, 6), (12, 9), (3, 4, 8)])
 @pytest.mark.parametrize("gamma_flat", [0.0, 0.5])
-def test_matches_independent_loops(shape, gamma_flat):
+@pytest.mark.parametrize("block_bands", [None, 2, 3])
+def test_matches_independent_loops(shape, gamma_flat, block_bands, monkeypatch):
+    if block_bands is not None:  # force the band blocks (and the links across them) of big cubes
+        n_pix = int(np.prod(shape[:-1]))
+        monkeypatch.setattr("ftir_unmix.weights._BLOCK_VALUES", block_bands * n_pix)
     rng = np.random.default_rng(sum(shape))
     y = rng.gamma(2.0, 1.0, size=shape)
     diag = band_diagnostics(y, gamma_flat=gamma_flat, tau=1.0)

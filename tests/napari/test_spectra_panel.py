@@ -87,7 +87,9 @@ def test_click_on_cube_shows_observed_model_and_abundances(viewer, unmixed, cube
     cur = spectra.current
     assert (cur["row"], cur["col"]) == (row, col)
     np.testing.assert_allclose(cur["observed"], cube_layer.data[:, row, col])
-    expected = scale_to(cur["observed"], unmix.result.reconstruct(row, col).astype(np.float64))
+    basis = unmix.result.baseline_basis()
+    assert basis is not None  # the default run fits a quadratic baseline: shown with the model
+    expected = scale_to(cur["observed"], unmix.result.reconstruct(row, col).astype(np.float64), basis)
     np.testing.assert_allclose(cur["reconstructed"], expected, rtol=1e-5)
     np.testing.assert_allclose(cur["abundances"], unmix.result.abundances[:, row, col])
     assert len(spectra.pixel_lines) == 2  # observed + model

@@ -22,11 +22,13 @@ def test_controls_exist_by_name(unmix_panel):
     w = unmix_panel
     for name in ("layer", "k", "loss", "softmax_scale", "gamma_rough", "gamma_flat", "tau",
                  "sharpness", "w_min", "epochs", "seed", "device", "protocol", "lr", "run",
-                 "cancel", "export", "output_dir"):
+                 "cancel", "export", "output_dir", "baseline"):
         assert getattr(w, name) is not None, name
     assert set(w.loss.choices) == {"wsad", "sad"}
     assert set(w.device.choices) == {"auto", "cpu", "cuda"}
     assert set(w.protocol.choices) == {"fast", "paper"}
+    assert set(w.baseline.choices) == {"quadratic", "linear", "offset", "none"}
+    assert w.baseline.value == "quadratic"
     assert w.k.tooltip and w.tau.tooltip and w.run.tooltip
 
 
@@ -34,6 +36,7 @@ def test_tiny_run_adds_named_maps_and_record(viewer, unmix_panel, wait_idle, cub
     w = unmix_panel
     w.seed.value = 4
     w.loss.value = "sad"
+    w.baseline.value = "linear"
     w.run.clicked()
     assert w.running
     wait_idle(w)
@@ -48,6 +51,7 @@ def test_tiny_run_adds_named_maps_and_record(viewer, unmix_panel, wait_idle, cub
         assert info["record"]["parameters"]["k"] == 3
         assert info["record"]["parameters"]["seed"] == 4
         assert info["record"]["parameters"]["loss"] == "sad"
+        assert info["record"]["parameters"]["baseline"] == "linear"
         assert info["endmembers"].shape == (cube_layer.data.shape[0], 3)
         np.testing.assert_allclose(info["wavenumbers"], cube_layer.metadata["wavenumbers"])
         assert tuple(m.scale) == pytest.approx(tuple(cube_layer.scale[1:]))

@@ -4,7 +4,8 @@
   abundance map. Selecting a map in the layer list highlights its spectrum;
   clicking a spectrum (or its legend entry) selects its map.
 - Bottom: click a pixel of the FTIR image or of an abundance map to see its
-  observed spectrum, the model's reconstruction (scaled to the observation)
+  observed spectrum, the model's reconstruction (scaled to the observation, plus the
+  fitted baseline when the run had one)
   and its abundances (bars). Shift-click, or the ``pin`` button, keeps a
   pixel for comparison.
 - ``export``: the plotted spectra to CSV, or the figure to PNG/SVG/PDF,
@@ -392,7 +393,7 @@ class SpectraWidget(Container):
         if result is not None and tuple(result.abundances.shape[1:]) == shape:
             recon = np.asarray(result.reconstruct(row, col), dtype=np.float64)
             if entry["observed"] is not None and entry["observed"].shape == recon.shape:
-                recon = scale_to(entry["observed"], recon)
+                recon = scale_to(entry["observed"], recon, result.baseline_basis())
             entry["reconstructed"] = recon
             entry["abundances"] = np.asarray(result.abundances[:, row, col], dtype=np.float64)
             if entry["wavenumbers"] is None:

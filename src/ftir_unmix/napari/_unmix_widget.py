@@ -192,6 +192,14 @@ class UnmixWidget(Container):
                     "to minutes). paper: the published protocol (20 000 patches per epoch; slow "
                     "on a CPU).",
         )
+        self.baseline = ComboBox(
+            name="baseline", label="baseline", value=_DEFAULTS.baseline,
+            choices=[("quadratic (ATR)", "quadratic"), ("linear", "linear"), ("offset", "offset"),
+                     ("none", "none")],
+            tooltip="A smooth baseline per pixel (contact, scattering, drift) fitted along with "
+                    "the materials, so it does not end up in their spectra. Keep quadratic for "
+                    "ATR-FTIR; choose none for data already baseline-corrected.",
+        )
         self.epochs = SpinBox(
             name="epochs", label="max. steps / epochs", value=_DEFAULTS.resolved().epochs, min=1, max=100_000,
             tooltip="fast protocol: the most training steps; paper protocol: epochs (500 in the "
@@ -251,7 +259,7 @@ class UnmixWidget(Container):
 
         self.extend([
             Container(name="parameters", labels=True, widgets=[
-                self.layer, self.k, self.loss, self.protocol, self.epochs, self.lr,
+                self.layer, self.k, self.loss, self.protocol, self.baseline, self.epochs, self.lr,
                 self.softmax_scale, self.seed, self.device]),
             Label(name="weights_title", value="<b>Band weights</b> (shared with the Band "
                                               "weights panel)"),
@@ -351,7 +359,7 @@ class UnmixWidget(Container):
         forced = forced_ranges_of(layer.metadata) if layer is not None else ()
         return UnmixConfig(
             k=int(self.k.value), loss=self.loss.value, protocol=self.protocol.value,
-            epochs=int(self.epochs.value), lr=float(self.lr.value),
+            baseline=self.baseline.value, epochs=int(self.epochs.value), lr=float(self.lr.value),
             softmax_scale=float(self.softmax_scale.value), seed=int(self.seed.value),
             device=self.device.value, forced_ranges=forced,
             **self._session.weight_params.as_dict(),
