@@ -246,7 +246,7 @@ def oracle_weights(truth: Truth, w_min: float) -> np.ndarray:
 
 #: Run parameters stored with every record (the library's defaults may change between runs).
 _RECORDED = ("epochs", "init", "dropout", "gamma_rough", "lr", "warmup_steps", "patience",
-             "max_pixels_per_step", "scaling", "protocol", "baseline", "warm_start")
+             "max_pixels_per_step", "scaling", "protocol", "baseline", "warm_start", "refinement")
 
 
 def run_one(truth: Truth, k: int, method: str, seed: int, *, epochs: int | None = None,

@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--init", choices=INITS, default=_DEFAULTS.init,
                    help="decoder warm start (auto: the better of nmf and vca for the fast protocol, "
                         "random for the paper protocol)")
+    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=_DEFAULTS.refine,
+                   help="fast protocol: retry the least-used endmember on the worst-explained spot, "
+                        "keep it if the fit improves (default on)")
     p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
     p.add_argument("--device", default=_DEFAULTS.device, help="auto (default), cpu, cuda or mps")
     p.add_argument("--force-range", action="append", default=[], metavar="LO:HI",
@@ -149,7 +152,7 @@ def _unmix(args: argparse.Namespace) -> int:
         epochs=args.epochs, n_patches=args.patches,
         batch_size=args.batch_size, lr=args.lr, softmax_scale=args.softmax_scale,
         dropout=args.dropout,
-        scaling=args.scaling, baseline=args.baseline, init=args.init, seed=args.seed, device=args.device,
+        scaling=args.scaling, baseline=args.baseline, init=args.init, refine=args.refine, seed=args.seed, device=args.device,
         gamma_rough=args.gamma_rough, gamma_flat=args.gamma_flat, tau=args.tau,
         sharpness=args.sharpness, w_min=args.w_min,
         forced_ranges=tuple(_parse_range(r) for r in args.force_range),

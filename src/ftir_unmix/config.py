@@ -94,6 +94,13 @@ class UnmixConfig:
         Fast protocol: images larger than this train on random tiles of about
         this many pixels (a stochastic step, like the paper's mini-batches, at
         a cost independent of the image size).
+    refine : bool
+        Fast protocol: after training, give the least-used endmember the
+        spectrum of the worst-explained spot of the image and train again
+        for half the steps; keep the result only if the whole-image objective
+        improved (recorded under ``refinement``). This recovers a rare
+        material that the warm start missed while a common one took two
+        endmembers (docs/benchmarks.md); it costs about half a run.
     """
 
     k: int = 6
@@ -125,6 +132,7 @@ class UnmixConfig:
     patience: int = 60
     warmup_steps: int = 100
     max_pixels_per_step: int = 8192
+    refine: bool = True
 
     def __post_init__(self) -> None:
         for name, allowed in (("method", METHODS), ("loss", LOSSES), ("protocol", PROTOCOLS),

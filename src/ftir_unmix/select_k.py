@@ -31,7 +31,7 @@ unmixing per K and measures, for each K,
 - ``"count"`` (default for the CNN): K is the largest number of *distinct,
   used* endmembers (maps reaching ``faint_peak``, a duplicated pair counting
   once) that any K of the sweep produces, among the K values that fit better
-  than every smaller K;
+  than every smaller K by more than ``count_min_gain`` (3 %);
 - ``"largest-clean"`` (default for NMF and VCA + FCLS): the largest K that
   has neither duplicates nor faint maps and whose gain is at least
   ``min_gain`` (0.1: one more endmember must cut the unexplained angle by a
@@ -120,6 +120,11 @@ class SelectionCriteria:
     min_gain : float
         Smallest relative reconstruction gain (over the best smaller K) that
         counts as meaningful (rule ``"largest-clean"``).
+    count_min_gain : float
+        Rule ``"count"``: only K values that fit better than every smaller K
+        by more than this relative gain are counted (0.03: with the baseline
+        term, a surplus endmember sometimes fits an artefact well enough to
+        look "used" while improving the fit by 0.6–1.7 %).
     rule : {"auto", "count", "largest-clean"}
         How :meth:`KSweep.recommend` decides; ``"auto"``: ``"count"`` for the
         CNN, ``"largest-clean"`` for NMF and VCA + FCLS.
@@ -131,6 +136,7 @@ class SelectionCriteria:
     peak_fraction: float = 0.001
     peak_min_pixels: int = 3
     min_gain: float = 0.1
+    count_min_gain: float = 0.03
     rule: str = "auto"
 
     def __post_init__(self) -> None:
@@ -457,7 +463,7 @@ class KSweep:
         - ``"count"``: K is the largest number of *distinct, used* endmembers
           (maps reaching ``faint_peak``, a duplicated pair counting once) that
           any K of the sweep produces, among the K values that fit better than
-          every smaller K (gain > 0). A material the unmixing leaves faint at
+          every smaller K by more than ``count_min_gain``. A material the unmixing leaves faint at
           the true K is usually resolved one K later, while surplus
           endmembers stay faint: counting is robust to both. It needs an
           unmixing whose surplus endmembers cannot claim whole pixels — true
@@ -482,7 +488,8 @@ class KSweep:
         return self._recommend_largest_clean()
 
     def _recommend_count(self) -> tuple[int, str]:
-        eligible = [d for d in self.diagnostics if not np.isfinite(d.gain) or d.gain > 0]
+        g = self.criteria.count_min_gain
+        eligible = [d for d in self.diagnostics if not np.isfinite(d.gain) or d.gain > g]
         best = max(eligible, key=lambda d: (d.n_distinct, -d.k))
         n = best.n_distinct
         if n == 0:
@@ -498,8 +505,8 @@ class KSweep:
         later = [d for d in self.diagnostics if d.k > best.k]
         if later:
             text += "; larger K add no distinct endmember (" + "; ".join(
-                f"K = {d.k}: {d.n_distinct} distinct" + (f", fits worse ({100 * d.gain:.0f}%)"
-                                                       if np.isfinite(d.gain) and d.gain <= 0 else "")
+                f"K = {d.k}: {d.n_distinct} distinct" + (f", fit gain only {100 * d.gain:.1f}%"
+                                                       if np.isfinite(d.gain) and d.gain <= g else "")
                 for d in later) + ")"
         if n == int(self.k_values.max()) and best.k == n:
             text += "; this is the largest K tried: extend the sweep to check"
@@ -656,7 +663,8 @@ def iter_sweep_k(
             break
         yield SweepProgress(k, i, len(ks), None, None, time.perf_counter() - t0)
         t = time.perf_counter()
-        config = UnmixConfig(k=k, method=method, seed=seed).updated(**unmix_options)
+        # No refinement: a faint or duplicated map is the very signal the sweep looks for.
+        config = UnmixConfig(k=k, method=method, seed=seed).updated(**{**unmix_options, "refine": False})
         gen = iter_unmix(cube, config, weights=weights, stop=stop)
         while True:
             try:

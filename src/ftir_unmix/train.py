@@ -14,7 +14,7 @@ import copy
 import platform
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -220,6 +220,56 @@ def _choose_warm_start(loop: _Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: U
     return losses
 
 
+def _objective(loop: _Trainer, x: np.ndarray, loss_w: np.ndarray, nuisance: torch.Tensor | None,
+               shape: tuple[int, int], chunk: int = 16_384) -> tuple[float, np.ndarray, np.ndarray]:
+    """The training objective on the whole image: mean (W)SAD (radians), the angle per pixel (H, W)
+    and the abundances (K, N).
+
+    Computed with the 1×1 part of the model (``Ê a``); the fast protocol's warm-started
+    decoder keeps its mass at the kernel centre, so this is the loss it trains.
+    """
+    model = loop.model
+    model.eval()
+    a = loop.infer().reshape(model.k, -1)
+    e = model.endmembers().detach().cpu().numpy().astype(np.float64)
+    w = np.asarray(loss_w, np.float64)
+    q = None if nuisance is None else nuisance.detach().cpu().numpy().astype(np.float64)
+    ew = e * w[:, None]
+    angle = np.empty(a.shape[1])
+    for s in range(0, a.shape[1], chunk):
+        xw = x[s:s + chunk].astype(np.float64) * w
+        rw = a[:, s:s + chunk].T.astype(np.float64) @ ew.T
+        if q is not None:
+            xw -= (xw @ q) @ q.T
+            rw -= (rw @ q) @ q.T
+        cos = np.einsum("nb,nb->n", xw, rw) / (np.linalg.norm(xw, axis=1) * np.linalg.norm(rw, axis=1) + 1e-30)
+        angle[s:s + chunk] = np.arccos(np.clip(cos, -1.0, 1.0))
+    return float(angle.mean()), angle.reshape(shape), a
+
+
+def _replace_weakest(model: FTIRUnmixer, x: np.ndarray, angle: np.ndarray, a: np.ndarray,
+                     shape: tuple[int, int]) -> tuple[int, list[int]]:
+    """Give the least-used endmember the spectrum of the worst-explained spot of the image.
+
+    The least-used endmember is the one whose map has the lowest peak (the value
+    reached by its top 0.1 % of pixels, at least 3); the worst-explained spot is
+    the maximum of the 3×3 median of the per-pixel angle (so a single spike does
+    not win), and its spectrum the band-wise median of that 3×3 neighbourhood.
+    """
+    from scipy.ndimage import median_filter
+
+    m = min(a.shape[1], max(3, int(np.ceil(0.001 * a.shape[1]))))
+    peak = -np.partition(-a, m - 1, axis=1)[:, m - 1]
+    column = int(np.argmin(peak))
+    r, c = np.unravel_index(int(np.argmax(median_filter(angle, size=3, mode="nearest"))), shape)
+    cube = x.reshape(*shape, -1)
+    spectrum = np.median(cube[max(0, r - 1):r + 2, max(0, c - 1):c + 2].reshape(-1, cube.shape[-1]), axis=0)
+    e = model.endmembers().detach().cpu().numpy()
+    e[:, column] = spectrum
+    model.init_decoder(e)
+    return column, [int(r), int(c)]
+
+
 def _subspace(x: torch.Tensor, rank: int, *, max_rows: int, generator: torch.Generator) -> tuple[torch.Tensor, float]:
     """Orthonormal basis (B, r) of the dominant row space of ``x`` (N, B), and the energy it holds."""
     n = x.shape[0]
@@ -236,7 +286,7 @@ def _subspace(x: torch.Tensor, rank: int, *, max_rows: int, generator: torch.Gen
         basis = torch.linalg.qr(gram @ basis).Q
     vals, vecs = torch.linalg.eigh(basis.T @ gram @ basis)  # Rayleigh–Ritz, ascending
     basis = (basis @ vecs[:, -r:].flip(1)).to(x.dtype).contiguous()
-    captured = float((x @ basis).square().sum() / x.square().sum().clamp_min(1e-30))
+    captured = float((x @ basis).square().sum() / torch.linalg.vector_norm(x).square().clamp_min(1e-30))
     return basis, captured
 
 
@@ -350,35 +400,68 @@ def iter_unmix(
     # The chosen warm start's warm-up steps are the run's first steps.
     best = (history[-1] if history else float("inf"), copy.deepcopy(model.state_dict()), len(history))
     t_train = time.perf_counter()
-    last_yield, n_before = t_train, len(history)
-    if history:
-        yield Progress("train", len(history), loop.total, history[-1], best[0], t_train - t0, None,
-                       endmembers=model.endmembers().detach().cpu().numpy() * unscale[:, None])
-    for step_loss in loop.steps(lambda: _should_stop(stop), start=len(history)):
-        if step_loss is None:  # a mini-batch inside an epoch: only a chance to yield / stop
+
+    def train(steps: Iterator[float | None], total: int, message: str = "") -> Generator[Progress, None, None]:
+        """Run ``steps``, keeping the best state in ``best`` and yielding progress."""
+        nonlocal best
+        t_phase, n_before = time.perf_counter(), len(history)
+        last_yield = t_phase
+        if history:
+            yield Progress("train", len(history), total, history[-1], best[0], t_phase - t0, None,
+                           endmembers=model.endmembers().detach().cpu().numpy() * unscale[:, None],
+                           message=message)
+        for step_loss in steps:
+            if step_loss is None:  # a mini-batch inside an epoch: only a chance to yield / stop
+                now = time.perf_counter()
+                if now - last_yield > _YIELD_EVERY:
+                    last_yield = now
+                    yield Progress("train", len(history), total, history[-1] if history else None,
+                                   best[0] if history else None, now - t0, None, message=message)
+                continue
+            history.append(step_loss)
+            if step_loss < best[0]:
+                best = (step_loss, copy.deepcopy(model.state_dict()), len(history))
             now = time.perf_counter()
-            if now - last_yield > _YIELD_EVERY:
+            per_step = (now - t_phase) / (len(history) - n_before)
+            if now - last_yield > _YIELD_EVERY / 2 or len(history) == total:
                 last_yield = now
-                yield Progress("train", len(history), loop.total, history[-1] if history else None,
-                               best[0] if history else None, now - t0, None)
-            continue
-        history.append(step_loss)
-        if step_loss < best[0]:
-            best = (step_loss, copy.deepcopy(model.state_dict()), len(history))
-        now = time.perf_counter()
-        per_step = (now - t_train) / (len(history) - n_before)
-        if now - last_yield > _YIELD_EVERY / 2 or len(history) == loop.total:
-            last_yield = now
-            yield Progress("train", len(history), loop.total, step_loss, best[0], now - t0,
-                           per_step * (loop.total - len(history)),
-                           endmembers=model.endmembers().detach().cpu().numpy() * unscale[:, None])
+                yield Progress("train", len(history), total, step_loss, best[0], now - t0,
+                               per_step * (total - len(history)),
+                               endmembers=model.endmembers().detach().cpu().numpy() * unscale[:, None],
+                               message=message)
+
+    yield from train(loop.steps(lambda: _should_stop(stop), start=len(history)), loop.total)
     cancelled = loop.stopped_by == "cancel"
+    parameters["stopped_by"] = loop.stopped_by
+    if cfg.refine and cfg.protocol == "fast" and not cancelled and cfg.k > 1:
+        refine_steps = max(1, loop.total // 2)
+        model.load_state_dict(best[1])
+        before = _objective(loop, x, loss_w, nuisance, (h, w_img))
+        kept = best
+        column, pixel = _replace_weakest(model, x, before[1], before[2], (h, w_img))
+        best = (float("inf"), best[1], best[2])
+        loop.restart()
+        yield from train(loop.steps(lambda: _should_stop(stop), start=loop.total - refine_steps,
+                                    warmup=loop.total - refine_steps + refine_steps // 3),
+                         len(history) + refine_steps, message=f"refining: EM{column + 1} replaced")
+        cancelled = loop.stopped_by == "cancel"
+        if cancelled:
+            parameters["stopped_by"] = "cancel"
+        model.load_state_dict(best[1])
+        after = _objective(loop, x, loss_w, nuisance, (h, w_img))
+        accepted = after[0] < before[0] and not cancelled
+        if not accepted:
+            best = kept
+        parameters["refinement"] = {
+            "replaced": column, "pixel": pixel, "steps": len(history) - kept[2] if accepted else 0,
+            "objective_before_deg": float(np.degrees(before[0])),
+            "objective_after_deg": float(np.degrees(after[0])), "accepted": bool(accepted),
+        }
     timings["train_s"] = time.perf_counter() - t_train
     parameters["steps_run"] = len(history)  # the warm-up of the chosen warm start included
     parameters["best_step"] = best[2]
-    parameters["stopped_by"] = loop.stopped_by
 
-    yield Progress("infer", len(history), loop.total, history[-1] if history else None,
+    yield Progress("infer", len(history), len(history), history[-1] if history else None,
                    best[0] if history else None, time.perf_counter() - t0, None, message="abundance maps")
     t = time.perf_counter()
     model.load_state_dict(best[1])
@@ -489,8 +572,10 @@ class _FastTrainer(_Trainer):
         r_in = model.conv1.in_channels
         q, cap_in = _subspace(xt, r_in, max_rows=_BASIS_PIXELS, generator=gen)
         xw = xt * wt
-        if nuisance is not None:
-            xw = xw - (xw @ nuisance) @ nuisance.T
+        if nuisance is not None:  # in row blocks: no second image-sized temporary
+            for r0 in range(0, xw.shape[0], _BASIS_PIXELS):
+                blk = xw[r0:r0 + _BASIS_PIXELS]
+                blk -= (blk @ nuisance) @ nuisance.T
         v, cap_loss = _subspace(xw, cfg.reduced_rank, max_rows=_BASIS_PIXELS, generator=gen)
         self.v = v
         # Encoder input: coordinates in span Q, (r_in, H, W).
@@ -535,9 +620,10 @@ class _FastTrainer(_Trainer):
         cos = dot / (xnorm * nsq.clamp_min(0).sqrt() + self.cfg.eps)
         return torch.arccos(cos.clamp(-1 + COS_CLAMP, 1 - COS_CLAMP)).mean()
 
-    def steps(self, should_stop: Callable[[], bool], start: int = 0):
+    def steps(self, should_stop: Callable[[], bool], start: int = 0, warmup: int | None = None):
         best, since = float("inf"), 0
         decoder = self.model.decoder_logits
+        warmup = self.warmup if warmup is None else warmup
         for step in range(start, self.total):
             if should_stop():  # checked before each step: a flag set after the last one cancels nothing
                 self.stopped_by = "cancel"
@@ -545,7 +631,7 @@ class _FastTrainer(_Trainer):
             # Warm-up: the encoder learns abundances for the warm-started endmembers
             # before the decoder may move; otherwise random early abundances pull
             # every endmember towards the mean spectrum.
-            decoder.requires_grad_(step >= self.warmup)
+            decoder.requires_grad_(step >= warmup)
             self.model.train()
             rs, cs = self._crop()
             loss = self.loss(rs, cs)
@@ -554,7 +640,7 @@ class _FastTrainer(_Trainer):
             self.opt.step()
             value = float(loss.detach())
             yield value
-            if step < self.warmup:
+            if step < warmup:
                 continue
             if value < best * (1 - self.cfg.tol):
                 best, since = value, 0

@@ -71,7 +71,8 @@ def test_unmix_writes_four_files_reproducibly(cube_npz, tmp_path):
     assert run_a == run_b
     p = run_a["parameters"]
     assert (p["k"], p["seed"], p["protocol"], p["device"]) == (4, 7, "fast", "cpu")
-    assert p["steps_run"] <= 12 and len(run_a["loss_history"]) == p["steps_run"]
+    assert p["steps_run"] <= 12 + 6 and len(run_a["loss_history"]) == p["steps_run"]  # + refinement
+    assert set(p["refinement"]) >= {"replaced", "accepted", "objective_before_deg"}
 
 
 @pytest.mark.parametrize("method", ["nmf", "vca-fcls"])

@@ -145,13 +145,15 @@ def test_rules_on_an_unresolved_material():
     # aggregates stay faint, at K = 6 they get their own map; surplus maps stay faint.
     diags = [_diag(2, [0.99, 0.99], np.nan), _diag(3, [0.99, 0.98, 0.97], 0.54),
              _diag(4, [1.0, 0.99, 0.97, 0.35], 0.15), _diag(5, [0.97, 0.96, 0.85, 0.39, 0.32], -0.03),
-             _diag(6, [0.98, 0.92, 0.85, 0.28, 0.3, 0.76], 0.02),
+             _diag(6, [0.98, 0.92, 0.85, 0.28, 0.3, 0.76], 0.05),
              _diag(7, [0.99, 0.91, 0.79, 0.48, 0.34, 0.71, 0.9], -0.02, dups=[(5, 6)])]
     sweep = KSweep(diags, {}, "cnn")
     assert [d.n_distinct for d in sweep.diagnostics] == [2, 3, 3, 3, 4, 4]
     k, reason = sweep.recommend()
     assert k == 4 and "first at K = 6" in reason and "faint" in reason
     assert sweep.with_criteria(SelectionCriteria(rule="largest-clean")).recommend()[0] == 3
+    # a K that improves the fit by less than count_min_gain (3 %) is not counted
+    assert sweep.with_criteria(SelectionCriteria(count_min_gain=0.06)).recommend()[0] == 3
     assert KSweep(diags, {}, "vca-fcls").rule == "largest-clean"
     with pytest.raises(ValueError, match="rule"):
         SelectionCriteria(rule="best")

@@ -34,7 +34,8 @@ def test_generator_yields_progress_then_returns_result(small_section, protocol):
     assert all(isinstance(e, Progress) for e in events)
     assert events[0].phase == "prepare" and events[-1].phase == "infer"
     train = [e for e in events if e.phase == "train" and e.loss is not None]
-    assert train and train[-1].step == len(result.loss_history) <= 8
+    # fast: up to half as many refinement steps again (UnmixConfig.refine)
+    assert train and train[-1].step == len(result.loss_history) <= (8 if protocol == "paper" else 12)
     assert train[-1].endmembers.shape == (cube.n_bands, 4)
     _check_result(result, cube, 4)
     assert result.parameters["protocol"] == protocol
