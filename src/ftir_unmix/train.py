@@ -22,7 +22,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .baseline import baseline_degree, lower_envelope, polynomial_basis, weighted_nuisance_basis
+from .baseline import (
+    baseline_degree,
+    lower_envelope,
+    polynomial_basis,
+    weighted_nuisance_basis,
+)
 from .config import UnmixConfig
 from .cube import Cube
 from .losses import COS_CLAMP, wsad
@@ -523,8 +528,8 @@ class _PaperTrainer(_Trainer):
             self.model.train()
             order = torch.randperm(self.cfg.n_patches, generator=self.gen)
             total, count = 0.0, 0
-            for start in range(0, self.cfg.n_patches, self.cfg.batch_size):
-                idx = order[start:start + self.cfg.batch_size]
+            for b0 in range(0, self.cfg.n_patches, self.cfg.batch_size):
+                idx = order[b0:b0 + self.cfg.batch_size]
                 xb = self._batch(idx)
                 x_hat, _ = self.model(xb)
                 loss = wsad(xb, x_hat, self.w, dim=1, eps=self.cfg.eps, project_out=self.nuisance)
