@@ -148,11 +148,13 @@ def run(cases=CASES, seeds=(0, 1, 2), *, size=64, n_bands=None, epochs=None, log
                 wd = q.weight_diagnosis(truth, r.weights, {"z_corr": diag.z_corr, "z_rough": diag.z_rough})
                 rec.update({k: wd[k] for k in ("artefact_downweighted", "informative_downweighted",
                                                "informative_energy_kept")})
-                if r.parameters.get("init") == "nmf":
+                how = (r.parameters.get("warm_start") or {}).get("chosen", r.parameters.get("init"))
+                if how in ("nmf", "vca"):
                     from ftir_unmix.train import _initial_endmembers, _scale
 
                     xs, _, _ = _scale(x, r.parameters.get("scaling", "global"))
-                    e0 = _initial_endmembers(xs, np.asarray(r.weights, np.float32), case.k, "nmf", seed)
+                    e0 = _initial_endmembers(xs, np.asarray(r.weights, np.float32), case.k, how, seed)
+                    rec["warm_start"] = how
                     rec["init_sad_deg"] = mean_sad(truth.endmembers, e0)
                     rec["moved_from_init_deg"] = mean_sad(e0, r.endmembers)
                 rows.append(rec)
