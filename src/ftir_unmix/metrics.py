@@ -15,6 +15,7 @@ from scipy.optimize import linear_sum_assignment
 
 __all__ = [
     "abundance_rmse",
+    "reconstruction_angles",
     "endmember_sad",
     "evaluate",
     "match_endmembers",
@@ -201,6 +202,53 @@ def reconstruction_error(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
         "rmse": float(np.sqrt(np.mean((obs - rec) ** 2))),
         "mean_sad_deg": float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean()),
     }
+
+
+def reconstruction_angles(
+    pixels: np.ndarray, endmembers: np.ndarray, abundances: np.ndarray,
+    weights: np.ndarray | None = None, *, nuisance: np.ndarray | None = None, chunk: int = 16_384,
+) -> np.ndarray:
+    """Band-weighted spectral angle (radians) between each pixel and its reconstruction ``Ê a``.
+
+    Parameters
+    ----------
+    pixels : ndarray (N, B)
+    endmembers : ndarray (B, K)
+    abundances : ndarray (K, N) or (K, H, W)
+    weights : ndarray (B,), optional
+        Band weights (ones if omitted).
+    nuisance : ndarray (B, r), optional
+        Orthonormal columns removed from the weighted spectra first, as the
+        loss of a run with a baseline term does
+        (:func:`ftir_unmix.baseline.weighted_nuisance_basis`).
+    chunk : int
+        Pixels per block (bounds the float64 temporaries).
+
+    Returns
+    -------
+    ndarray (N,)
+        The angle of each pixel; 90° where either spectrum is zero.
+    """
+    x = np.asarray(pixels)
+    n, b = x.shape
+    e = np.asarray(endmembers, dtype=np.float64)
+    a = np.asarray(abundances, dtype=np.float64).reshape(e.shape[1], -1)
+    if a.shape[1] != n:
+        raise ValueError(f"{a.shape[1]} abundance pixels for {n} spectra")
+    w = np.ones(b) if weights is None else np.asarray(weights, dtype=np.float64)
+    ew = e * w[:, None]
+    out = np.empty(n)
+    for s in range(0, n, chunk):
+        xw = x[s:s + chunk].astype(np.float64) * w
+        rw = a[:, s:s + chunk].T @ ew.T
+        if nuisance is not None:
+            xw -= (xw @ nuisance) @ nuisance.T
+            rw -= (rw @ nuisance) @ nuisance.T
+        num = np.einsum("nb,nb->n", xw, rw)
+        den = np.linalg.norm(xw, axis=1) * np.linalg.norm(rw, axis=1)
+        cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        out[s:s + chunk] = np.arccos(np.clip(cos, -1.0, 1.0))
+    return out
 
 
 def evaluate(

@@ -82,6 +82,7 @@ import numpy as np
 from .baseline import weighted_nuisance_basis
 from .config import UnmixConfig
 from .cube import Cube, make_cube
+from .metrics import reconstruction_angles
 from .result import UnmixResult
 from .train import Progress, StopFlag, _should_stop, run_to_end
 
@@ -271,38 +272,10 @@ def weighted_recon_angle(
 ) -> float:
     """Mean band-weighted spectral angle (degrees) between pixels and ``Ê a``.
 
-    Parameters
-    ----------
-    pixels : ndarray (N, B)
-    endmembers : ndarray (B, K)
-    abundances : ndarray (K, N) or (K, H, W)
-    weights : ndarray (B,), optional
-        Band weights (ones if omitted).
-    nuisance : ndarray (B, r), optional
-        Orthonormal basis removed from the weighted spectra first, as the
-        loss of a run with a baseline term does
-        (:func:`ftir_unmix.baseline.weighted_nuisance_basis`).
+    The mean of :func:`ftir_unmix.metrics.reconstruction_angles` (same parameters), in degrees.
     """
-    x = np.asarray(pixels)
-    n, b = x.shape
-    e = np.asarray(endmembers, dtype=np.float64)
-    a = np.asarray(abundances, dtype=np.float64).reshape(e.shape[1], -1)
-    if a.shape[1] != n:
-        raise ValueError(f"{a.shape[1]} abundance pixels for {n} spectra")
-    w = np.ones(b) if weights is None else np.asarray(weights, dtype=np.float64)
-    ew = e * w[:, None]
-    total = 0.0
-    for s in range(0, n, chunk):
-        xw = x[s:s + chunk].astype(np.float64) * w
-        rw = a[:, s:s + chunk].T @ ew.T
-        if nuisance is not None:
-            xw -= (xw @ nuisance) @ nuisance.T
-            rw -= (rw @ nuisance) @ nuisance.T
-        num = np.einsum("nb,nb->n", xw, rw)
-        den = np.linalg.norm(xw, axis=1) * np.linalg.norm(rw, axis=1)
-        cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-        total += float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).sum())
-    return total / n
+    return float(np.degrees(reconstruction_angles(pixels, endmembers, abundances, weights,
+                                                  nuisance=nuisance, chunk=chunk)).mean())
 
 
 def k_diagnostics(

@@ -31,6 +31,7 @@ from .baseline import (
 from .config import UnmixConfig
 from .cube import Cube
 from .losses import COS_CLAMP, wsad
+from .metrics import reconstruction_angles
 from .model import FTIRUnmixer
 from .result import UnmixResult
 from .weights import band_diagnostics, force_ranges
@@ -236,19 +237,9 @@ def _objective(loop: _Trainer, x: np.ndarray, loss_w: np.ndarray, nuisance: torc
     model = loop.model
     model.eval()
     a = loop.infer().reshape(model.k, -1)
-    e = model.endmembers().detach().cpu().numpy().astype(np.float64)
-    w = np.asarray(loss_w, np.float64)
+    e = model.endmembers().detach().cpu().numpy()
     q = None if nuisance is None else nuisance.detach().cpu().numpy().astype(np.float64)
-    ew = e * w[:, None]
-    angle = np.empty(a.shape[1])
-    for s in range(0, a.shape[1], chunk):
-        xw = x[s:s + chunk].astype(np.float64) * w
-        rw = a[:, s:s + chunk].T.astype(np.float64) @ ew.T
-        if q is not None:
-            xw -= (xw @ q) @ q.T
-            rw -= (rw @ q) @ q.T
-        cos = np.einsum("nb,nb->n", xw, rw) / (np.linalg.norm(xw, axis=1) * np.linalg.norm(rw, axis=1) + 1e-30)
-        angle[s:s + chunk] = np.arccos(np.clip(cos, -1.0, 1.0))
+    angle = reconstruction_angles(x, e, a, loss_w, nuisance=q, chunk=chunk)
     return float(angle.mean()), angle.reshape(shape), a
 
 

@@ -99,3 +99,17 @@ def test_auto_warm_start_keeps_the_candidate_with_the_lower_trial_loss(small_sec
     assert np.isclose(np.mean(r.loss_history[8:10]), ws["trial_loss"][ws["chosen"]])
     explicit = unmix(small_section.cube, 4, epochs=12, warmup_steps=20, device="cpu", init="nmf")
     assert "warm_start" not in explicit.parameters
+
+
+def test_reconstruction_angles_are_the_training_loss_per_pixel():
+    from ftir_unmix.metrics import reconstruction_angles
+
+    rng = np.random.default_rng(7)
+    e, a = rng.random((WN.size, 3)), rng.dirichlet(np.ones(3), 40).T
+    x = a.T @ e.T + 0.05 * rng.random((40, WN.size))
+    w = rng.uniform(0.05, 1.0, WN.size)
+    q = weighted_nuisance_basis(polynomial_basis(WN, 2), w)
+    ours = reconstruction_angles(x, e, a, w, nuisance=q, chunk=7)  # several chunks
+    ref = wsad(torch.as_tensor(x), torch.as_tensor(a.T @ e.T), torch.as_tensor(w), reduction="none",
+               project_out=torch.as_tensor(q))
+    np.testing.assert_allclose(ours, ref.numpy(), atol=1e-6)
