@@ -8,6 +8,7 @@ error. Conventions: endmembers are columns ``(B, K)``; abundances are
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy.optimize import linear_sum_assignment
 
 __all__ = [
     "abundance_rmse",
+    "map_peaks",
     "reconstruction_angles",
     "endmember_sad",
     "evaluate",
@@ -202,6 +204,18 @@ def reconstruction_error(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
         "rmse": float(np.sqrt(np.mean((obs - rec) ** 2))),
         "mean_sad_deg": float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))).mean()),
     }
+
+
+def map_peaks(abundances: np.ndarray, *, fraction: float = 0.001, min_pixels: int = 3) -> np.ndarray:
+    """Peak of each abundance map: the value reached by its top ``max(min_pixels, fraction·N)`` pixels.
+
+    Robust to a few outlier pixels; a map whose peak stays low is nowhere the
+    main component. ``abundances``: (K, N) or (K, H, W); returns (K,).
+    """
+    a = np.asarray(abundances).reshape(len(abundances), -1)
+    n = a.shape[1]
+    m = min(n, max(int(min_pixels), math.ceil(fraction * n)))
+    return -np.partition(-a, m - 1, axis=1)[:, m - 1]  # m-th largest value per map
 
 
 def reconstruction_angles(

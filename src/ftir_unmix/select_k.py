@@ -82,7 +82,7 @@ import numpy as np
 from .baseline import weighted_nuisance_basis
 from .config import UnmixConfig
 from .cube import Cube, make_cube
-from .metrics import reconstruction_angles
+from .metrics import map_peaks, reconstruction_angles
 from .result import UnmixResult
 from .train import Progress, StopFlag, _should_stop, run_to_end
 
@@ -303,14 +303,12 @@ def k_diagnostics(
     c = criteria or SelectionCriteria()
     e = np.asarray(result.endmembers, dtype=np.float64)
     a = np.asarray(result.abundances, dtype=np.float64).reshape(e.shape[1], -1)
-    k, n = a.shape
+    k = a.shape[0]
     iu = np.triu_indices(k, 1)
     sad_m, corr_m = _pairwise_sad(e), _map_corr(a)
     sad, corr = sad_m[iu], corr_m[iu]
     i_s, i_c = int(np.argmin(sad)), int(np.argmax(corr))
-    m = max(int(c.peak_min_pixels), math.ceil(c.peak_fraction * n))
-    m = min(m, n)
-    peak = -np.partition(-a, m - 1, axis=1)[:, m - 1]  # m-th largest value per map
+    peak = map_peaks(a, fraction=c.peak_fraction, min_pixels=c.peak_min_pixels)
     dups, faint = _judge(sad_m, corr_m, peak, c)
     basis = result.baseline_basis()
     nuisance = None if basis is None else weighted_nuisance_basis(basis, result.weights)

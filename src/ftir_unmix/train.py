@@ -31,7 +31,7 @@ from .baseline import (
 from .config import UnmixConfig
 from .cube import Cube
 from .losses import COS_CLAMP, wsad
-from .metrics import reconstruction_angles
+from .metrics import map_peaks, reconstruction_angles
 from .model import FTIRUnmixer
 from .result import UnmixResult
 from .weights import band_diagnostics, force_ranges
@@ -254,9 +254,7 @@ def _replace_weakest(model: FTIRUnmixer, x: np.ndarray, angle: np.ndarray, a: np
     """
     from scipy.ndimage import median_filter
 
-    m = min(a.shape[1], max(3, int(np.ceil(0.001 * a.shape[1]))))
-    peak = -np.partition(-a, m - 1, axis=1)[:, m - 1]
-    column = int(np.argmin(peak))
+    column = int(np.argmin(map_peaks(a)))
     r, c = np.unravel_index(int(np.argmax(median_filter(angle, size=3, mode="nearest"))), shape)
     cube = x.reshape(*shape, -1)
     spectrum = np.median(cube[max(0, r - 1):r + 2, max(0, c - 1):c + 2].reshape(-1, cube.shape[-1]), axis=0)
@@ -429,6 +427,7 @@ def iter_unmix(
     yield from train(loop.steps(lambda: _should_stop(stop), start=len(history)), loop.total)
     cancelled = loop.stopped_by == "cancel"
     parameters["stopped_by"] = loop.stopped_by
+    abund = None  # the maps of the kept state, when the refinement already computed them
     if cfg.refine and cfg.protocol == "fast" and not cancelled and cfg.k > 1:
         refine_steps = max(1, loop.total // 2)
         model.load_state_dict(best[1])
@@ -448,6 +447,7 @@ def iter_unmix(
         accepted = after[0] < before[0] and not cancelled
         if not accepted:
             best = kept
+        abund = (after if accepted else before)[2].reshape(cfg.k, h, w_img)
         parameters["refinement"] = {
             "replaced": column, "pixel": pixel, "steps": len(history) - kept[2] if accepted else 0,
             "objective_before_deg": float(np.degrees(before[0])),
@@ -462,7 +462,8 @@ def iter_unmix(
     t = time.perf_counter()
     model.load_state_dict(best[1])
     model.eval()
-    abund = loop.infer()
+    if abund is None:
+        abund = loop.infer()
     endm = model.endmembers().detach().cpu().numpy()
     if poly is not None:  # the loss fixed each endmember only up to a polynomial
         endm, _ = lower_envelope(endm, poly)
