@@ -43,8 +43,10 @@ from typing import Any
 
 import numpy as np
 
+from ftir_unmix._shared_data import shared_data_dir
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = shared_data_dir() or ROOT.parent / "shared" / "data"  # FTIR_UNMIX_SHARED_DATA, else ../shared/data
 RESULTS = ROOT / "benchmarks" / "results"
 BEGIN, END = "<!-- BEGIN GENERATED -->", "<!-- END GENERATED -->"
 

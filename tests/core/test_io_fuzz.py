@@ -20,9 +20,6 @@ from ftir_unmix.cube import Cube
 from ftir_unmix.errors import CubeReadError
 from ftir_unmix.io import load_cube, write_abundance_tiff, write_cube_tiff, write_envi, write_npz
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-FORMATS = SHARED / "formats"
-
 # (folder in formats/, file to open, file to damage)
 REAL_CASES = [
     ("envi_openspecy", "CA_small_UF.hdr", "CA_small_UF.hdr"),
@@ -86,8 +83,6 @@ def _check(target: Path, **options: object) -> None:
 
 @pytest.fixture(scope="module")
 def fuzz_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not FORMATS.is_dir():
-        pytest.fail(f"shared sample data not found at {FORMATS}")
     return tmp_path_factory.mktemp("fuzz")
 
 
@@ -97,11 +92,11 @@ def fuzz_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @FUZZ
 @given(how=damage)
 def test_damaged_real_files(
-    fuzz_root: Path, folder: str, entry: str, victim: str, how: tuple
+    fuzz_root: Path, formats: Path, folder: str, entry: str, victim: str, how: tuple
 ) -> None:
     with tempfile.TemporaryDirectory(dir=fuzz_root) as d:
         work = Path(d)
-        for f in (FORMATS / folder).iterdir():
+        for f in (formats / folder).iterdir():
             shutil.copyfile(f, work / f.name)
         _damage(work / victim, how)
         opts = {"width": 2} if entry == "wavenumbers.mat" else {}

@@ -1,4 +1,4 @@
-"""Readers against the real instrument files in ../shared/data/formats (read in place)."""
+"""Readers against the real instrument files of the shared data (``formats``, read in place)."""
 
 from __future__ import annotations
 
@@ -8,71 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from real_files import IMAGING, REAL_FILES
 
 from ftir_unmix.errors import CubeReadError
 from ftir_unmix.io import get_reader, load_cube, load_spectrum
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-@pytest.fixture(scope="module")
-def formats() -> Path:
-    """The shared sample files beside the repository; missing data is a failure."""
-    d = SHARED / "formats"
-    if not d.is_dir():
-        pytest.fail(
-            f"shared sample data not found at {d}: clone/copy the 'shared' folder beside "
-            "the repository root"
-        )
-    return d
-
-
-# (relative path, format, (H, W, B), first cm-1, last cm-1, pixel size um or None)
-REAL_FILES = [
-    ("envi_openspecy/CA_small_UF.hdr", "envi", (13, 16, 427), 717.42, 4003.67, 25.0),
-    ("envi_openspecy/CA_small_UF.dat", "envi", (13, 16, 427), 717.42, 4003.67, 25.0),
-    ("agilent_single_tile/4_noimage_agg256.seq", "agilent", (8, 8, 9), 1990.1782, 2113.6001, 88.0),
-    ("agilent_single_tile/4_noimage_agg256.dat", "agilent", (8, 8, 9), 1990.1782, 2113.6001, 88.0),
-    ("agilent_single_tile/4_noimage_agg256.bsp", "agilent", (8, 8, 9), 1990.1782, 2113.6001, 88.0),
-    ("agilent_single_tile/4_noimage_agg256.hdr", "agilent", (8, 8, 9), 1990.1782, 2113.6001, 88.0),
-    (
-        "agilent_mosaic/5_mosaic_agg1024.dmt",
-        "agilent_mosaic",
-        (8, 4, 9),
-        1990.1782,
-        2113.6001,
-        176.0,
-    ),
-    (
-        "agilent_mosaic/5_Mosaic_agg1024.dms",
-        "agilent_mosaic",
-        (8, 4, 9),
-        1990.1782,
-        2113.6001,
-        176.0,
-    ),
-    (
-        "agilent_mosaic/5_Mosaic_agg1024_0000_0001.dmd",
-        "agilent_mosaic",
-        (8, 4, 9),
-        1990.1782,
-        2113.6001,
-        176.0,
-    ),
-    (
-        "agilent_mosaic/5_mosaic_agg1024.hdr",
-        "agilent_mosaic",
-        (8, 4, 9),
-        1990.1782,
-        2113.6001,
-        176.0,
-    ),
-    ("opus/brukeropus_example_file.0", "opus", (1, 1, 4927), 499.404, 9997.721, None),
-    ("omnic/sample1.spa", "omnic_spa", (1, 1, 1738), 649.9036, 3999.7031, None),
-    ("omnic/small_Omnic.map", "omnic_map", (2, 2, 14), 1604.51, 1805.0741, 10.0),
-    ("perkinelmer/4x4_pixel_PE_image.fsm", "perkinelmer_fsm", (4, 4, 1626), 750.0, 4000.0, 50.0),
-    ("perkinelmer/single_PE_spectrum.sp", "perkinelmer_sp", (1, 1, 1626), 750.0, 4000.0, None),
-]
 
 
 @pytest.mark.parametrize(("rel", "fmt", "shape", "wn0", "wn1", "px"), REAL_FILES)
@@ -233,9 +172,6 @@ def test_load_spectrum_real(formats: Path, rel: str) -> None:
 def test_load_spectrum_refuses_maps(formats: Path, rel: str) -> None:
     with pytest.raises(CubeReadError, match="not a single spectrum"):
         load_spectrum(formats / rel)
-
-
-IMAGING = [f for f in REAL_FILES if f[2][0] * f[2][1] > 1]
 
 
 @pytest.mark.parametrize(("rel", "fmt", "shape", "wn0", "wn1", "px"), IMAGING)

@@ -88,12 +88,8 @@ def test_oracle_weights_and_cases(quality):
     assert set(np.unique(w)) <= {0.05, 1.0} and (w == 0.05).sum() == truth.artefact_mask.sum()
 
 
-SAMSON = ROOT.parent / "shared" / "data" / "unmixing" / "Samson.mat"
-
-
-@pytest.mark.skipif(not SAMSON.is_file(), reason="Samson.mat not available (../shared/data)")
-def test_samson_loads_in_column_major_order(quality):
-    t = quality.load_samson()
+def test_samson_loads_in_column_major_order(quality, shared_data):
+    t = quality.load_samson(shared_data)
     assert t.cube.shape == (95, 95, 156) and t.endmembers.shape == (156, 3)
     assert t.abundances.shape == (3, 95, 95)
     assert np.allclose(t.abundances.sum(axis=0), 1, atol=1e-6)

@@ -18,16 +18,13 @@ from ftir_unmix.synthetic import (
     material_spectra,
 )
 
-ATMOSPHERE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "atmosphere"
 
-
-def atmosphere_file(name: str = "D2O-H2O_set_atm2.dpt") -> Path:
-    path = ATMOSPHERE_DIR / name
+@pytest.fixture
+def atmosphere_file(shared_data):
+    """The measured CO₂/H₂O spectrum from the shared data (read in place: its licence forbids copies)."""
+    path = shared_data / "atmosphere" / "D2O-H2O_set_atm2.dpt"
     if not path.is_file():
-        pytest.fail(
-            f"measured atmosphere spectrum missing: {path} (the shared data folder must sit "
-            "next to the repository as ../shared/data/atmosphere)"
-        )
+        pytest.fail(f"measured atmosphere spectrum missing from the shared data: {path}")
     return path
 
 
@@ -235,21 +232,21 @@ def test_descending_wavenumbers_are_accepted() -> None:
 # --------------------------------------------------------------------------- measured atmosphere
 
 
-def test_load_atmosphere_dpt_reads_the_shared_file() -> None:
-    wn, absorbance = load_atmosphere_dpt(atmosphere_file())
+def test_load_atmosphere_dpt_reads_the_shared_file(atmosphere_file) -> None:
+    wn, absorbance = load_atmosphere_dpt(atmosphere_file)
     assert wn.shape == absorbance.shape and wn.size > 1000
     assert np.all(np.diff(wn) > 0)
     assert wn[0] < 700 and wn[-1] > 3900
     co2 = (wn > 2300) & (wn < 2400)
     assert np.abs(absorbance[co2]).max() > 5 * np.abs(absorbance[(wn > 2500) & (wn < 2800)]).max()
     grid = np.linspace(650, 4000, 838)
-    g_wn, g_abs = load_atmosphere_dpt(atmosphere_file(), grid)
+    g_wn, g_abs = load_atmosphere_dpt(atmosphere_file, grid)
     np.testing.assert_array_equal(g_wn, grid)
     np.testing.assert_allclose(g_abs, np.interp(grid, wn, absorbance, left=0.0, right=0.0))
 
 
-def test_cross_section_with_measured_atmosphere() -> None:
-    atm = load_atmosphere_dpt(atmosphere_file())
+def test_cross_section_with_measured_atmosphere(atmosphere_file) -> None:
+    atm = load_atmosphere_dpt(atmosphere_file)
     co2, water = atmosphere_templates(np.linspace(650, 4000, 838), atm)
     assert co2.max() == pytest.approx(1.0)
     assert 0.1 < np.abs(water).max() < 1.5

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from real_files import IMAGING
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
-from test_io_real import IMAGING, SHARED  # noqa: E402
-
-from ftir_unmix.napari._reader import get_reader  # noqa: E402
+from ftir_unmix.napari._reader import get_reader
 
 
 @pytest.mark.parametrize(("rel", "fmt", "shape", "wn0", "wn1", "px"), IMAGING)
-def test_npe2_reader_opens_real_file(rel, fmt, shape, wn0, wn1, px):
-    path = SHARED / "formats" / rel
+def test_npe2_reader_opens_real_file(formats, rel, fmt, shape, wn0, wn1, px):
+    path = formats / rel
     assert path.exists(), f"shared sample data missing: {path}"
     read = get_reader(str(path))
     assert read is not None
