@@ -22,14 +22,16 @@ class Cube:
     Attributes
     ----------
     data : ndarray, shape (H, W, B), float32
-        Absorbance (or whatever the instrument stored), one spectrum per pixel.
+        Absorbance, one spectrum per pixel: the readers convert transmittance
+        and reflectance; :attr:`units` says what the values are.
     wavenumbers : ndarray, shape (B,), float64
         Band centres in cm⁻¹, strictly ascending.
     pixel_size : float or None
         Pixel pitch in micrometres where the file states it.
     metadata : dict
-        Source metadata: ``format``, ``path`` and whatever the reader found.
-        ``metadata["repairs"]`` lists every change made while loading.
+        Source metadata: ``format``, ``path``, ``units``, ``units_source`` and
+        whatever the reader found.  ``metadata["repairs"]`` lists every change
+        made while loading (a unit conversion included).
     """
 
     data: np.ndarray
@@ -67,8 +69,23 @@ class Cube:
         """The data as an ``(H·W, B)`` matrix (a view, row-major pixel order)."""
         return self.data.reshape(-1, self.n_bands)
 
+    @property
+    def units(self) -> str:
+        """The units of :attr:`data`: ``"absorbance"``, or e.g. ``"unknown (taken as absorbance)"``.
+
+        Set by the readers (``metadata["units"]``); a cube built from arrays
+        has ``"unknown (taken as absorbance)"`` unless its metadata says more.
+        """
+        return str(self.metadata.get("units", "unknown (taken as absorbance)"))
+
     def info(self) -> dict[str, Any]:
-        """A JSON-ready summary: size, spectral range, format."""
+        """A JSON-ready summary: size, spectral range, format, y units, repairs.
+
+        ``units`` is what the values are after reading (normally
+        ``"absorbance"``; transmittance and reflectance are converted on
+        reading, see ``repairs``), ``units_source`` where that comes from
+        (the file header, the value range, the ``units=`` option...).
+        """
         return {
             "height": int(self.height),
             "width": int(self.width),
@@ -78,7 +95,9 @@ class Cube:
             "pixel_size_um": self.pixel_size,
             "format": self.metadata.get("format", "unknown"),
             "path": self.metadata.get("path"),
-            "repairs": list(self.metadata.get("repairs", [])),
+            "units": self.units,
+            "units_source": str(self.metadata.get("units_source", "not recorded")),
+            "repairs": [str(r) for r in self.metadata.get("repairs", [])],
         }
 
 

@@ -1,7 +1,9 @@
 """File readers and writers.
 
-``load_cube(path, **options)`` reads any supported file into a
-:class:`~ftir_unmix.cube.Cube`; every failure is a one-line
+``load_cube(path, *, format=None, units="auto", **options)`` reads any
+supported file into a :class:`~ftir_unmix.cube.Cube` of absorbance
+(transmittance and reflectance are converted; :data:`Y_UNITS` lists the
+``units`` choices); every failure is a one-line
 :class:`~ftir_unmix.errors.CubeReadError`.  See ``docs/formats.md``.
 """
 
@@ -17,7 +19,7 @@ from ..cube import Cube
 from ..errors import CubeReadError
 from . import _envi, _matlab, _npz, _omnic, _opus, _perkinelmer, _tiff
 from ._agilent import read_agilent_image, read_agilent_mosaic
-from ._common import PathLike
+from ._common import PathLike, read_wavenumbers_file
 from ._envi import parse_envi_header, read_envi, read_envi_array, write_abundances_envi, write_envi
 from ._matlab import load_mat_arrays, read_mat
 from ._npz import read_npy, read_npz, write_npz
@@ -35,8 +37,10 @@ from ._registry import (
 )
 from ._text import read_dpt, read_table, read_text_table
 from ._tiff import read_abundance_tiff, read_tiff, write_abundance_tiff, write_cube_tiff
+from ._units import Y_UNITS, parse_units_label, range_suggests_transmittance, to_absorbance
 
 __all__ = [
+    "Y_UNITS",
     "Reader",
     "filename_patterns",
     "get_reader",
@@ -44,6 +48,8 @@ __all__ = [
     "load_mat_arrays",
     "load_spectrum",
     "parse_envi_header",
+    "parse_units_label",
+    "range_suggests_transmittance",
     "read_abundance_tiff",
     "read_agilent_image",
     "read_agilent_mosaic",
@@ -61,10 +67,12 @@ __all__ = [
     "read_table",
     "read_text_table",
     "read_tiff",
+    "read_wavenumbers_file",
     "readers",
     "register_reader",
     "save_cube",
     "supported_extensions",
+    "to_absorbance",
     "write_abundance_tiff",
     "write_abundances_envi",
     "write_cube_tiff",
@@ -106,12 +114,14 @@ def load_spectrum(path: PathLike, **options: Any) -> tuple[np.ndarray, np.ndarra
     path : path-like
         Any file :func:`load_cube` reads that holds a single spectrum.
     **options
-        Passed to :func:`load_cube`.
+        Passed to :func:`load_cube` (``units=``, ``block=``, ...).
 
     Returns
     -------
     wavenumbers : ndarray, shape (B,), float64, ascending
     values : ndarray, shape (B,), float64
+        Absorbance where the file's transmittance/reflectance was converted
+        (see ``units`` of :func:`load_cube`).
 
     Raises
     ------
@@ -150,6 +160,9 @@ def save_cube(path: PathLike, cube: Cube, **options: Any) -> Path:
         return write_npz(p, cube, **options)
     if ext in (".hdr", ".img", ""):
         meta = {k: v for k, v in cube.metadata.items() if k in ("format", "path")}
+        options.setdefault(
+            "units", cube.metadata["units"] if cube.metadata.get("units") in Y_UNITS[1:] else None
+        )
         hdr, _ = write_envi(
             p,
             cube.data,

@@ -5,6 +5,14 @@ Reading is delegated to the ``agilent-format`` package (``agilentImage`` for
 Arrays are asked for in image coordinates (``MAT=True``: row 0 at the top, as
 the instrument software shows them); the ENVI ``.hdr``/``.dat`` pair that the
 instrument writes beside a tile holds the same numbers upside down.
+
+Y units: the files have no units field (neither ``agilent-format`` nor the
+ENVI headers written beside them state one).  The image data
+(``.seq`` tile, ``.dmd`` mosaic tiles) are what Resolutions Pro saves after
+ratioing against the background, i.e. absorbance, and the sample files
+(0.12-1.38) look like it.  The cube is therefore absorbance by the format's
+convention (``units_source`` says so), unless the value range clearly shows
+percent transmittance (which then wins, with a note).
 """
 
 from __future__ import annotations
@@ -19,10 +27,18 @@ import numpy as np
 from ..cube import Cube
 from ..errors import CubeReadError
 from ._common import PathLike, check_file, find_sibling, finish_cube, reading
+from ._units import DeclaredUnits
 
 __all__ = ["read_agilent_image", "read_agilent_mosaic"]
 
 _TILE_RE = re.compile(r"^(?P<base>.+)_(?P<x>\d{4})_(?P<y>\d{4})$")
+
+_AGILENT_UNITS = DeclaredUnits(
+    "absorbance",
+    "the format's convention (Agilent FPA images are saved as absorbance, ratioed "
+    "against the background; the files have no units field)",
+    assumed=True,
+)
 
 
 def _clean_info(info: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +71,7 @@ def _pixel_size(info: dict[str, Any], repairs: list[str]) -> float | None:
     return fpa_f * max(agg_i, 1)
 
 
-def read_agilent_image(path: PathLike, *, nonfinite: str = "raise") -> Cube:
+def read_agilent_image(path: PathLike, *, nonfinite: str = "raise", units: str = "auto") -> Cube:
     """Read an Agilent single-tile FPA image.
 
     Parameters
@@ -65,6 +81,8 @@ def read_agilent_image(path: PathLike, *, nonfinite: str = "raise") -> Cube:
         ``.dat`` and ``.bsp`` must both be present).
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -100,6 +118,8 @@ def read_agilent_image(path: PathLike, *, nonfinite: str = "raise") -> Cube:
         metadata=meta,
         repairs=repairs,
         nonfinite=nonfinite,
+        declared_units=_AGILENT_UNITS,
+        units=units,
     )
 
 
@@ -116,7 +136,7 @@ def _find_dmt(p: Path) -> Path:
     return dmt
 
 
-def read_agilent_mosaic(path: PathLike, *, nonfinite: str = "raise") -> Cube:
+def read_agilent_mosaic(path: PathLike, *, nonfinite: str = "raise", units: str = "auto") -> Cube:
     """Read an Agilent FPA mosaic (``.dmt`` + ``_XXXX_YYYY.dmd`` tiles).
 
     Parameters
@@ -126,6 +146,8 @@ def read_agilent_mosaic(path: PathLike, *, nonfinite: str = "raise") -> Cube:
     nonfinite : {"raise", "zero"}
         Missing tiles come back as NaN from ``agilent-format``: refuse them
         (default, naming the missing tile) or fill them with 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -176,4 +198,6 @@ def read_agilent_mosaic(path: PathLike, *, nonfinite: str = "raise") -> Cube:
         metadata=meta,
         repairs=repairs,
         nonfinite=nonfinite,
+        declared_units=_AGILENT_UNITS,
+        units=units,
     )

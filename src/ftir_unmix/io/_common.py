@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import struct
 import zipfile
@@ -14,6 +15,7 @@ import numpy as np
 
 from ..cube import Cube, make_cube
 from ..errors import CubeError, CubeReadError
+from ._units import DeclaredUnits, apply_units, check_units_option
 
 __all__ = [
     "PathLike",
@@ -23,7 +25,9 @@ __all__ = [
     "find_sibling",
     "finish_cube",
     "reading",
+    "read_wavenumbers_file",
     "spectrum_to_arrays",
+    "wavenumbers_option",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -57,25 +61,60 @@ def check_file(path: PathLike) -> Path:
     Raises
     ------
     CubeReadError
-        The path does not exist, is a directory, or the file is empty.
+        The path does not exist (a dangling symbolic link and a loop of
+        symbolic links are named as such), is a directory, cannot be
+        accessed, or the file is empty.
     """
     p = Path(path)
-    if not p.exists():
-        raise CubeReadError(p, "file not found")
-    if p.is_dir():
-        raise CubeReadError(p, "is a directory, not a file")
     try:
-        size = p.stat().st_size
-    except OSError as exc:  # pragma: no cover - permissions, races
-        raise CubeReadError(p, f"cannot read file ({exc.strerror or exc})") from exc
-    if size == 0:
+        st = os.stat(p)
+    except OSError as exc:
+        raise CubeReadError(p, _stat_failure(p, exc)) from exc
+    except ValueError as exc:  # embedded NUL byte
+        raise CubeReadError(p, f"invalid file name ({exc})") from exc
+    if os.path.isdir(p):
+        raise CubeReadError(p, "is a directory, not a file")
+    if st.st_size == 0:
         raise CubeReadError(p, "file is empty")
     return p
+
+
+def _stat_failure(p: Path, exc: OSError) -> str:
+    """Why ``os.stat`` failed, in words (file not found, broken link, link loop...)."""
+    code = exc.errno
+    if code == errno.ELOOP:
+        return "symbolic link loop (the link points, directly or not, back to itself)"
+    if code == errno.ENOENT:
+        if p.is_symlink():
+            try:
+                target = os.readlink(p)
+            except OSError:
+                target = "?"
+            return f"broken symbolic link to {target!r} (the target does not exist)"
+        try:
+            parent_link = next(
+                (a for a in p.parents if a.is_symlink() and not a.exists()), None
+            )
+        except OSError:
+            parent_link = None
+        if parent_link is not None:
+            return f"file not found (the folder {parent_link} is a broken symbolic link)"
+        return "file not found"
+    if code == errno.ENOTDIR:
+        return "file not found (a part of the path is a file, not a folder)"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if code == errno.ENAMETOOLONG:
+        return "file name too long"
+    return f"cannot access the file ({exc.strerror or exc})"
 
 
 def _describe(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     name = type(exc).__name__
+    if isinstance(exc, AssertionError):
+        # a library's internal consistency check failed on the file's bytes
+        return "corrupt or truncated file structure" + (f" ({text})" if text else "")
     if not text:
         return name
     if len(text) > 300:
@@ -116,12 +155,20 @@ def finish_cube(
     metadata: dict[str, Any] | None = None,
     repairs: list[str] | None = None,
     nonfinite: str = "raise",
+    declared_units: DeclaredUnits | None = None,
+    units: str = "auto",
+    settle_units: bool = True,
 ) -> Cube:
     """Build the final :class:`Cube` with ``format``/``path`` metadata.
 
     Every :class:`CubeError` from :func:`make_cube` becomes a
-    :class:`CubeReadError` naming ``path``.
+    :class:`CubeReadError` naming ``path``.  The y units are then settled by
+    :func:`~ftir_unmix.io._units.apply_units`: ``declared_units`` is what the
+    file says, ``units`` the caller's choice (one of
+    :data:`~ftir_unmix.io.Y_UNITS`); ``settle_units=False`` leaves the values
+    and metadata alone.
     """
+    check_units_option(units)
     meta: dict[str, Any] = dict(metadata or {})
     meta["format"] = fmt
     meta["path"] = os.fspath(path)
@@ -139,15 +186,36 @@ def finish_cube(
         raise ValueError(f"nonfinite must be 'raise' or 'zero', not {nonfinite!r}")
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow -> inf, reported below
-            return make_cube(
+            cube = make_cube(
                 data, wavenumbers, pixel_size=pixel_size, metadata=meta, nonfinite=nonfinite
             )
+        if not settle_units:
+            return cube
+        values = cube.data
+        own = (
+            values.flags.writeable
+            and not isinstance(values, np.memmap)
+            and not isinstance(values.base, np.memmap)
+        )
+        out = apply_units(
+            values,
+            cube.metadata,
+            cube.metadata["repairs"],
+            declared_units,
+            units,
+            in_place=own,
+        )
     except CubeReadError:
         raise
     except CubeError as exc:
         raise CubeReadError(path, str(exc)) from exc
     except MemoryError as exc:
         raise CubeReadError(path, "not enough memory to load the cube") from exc
+    if out is values:
+        return cube
+    return Cube(
+        data=out, wavenumbers=cube.wavenumbers, pixel_size=cube.pixel_size, metadata=cube.metadata
+    )
 
 
 def find_sibling(path: Path, suffixes: tuple[str, ...], stem: str | None = None) -> Path | None:
@@ -181,7 +249,7 @@ def spectrum_to_arrays(
     """Validate a single spectrum and return it with ascending wavenumbers."""
     wn = np.asarray(wavenumbers, dtype=np.float64).ravel()
     y = np.asarray(values, dtype=np.float64).ravel()
-    cube = finish_cube(path, "spectrum", y.astype(np.float32), wn)
+    cube = finish_cube(path, "spectrum", y.astype(np.float32), wn, settle_units=False)
     return cube.wavenumbers.copy(), cube.data[0, 0].astype(np.float64)
 
 
@@ -229,7 +297,8 @@ def reshape_pixels(
             return pixels.reshape(1, 1, b)
         raise CubeReadError(
             path,
-            f"{n} pixel spectra but the image size is unknown: pass width= (or height=)"
+            f"{n} pixel spectra but the image size is unknown: pass width= (or height=; "
+            "command line: --width N)"
             + (f" {hint}" if hint else ""),
         )
     if width is None:
@@ -284,3 +353,119 @@ def ascending_float32(
         wn = wn[::-1].copy()
         repairs.append("wavenumber axis was descending: bands reversed to ascending order")
     return out, wn
+
+
+#: How a command-line user gives wavenumbers (named in messages).
+WAVENUMBERS_HINT = "give them with wavenumbers= (command line: --wavenumbers FILE)"
+
+
+def read_wavenumbers_file(path: PathLike, n_bands: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Read band positions from a file: ``.npy``, or text with one number per line / a CSV column.
+
+    Text files may start with non-numeric header lines and may hold several
+    columns (comma, semicolon, tab or space separated): the first column is
+    used.  Empty lines and lines starting with ``#`` are skipped.
+
+    Parameters
+    ----------
+    path : path-like
+        The file.
+    n_bands : int or tuple of int, optional
+        The number(s) of bands the cube may have; another length is an error.
+
+    Returns
+    -------
+    ndarray, shape (B,), float64
+
+    Raises
+    ------
+    CubeReadError
+        Naming ``path``: missing or empty file, non-numeric entries, not
+        1-D, or the wrong number of values.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "wn.txt")
+    >>> _ = open(f, "w").write("wavenumber\\n1000\\n1002\\n1004\\n")
+    >>> read_wavenumbers_file(f).tolist()
+    [1000.0, 1002.0, 1004.0]
+    """
+    p = check_file(path)
+    if p.suffix.lower() == ".npy":
+        with reading(p, "NumPy .npy file of wavenumbers"):
+            wn = np.load(p, allow_pickle=False)
+        if not np.issubdtype(wn.dtype, np.number) or np.issubdtype(wn.dtype, np.complexfloating):
+            raise CubeReadError(p, f"wavenumbers must be real numbers, got dtype {wn.dtype}")
+        wn = np.asarray(wn, dtype=np.float64)
+        if sum(1 for s in wn.shape if s > 1) > 1:
+            raise CubeReadError(p, f"wavenumbers must be a 1-D array, got shape {wn.shape}")
+        wn = wn.ravel()
+    else:
+        if p.stat().st_size > 64 * 1024**2:
+            raise CubeReadError(p, "too large for a list of wavenumbers")
+        raw = p.read_bytes()
+        if b"\x00" in raw[:65536]:
+            raise CubeReadError(p, "binary content, not a list of wavenumbers (one number per line)")
+        text = raw.decode("utf-8-sig", errors="replace")
+        values: list[float] = []
+        started = False
+        for i, line in enumerate(text.splitlines(), start=1):
+            item = line.strip()
+            if not item or item.startswith("#"):
+                continue
+            first = item.replace(";", ",").replace("\t", ",").split(",")[0].strip()
+            first = first.split()[0] if first.split() else ""
+            try:
+                values.append(float(first))
+            except ValueError:
+                if not started and not values:
+                    continue  # a header line
+                raise CubeReadError(
+                    p, f"not a list of numbers: line {i} reads {item[:40]!r}"
+                ) from None
+            started = True
+        if not values:
+            raise CubeReadError(p, "no numbers found (expected one wavenumber per line)")
+        wn = np.asarray(values, dtype=np.float64)
+    if wn.size < 2:
+        raise CubeReadError(p, f"holds {wn.size} wavenumber(s); a cube needs at least 2")
+    if not np.all(np.isfinite(wn)):
+        raise CubeReadError(p, "the wavenumbers contain NaN or inf")
+    if n_bands is not None:
+        allowed = (n_bands,) if isinstance(n_bands, int) else tuple(n_bands)
+        if wn.size not in allowed:
+            want = " or ".join(str(n) for n in sorted(set(allowed)))
+            raise CubeReadError(p, f"holds {wn.size} wavenumbers, the cube has {want} bands")
+    return wn
+
+
+def wavenumbers_option(
+    path: PathLike, value: Any, n_bands: int | tuple[int, ...] | None = None
+) -> np.ndarray:
+    """The ``wavenumbers=`` option as an array: values, or a file of values.
+
+    Parameters
+    ----------
+    path : path-like
+        The cube file (named in errors about an array option).
+    value : array_like or path-like
+        The band positions, or a file holding them (see
+        :func:`read_wavenumbers_file`).
+    n_bands : int or tuple of int, optional
+        Checked against the length of a file's list (an array's length is
+        checked by the reader, with its own message).
+
+    Returns
+    -------
+    ndarray, shape (B,), float64
+    """
+    if isinstance(value, (str, os.PathLike)):
+        return read_wavenumbers_file(value, n_bands)
+    try:
+        wn = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise CubeReadError(path, f"option wavenumbers is not numeric: {exc}") from exc
+    if wn.ndim != 1:
+        raise CubeReadError(path, f"option wavenumbers must be 1-D, got shape {wn.shape}")
+    return wn

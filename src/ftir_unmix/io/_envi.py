@@ -19,13 +19,16 @@ import numpy as np
 from ..cube import Cube
 from ..errors import CubeReadError
 from ._common import (
+    WAVENUMBERS_HINT,
     PathLike,
     ascending_float32,
     check_file,
     find_sibling,
     finish_cube,
     reading,
+    wavenumbers_option,
 )
+from ._units import DeclaredUnits, parse_units_label
 
 __all__ = [
     "parse_envi_header",
@@ -170,6 +173,39 @@ def _to_wavenumbers(
         raise CubeReadError(p, "ENVI header: wavelengths must be positive to convert to cm-1")
     repairs.append(f"wavelengths in {units} converted to wavenumbers (cm-1 = {conv:g}/wavelength)")
     return conv / wl
+
+
+#: Header keys that may state the y units, in the order they are tried
+#: (``z plot titles`` is ENVI's standard ``{x title, y title}`` pair).
+UNITS_KEYS = ("data units", "y units", "z plot titles")
+
+
+def envi_units(header: dict[str, Any]) -> DeclaredUnits | None:
+    """The y units an ENVI header states, if any.
+
+    Looks at ``data units``, ``y units`` and the second entry of
+    ``z plot titles`` (e.g. ``{Wavenumbers (cm-1), Absorbance}``).  A key
+    whose text names no known unit gives ``kind="unknown"``.
+    """
+    for key in UNITS_KEYS:
+        if key not in header:
+            continue
+        value = header[key]
+        if key == "z plot titles":
+            if not isinstance(value, list) or len(value) < 2:
+                continue
+            text = str(value[1])
+        else:
+            text = ", ".join(value) if isinstance(value, list) else str(value)
+        text = " ".join(text.split())
+        if not text:
+            continue
+        source = f"the ENVI header ({key} = {text[:60]!r})"
+        found = parse_units_label(text)
+        if found is None:
+            return DeclaredUnits("unknown", f"{source}, which names no known y unit")
+        return DeclaredUnits(found[0], source, scale_known=found[1])
+    return None
 
 
 def _pixel_size_um(header: dict[str, Any], repairs: list[str]) -> float | None:
@@ -342,21 +378,29 @@ def read_envi(
     wavenumbers: Any = None,
     mmap: bool = False,
     nonfinite: str = "raise",
+    units: str = "auto",
 ) -> Cube:
     """Read an ENVI cube (header + data file) with a wavenumber axis.
+
+    The y units come from the header's ``data units``, ``y units`` or
+    ``z plot titles`` (see :func:`envi_units`); without them, ``units="auto"``
+    judges the values by their range.
 
     Parameters
     ----------
     path : path-like
         The ``.hdr`` header or its data file (``.dat``, ``.img``, no suffix...).
-    wavenumbers : array_like, optional
-        Band positions to use when the header has no ``wavelength`` list.
+    wavenumbers : array_like or path-like, optional
+        Band positions to use when the header has no ``wavelength`` list, or
+        a file holding them (one number per line, a CSV column, ``.npy``).
     mmap : bool
         Memory-map the data file.  The cube keeps the map (read-only, not
         loaded into RAM) when the file is band-interleaved-by-pixel float32
         with ascending wavenumbers; any other layout is converted in memory.
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -376,10 +420,10 @@ def read_envi(
     wn = _to_wavenumbers(hdr, header, data.shape[2], repairs)
     if wn is None:
         if wavenumbers is None:
-            raise CubeReadError(hdr, "ENVI header has no 'wavelength' list; pass wavenumbers=")
-        wn = np.asarray(wavenumbers, dtype=np.float64)
-        if wn.ndim != 1:
-            raise CubeReadError(hdr, "option wavenumbers must be 1-D")
+            raise CubeReadError(
+                hdr, f"ENVI header has no 'wavelength' list: {WAVENUMBERS_HINT}"
+            )
+        wn = wavenumbers_option(hdr, wavenumbers, data.shape[2])
     pixel_size = _pixel_size_um(header, repairs)
     if not mmap:  # one blocked pass: memmap -> float32 (H, W, B), bands ascending
         with reading(hdr, "ENVI data file"):
@@ -397,6 +441,8 @@ def read_envi(
         metadata=meta,
         repairs=repairs,
         nonfinite=nonfinite,
+        declared_units=envi_units(header),
+        units=units,
     )
 
 
@@ -424,6 +470,7 @@ def write_envi(
     metadata: dict[str, Any] | None = None,
     interleave: str = "bsq",
     description: str = "written by ftir_unmix",
+    units: str | None = None,
 ) -> tuple[Path, Path]:
     """Write a float32 ENVI file (little-endian, ``byte order = 0``).
 
@@ -451,6 +498,10 @@ def write_envi(
         Layout on disk.
     description : str
         Header description.
+    units : str, optional
+        The y units of the values (e.g. ``"absorbance"``), written as
+        ``z plot titles = {Wavenumber (cm-1), <units>}`` and read back by
+        :func:`read_envi`.
 
     Returns
     -------
@@ -508,6 +559,8 @@ def write_envi(
         lines_out.append(
             "band names = {" + ", ".join(_clean(n) or "band" for n in band_names) + "}"
         )
+    if units is not None and _clean(units):
+        lines_out.append(f"z plot titles = {{Wavenumber (cm-1), {_clean(units)}}}")
     if pixel_size is not None:
         ps = f"{float(pixel_size):.10g}"
         lines_out.append(f"pixel size = {{{ps}, {ps}, units=Micrometers}}")

@@ -12,6 +12,7 @@ naming the candidates; ``data=``/``wavenumbers=`` pick them by name.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -19,7 +20,16 @@ import numpy as np
 
 from ..cube import Cube
 from ..errors import CubeReadError
-from ._common import PathLike, check_file, finish_cube, parse_int_option, reading, reshape_pixels
+from ._common import (
+    WAVENUMBERS_HINT,
+    PathLike,
+    check_file,
+    finish_cube,
+    parse_int_option,
+    reading,
+    reshape_pixels,
+    wavenumbers_option,
+)
 from ._mat5 import read_mat5
 
 __all__ = ["load_mat_arrays", "read_mat"]
@@ -115,8 +125,12 @@ def read_mat(
     width: int | None = None,
     order: str = "F",
     nonfinite: str = "raise",
+    units: str = "auto",
 ) -> Cube:
     """Read a cube from a MATLAB ``.mat`` file.
+
+    A MAT-file states no y units: ``units="auto"`` judges them by the value
+    range (see :func:`~ftir_unmix.io.range_suggests_transmittance`).
 
     Parameters
     ----------
@@ -124,8 +138,10 @@ def read_mat(
         The ``.mat`` file (v4 to v7.3).
     data : str, optional
         Name of the data variable (default: discovered).
-    wavenumbers : str or array_like, optional
-        Name of the wavenumber variable, or the values (default: discovered).
+    wavenumbers : str, path-like or array_like, optional
+        Name of the wavenumber variable, the values, or a file holding them
+        (one number per line, a CSV column, ``.npy``; a string that names a
+        variable of the MAT-file is taken as the variable) (default: discovered).
     height, width : int, optional
         Image size for a pixels×bands matrix (default: scalar variables named
         ``height``/``lines``/``rows`` and ``width``/``cols``/``samples``; one
@@ -135,6 +151,8 @@ def read_mat(
         the default), ``"C"`` row-major.
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -182,14 +200,23 @@ def read_mat(
         )
     # -- wavenumbers
     repairs: list[str] = []
-    if isinstance(wavenumbers, str):
-        if wavenumbers not in arrays:
-            raise CubeReadError(p, f"no variable {wavenumbers!r} (variables: {_describe(arrays)})")
+    meta_wn_file: str | None = None
+    if isinstance(wavenumbers, str) and wavenumbers in arrays:
         wn_key: str | None = wavenumbers
         wn = arrays[wavenumbers].astype(np.float64).ravel()
+    elif isinstance(wavenumbers, (str, os.PathLike)):
+        if not os.path.lexists(wavenumbers):
+            raise CubeReadError(
+                p,
+                f"wavenumbers={os.fspath(wavenumbers)!r} is neither a variable of the file "
+                f"(variables: {_describe(arrays)}) nor an existing file",
+            )
+        wn_key = None
+        wn = wavenumbers_option(p, wavenumbers, tuple(arr.shape))
+        meta_wn_file = os.fspath(wavenumbers)
     elif wavenumbers is not None:
         wn_key = None
-        wn = np.asarray(wavenumbers, dtype=np.float64).ravel()
+        wn = wavenumbers_option(p, wavenumbers).ravel()
     else:
         vecs = {
             k: v for k, v in arrays.items() if k != data_key and _vector(v) and v.size in arr.shape
@@ -200,8 +227,8 @@ def read_mat(
             raise CubeReadError(
                 p,
                 f"{'no' if not pick else 'several'} wavenumber vectors matching the size of "
-                f"{data_key!r} {'x'.join(map(str, arr.shape))} (variables: {_describe(arrays)}); "
-                "pass wavenumbers=",
+                f"{data_key!r} {'x'.join(map(str, arr.shape))} (variables: {_describe(arrays)}): "
+                f"{WAVENUMBERS_HINT}",
             )
         wn_key = next(iter(pick))
         wn = pick[wn_key].astype(np.float64).ravel()
@@ -222,6 +249,8 @@ def read_mat(
         "mat_version": version,
         "mat_variables": {"data": data_key, "wavenumbers": wn_key},
     }
+    if meta_wn_file is not None:
+        meta["wavenumbers_file"] = meta_wn_file
     if cube_arr.ndim == 2:
         if h_opt is None and w_opt is None:
             h_opt = _scalar_int(arrays, _H_NAMES)
@@ -245,5 +274,12 @@ def read_mat(
                 p, f"height/width options disagree with the cube shape {cube_arr.shape}"
             )
     return finish_cube(
-        p, "matlab", cube_arr, wn, metadata=meta, repairs=repairs, nonfinite=nonfinite
+        p,
+        "matlab",
+        cube_arr,
+        wn,
+        metadata=meta,
+        repairs=repairs,
+        nonfinite=nonfinite,
+        units=units,
     )

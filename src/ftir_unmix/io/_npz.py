@@ -11,7 +11,17 @@ import numpy as np
 
 from ..cube import Cube
 from ..errors import CubeReadError
-from ._common import PathLike, ascending_float32, check_file, finish_cube, reading
+from ..jsonable import jsonable
+from ._common import (
+    WAVENUMBERS_HINT,
+    PathLike,
+    ascending_float32,
+    check_file,
+    finish_cube,
+    reading,
+    wavenumbers_option,
+)
+from ._units import Y_UNITS, DeclaredUnits, parse_units_label
 
 __all__ = ["read_npy", "read_npz", "write_npz"]
 
@@ -29,14 +39,16 @@ def sniff_npy(head: bytes) -> bool:
     return head.startswith(_NPY_MAGIC)
 
 
-def _wavenumber_option(path: PathLike, wavenumbers: Any) -> np.ndarray:
-    try:
-        wn = np.asarray(wavenumbers, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise CubeReadError(path, f"option wavenumbers is not numeric: {exc}") from exc
-    if wn.ndim != 1:
-        raise CubeReadError(path, f"option wavenumbers must be 1-D, got shape {wn.shape}")
-    return wn
+def _declared_units(raw: Any, source: str, *, labels: bool = False) -> DeclaredUnits | None:
+    """Units stored in an archive: one of ``Y_UNITS`` (or, with ``labels``, a label like ``"%T"``)."""
+    text = str(raw).strip()
+    if text.lower() in Y_UNITS[1:]:
+        return DeclaredUnits(text.lower(), f"{source} {text!r}")
+    if labels:
+        found = parse_units_label(text)
+        if found is not None:
+            return DeclaredUnits(found[0], f"{source} {text!r}", scale_known=found[1])
+    return None
 
 
 def read_npz(
@@ -44,20 +56,26 @@ def read_npz(
     *,
     wavenumbers: Any = None,
     nonfinite: str = "raise",
+    units: str = "auto",
 ) -> Cube:
     """Read an ``.npz`` archive holding ``cube`` (H, W, B) and ``wavenumbers`` (B,).
 
-    Optional members: ``pixel_size`` (scalar, µm) and ``metadata`` (a JSON
-    string), as written by :func:`write_npz`.
+    Optional members: ``pixel_size`` (scalar, µm), ``units`` (a string, one
+    of :data:`~ftir_unmix.io.Y_UNITS` but ``"auto"``) and ``metadata`` (a JSON
+    string, whose ``"units"`` entry is used when there is no ``units``
+    member), as written by :func:`write_npz`.
 
     Parameters
     ----------
     path : path-like
         The ``.npz`` file.
-    wavenumbers : array_like, optional
-        Band positions to use when the archive has no ``wavenumbers`` member.
+    wavenumbers : array_like or path-like, optional
+        Band positions to use when the archive has no ``wavenumbers`` member,
+        or a file holding them (one number per line, a CSV column, ``.npy``).
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -72,6 +90,7 @@ def read_npz(
     p = check_file(path)
     meta: dict[str, Any] = {}
     pixel_size: float | None = None
+    declared: DeclaredUnits | None = None
     with reading(p, "NumPy .npz archive"):
         with np.load(p, allow_pickle=False) as z:
             keys = list(z.files)
@@ -87,11 +106,23 @@ def read_npz(
                 if wn.ndim != 1:
                     raise CubeReadError(p, f"'wavenumbers' must be 1-D, got shape {wn.shape}")
             elif wavenumbers is not None:
-                wn = _wavenumber_option(p, wavenumbers)
+                wn = wavenumbers_option(p, wavenumbers, data.shape[2])
             else:
                 raise CubeReadError(
-                    p, "no array named 'wavenumbers' in the archive; pass wavenumbers="
+                    p, f"no array named 'wavenumbers' in the archive: {WAVENUMBERS_HINT}"
                 )
+            if "units" in keys:
+                raw_units = np.asarray(z["units"])
+                if raw_units.dtype.kind in "US" and raw_units.size == 1:
+                    declared = _declared_units(
+                        raw_units.ravel()[0], "the archive's 'units' member", labels=True
+                    )
+                    if declared is None:
+                        declared = DeclaredUnits(
+                            "unknown",
+                            f"the archive's 'units' member {str(raw_units.ravel()[0])[:40]!r} "
+                            "names no known y unit",
+                        )
             if "pixel_size" in keys:
                 ps = np.asarray(z["pixel_size"])
                 if ps.size == 1 and np.issubdtype(ps.dtype, np.number):
@@ -108,8 +139,20 @@ def read_npz(
                         extra.pop("path", None)
                         extra.pop("repairs", None)
                         meta["source_metadata"] = extra
+                        if declared is None and "units" in extra:
+                            declared = _declared_units(
+                                extra["units"], "the archive's metadata ('units')"
+                            )
     return finish_cube(
-        p, "npz", data, wn, pixel_size=pixel_size, metadata=meta, nonfinite=nonfinite
+        p,
+        "npz",
+        data,
+        wn,
+        pixel_size=pixel_size,
+        metadata=meta,
+        nonfinite=nonfinite,
+        declared_units=declared,
+        units=units,
     )
 
 
@@ -119,21 +162,28 @@ def read_npy(
     wavenumbers: Any = None,
     mmap: bool = False,
     nonfinite: str = "raise",
+    units: str = "auto",
 ) -> Cube:
     """Read a bare ``.npy`` array of shape (H, W, B); the wavenumbers must be given.
+
+    A ``.npy`` file states no y units: ``units="auto"`` judges them by the
+    value range (see :func:`~ftir_unmix.io.range_suggests_transmittance`).
 
     Parameters
     ----------
     path : path-like
         The ``.npy`` file.
-    wavenumbers : array_like, shape (B,)
-        Band positions in cm⁻¹ (a ``.npy`` file cannot carry them).
+    wavenumbers : array_like, shape (B,), or path-like
+        Band positions in cm⁻¹ (a ``.npy`` file cannot carry them), or a file
+        holding them (one number per line, a CSV column, ``.npy``).
     mmap : bool
         Memory-map the file instead of reading it (only kept when the array
         is already C-ordered float32 with ascending wavenumbers; otherwise
         a converted copy is made).
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -142,35 +192,26 @@ def read_npy(
     p = check_file(path)
     if wavenumbers is None:
         raise CubeReadError(
-            p, "a .npy array carries no wavenumbers: pass wavenumbers= (or save an .npz)"
+            p, f"a .npy array carries no wavenumbers: {WAVENUMBERS_HINT}, or save an .npz"
         )
-    wn = _wavenumber_option(p, wavenumbers)
     repairs: list[str] = []
     with reading(p, "NumPy .npy file"):
         data = np.load(p, allow_pickle=False, mmap_mode="r")
         if data.ndim != 3:
             raise CubeReadError(p, f"array must be 3-D (H, W, B), got shape {data.shape}")
+        wn = wavenumbers_option(p, wavenumbers, data.shape[2])
         if not mmap and wn.shape == (data.shape[2],):
             data, wn = ascending_float32(data, wn, repairs)
     return finish_cube(
-        p, "npy", data, wn, metadata={"mmap": bool(mmap)}, repairs=repairs, nonfinite=nonfinite
+        p,
+        "npy",
+        data,
+        wn,
+        metadata={"mmap": bool(mmap)},
+        repairs=repairs,
+        nonfinite=nonfinite,
+        units=units,
     )
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist() if obj.size <= 10000 else f"<array {obj.shape} {obj.dtype}>"
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    if isinstance(obj, bytes):
-        return obj.decode("latin-1")
-    return str(obj)
 
 
 def write_npz(
@@ -181,8 +222,9 @@ def write_npz(
     pixel_size: float | None = None,
     metadata: dict[str, Any] | None = None,
     compress: bool = False,
+    units: str | None = None,
 ) -> Path:
-    """Write a cube as ``.npz`` (``cube``, ``wavenumbers``, ``pixel_size``, ``metadata``).
+    """Write a cube as ``.npz`` (``cube``, ``wavenumbers``, ``pixel_size``, ``units``, ``metadata``).
 
     Parameters
     ----------
@@ -198,6 +240,10 @@ def write_npz(
         Stored as a JSON string (defaults to the cube's metadata).
     compress : bool
         Use ``np.savez_compressed``.
+    units : str, optional
+        The y units of the values, one of :data:`~ftir_unmix.io.Y_UNITS` but
+        ``"auto"``, stored as the ``units`` member (defaults to the cube's
+        ``metadata["units"]`` when that is one of them).
 
     Returns
     -------
@@ -220,6 +266,8 @@ def write_npz(
             pixel_size = cube.pixel_size
         if metadata is None:
             metadata = cube.metadata
+        if units is None and cube.metadata.get("units") in Y_UNITS[1:]:
+            units = cube.metadata["units"]
     else:
         data = np.asarray(cube)
         if wavenumbers is None:
@@ -233,10 +281,14 @@ def write_npz(
     arrays: dict[str, Any] = {
         "cube": np.asarray(data, dtype=np.float32),
         "wavenumbers": np.asarray(wn, dtype=np.float64),
-        "metadata": np.array(json.dumps(_jsonable(metadata or {}))),
+        "metadata": np.array(json.dumps(jsonable(metadata or {}, max_array=10000))),
     }
     if pixel_size is not None:
         arrays["pixel_size"] = np.array(float(pixel_size))
+    if units is not None:
+        if units not in Y_UNITS[1:]:
+            raise ValueError(f"units={units!r} is not one of: {', '.join(Y_UNITS[1:])}")
+        arrays["units"] = np.array(units)
     saver = np.savez_compressed if compress else np.savez
     with open(out, "wb") as fh:
         saver(fh, **arrays)

@@ -8,7 +8,11 @@ Layout (little-endian), as far as it is used here:
   offset at +2, uint32 size at +6 (``.spa``) or +10 (``.map``);
 - key 2: spectrum header: uint32 number of points at +4, uint32 x-unit code at
   +8 (1 = cm⁻¹), uint32 y-unit code at +12, float32 first and last x at +16
-  and +20.  The values run from the first to the last x (the ``.spa`` sample
+  and +20.  The y-unit codes (:data:`OMNIC_Y_UNITS`) are those SpectroChemPy's
+  OMNIC reader documents: 17 absorbance, 16 %T, 11 %R, 12 log(1/R),
+  20 Kubelka-Munk, 22 detector signal (V), 26 photoacoustic, 31 Raman;
+  the ``.spa`` sample says 17 (absorbance); the ``.map`` sample says 15, a
+  code not in that list (its values, 3.3-4.2, are taken as they are).  The values run from the first to the last x (the ``.spa`` sample
   spectrum checks this: its saturated detector cut-off is at the 650 cm⁻¹ end);
 - key 3 (``.spa``): the float32 intensities;
 - ``.map``: a run of records, each a 100-byte header whose title at +16 reads
@@ -42,8 +46,21 @@ from ._common import (
     reading,
     reshape_pixels,
 )
+from ._units import DeclaredUnits
 
-__all__ = ["read_omnic_map", "read_spa"]
+__all__ = ["OMNIC_Y_UNITS", "read_omnic_map", "read_spa"]
+
+#: OMNIC y-unit code (spectrum header +12) -> (kind, label).
+OMNIC_Y_UNITS: dict[int, tuple[str, str]] = {
+    17: ("absorbance", "absorbance"),
+    16: ("percent-transmittance", "%transmittance"),
+    11: ("percent-reflectance", "%reflectance"),
+    12: ("log(1/R)", "log(1/R)"),
+    20: ("kubelka-munk", "Kubelka-Munk"),
+    22: ("detector-signal", "detector signal (V)"),
+    26: ("photoacoustic", "photoacoustic"),
+    31: ("raman", "Raman intensity"),
+}
 
 _SPA_MAGIC = b"Spectral Data File"
 _MAP_MAGIC = b"Spectral Exte File"
@@ -113,13 +130,24 @@ def _axis(h: dict[str, Any], repairs: list[str]) -> np.ndarray:
     return np.linspace(h["first_x"], h["last_x"], h["n_points"])
 
 
+def _units(h: dict[str, Any]) -> DeclaredUnits:
+    code = int(h["y_unit"])
+    if code in OMNIC_Y_UNITS:
+        kind, label = OMNIC_Y_UNITS[code]
+        return DeclaredUnits(kind, f"the OMNIC header (y-unit code {code}, {label})")
+    return DeclaredUnits("unknown", f"the OMNIC header's y-unit code {code} is not a known code")
+
+
 def _title(buf: bytes) -> str:
     raw = buf[30:286].split(b"\x00", 1)[0]
     return raw.decode("latin-1", errors="replace").strip()
 
 
-def read_spa(path: PathLike, *, nonfinite: str = "raise") -> Cube:
+def read_spa(path: PathLike, *, nonfinite: str = "raise", units: str = "auto") -> Cube:
     """Read an OMNIC ``.spa`` spectrum as a 1×1 cube.
+
+    The y units come from the header's y-unit code (:data:`OMNIC_Y_UNITS`);
+    %T and %R are converted to absorbance.
 
     Parameters
     ----------
@@ -127,6 +155,8 @@ def read_spa(path: PathLike, *, nonfinite: str = "raise") -> Cube:
         The ``.spa`` file.
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -154,7 +184,15 @@ def read_spa(path: PathLike, *, nonfinite: str = "raise") -> Cube:
         wn = _axis(h, repairs)
     meta = {"title": _title(buf), "omnic_header": h}
     return finish_cube(
-        p, "omnic_spa", y[None, None, :], wn, metadata=meta, repairs=repairs, nonfinite=nonfinite
+        p,
+        "omnic_spa",
+        y[None, None, :],
+        wn,
+        metadata=meta,
+        repairs=repairs,
+        nonfinite=nonfinite,
+        declared_units=_units(h),
+        units=units,
     )
 
 
@@ -183,8 +221,11 @@ def read_omnic_map(
     width: int | None = None,
     height: int | None = None,
     nonfinite: str = "raise",
+    units: str = "auto",
 ) -> Cube:
     """Read an OMNIC ``.map`` (Thermo iN10 / Continuum point or array map).
+
+    The y units come from the header's y-unit code (:data:`OMNIC_Y_UNITS`).
 
     Parameters
     ----------
@@ -194,6 +235,8 @@ def read_omnic_map(
         Override the grid found in the file (needed when it has none).
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -256,10 +299,16 @@ def read_omnic_map(
                 pixel_size = abs(grid["dx"])
             else:
                 raise CubeReadError(
-                    p, f"OMNIC .map: grid {nx}x{ny} does not match {n_spectra} spectra; pass width="
+                    p,
+                    f"OMNIC .map: grid {nx}x{ny} does not match {n_spectra} spectra; "
+                    "pass width= (command line: --width N)",
                 )
         elif n_spectra > 1:
-            raise CubeReadError(p, f"OMNIC .map: {n_spectra} spectra and no map grid; pass width=")
+            raise CubeReadError(
+                p,
+                f"OMNIC .map: {n_spectra} spectra and no map grid; "
+                "pass width= (command line: --width N)",
+            )
     elif grid is not None:
         pixel_size = abs(grid["dx"])
     data, wn = ascending_float32(reshape_pixels(p, spectra, height=h_opt, width=w_opt), wn, repairs)
@@ -272,4 +321,6 @@ def read_omnic_map(
         metadata=meta,
         repairs=repairs,
         nonfinite=nonfinite,
+        declared_units=_units(h),
+        units=units,
     )

@@ -9,8 +9,9 @@ import numpy as np
 from ..cube import Cube
 from ..errors import CubeReadError
 from ._common import PathLike, check_file, finish_cube, reading
+from ._units import DeclaredUnits
 
-__all__ = ["OPUS_PREFERENCE", "read_opus"]
+__all__ = ["OPUS_BLOCK_UNITS", "OPUS_PREFERENCE", "read_opus"]
 
 #: OPUS data blocks tried in this order (brukeropus keys): absorbance first,
 #: then other processed spectra, then single channels.  Interferograms and
@@ -18,6 +19,24 @@ __all__ = ["OPUS_PREFERENCE", "read_opus"]
 OPUS_PREFERENCE = ("a", "t", "r", "km", "ab", "e", "ra", "pw", "sm", "rf")
 
 _OPUS_MAGIC = b"\x0a\x0a\xfe\xfe"
+
+#: Y units of an OPUS data block, by its ``brukeropus`` key (the block type
+#: OPUS writes in the block's directory entry).  Transmittance and
+#: reflectance blocks do not say whether they hold a fraction or percent:
+#: the values decide.
+OPUS_BLOCK_UNITS: dict[str, tuple[str, bool]] = {
+    "a": ("absorbance", True),
+    "atr": ("absorbance", True),
+    "t": ("transmittance", False),
+    "r": ("reflectance", False),
+    "km": ("kubelka-munk", True),
+    "e": ("emission", True),
+    "ra": ("raman", True),
+    "pw": ("power", True),
+    "sm": ("single-beam", True),
+    "rf": ("single-beam", True),
+    "pas": ("photoacoustic", True),
+}
 
 
 def sniff_opus(head: bytes) -> bool:
@@ -32,8 +51,15 @@ def _param(obj: Any, key: str) -> Any:
         return None
 
 
-def read_opus(path: PathLike, *, block: str | None = None, nonfinite: str = "raise") -> Cube:
+def read_opus(
+    path: PathLike, *, block: str | None = None, nonfinite: str = "raise", units: str = "auto"
+) -> Cube:
     """Read one spectrum from a Bruker OPUS file as a 1×1 cube.
+
+    The y units follow from the block read (:data:`OPUS_BLOCK_UNITS`):
+    ``"a"`` is absorbance, ``"t"``/``"r"`` are converted to absorbance,
+    single channels (``"sm"``, ``"rf"``) and other kinds are taken as they
+    are with a note.
 
     Parameters
     ----------
@@ -45,6 +71,8 @@ def read_opus(path: PathLike, *, block: str | None = None, nonfinite: str = "rai
         first present of :data:`OPUS_PREFERENCE`.
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -108,6 +136,19 @@ def read_opus(path: PathLike, *, block: str | None = None, nonfinite: str = "rai
         if unit.upper() == "MI":
             repairs.append("x axis in micrometres converted to cm-1")
             x = 1e4 / x
+        y_units = _param(d.params, "dyu")
+        if y_units:
+            meta["y_units_param"] = str(y_units)
+        label = meta["opus_label"] or key
+        if key in OPUS_BLOCK_UNITS:
+            kind, exact = OPUS_BLOCK_UNITS[key]
+            declared = DeclaredUnits(
+                kind, f"the OPUS data block read ({key!r}, {label})", scale_known=exact
+            )
+        else:
+            declared = DeclaredUnits(
+                "unknown", f"the OPUS data block read ({key!r}, {label}) has no known y units"
+            )
     return finish_cube(
         p,
         "opus",
@@ -116,4 +157,6 @@ def read_opus(path: PathLike, *, block: str | None = None, nonfinite: str = "rai
         metadata=meta,
         repairs=repairs,
         nonfinite=nonfinite,
+        declared_units=declared,
+        units=units,
     )

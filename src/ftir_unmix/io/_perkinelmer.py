@@ -5,13 +5,16 @@ Both start with ``PEPE`` and a 40-byte description, followed by blocks
 
 ``.fsm``: block 5100 = image header (int16 name length, name, then float64
 x step, y step, z step, z start, z end, two unused, x start, y start, z start,
-and int32 n_x, n_y, n_z); block 5104 = text metadata (not decoded); each block
-5105 = one float32 pixel spectrum, pixels row by row (x fastest).
+and int32 n_x, n_y, n_z, then four length-prefixed (uint16) axis labels: y, x,
+z (``"cm-1"``) and the ordinate, i.e. the y units of the spectra (``"%T"`` in
+the sample)); block 5104 = text metadata (not decoded); each block 5105 = one
+float32 pixel spectrum, pixels row by row (x fastest).
 
 ``.sp``: blocks are nested; the values needed are found by their ids and the
 variable tag that opens each payload: 35698 (tag 29981) first and last x as
 float64, 35701 (tag 29995) uint32 number of points, 35708 (tag 29974) uint32
-byte count + float64 values.
+byte count + float64 values, 35704 (tag 29987, a uint16-prefixed string) the
+y-axis label (``"%T"`` in the sample; 35703 is the x label ``"cm-1"``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from ..cube import Cube
 from ..errors import CubeReadError
 from ._common import PathLike, check_file, finish_cube, reading
+from ._units import DeclaredUnits, parse_units_label
 
 __all__ = ["read_fsm", "read_sp"]
 
@@ -41,8 +45,24 @@ def _description(buf: bytes) -> str:
     return buf[4:44].split(b"\x00", 1)[0].decode("latin-1", errors="replace").strip()
 
 
-def read_fsm(path: PathLike, *, nonfinite: str = "raise") -> Cube:
+def _label_units(label: str | None, where: str) -> DeclaredUnits | None:
+    if label is None:
+        return None
+    text = " ".join(label.split())
+    if not text:
+        return None
+    found = parse_units_label(text)
+    source = f"{where} ({text[:40]!r})"
+    if found is None:
+        return DeclaredUnits("unknown", f"{source}, which names no known y unit")
+    return DeclaredUnits(found[0], source, scale_known=found[1])
+
+
+def read_fsm(path: PathLike, *, nonfinite: str = "raise", units: str = "auto") -> Cube:
     """Read a PerkinElmer Spotlight ``.fsm`` image.
+
+    The y units come from the ordinate label of the image header (``"%T"``,
+    ``"A"``, ...); %T and %R are converted to absorbance.
 
     Parameters
     ----------
@@ -50,6 +70,8 @@ def read_fsm(path: PathLike, *, nonfinite: str = "raise") -> Cube:
         The ``.fsm`` file.
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -127,6 +149,10 @@ def read_fsm(path: PathLike, *, nonfinite: str = "raise") -> Cube:
         metadata=meta,
         repairs=repairs,
         nonfinite=nonfinite,
+        declared_units=_label_units(
+            header.get("ordinate_label"), "the .fsm image header's ordinate label"
+        ),
+        units=units,
     )
 
 
@@ -155,6 +181,16 @@ def _fsm_header(p: Path, payload: bytes) -> dict[str, Any]:
     )
     h: dict[str, Any] = dict(zip(keys, vals, strict=False))
     h["name"] = name
+    labels: list[str] = []
+    pos = 2 + n + 92
+    while pos + 2 <= len(payload) and len(labels) < 4:
+        m = int(struct.unpack_from("<H", payload, pos)[0])
+        if pos + 2 + m > len(payload):
+            break
+        labels.append(payload[pos + 2 : pos + 2 + m].decode("latin-1", errors="replace"))
+        pos += 2 + m
+    if len(labels) == 4:
+        h["y_label"], h["x_label"], h["z_label"], h["ordinate_label"] = labels
     for k in ("n_x", "n_y", "n_z"):
         if not 1 <= h[k] <= _MAX_POINTS:
             raise CubeReadError(p, f"PerkinElmer .fsm header: implausible {k} = {h[k]}")
@@ -181,8 +217,23 @@ def _find_block(buf: bytes, bid: int, tag: int, min_size: int) -> tuple[int, int
         start = i + 1
 
 
-def read_sp(path: PathLike, *, nonfinite: str = "raise") -> Cube:
+def _sp_string(buf: bytes, bid: int) -> str | None:
+    """The uint16-prefixed string of block ``bid`` (tag 29987), or None."""
+    found = _find_block(buf, bid, 29987, 4)
+    if found is None:
+        return None
+    off, size = found
+    m = int(struct.unpack_from("<H", buf, off)[0])
+    if m > size - 4 or off + 2 + m > len(buf):
+        return None
+    return buf[off + 2 : off + 2 + m].decode("latin-1", errors="replace")
+
+
+def read_sp(path: PathLike, *, nonfinite: str = "raise", units: str = "auto") -> Cube:
     """Read a PerkinElmer ``.sp`` spectrum as a 1×1 cube.
+
+    The y units come from the y-axis label block (35704: ``"%T"``, ``"A"``,
+    ...); %T and %R are converted to absorbance.
 
     Parameters
     ----------
@@ -190,6 +241,8 @@ def read_sp(path: PathLike, *, nonfinite: str = "raise") -> Cube:
         The ``.sp`` file.
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -223,7 +276,17 @@ def read_sp(path: PathLike, *, nonfinite: str = "raise") -> Cube:
         if not (np.isfinite(first) and np.isfinite(last)) or first == last:
             raise CubeReadError(p, f"PerkinElmer .sp: unusable x range {first!r} .. {last!r}")
         wn = np.linspace(first, last, n_points)
-    meta = {"description": _description(buf), "first_x": first, "last_x": last}
+        y_label = _sp_string(buf, 35704)
+    meta: dict[str, Any] = {"description": _description(buf), "first_x": first, "last_x": last}
+    if y_label is not None:
+        meta["y_label"] = y_label
     return finish_cube(
-        p, "perkinelmer_sp", y[None, None, :], wn, metadata=meta, nonfinite=nonfinite
+        p,
+        "perkinelmer_sp",
+        y[None, None, :],
+        wn,
+        metadata=meta,
+        nonfinite=nonfinite,
+        declared_units=_label_units(y_label, "the .sp y-axis label block"),
+        units=units,
     )

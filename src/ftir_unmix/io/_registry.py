@@ -13,6 +13,7 @@ from typing import Any
 from ..cube import Cube
 from ..errors import CubeReadError
 from ._common import PathLike, check_file, find_sibling, reading
+from ._units import apply_units, check_units_option
 
 __all__ = [
     "Reader",
@@ -166,7 +167,10 @@ def _content_hint(p: Path, exclude: Reader | None = None) -> str:
     if not sniffed:
         return ""
     r = sniffed[0]
-    return f" (the content looks like a {r.description}: pass format='{r.name}')"
+    return (
+        f" (the content looks like a {r.description}: give format='{r.name}'"
+        f" (command line: --format {r.name}))"
+    )
 
 
 def _choose(p: Path) -> Reader:
@@ -191,12 +195,19 @@ def _choose(p: Path) -> Reader:
     )
 
 
-def load_cube(path: PathLike, *, format: str | None = None, **options: Any) -> Cube:
+def load_cube(
+    path: PathLike, *, format: str | None = None, units: str = "auto", **options: Any
+) -> Cube:
     """Read any supported file as a :class:`~ftir_unmix.cube.Cube`.
 
     The reader is chosen by the file's suffix, the files beside it (ENVI
     ``.hdr``/``.dat`` pairs, Agilent ``.seq``/``.bsp``/``.dmt`` sets) and its
     first bytes (magic numbers), unless ``format`` names one.
+
+    Linear unmixing needs absorbance: transmittance and reflectance (as a
+    fraction or in percent) are converted to absorbance ``A = -log10(T)``,
+    and the conversion is recorded in ``metadata["repairs"]`` (see
+    ``docs/formats.md``, "Y units").
 
     Parameters
     ----------
@@ -204,21 +215,36 @@ def load_cube(path: PathLike, *, format: str | None = None, **options: Any) -> C
         The file to read.
     format : str, optional
         A reader name from :func:`readers` (``"npz"``, ``"envi"``, ...).
+    units : str
+        What the y values are, one of :data:`~ftir_unmix.io.Y_UNITS`:
+        ``"auto"`` (default: what the file says; if it says nothing, percent
+        or fractional transmittance is recognised by the value range; else
+        the values are taken as they are), ``"absorbance"`` (take the values
+        as they are), ``"transmittance"``, ``"percent-transmittance"``,
+        ``"reflectance"``, ``"percent-reflectance"`` (convert to absorbance,
+        whatever the file says).
     **options
         Reader options, e.g. ``width=`` for pixel tables, ``wavenumbers=``
-        for ``.npy``, ``mmap=True`` for ENVI/``.npy``, ``nonfinite="zero"``.
-        Options set to None are ignored; an option the chosen reader does
-        not take is an error.
+        (values, or a file with one number per line / a CSV column / an
+        ``.npy``) for ``.npy``, TIFF, ENVI without a wavelength list and
+        MATLAB without an axis, ``mmap=True`` for ENVI/``.npy``,
+        ``nonfinite="zero"``.  Options set to None are ignored; an option the
+        chosen reader does not take is an error.
 
     Returns
     -------
     Cube
-        ``metadata["format"]`` names the reader, ``metadata["path"]`` the file.
+        ``metadata["format"]`` names the reader, ``metadata["path"]`` the file,
+        ``metadata["units"]`` the units of the values (``"absorbance"``, or
+        e.g. ``"unknown (taken as absorbance)"``), ``metadata["units_source"]``
+        where they come from.
 
     Raises
     ------
     CubeReadError
         Any file that cannot be read, with a one-line reason.
+    ValueError
+        ``units`` is not one of :data:`~ftir_unmix.io.Y_UNITS`.
 
     Examples
     --------
@@ -229,6 +255,7 @@ def load_cube(path: PathLike, *, format: str | None = None, **options: Any) -> C
     >>> load_cube(f).shape
     (2, 2, 3)
     """
+    check_units_option(units)
     p = check_file(path)
     opts = {k: v for k, v in options.items() if v is not None}
     if format is not None:
@@ -240,6 +267,9 @@ def load_cube(path: PathLike, *, format: str | None = None, **options: Any) -> C
     else:
         reader = _choose(p)
     accepted = reader.accepted_options()
+    takes_units = "units" in accepted
+    if takes_units:
+        opts["units"] = units
     unknown = sorted(set(opts) - set(accepted))
     if unknown:
         raise CubeReadError(
@@ -258,4 +288,15 @@ def load_cube(path: PathLike, *, format: str | None = None, **options: Any) -> C
         raise
     if not isinstance(cube, Cube):  # pragma: no cover - reader bug
         raise CubeReadError(p, f"reader {reader.name} returned no cube")
+    if not takes_units and (units != "auto" or "units" not in cube.metadata):
+        cube = _settle_units(cube, units)
     return cube
+
+
+def _settle_units(cube: Cube, units: str) -> Cube:
+    """Apply the ``units`` choice to a cube from a reader that does not take it."""
+    meta = dict(cube.metadata)
+    repairs = list(meta.get("repairs", []))
+    meta["repairs"] = repairs
+    data = apply_units(cube.data, meta, repairs, None, units, in_place=False)
+    return Cube(data=data, wavenumbers=cube.wavenumbers, pixel_size=cube.pixel_size, metadata=meta)

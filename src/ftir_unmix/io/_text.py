@@ -20,6 +20,7 @@ import numpy as np
 from ..cube import Cube
 from ..errors import CubeReadError
 from ._common import PathLike, check_file, finish_cube, parse_int_option, reading, reshape_pixels
+from ._units import DeclaredUnits, parse_units_label
 
 __all__ = ["read_table", "read_text_table"]
 
@@ -83,11 +84,28 @@ def read_text_table(path: PathLike) -> tuple[np.ndarray, list[str] | None, dict[
         parts = [s.strip().strip('"') for s in (hdr.split(delim) if delim else hdr.split())]
         if len(parts) == table.shape[1]:
             names = parts
-    return (
-        table,
-        names,
-        {"delimiter": delim or "whitespace", "header_lines": start, "decimal_comma": decimal_comma},
-    )
+    info: dict[str, Any] = {
+        "delimiter": delim or "whitespace",
+        "header_lines": start,
+        "decimal_comma": decimal_comma,
+    }
+    if start > 0:
+        info["header"] = [" ".join(ln.split())[:200] for ln in lines[:start] if ln.strip()][:5]
+    return table, names, info
+
+
+def _header_units(info: dict[str, Any], names: list[str] | None) -> DeclaredUnits | None:
+    """Y units named in the header: the spectrum columns' names, else the header lines."""
+    texts: list[tuple[str, str]] = []
+    if names is not None and len(names) >= 2:
+        texts.append((" ".join(names[1:])[:400], "the column names"))
+    for line in info.get("header", []):
+        texts.append((line, "the header line"))
+    for text, where in texts:
+        found = parse_units_label(text)
+        if found is not None:
+            return DeclaredUnits(found[0], f"{where} ({text[:60]!r})", scale_known=found[1])
+    return None
 
 
 def _side_size(p: Path) -> tuple[int | None, int | None, Path | None]:
@@ -110,9 +128,13 @@ def read_table(
     height: int | None = None,
     order: str = "C",
     nonfinite: str = "raise",
+    units: str = "auto",
     _format: str = "text",
 ) -> Cube:
     """Read a CSV/TXT/DPT table: wavenumbers in column 0, one pixel per further column.
+
+    Y units named in a header line (``"Absorbance"``, ``"%T"``...) are used;
+    else ``units="auto"`` judges them by the value range.
 
     Parameters
     ----------
@@ -128,6 +150,8 @@ def read_table(
         column by column.
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -163,7 +187,16 @@ def read_table(
         order=order,
         hint="(a table of pixel columns does not say the image shape)",
     )
-    return finish_cube(p, _format, data, table[:, 0], metadata=meta, nonfinite=nonfinite)
+    return finish_cube(
+        p,
+        _format,
+        data,
+        table[:, 0],
+        metadata=meta,
+        nonfinite=nonfinite,
+        declared_units=_header_units(info, names),
+        units=units,
+    )
 
 
 def read_dpt(
@@ -173,8 +206,15 @@ def read_dpt(
     height: int | None = None,
     order: str = "C",
     nonfinite: str = "raise",
+    units: str = "auto",
 ) -> Cube:
     """Read a Bruker OPUS data-point table (``.dpt``); see :func:`read_table`."""
     return read_table(
-        path, width=width, height=height, order=order, nonfinite=nonfinite, _format="opus_dpt"
+        path,
+        width=width,
+        height=height,
+        order=order,
+        nonfinite=nonfinite,
+        units=units,
+        _format="opus_dpt",
     )

@@ -10,9 +10,13 @@ the default.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import warnings
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +24,9 @@ import numpy as np
 
 from ..cube import Cube
 from ..errors import CubeReadError
-from ._common import PathLike, check_file, finish_cube, reading
+from ..jsonable import jsonable
+from ._common import WAVENUMBERS_HINT, PathLike, check_file, finish_cube, reading, wavenumbers_option
+from ._units import Y_UNITS, DeclaredUnits, parse_units_label
 
 __all__ = ["read_abundance_tiff", "read_tiff", "write_abundance_tiff", "write_cube_tiff"]
 
@@ -28,24 +34,6 @@ __all__ = ["read_abundance_tiff", "read_tiff", "write_abundance_tiff", "write_cu
 def sniff_tiff(head: bytes) -> bool:
     """True for classic or BigTIFF magic, either byte order."""
     return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    if isinstance(obj, Path):
-        return os.fspath(obj)
-    return str(obj)
 
 
 def _json_descriptions(tif: Any) -> list[dict[str, Any]]:
@@ -63,6 +51,74 @@ def _json_descriptions(tif: Any) -> list[dict[str, Any]]:
             if isinstance(md, dict):
                 out.append(md)
     return out
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            try:
+                self.messages.append(record.getMessage())
+            except Exception:  # pragma: no cover - a malformed log call
+                self.messages.append(str(record.msg))
+
+
+@contextlib.contextmanager
+def _quiet_tifffile(path: Path, what: str, notes: list[str]) -> Iterator[None]:
+    """Read with tifffile without anything reaching stderr; turn failures into one line.
+
+    Python warnings and tifffile's ``logging`` messages (which, without a
+    configured handler, Python prints to stderr) are collected into
+    ``notes``; an ``AssertionError`` from tifffile's structure checks becomes
+    "corrupt or truncated TIFF structure".
+    """
+    logger = logging.getLogger("tifffile")
+    handler = _Collect()
+    old_propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                with reading(path, what):
+                    try:
+                        yield
+                    except AssertionError as exc:
+                        detail = " ".join(str(exc).split())
+                        raise CubeReadError(
+                            path,
+                            f"not a readable {what}: corrupt or truncated TIFF structure"
+                            + (f" ({detail[:200]})" if detail else ""),
+                        ) from exc
+            finally:
+                msgs = [*(str(w.message) for w in caught), *handler.messages]
+                for m in msgs:
+                    m = " ".join(m.split())
+                    if m and f"tifffile: {m[:200]}" not in notes:
+                        notes.append(f"tifffile: {m[:200]}")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = old_propagate
+
+
+def _tiff_units(descs: list[dict[str, Any]]) -> DeclaredUnits | None:
+    """Y units from a JSON description: ``"units"`` (one of ``Y_UNITS`` or a label like ``"%T"``)."""
+    for md in descs:
+        raw = md.get("units")
+        if isinstance(raw, str):
+            text = raw.strip()
+            if text.lower() in Y_UNITS[1:]:
+                return DeclaredUnits(text.lower(), f"the TIFF's JSON description (units {text!r})")
+            found = parse_units_label(text)
+            if found is not None:
+                return DeclaredUnits(
+                    found[0], f"the TIFF's JSON description (units {text!r})", scale_known=found[1]
+                )
+    return None
 
 
 def _floats(values: Any) -> np.ndarray | None:
@@ -102,17 +158,28 @@ def read_tiff(
     *,
     wavenumbers: Any = None,
     nonfinite: str = "raise",
+    units: str = "auto",
 ) -> Cube:
     """Read a multi-band TIFF (plain, ImageJ or OME) as a cube.
+
+    The y units come from a ``"units"`` entry of a JSON description (as
+    :func:`write_cube_tiff` writes it); other TIFFs state none and
+    ``units="auto"`` judges them by the value range.  Messages of
+    ``tifffile`` never reach stderr: they are listed in
+    ``metadata["tiff_messages"]`` and in ``metadata["repairs"]``.
 
     Parameters
     ----------
     path : path-like
         The ``.tif``/``.tiff``/``.ome.tif`` file.
-    wavenumbers : array_like, optional
-        Band positions, when the file's metadata has none.
+    wavenumbers : array_like or path-like, optional
+        Band positions, when the file's metadata has none (or to replace
+        them), or a file holding them (one number per line, a CSV column,
+        ``.npy``).
     nonfinite : {"raise", "zero"}
         Refuse NaN/inf values (default) or replace them by 0.
+    units : str
+        One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
 
     Returns
     -------
@@ -125,7 +192,8 @@ def read_tiff(
     wn: np.ndarray | None = None
     pixel_size: float | None = None
     source = "option"
-    with reading(p, "TIFF file"), tifffile.TiffFile(p) as tif:
+    notes: list[str] = []
+    with _quiet_tifffile(p, "TIFF file", notes), tifffile.TiffFile(p) as tif:
         series = tif.series[0]
         arr = np.asarray(series.asarray())
         axes = str(series.axes)
@@ -169,13 +237,13 @@ def read_tiff(
                 pixel_size = ops
         meta["tiff_axes"] = axes
     if wavenumbers is not None:
-        wn = np.asarray(wavenumbers, dtype=np.float64).ravel()
+        wn = wavenumbers_option(p, wavenumbers, (arr.shape[0], arr.shape[2])).ravel()
         source = "option"
     if wn is None:
         raise CubeReadError(
             p,
             "TIFF metadata gives no wavenumbers (JSON description, ImageJ Info/Labels "
-            "or OME channel names); pass wavenumbers=",
+            f"or OME channel names): {WAVENUMBERS_HINT}",
         )
     n_b = wn.size
     first, last = arr.shape[0] == n_b, arr.shape[2] == n_b
@@ -194,8 +262,23 @@ def read_tiff(
         meta["description"] = {
             k: v for k, v in descs[0].items() if k not in ("wavenumbers", "shape")
         }
+    repairs: list[str] = []
+    if notes:
+        meta["tiff_messages"] = notes
+        repairs.extend(f"{n} (the file was read anyway)" for n in notes[:3])
+        if len(notes) > 3:
+            repairs.append(f"{len(notes) - 3} more tifffile messages in metadata['tiff_messages']")
     return finish_cube(
-        p, "tiff", data, wn, pixel_size=pixel_size, metadata=meta, nonfinite=nonfinite
+        p,
+        "tiff",
+        data,
+        wn,
+        pixel_size=pixel_size,
+        metadata=meta,
+        repairs=repairs,
+        nonfinite=nonfinite,
+        declared_units=_tiff_units(descs),
+        units=units,
     )
 
 
@@ -213,7 +296,7 @@ def _write(
     tifffile.imwrite(
         out,
         np.ascontiguousarray(data, dtype=np.float32),
-        metadata=_jsonable(description),
+        metadata=jsonable(description),
         photometric="minisblack",
         **kwargs,
     )
@@ -288,7 +371,8 @@ def read_abundance_tiff(path: PathLike) -> tuple[np.ndarray, list[str], dict[str
     import tifffile
 
     p = check_file(path)
-    with reading(p, "abundance TIFF"), tifffile.TiffFile(p) as tif:
+    notes: list[str] = []
+    with _quiet_tifffile(p, "abundance TIFF", notes), tifffile.TiffFile(p) as tif:
         arr = np.asarray(tif.series[0].asarray(), dtype=np.float32)
         descs = _json_descriptions(tif)
     desc = next((d for d in descs if "names" in d), None)
@@ -326,4 +410,6 @@ def write_cube_tiff(path: PathLike, cube: Cube, *, metadata: dict[str, Any] | No
         "pixel_size_um": cube.pixel_size,
         "metadata": metadata or {},
     }
+    if cube.metadata.get("units") in Y_UNITS[1:]:
+        desc["units"] = cube.metadata["units"]
     return _write(path, np.moveaxis(cube.data, -1, 0), desc, cube.pixel_size)
