@@ -1,0 +1,276 @@
+"""Unmixing quality on the independent scene family (:mod:`ftir_unmix.scenes`).
+
+Runs methods over cases and seeds and writes, per case, seed, method and
+material, the spectral angle (degrees) between the true endmember and its
+Hungarian-matched estimate and the abundance RMSE, then prints per-case means
+and per-material angles.
+
+Seeds: tune defaults on ``TUNING_SEEDS`` (0-4) only; report on
+``REPORT_SEEDS`` (9001-9005), which this script refuses unless
+``--report`` is given.
+
+Examples
+--------
+Baseline of the current defaults on three tuning seeds, two processes::
+
+    python benchmarks/scenes_quality.py --seeds 0,1,2 --jobs 2 \\
+        --json benchmarks/results/scenes_tuning_baseline.json
+
+One case, the CNN with an option changed::
+
+    python benchmarks/scenes_quality.py --cases nopure-k4 --methods cnn --options refine=false
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Method label -> keyword arguments of :func:`ftir_unmix.unmix`.
+METHODS: dict[str, dict[str, Any]] = {
+    "cnn": {},
+    "cnn-sad": {"loss": "sad"},
+    "nmf": {"method": "nmf"},
+    "vca-fcls": {"method": "vca-fcls"},
+}
+
+
+def _parse_value(text: str) -> Any:
+    """``key=value`` values: JSON where it parses (numbers, true/false, lists), else the string."""
+    lowered = {"true": True, "false": False, "none": None, "null": None}
+    if text.lower() in lowered:
+        return lowered[text.lower()]
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """Parse ``["key=value", ...]`` into a dict of unmix options."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"--options wants key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = _parse_value(value.strip())
+    return out
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def run_one(case: str, seed: int, method: str, options: dict[str, Any],
+            size: dict[str, int | None], threads: int = 1) -> dict[str, Any]:
+    """Build one scene, unmix it with one method, compare with the truth."""
+    import torch
+
+    torch.set_num_threads(threads)
+    import ftir_unmix
+    from ftir_unmix.metrics import evaluate
+    from ftir_unmix.scenes import make_scene
+
+    scene = make_scene(case, seed, **size)
+    kwargs = {**METHODS[method], **options}
+    t0 = time.perf_counter()
+    result = ftir_unmix.unmix(scene.cube, scene.k, **kwargs)
+    elapsed = time.perf_counter() - t0
+    ev = evaluate(scene.endmembers, scene.abundances, result.endmembers, result.abundances)
+    perm = np.asarray(ev["permutation"])
+    truth = scene.abundances.reshape(scene.k, -1)
+    est = np.asarray(result.abundances).reshape(result.abundances.shape[0], -1)[perm]
+    per_rmse = np.sqrt(np.mean((truth - est) ** 2, axis=1))
+    per_material = {
+        name: {
+            "sad_deg": float(ev["per_endmember_sad_deg"][i]),
+            "abundance_rmse": float(per_rmse[i]),
+            "max_abundance": scene.info["max_abundance"][name],
+            "coverage": scene.info["coverage"][name],
+            "source": scene.info["sources"][name],
+        }
+        for i, name in enumerate(scene.names)
+    }
+    return {
+        "case": case, "seed": int(seed), "method": method, "options": kwargs, "k": scene.k,
+        "shape": list(scene.cube.shape), "time_s": round(elapsed, 2),
+        "mean_sad_deg": float(ev["mean_sad_deg"]), "abundance_rmse": float(ev["abundance_rmse"]),
+        "per_material": per_material,
+        "scene": {"measured_used": scene.info["measured_used"],
+                  "atmosphere_source": scene.info["atmosphere_source"],
+                  "caps": scene.info["caps"], "minors": scene.info["minors"]},
+    }
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means over seeds per case and method, and per-material mean angles."""
+    out: dict[str, Any] = {}
+    for run in runs:
+        slot = out.setdefault(run["case"], {}).setdefault(run["method"], {"runs": []})
+        slot["runs"].append(run)
+    for case, by_method in out.items():
+        for method, slot in by_method.items():
+            rs = slot.pop("runs")
+            names = list(rs[0]["per_material"])
+            slot.update({
+                "n_seeds": len(rs),
+                "seeds": sorted(r["seed"] for r in rs),
+                "mean_sad_deg": float(np.mean([r["mean_sad_deg"] for r in rs])),
+                "abundance_rmse": float(np.mean([r["abundance_rmse"] for r in rs])),
+                "worst_seed_mean_sad_deg": float(np.max([r["mean_sad_deg"] for r in rs])),
+                "time_s": float(np.mean([r["time_s"] for r in rs])),
+                "per_material_sad_deg": {n: float(np.mean([r["per_material"][n]["sad_deg"] for r in rs]))
+                                         for n in names},
+                "per_material_abundance_rmse": {
+                    n: float(np.mean([r["per_material"][n]["abundance_rmse"] for r in rs])) for n in names},
+            })
+    return out
+
+
+def _git(*args: str) -> str | None:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=1)
+    os.chmod(tmp, 0o644)  # mkstemp makes it private
+    os.replace(tmp, path)
+
+
+def print_table(summary: dict[str, Any], methods: list[str], file: Any = sys.stdout) -> None:
+    """Per-case means, then each case's per-material angles (worst first)."""
+    w = max(14, max((len(c) for c in summary), default=0) + 1)
+    head = f"{'case':<{w}}" + "".join(f"{m + ' SAD°':>14}{'aRMSE':>8}" for m in methods)
+    print(head, file=file)
+    print("-" * len(head), file=file)
+    for case, by_method in summary.items():
+        row = f"{case:<{w}}"
+        for m in methods:
+            s = by_method.get(m)
+            row += f"{s['mean_sad_deg']:>14.2f}{s['abundance_rmse']:>8.3f}" if s else f"{'—':>14}{'—':>8}"
+        print(row, file=file)
+    print(file=file)
+    for case, by_method in summary.items():
+        print(f"{case}: per-material SAD° (mean over seeds)", file=file)
+        names = list(next(iter(by_method.values()))["per_material_sad_deg"])
+        order = sorted(names, key=lambda n: -np.mean([s["per_material_sad_deg"][n] for s in by_method.values()]))
+        nw = max(len(n) for n in names) + 2
+        print(f"  {'material':<{nw}}" + "".join(f"{m:>10}" for m in methods), file=file)
+        for n in order:
+            print(f"  {n:<{nw}}" + "".join(
+                f"{by_method[m]['per_material_sad_deg'][n]:>10.1f}" if m in by_method else f"{'—':>10}"
+                for m in methods), file=file)
+        print(file=file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ftir_unmix.scenes import CASES, REPORT_SEEDS, TUNING_SEEDS
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
+    ap.add_argument("--seeds", default=",".join(map(str, TUNING_SEEDS)), help="comma-separated seeds")
+    ap.add_argument("--methods", default="cnn,cnn-sad,nmf,vca-fcls",
+                    help=f"comma-separated, from {', '.join(METHODS)}")
+    ap.add_argument("--options", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="unmix options for every method (e.g. refine=false epochs=200)")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here (rewritten after each run)")
+    ap.add_argument("--jobs", type=int, default=1, help="parallel processes (at most 2 on a shared 2-core machine)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    ap.add_argument("--height", type=int, default=None)
+    ap.add_argument("--width", type=int, default=None)
+    ap.add_argument("--bands", type=int, default=None)
+    ap.add_argument("--resume", action="store_true", help="keep the runs already in --json and skip them")
+    ap.add_argument("--report", action="store_true",
+                    help="allow REPORT_SEEDS (only for the final report, never for tuning)")
+    args = ap.parse_args(argv)
+
+    cases = list(CASES) if args.cases == "all" else [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        ap.error(f"unknown cases {unknown}; known: {', '.join(CASES)}")
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    bad = [m for m in methods if m not in METHODS]
+    if bad:
+        ap.error(f"unknown methods {bad}; known: {', '.join(METHODS)}")
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    if set(seeds) & set(REPORT_SEEDS) and not args.report:
+        ap.error(f"seeds {sorted(set(seeds) & set(REPORT_SEEDS))} are REPORT_SEEDS: pass --report only "
+                 "for the final report, never while tuning")
+    options = parse_options(args.options)
+    size = {"height": args.height, "width": args.width, "bands": args.bands}
+
+    runs: list[dict[str, Any]] = []
+    if args.resume and args.json is not None and args.json.exists():
+        runs = json.loads(args.json.read_text())["runs"]
+    done = {(r["case"], r["seed"], r["method"]) for r in runs}
+    tasks = [(c, s, m) for c in cases for s in seeds for m in methods if (c, s, m) not in done]
+
+    import torch
+
+    meta = {
+        "script": "benchmarks/scenes_quality.py", "argv": sys.argv[1:] if argv is None else argv,
+        "cases": cases, "seeds": seeds, "methods": {m: METHODS[m] for m in methods}, "options": options,
+        "size": size, "git_commit": _git("rev-parse", "HEAD"),
+        "git_modified_files": len((_git("status", "--porcelain", "--untracked-files=no") or "").splitlines()), "torch": torch.__version__,
+        "python": platform.python_version(), "threads_per_process": args.threads, "jobs": args.jobs,
+        "seed_policy": "tune on TUNING_SEEDS (0-4) only; report on REPORT_SEEDS (9001-9005)",
+        "metrics": "SAD in degrees after Hungarian matching on the angle; abundance RMSE over matched maps",
+    }
+
+    def save() -> None:
+        if args.json is not None:
+            _write_json(args.json, {"meta": meta, "summary": summarise(runs), "runs": runs})
+
+    def report(run: dict[str, Any]) -> None:
+        runs.append(run)
+        n_done[0] += 1
+        print(f"[{n_done[0]}/{len(tasks)}] {run['case']:<16} seed {run['seed']:<5} "
+              f"{run['method']:<9} SAD {run['mean_sad_deg']:6.2f}°  aRMSE {run['abundance_rmse']:.3f}  "
+              f"{run['time_s']:.0f}s", flush=True)
+        save()
+
+    n_done = [0]
+    t0 = time.perf_counter()
+    if args.jobs <= 1:
+        torch.set_num_threads(args.threads)
+        for c, s, m in tasks:
+            report(run_one(c, s, m, options, size, args.threads))
+    else:
+        import multiprocessing as mp
+
+        with ProcessPoolExecutor(max_workers=args.jobs, mp_context=mp.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(args.threads,)) as pool:
+            futures = [pool.submit(run_one, c, s, m, options, size, args.threads) for c, s, m in tasks]
+            for fut in as_completed(futures):
+                report(fut.result())
+    runs.sort(key=lambda r: (cases.index(r["case"]) if r["case"] in cases else 99, r["seed"],
+                             methods.index(r["method"]) if r["method"] in methods else 99))
+    meta["wall_s"] = round(time.perf_counter() - t0, 1)
+    save()
+    print()
+    print_table(summarise(runs), methods)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
