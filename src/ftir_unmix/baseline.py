@@ -22,8 +22,6 @@ absorbance spectrum.
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linprog
 
 __all__ = ["BASELINES", "baseline_degree", "polynomial_basis", "weighted_nuisance_basis",
            "lower_envelope"]
@@ -81,6 +79,9 @@ def lower_envelope(endmembers: np.ndarray, basis: np.ndarray, *,
     n_bands, n_coef = basis.shape
     # Variables (c, u⁺, u⁻) with e − P c = u⁺ − u⁻; minimise Σ q u⁺ + (1 − q) u⁻.
     cost = np.concatenate([np.zeros(n_coef), np.full(n_bands, quantile), np.full(n_bands, 1.0 - quantile)])
+    from scipy import sparse
+    from scipy.optimize import linprog  # imported here: scipy.optimize costs 0.3 s at start-up
+
     eye = sparse.identity(n_bands, format="csr")
     a_eq = sparse.hstack([sparse.csr_matrix(basis), eye, -eye], format="csr")
     bounds = [(None, None)] * n_coef + [(0, None)] * (2 * n_bands)

@@ -6,9 +6,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from .baseline import BASELINES
-from .weights import DEFAULT_GAMMA_FLAT
+from .errors import ParameterError
+from .parameters import PAPER_WEIGHT_DEFAULTS, WEIGHT_RULES, Rule
 
-__all__ = ["UnmixConfig", "METHODS", "LOSSES", "PROTOCOLS", "SCALINGS", "INITS", "DEVICES", "BASELINES"]
+__all__ = ["UnmixConfig", "METHODS", "LOSSES", "PROTOCOLS", "SCALINGS", "INITS", "DEVICES", "BASELINES",
+           "MAX_EPOCHS", "parameter_rule"]
 
 METHODS = ("cnn", "nmf", "vca-fcls")
 LOSSES = ("wsad", "sad")
@@ -16,6 +18,33 @@ PROTOCOLS = ("fast", "paper")
 SCALINGS = ("global", "none", "minmax")
 INITS = ("auto", "nmf", "vca", "random")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: The most epochs (paper protocol) or steps (fast protocol) a run may be asked for.
+MAX_EPOCHS = 100_000
+
+
+def _check_ranges(ranges: object) -> tuple[tuple[float, float], ...]:
+    """Forced wavenumber ranges as sorted ``(lo, hi)`` pairs of finite numbers."""
+    try:
+        pairs = [tuple(r) for r in ranges]  # type: ignore[union-attr]
+    except TypeError:
+        raise TypeError(f"forced_ranges must be a sequence of (lo, hi) pairs; got {ranges!r}") from None
+    out = []
+    for pair in pairs:
+        if len(pair) != 2:
+            raise ParameterError("forced_ranges", f"each range is a (lo, hi) pair in cm-1; got {pair!r}")
+        lo, hi = (Rule("float").check("forced_ranges", v) for v in pair)
+        if lo == hi:
+            raise ParameterError("forced_ranges", f"{lo:g}:{hi:g} is an empty range")
+        out.append((min(lo, hi), max(lo, hi)))
+    return tuple(out)
+
+
+def parameter_rule(name: str) -> Rule:
+    """The :class:`~ftir_unmix.parameters.Rule` of an :class:`UnmixConfig` field."""
+    for f in fields(UnmixConfig):
+        if f.name == name and "rule" in f.metadata:
+            return f.metadata["rule"]
+    raise KeyError(name)
 
 
 @dataclass(frozen=True)
@@ -37,8 +66,13 @@ class UnmixConfig:
         computed exactly in a reduced band space, warm start, stop on
         convergence (docs/method.md).
     epochs : int or None
-        Paper protocol: epochs (default 500). Fast protocol: the maximum
-        number of steps (default 300).
+        Paper protocol: epochs (default 500). Fast protocol: the most steps
+        the run takes in all, the refinement included (default 450: at most
+        300 steps of training, then at most 150 of refinement; with
+        ``refine=False``, default 300). A run with ``refine=True`` trains for
+        at most ``epochs - epochs // 3`` steps and refines for at most
+        ``epochs // 3``. The warm-start trial of the losing candidate is not
+        counted (recorded under ``warm_start``).
     n_patches, batch_size : int
         Paper protocol sampling.
     lr : float
@@ -103,59 +137,47 @@ class UnmixConfig:
         endmembers (docs/benchmarks.md); it costs about half a run.
     """
 
-    k: int = 6
-    method: str = "cnn"
-    loss: str = "wsad"
-    protocol: str = "fast"
-    epochs: int | None = None
-    n_patches: int = 20_000
-    batch_size: int = 64
-    lr: float = 0.005
-    patch_size: int = 5
-    n_filters: int = 48
-    dropout: float | None = None
-    softmax_scale: float = 3.5
-    gamma_rough: float = 0.0
-    gamma_flat: float = DEFAULT_GAMMA_FLAT
-    tau: float = 3.0
-    sharpness: float = 2.0
-    w_min: float = 0.05
-    eps: float = 1e-8
+    k: int = field(default=6, metadata={"rule": Rule("int", 2, 256)})
+    method: str = field(default="cnn", metadata={"rule": Rule("choice", choices=METHODS)})
+    loss: str = field(default="wsad", metadata={"rule": Rule("choice", choices=LOSSES)})
+    protocol: str = field(default="fast", metadata={"rule": Rule("choice", choices=PROTOCOLS)})
+    epochs: int | None = field(default=None, metadata={"rule": Rule("int", 1, MAX_EPOCHS, optional=True)})
+    n_patches: int = field(default=20_000, metadata={"rule": Rule("int", 1, 10_000_000)})
+    batch_size: int = field(default=64, metadata={"rule": Rule("int", 1, 1_000_000)})
+    lr: float = field(default=0.005, metadata={"rule": Rule("float", 0.0, 1.0, low_open=True)})
+    patch_size: int = field(default=5, metadata={"rule": Rule("int", 1, 15, odd=True)})
+    n_filters: int = field(default=48, metadata={"rule": Rule("int", 1, 1024)})
+    dropout: float | None = field(default=None, metadata={
+        "rule": Rule("float", 0.0, 1.0, high_open=True, optional=True)})
+    softmax_scale: float = field(default=3.5, metadata={"rule": Rule("float", 0.0, 100.0, low_open=True)})
+    gamma_rough: float = field(default=0.0, metadata={"rule": WEIGHT_RULES["gamma_rough"]})
+    gamma_flat: float = field(default=PAPER_WEIGHT_DEFAULTS["gamma_flat"],
+                              metadata={"rule": WEIGHT_RULES["gamma_flat"]})
+    tau: float = field(default=PAPER_WEIGHT_DEFAULTS["tau"], metadata={"rule": WEIGHT_RULES["tau"]})
+    sharpness: float = field(default=PAPER_WEIGHT_DEFAULTS["sharpness"],
+                             metadata={"rule": WEIGHT_RULES["sharpness"]})
+    w_min: float = field(default=PAPER_WEIGHT_DEFAULTS["w_min"], metadata={"rule": WEIGHT_RULES["w_min"]})
+    eps: float = field(default=PAPER_WEIGHT_DEFAULTS["eps"], metadata={"rule": WEIGHT_RULES["eps"]})
     forced_ranges: tuple[tuple[float, float], ...] = field(default_factory=tuple)
-    scaling: str = "global"
-    baseline: str = "quadratic"
-    init: str = "auto"
-    seed: int = 0
-    device: str = "auto"
-    reduced_rank: int = 48
-    tol: float = 1e-4
-    patience: int = 60
-    warmup_steps: int = 100
-    max_pixels_per_step: int = 8192
-    refine: bool = True
+    scaling: str = field(default="global", metadata={"rule": Rule("choice", choices=SCALINGS)})
+    baseline: str = field(default="quadratic", metadata={"rule": Rule("choice", choices=tuple(BASELINES))})
+    init: str = field(default="auto", metadata={"rule": Rule("choice", choices=INITS)})
+    seed: int = field(default=0, metadata={"rule": Rule("int", 0, 2**32 - 1)})
+    device: str = field(default="auto", metadata={"rule": Rule("choice", choices=DEVICES)})
+    reduced_rank: int = field(default=48, metadata={"rule": Rule("int", 1, 4096)})
+    tol: float = field(default=1e-4, metadata={"rule": Rule("float", 0.0, 1.0, high_open=True)})
+    patience: int = field(default=60, metadata={"rule": Rule("int", 1, MAX_EPOCHS)})
+    warmup_steps: int = field(default=100, metadata={"rule": Rule("int", 0, MAX_EPOCHS)})
+    max_pixels_per_step: int = field(default=8192, metadata={"rule": Rule("int", 64, 100_000_000)})
+    refine: bool = field(default=True, metadata={"rule": Rule("bool")})
 
     def __post_init__(self) -> None:
-        for name, allowed in (("method", METHODS), ("loss", LOSSES), ("protocol", PROTOCOLS),
-                              ("scaling", SCALINGS), ("baseline", tuple(BASELINES)), ("init", INITS), ("device", DEVICES)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
-        positive_ints = ("k", "n_patches", "batch_size", "patch_size", "n_filters",
-                         "reduced_rank", "patience", "max_pixels_per_step")
-        for name in positive_ints:
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
-        if self.patch_size % 2 != 1:
-            raise ValueError(f"patch_size must be odd; got {self.patch_size}")
-        if self.epochs is not None and self.epochs < 1:
-            raise ValueError(f"epochs must be at least 1; got {self.epochs}")
-        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1); got {self.dropout}")
-        if not 0.0 <= self.w_min <= 1.0:
-            raise ValueError(f"w_min must be in [0, 1]; got {self.w_min}")
-        if self.lr <= 0 or self.softmax_scale <= 0 or self.sharpness <= 0:
-            raise ValueError("lr, softmax_scale and sharpness must be positive")
-        object.__setattr__(self, "forced_ranges",
-                           tuple((float(lo), float(hi)) for lo, hi in self.forced_ranges))
+        # One place for every range: the API, the CLI and the GUI all end up here.
+        for f in fields(self):
+            rule = f.metadata.get("rule")
+            if rule is not None:
+                object.__setattr__(self, f.name, rule.check(f.name, getattr(self, f.name)))
+        object.__setattr__(self, "forced_ranges", _check_ranges(self.forced_ranges))
 
     def updated(self, **changes: Any) -> UnmixConfig:
         """A copy with some parameters changed (unknown names are refused)."""
@@ -172,12 +194,23 @@ class UnmixConfig:
         ``"auto"`` (the better of two warm starts) for the fast one.
         """
         paper = self.protocol == "paper"
+        default_epochs = 500 if paper else (450 if self.refine else 300)
         return replace(
             self,
             init="random" if paper and self.init == "auto" else self.init,
             dropout=(0.2 if paper else 0.0) if self.dropout is None else self.dropout,
-            epochs=(500 if paper else 300) if self.epochs is None else self.epochs,
+            epochs=default_epochs if self.epochs is None else self.epochs,
         )
+
+    def step_budget(self) -> tuple[int, int]:
+        """Most steps of training and of refinement (fast protocol), which add up to ``epochs``.
+
+        The paper protocol does not refine: ``(epochs, 0)``.
+        """
+        epochs = self.resolved().epochs
+        if self.protocol != "fast" or not self.refine:
+            return epochs, 0
+        return epochs - epochs // 3, epochs // 3
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters."""

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._version import __version__
 from .baseline import BASELINES, polynomial_basis
+from .errors import ResultReadError
+from .jsonable import dumps
+from .safe_write import PRODUCER, atomic_file
 
 __all__ = ["UnmixResult", "load_result"]
 
@@ -94,6 +99,7 @@ class UnmixResult:
     def run_record(self) -> dict[str, Any]:
         """The JSON-ready part of the record: parameters, versions, timings, names."""
         return {
+            "producer": f"{PRODUCER} {__version__}",
             "names": list(self.names),
             "parameters": self.parameters,
             "versions": self.versions,
@@ -104,15 +110,38 @@ class UnmixResult:
                       "bands": int(self.endmembers.shape[0])},
         }
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Save everything to one ``.npz`` file (arrays plus the run record as JSON)."""
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Save everything to one ``.npz`` file (arrays plus the run record as JSON).
+
+        Parameters
+        ----------
+        path : path-like
+            Ends in ``.npz``; a name without a suffix gets it.
+        overwrite : bool
+            Replace an existing file (refused otherwise).
+
+        Returns
+        -------
+        Path
+            The file written (atomically: complete or not at all).
+
+        Raises
+        ------
+        ValueError
+            ``path`` has another suffix than ``.npz``.
+        OutputError
+            The file exists and ``overwrite`` is false, or cannot be written.
+        """
         path = Path(path)
-        if path.suffix != ".npz":
+        if path.suffix == "":
             path = path.with_suffix(".npz")
+        elif path.suffix.lower() != ".npz":
+            raise ValueError(f"{path}: a result is saved as .npz; got the suffix {path.suffix!r}")
         arrays = {name: np.asarray(getattr(self, name)) for name in _ARRAYS}
         arrays.update({f"diag_{k}": np.asarray(v) for k, v in self.diagnostics.items()})
-        arrays["record"] = np.array(json.dumps(self.run_record(), default=_json_default))
-        np.savez_compressed(path, **arrays)
+        arrays["record"] = np.array(dumps(self.run_record()))
+        with atomic_file(path, overwrite=overwrite) as tmp:
+            np.savez_compressed(tmp, **arrays)
         return path
 
 
@@ -132,27 +161,53 @@ def scale_to(reference: np.ndarray, spectrum: np.ndarray, baseline: np.ndarray |
 
 
 def load_result(path: str | os.PathLike[str]) -> UnmixResult:
-    """Load a result written by :meth:`UnmixResult.save`."""
-    with np.load(path, allow_pickle=False) as f:
-        record = json.loads(str(f["record"]))
-        arrays = {name: f[name] for name in _ARRAYS}
-        diagnostics = {k[5:]: f[k] for k in f.files if k.startswith("diag_")}
-    return UnmixResult(
-        **arrays,
-        names=record["names"],
-        parameters=record["parameters"],
-        versions=record["versions"],
-        timings=record["timings"],
-        diagnostics=diagnostics,
-        cancelled=record["cancelled"],
-    )
+    """Load a result written by :meth:`UnmixResult.save`.
 
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (set, tuple)):
-        return list(obj)
-    return str(obj)
+    Raises
+    ------
+    ResultReadError
+        The file is missing, truncated, corrupt or not a result of this
+        package; the message names the file and the reason.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ResultReadError(p, "not found" if not p.exists() else "is not a file")
+    try:
+        with open(p, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                raise ResultReadError(p, "not an .npz archive (no zip signature)")
+        with np.load(p, allow_pickle=False) as f:
+            missing = [n for n in ("record", *_ARRAYS) if n not in f.files]
+            if missing:
+                raise ResultReadError(p, f"not a saved result: no {', '.join(missing)}")
+            record = json.loads(str(f["record"]))
+            arrays = {name: np.asarray(f[name]) for name in _ARRAYS}
+            diagnostics = {k[5:]: f[k] for k in f.files if k.startswith("diag_")}
+        result = UnmixResult(
+            **arrays,
+            names=list(record["names"]),
+            parameters=dict(record["parameters"]),
+            versions=dict(record["versions"]),
+            timings=dict(record["timings"]),
+            diagnostics=diagnostics,
+            cancelled=bool(record["cancelled"]),
+        )
+    except ResultReadError:
+        raise
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise ResultReadError(p, f"corrupt or truncated archive ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ResultReadError(p, f"the run record is not valid JSON ({exc.msg})") from None
+    except KeyError as exc:
+        raise ResultReadError(p, f"the run record lacks {exc}") from None
+    except (ValueError, TypeError, OSError) as exc:
+        reason = "contains Python objects (pickled data), not a saved result" if "pickle" in str(exc) \
+            else f"cannot be read as a result ({exc})"
+        raise ResultReadError(p, reason) from None
+    if result.abundances.ndim != 3 or result.endmembers.ndim != 2 \
+            or result.abundances.shape[0] != result.endmembers.shape[1] \
+            or result.wavenumbers.shape != (result.endmembers.shape[0],):
+        raise ResultReadError(p, "inconsistent array shapes: abundances "
+                                 f"{result.abundances.shape}, endmembers {result.endmembers.shape}, "
+                                 f"wavenumbers {result.wavenumbers.shape}")
+    return result

@@ -80,8 +80,9 @@ from typing import Any
 import numpy as np
 
 from .baseline import weighted_nuisance_basis
-from .config import UnmixConfig
+from .config import UnmixConfig, parameter_rule
 from .cube import Cube, make_cube
+from .errors import ParameterError
 from .metrics import map_peaks, reconstruction_angles
 from .result import UnmixResult
 from .train import Progress, StopFlag, _should_stop, run_to_end
@@ -589,11 +590,10 @@ def _as_cube(cube: Cube | np.ndarray) -> Cube:
 
 
 def _k_list(k_values: Iterable[int]) -> list[int]:
-    ks = sorted({int(k) for k in k_values})
+    rule = parameter_rule("k")
+    ks = sorted({rule.check("k_values", k) for k in k_values})
     if not ks:
-        raise ValueError("k_values is empty")
-    if ks[0] < 2:
-        raise ValueError(f"every K must be at least 2; got {ks[0]}")
+        raise ParameterError("k_values", "is empty")
     return ks
 
 

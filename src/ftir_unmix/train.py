@@ -22,14 +22,17 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ._version import __version__
 from .baseline import (
     baseline_degree,
     lower_envelope,
     polynomial_basis,
     weighted_nuisance_basis,
 )
+from .checks import check_forced_ranges, check_unmixable, checked_weights, require_cube
 from .config import UnmixConfig
 from .cube import Cube
+from .errors import DataError
 from .losses import COS_CLAMP, wsad
 from .metrics import map_peaks, reconstruction_angles
 from .model import FTIRUnmixer
@@ -124,22 +127,8 @@ def run_to_end(gen: Generator[Any, None, _R], callback: Callable[[Any], Any] | N
 def _versions() -> dict[str, str]:
     import sklearn
 
-    from . import __version__
-
     return {"ftir_unmix": __version__, "numpy": np.__version__, "torch": torch.__version__,
             "scikit-learn": sklearn.__version__, "python": platform.python_version()}
-
-
-def _check(cube: Cube, cfg: UnmixConfig) -> None:
-    h, w, b = cube.shape
-    if cfg.k < 2:
-        raise ValueError(f"k must be at least 2; got {cfg.k}")
-    if cfg.k > b:
-        raise ValueError(f"k={cfg.k} is larger than the number of bands ({b})")
-    if cfg.k > h * w:
-        raise ValueError(f"k={cfg.k} is larger than the number of pixels ({h * w})")
-    if b < 3:
-        raise ValueError(f"unmixing needs at least 3 bands; the cube has {b}")
 
 
 def _scale(data: np.ndarray, how: str) -> tuple[np.ndarray, np.ndarray, str]:
@@ -307,8 +296,13 @@ def iter_unmix(
         Checked after every mini-batch/step; when set, training ends and the
         result of the best epoch so far is returned with ``cancelled=True``.
     """
+    require_cube(cube)
+    if config is not None and not isinstance(config, UnmixConfig):
+        raise TypeError(f"config must be an UnmixConfig; got {type(config).__name__}")
     cfg = (config or UnmixConfig()).updated(**changes).resolved()
-    _check(cube, cfg)
+    if cube.n_bands < 3:
+        raise DataError(f"unmixing needs at least 3 bands; the cube has {cube.n_bands}")
+    check_forced_ranges(cfg.forced_ranges, cube.wavenumbers)
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     h, w_img, n_bands = cube.shape
@@ -317,10 +311,7 @@ def iter_unmix(
     diag = band_diagnostics(cube.data, **cfg.weight_params())
     auto_w = diag.weights
     if weights is not None:
-        weights = np.asarray(weights, dtype=np.float64)
-        if weights.shape != (n_bands,):
-            raise ValueError(f"weights must have shape ({n_bands},); got {weights.shape}")
-        band_w, weight_source = weights, "given"
+        band_w, weight_source = checked_weights(weights, n_bands), "given"
     else:
         band_w, weight_source = auto_w, "automatic"
     if cfg.forced_ranges:
@@ -350,8 +341,11 @@ def iter_unmix(
             cancelled=cancelled,
         )
 
-    degree = baseline_degree(cfg.baseline)
+    degree = baseline_degree(cfg.baseline) if cfg.method == "cnn" else None
     poly = polynomial_basis(cube.wavenumbers, degree) if degree is not None else None
+    nuisance_np = None if poly is None else weighted_nuisance_basis(poly, loss_w)
+    parameters["warnings"] = check_unmixable(cube, cfg.k, weights=loss_w, nuisance=nuisance_np,
+                                             baseline=cfg.baseline, seed=cfg.seed)
 
     if cfg.method != "cnn":
         from . import baselines
@@ -378,8 +372,7 @@ def iter_unmix(
         in_channels=min(cfg.reduced_rank, n_bands, h * w_img) if cfg.protocol == "fast" else None,
     ).to(device)
     trainer = _PaperTrainer if cfg.protocol == "paper" else _FastTrainer
-    nuisance = None if poly is None else torch.as_tensor(
-        weighted_nuisance_basis(poly, loss_w), dtype=torch.float32, device=device)
+    nuisance = None if nuisance_np is None else torch.as_tensor(nuisance_np, dtype=torch.float32, device=device)
     loop = trainer(model, x.reshape(h, w_img, n_bands), loss_w, cfg, device, gen, parameters, nuisance)
     timings["setup_s"] = time.perf_counter() - t
 
@@ -424,12 +417,12 @@ def iter_unmix(
                                endmembers=model.endmembers().detach().cpu().numpy() * unscale[:, None],
                                message=message)
 
-    yield from train(loop.steps(lambda: _should_stop(stop), start=len(history)), loop.total)
+    refine_steps = cfg.step_budget()[1]
+    yield from train(loop.steps(lambda: _should_stop(stop), start=len(history)), cfg.epochs)
     cancelled = loop.stopped_by == "cancel"
     parameters["stopped_by"] = loop.stopped_by
     abund = None  # the maps of the kept state, when the refinement already computed them
-    if cfg.refine and cfg.protocol == "fast" and not cancelled and cfg.k > 1:
-        refine_steps = max(1, loop.total // 2)
+    if refine_steps and not cancelled:
         model.load_state_dict(best[1])
         before = _objective(loop, x, loss_w, nuisance, (h, w_img))
         kept = best
@@ -438,7 +431,7 @@ def iter_unmix(
         loop.restart()
         yield from train(loop.steps(lambda: _should_stop(stop), start=loop.total - refine_steps,
                                     warmup=loop.total - refine_steps + refine_steps // 3),
-                         len(history) + refine_steps, message=f"refining: EM{column + 1} replaced")
+                         cfg.epochs, message=f"refining: EM{column + 1} replaced")
         cancelled = loop.stopped_by == "cancel"
         if cancelled:
             parameters["stopped_by"] = "cancel"
@@ -494,7 +487,7 @@ class _PaperTrainer(_Trainer):
                  nuisance: torch.Tensor | None = None) -> None:
         self.model, self.cfg, self.device = model, cfg, device
         self.nuisance = nuisance
-        self.total = cfg.epochs
+        self.total = cfg.step_budget()[0]
         self.stopped_by = "epochs"
         h, w, _ = x.shape
         p = cfg.patch_size
@@ -558,7 +551,7 @@ class _FastTrainer(_Trainer):
                  nuisance: torch.Tensor | None = None) -> None:
         self.model, self.cfg, self.device, self.gen = model, cfg, device, gen
         self.nuisance = nuisance  # (B, r) orthonormal, removed from Dx and Dx̂ before the angle
-        self.total = cfg.epochs
+        self.total = cfg.step_budget()[0]
         self.warmup = cfg.warmup_steps if cfg.init != "random" else 0
         self.stopped_by = "max steps"
         h, w, n_bands = x.shape

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .parameters import PAPER_WEIGHT_DEFAULTS, check_weight_params
+
 __all__ = [
     "DEFAULT_GAMMA_FLAT",
     "BandDiagnostics",
@@ -26,7 +28,7 @@ __all__ = [
 
 #: Default weight of the flatness diagnostic. The paper gives no value and the
 #: authors' code leaves the term out; 0 reproduces that (see docs/method.md).
-DEFAULT_GAMMA_FLAT = 0.0
+DEFAULT_GAMMA_FLAT = PAPER_WEIGHT_DEFAULTS["gamma_flat"]
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class BandDiagnostics:
         unknown = set(params) - set(self.params)
         if unknown:
             raise TypeError(f"unknown band-weight parameter(s): {', '.join(sorted(unknown))}")
-        new = {**self.params, **params}
+        new = {**self.params, **check_weight_params(**params)}
         score, weights = _score_and_weights(self.z_corr, self.z_rough, self.z_flat, **new)
         return replace(self, weights=weights, score=score, params=new)
 
@@ -100,6 +102,8 @@ _BLOCK_VALUES = 1 << 24
 
 def _as_pixels(data: np.ndarray) -> np.ndarray:
     arr = np.asarray(data)
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"data must be an array of real numbers; got dtype {arr.dtype}")
     if arr.ndim == 3:
         arr = arr.reshape(-1, arr.shape[-1])
     if arr.ndim != 2:
@@ -108,6 +112,8 @@ def _as_pixels(data: np.ndarray) -> np.ndarray:
         raise ValueError(f"band weights need at least 3 bands, got {arr.shape[1]}")
     if arr.shape[0] < 2:
         raise ValueError(f"band weights need at least 2 pixels, got {arr.shape[0]}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"data contain {int((~np.isfinite(arr)).sum())} NaN or infinite values")
     return arr
 
 
@@ -144,6 +150,8 @@ def band_diagnostics(
     -------
     BandDiagnostics
     """
+    params = check_weight_params(gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
+                                 sharpness=sharpness, w_min=w_min, eps=eps)
     y = _as_pixels(data)
     n_pix, n_bands = y.shape
     med, mad, var = np.empty(n_bands), np.empty(n_bands), np.empty(n_bands)
@@ -188,10 +196,6 @@ def band_diagnostics(
     z_corr = robust_z(d_corr, eps)
     z_rough = robust_z(d_rough, eps)
     z_flat = robust_z(d_flat, eps)
-    params = dict(
-        gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
-        sharpness=sharpness, w_min=w_min, eps=eps,
-    )
     score, weights = _score_and_weights(z_corr, z_rough, z_flat, **params)
     return BandDiagnostics(
         weights=weights, score=score, d_corr=d_corr, d_rough=d_rough, d_flat=d_flat,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ftir_unmix import unmix
+from ftir_unmix import make_cube, unmix
 from ftir_unmix.baseline import (
     baseline_degree,
     lower_envelope,
@@ -57,8 +57,9 @@ def test_lower_envelope_recovers_a_spectrum_that_is_transparent_somewhere():
 def test_unknown_baseline_is_refused():
     with pytest.raises(ValueError, match="baseline must be one of"):
         baseline_degree("cubic")
-    with pytest.raises(ValueError, match="baseline must be one of"):
-        unmix(np.ones((4, 4, 10), np.float32), 2, baseline="cubic")
+    cube = make_cube(np.random.default_rng(0).random((4, 4, 10)), np.linspace(700, 4000, 10))
+    with pytest.raises(ValueError, match="baseline: must be one of none, offset, linear, quadratic"):
+        unmix(cube, 2, baseline="cubic")
 
 
 @pytest.fixture(scope="module")

@@ -15,3 +15,14 @@ def test_import_pulls_no_gui_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"GUI modules imported: {out.stdout}"
+
+
+def test_public_names_resolve_lazily_and_completely():
+    import subprocess
+    import sys
+
+    code = ("import sys, ftir_unmix; assert 'torch' not in sys.modules, 'import pulled torch'; "
+            "missing = [n for n in ftir_unmix.__all__ if getattr(ftir_unmix, n, None) is None]; "
+            "assert not missing, missing; assert set(ftir_unmix._EXPORTS) | {'__version__'} == set(ftir_unmix.__all__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

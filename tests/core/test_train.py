@@ -117,8 +117,8 @@ def test_baselines_behind_the_same_api(small_section, method):
     assert result.parameters["method"] == method and len(result.loss_history) == 0
 
 
-@pytest.mark.parametrize("bad,match", [(dict(k=500), "larger than the number of bands"),
-                                       (dict(k=1), "at least 2"), (dict(k=3, loss="mse"), "loss"),
+@pytest.mark.parametrize("bad,match", [(dict(k=250), "at most the number of bands"),
+                                       (dict(k=1), r"in \[2, 256\]"), (dict(k=3, loss="mse"), "loss"),
                                        (dict(k=3, protocol="slow"), "protocol"),
                                        (dict(k=3, epochs=0), "epochs")])
 def test_bad_parameters_are_refused(small_section, bad, match):

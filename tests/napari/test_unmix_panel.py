@@ -25,7 +25,7 @@ def test_controls_exist_by_name(unmix_panel):
                  "cancel", "export", "output_dir", "baseline"):
         assert getattr(w, name) is not None, name
     assert set(w.loss.choices) == {"wsad", "sad"}
-    assert set(w.device.choices) == {"auto", "cpu", "cuda"}
+    assert set(w.device.choices) == {"auto", "cpu", "cuda", "mps"}
     assert set(w.protocol.choices) == {"fast", "paper"}
     assert set(w.baseline.choices) == {"quadratic", "linear", "offset", "none"}
     assert w.baseline.value == "quadratic"
@@ -145,7 +145,7 @@ def test_bad_inputs_give_notifications_not_crashes(viewer, unmix_panel, notifica
     w.k.value = 12
     w.run.clicked()
     wait_idle(w)
-    assert any("larger than the number of bands" in m for m in notifications.errors())
+    assert any("at most the number of bands" in m for m in notifications.errors())
     assert w.result is None and not _maps(viewer)
     # a 2-D image
     flat = viewer.add_image(np.zeros((16, 16), np.float32), name="photo")
@@ -198,13 +198,14 @@ def test_export_writes_all_outputs(viewer, unmix_panel, wait_idle, tmp_path, not
     assert any("export folder" in m for m in notifications.errors())
     maps = _maps(viewer)
     maps[0].name = "resin abundance"  # the user names a material
-    w.output_dir.value = tmp_path
+    out = tmp_path / "export"
+    w.output_dir.value = out
     w.export.clicked()
     for name in ("abundances.tif", "endmembers.csv", "band_weights.csv", "run.json"):
-        assert (tmp_path / name).is_file(), name
-    header = next(csv.reader((tmp_path / "endmembers.csv").open()))
+        assert (out / name).is_file(), name
+    header = next(csv.reader((out / "endmembers.csv").open()))
     assert header == ["wavenumber", "resin", "EM2", "EM3"]
-    record = json.loads((tmp_path / "run.json").read_text())
+    record = json.loads((out / "run.json").read_text())
     assert record["parameters"]["k"] == 3
 
 

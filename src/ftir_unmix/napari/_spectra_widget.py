@@ -29,8 +29,10 @@ from magicgui.widgets import Container, FileEdit, Label, PushButton
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy
 
-from ..export import write_endmembers_csv
+from ..export import write_spectra_csv
 from ..result import UnmixResult, scale_to
+from ..safe_write import atomic_file
+from . import _widgets_common as _common
 from ._layers import (
     RESULT_KEY,
     endmember_name_from_layer,
@@ -475,20 +477,25 @@ class SpectraWidget(Container):
             return
         path = Path(path)
         suffix = path.suffix.lower()
+        if suffix not in (".csv", ".png", ".svg", ".pdf"):
+            notify_error(f"Spectra: cannot export to {path.name}; use .csv, .png, .svg or .pdf.")
+            return
+        wn, table, names = self.plotted_table()
+        if suffix == ".csv" and not names:
+            notify_error("Spectra: nothing is plotted yet.")
+            return
+        overwrite = path.exists()
+        if overwrite and not _common.ask_yes_no(self.native, "Replace the file?",
+                                                f"{path} exists. Replace it?"):
+            return
         try:
             if suffix == ".csv":
-                wn, table, names = self.plotted_table()
-                if not names:
-                    notify_error("Spectra: nothing is plotted yet.")
-                    return
-                write_endmembers_csv(path, wn, table, names)
-            elif suffix in (".png", ".svg", ".pdf"):
-                fig = self.canvas.figure
-                fig.savefig(path, facecolor=fig.get_facecolor(), dpi=200)
+                write_spectra_csv(path, wn, table, names, overwrite=overwrite)
             else:
-                notify_error(f"Spectra: cannot export to {path.name}; use .csv, .png, .svg or .pdf.")
-                return
-        except OSError as exc:
+                fig = self.canvas.figure
+                with atomic_file(path, overwrite=overwrite) as tmp:
+                    fig.savefig(tmp, facecolor=fig.get_facecolor(), dpi=200)
+        except (OSError, ValueError) as exc:
             notify_error(f"Spectra: export failed: {exc}")
             return
         notify_info(f"Spectra: wrote {path}")

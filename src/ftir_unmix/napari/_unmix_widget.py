@@ -21,6 +21,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,16 +39,21 @@ from matplotlib.ticker import MaxNLocator
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy
 
-from ..config import UnmixConfig
+from ..config import DEVICES, UnmixConfig
 from ..errors import CubeError
 from ..export import write_outputs
+from ..io import Y_UNITS, load_cube
 from ..result import UnmixResult
+from ..safe_write import folder_state
 from ..select_k import KSweep, SweepProgress, iter_sweep_k
 from ..train import Progress, iter_unmix
+from . import _widgets_common as _common
 from ._layers import (
+    FORCED_RANGES_KEY,
     RESULT_KEY,
     abundance_layer_tuples,
     cube_from_layer_arrays,
+    cube_layer_tuple,
     endmember_name_from_layer,
     forced_ranges_of,
     is_abundance_layer,
@@ -61,6 +67,7 @@ from ._widgets_common import (
     make_weight_controls,
     notify_error,
     notify_info,
+    notify_warning,
     show_wavenumber_overlay,
 )
 
@@ -173,6 +180,16 @@ class UnmixWidget(Container):
             tooltip="The hyperspectral image to unmix (bands × rows × columns), e.g. a file "
                     "opened with File ▸ Open or the sample cross-section.",
         )
+        self.units_info = Label(name="units_info", value="")
+        self.units = ComboBox(
+            name="units", label="values are", value="auto", choices=list(Y_UNITS),
+            tooltip="What the image's values are. Unmixing needs absorbance: transmittance and "
+                    "reflectance (fraction or percent) are converted on reading. auto: as the "
+                    "file says, else recognised by the value range. Choose and press Reopen to "
+                    "read the file again if the detection was wrong.",
+        )
+        self.reopen = PushButton(name="reopen", text="Reopen",
+                                 tooltip="Read the image's file again with the units chosen here.")
         self.k = SpinBox(
             name="k", label="materials (K)", value=_DEFAULTS.k, min=2, max=64,
             tooltip="How many materials (endmembers) to look for: pigments, binders, varnish, "
@@ -221,8 +238,8 @@ class UnmixWidget(Container):
             tooltip="Same seed, same data, same device → same result.",
         )
         self.device = ComboBox(
-            name="device", label="device", value="auto", choices=["auto", "cpu", "cuda"],
-            tooltip="auto uses an NVIDIA GPU when one is present, else the CPU.",
+            name="device", label="device", value=_DEFAULTS.device, choices=list(DEVICES),
+            tooltip="auto uses an NVIDIA GPU (cuda) or Apple's GPU (mps) when present, else the CPU.",
         )
         self._weight_controls = make_weight_controls(self._session.weight_params)
         bind_weight_controls(self._weight_controls, self._session.weight_params)
@@ -258,8 +275,12 @@ class UnmixWidget(Container):
                                  tooltip="Write the latest result to the export folder.")
 
         self.extend([
+            Container(name="source", labels=True, widgets=[self.layer]),
+            self.units_info,
+            Container(name="units_row", widgets=[self.units, self.reopen], layout="horizontal",
+                      labels=True),
             Container(name="parameters", labels=True, widgets=[
-                self.layer, self.k, self.loss, self.protocol, self.baseline, self.epochs, self.lr,
+                self.k, self.loss, self.protocol, self.baseline, self.epochs, self.lr,
                 self.softmax_scale, self.seed, self.device]),
             Label(name="weights_title", value="<b>Band weights</b> (shared with the Band "
                                               "weights panel)"),
@@ -298,7 +319,7 @@ class UnmixWidget(Container):
         self.output_dir.line_edit.native.setPlaceholderText("folder for the result files")
         # Text that changes during a run must not re-layout the window (a relayout can
         # resize napari's canvas, which is expensive with software OpenGL).
-        for label in (self.status, self.forced_info):
+        for label in (self.status, self.forced_info, self.units_info):
             label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
             label.native.setWordWrap(False)
         self.progress.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
@@ -308,6 +329,8 @@ class UnmixWidget(Container):
         self.cancel.clicked.connect(self._on_cancel)
         self.export.clicked.connect(self._on_export)
         self.layer.changed.connect(self._update_forced_info)
+        self.layer.changed.connect(self._update_units_info)
+        self.reopen.clicked.connect(self._on_reopen)
 
         layers_events = napari_viewer.layers.events
         for ev in (layers_events.inserted, layers_events.removed, layers_events.moved):
@@ -323,6 +346,7 @@ class UnmixWidget(Container):
         if self.layer.value is None and choices:
             self.layer.value = choices[0]
         self._update_forced_info()
+        self._update_units_info()
         show_wavenumber_overlay(napari_viewer)
 
     # ------------------------------------------------------------------ layers
@@ -345,6 +369,59 @@ class UnmixWidget(Container):
             self.forced_info.value = f"forced to w_min: {txt} cm⁻¹"
         else:
             self.forced_info.value = ""
+
+    # ------------------------------------------------------------------ units
+    def _source_of(self, layer: Any) -> dict[str, Any]:
+        return dict(layer.metadata.get("source_metadata") or {}) if layer is not None else {}
+
+    def _update_units_info(self, *_: Any) -> None:
+        if not self._alive:
+            return
+        source = self._source_of(self.layer.value)
+        if not source:
+            self.units_info.value = ""
+            return
+        units, origin = source.get("units", "unknown (taken as absorbance)"), source.get("units_source", "")
+        converted = [r for r in source.get("repairs", []) if "absorbance" in r and "convert" in r]
+        text = f"values: {units}" + (f" ({origin})" if origin else "")
+        self.units_info.value = text
+        self.units_info.tooltip = "\n".join([text, *converted])
+
+    def _on_reopen(self, *_: Any) -> None:
+        """Read the chosen layer's file again with the chosen units, in a worker thread."""
+        from napari.qt.threading import create_worker
+
+        layer = self.layer.value
+        path = self._source_of(layer).get("path")
+        if layer is None or not path:
+            notify_error("Reopen: the chosen layer was not read from a file.")
+            return
+        if self._refuse_if_busy():
+            return
+        fmt, units = self._source_of(layer).get("format"), self.units.value
+        worker = create_worker(load_cube, path, format=fmt, units=units, _start_thread=False,
+                               _ignore_errors=True)
+        worker.returned.connect(lambda cube: self._replace_cube(layer, cube))
+        worker.errored.connect(lambda exc: notify_error(f"Reopen: {_one_line(exc)}"))
+        self.status.value = f"reading {Path(path).name} again as {units}…"
+        worker.start()
+
+    def _replace_cube(self, layer: Any, cube: Any) -> None:
+        if not self._alive or layer not in self._viewer.layers:
+            return
+        data, kwargs, _ = cube_layer_tuple(cube, name=layer.name)
+        if tuple(data.shape) != tuple(layer.data.shape):
+            notify_error(f"Reopen: the file now reads as {data.shape}, not {layer.data.shape}; "
+                         "open it as a new layer instead.")
+            return
+        keep = {k: v for k, v in layer.metadata.items() if k not in kwargs["metadata"]}
+        layer.metadata = {**kwargs["metadata"], **keep,
+                          FORCED_RANGES_KEY: layer.metadata.get(FORCED_RANGES_KEY, [])}
+        layer.data = data
+        layer.contrast_limits = kwargs["contrast_limits"]
+        self._update_units_info()
+        self.status.value = f"{layer.name}: {cube.units}"
+        notify_info(f"{layer.name} read again: values are {cube.units}.")
 
     # ------------------------------------------------------------------ config
     def config(self) -> UnmixConfig:
@@ -518,6 +595,10 @@ class UnmixWidget(Container):
         elif result.parameters.get("stopped_by") == "converged":
             msg = "converged · " + msg
         self.progress.value = self.progress.max
+        for warning in result.parameters.get("warnings", []):
+            notify_warning(f"Unmix: {warning}")
+        if result.parameters.get("warnings"):
+            msg += " · ⚠ " + "; ".join(result.parameters["warnings"])
         self._set_status(msg)
         self._session.result = result
         self._session.result_changed.emit(result)
@@ -608,8 +689,14 @@ class UnmixWidget(Container):
             names = [endmember_name_from_layer(lay.name) for lay in layers]
             if len(set(names)) == len(names):
                 result = dataclasses.replace(result, names=names)
+        overwrite = folder_state(out) == "result"
+        if overwrite and not _common.ask_yes_no(
+                self.native, "Replace the earlier result?",
+                f"{out} holds an earlier result. Replace it with this one?"):
+            self.status.value = "export cancelled: the earlier result was kept"
+            return
         try:
-            paths = write_outputs(result, out)
+            paths = write_outputs(result, out, overwrite=overwrite)
         except (OSError, ValueError) as exc:
             notify_error(f"Export failed: {exc}")
             return

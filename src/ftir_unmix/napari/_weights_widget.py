@@ -38,9 +38,9 @@ from ._layers import FORCED_RANGES_KEY, forced_ranges_of
 from ._plot import ThemedCanvas, style_legend
 from ._session import get_session
 from ._widgets_common import (
-    follow_new_cube,
     bind_weight_controls,
     cube_layer_choices,
+    follow_new_cube,
     make_weight_controls,
     show_wavenumber_overlay,
 )

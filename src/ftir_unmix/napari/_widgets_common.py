@@ -6,11 +6,12 @@ from typing import Any
 
 from magicgui.widgets import ComboBox, FloatSpinBox
 
+from ..parameters import WEIGHT_RULES
 from ._layers import is_cube_layer
 from ._session import WEIGHT_PARAM_NAMES, WeightParams
 
-__all__ = ["cube_layer_choices", "image_layer_choices", "make_weight_controls", "bind_weight_controls",
-           "notify_error", "notify_info"]
+__all__ = ["ask_yes_no", "cube_layer_choices", "image_layer_choices", "make_weight_controls",
+           "bind_weight_controls", "notify_error", "notify_info", "notify_warning"]
 
 #: Tooltips in users' terms.
 WEIGHT_TOOLTIPS = {
@@ -28,10 +29,17 @@ _WEIGHT_LABELS = {
     "gamma_rough": "γ roughness", "gamma_flat": "γ flatness", "tau": "τ threshold",
     "sharpness": "sharpness", "w_min": "w_min (floor)",
 }
-_WEIGHT_RANGES = {
-    "gamma_rough": (0.0, 10.0, 0.05), "gamma_flat": (0.0, 10.0, 0.05), "tau": (-5.0, 50.0, 0.1),
-    "sharpness": (0.01, 50.0, 0.1), "w_min": (0.0, 1.0, 0.01),
+#: Spin-box (step, upper end); the lower end and the hard upper bound come from the engine's rules.
+_WEIGHT_STEPS = {
+    "gamma_rough": (0.05, 10.0), "gamma_flat": (0.05, 10.0), "tau": (0.1, 50.0),
+    "sharpness": (0.1, 50.0), "w_min": (0.01, 1.0),
 }
+
+
+def _weight_range(name: str) -> tuple[float, float, float]:
+    rule = WEIGHT_RULES[name]
+    step, top = _WEIGHT_STEPS[name]
+    return rule.low + (0.01 if rule.low_open else 0.0), min(top, rule.high), step
 
 
 def _viewer_layers(viewer: Any) -> list[Any]:
@@ -59,7 +67,7 @@ def make_weight_controls(params: WeightParams) -> dict[str, FloatSpinBox]:
     """One spin box per band-weight parameter, named like the parameter."""
     out = {}
     for name in WEIGHT_PARAM_NAMES:
-        lo, hi, step = _WEIGHT_RANGES[name]
+        lo, hi, step = _weight_range(name)
         out[name] = FloatSpinBox(
             name=name, label=_WEIGHT_LABELS[name], value=getattr(params, name),
             min=lo, max=hi, step=step, tooltip=WEIGHT_TOOLTIPS[name],
@@ -118,6 +126,25 @@ def notify_info(message: str) -> None:
     from napari.utils.notifications import show_info
 
     show_info(message)
+
+
+def notify_warning(message: str) -> None:
+    """Show a warning notification in napari."""
+    from napari.utils.notifications import show_warning
+
+    show_warning(message)
+
+
+def ask_yes_no(parent: Any, title: str, question: str) -> bool:
+    """A modal Yes/No question (default No); True for Yes.
+
+    Tests replace it (``monkeypatch.setattr(module, "ask_yes_no", …)``):
+    a modal dialog would wait for a click that never comes.
+    """
+    from qtpy.QtWidgets import QMessageBox
+
+    answer = QMessageBox.question(parent, title, question, QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
+    return answer == QMessageBox.Yes
 
 
 def set_choices_keep(combo: ComboBox) -> None:

@@ -1,4 +1,5 @@
-"""npe2 writer hooks (no dialogs here: napari asks for the file name).
+"""npe2 writer hooks (no dialogs here: napari asks for the file name, and whether to replace
+an existing file). Every file is written atomically (complete or not at all).
 
 - abundance maps (one or more 2-D image layers) → float32 TIFF, ``K×H×W``, with
   the endmember names and the run record in the TIFF description;
@@ -11,13 +12,16 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..export import write_endmembers_csv
+from ..export import write_spectra_csv
 from ..io import write_abundance_tiff, write_abundances_envi, write_npz
+from ..safe_write import atomic_file
 from ._layers import RESULT_KEY, endmember_name_from_layer, layer_wavenumbers
 
 __all__ = ["LayerWriteError", "write_abundances_envi_hook", "write_abundances_tiff", "write_cube_npz",
@@ -76,8 +80,9 @@ def write_abundances_tiff(path: str, layer_data: list[FullLayerData]) -> list[st
         The file written.
     """
     stack, names, record, pixel_size = _stack(layer_data)
-    out = write_abundance_tiff(path, stack, names, record, pixel_size=pixel_size)
-    return [str(out)]
+    with atomic_file(path, overwrite=True) as tmp:
+        write_abundance_tiff(tmp, stack, names, record, pixel_size=pixel_size)
+    return [str(path)]
 
 
 def write_abundances_envi_hook(path: str, layer_data: list[FullLayerData]) -> list[str]:
@@ -97,7 +102,16 @@ def write_abundances_envi_hook(path: str, layer_data: list[FullLayerData]) -> li
     for key in ("k", "method", "loss", "protocol", "seed", "epochs", "lr"):
         if key in params:
             scalars[key] = params[key]
-    hdr, dat = write_abundances_envi(path, stack, names, pixel_size=pixel_size, metadata=scalars)
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Both files are written in a hidden folder beside the target and moved out data first,
+    # header last: a reader never finds a header whose data are incomplete.
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.partial-") as tmp:
+        hdr_tmp, dat_tmp = write_abundances_envi(Path(tmp) / target.name, stack, names,
+                                                 pixel_size=pixel_size, metadata=scalars)
+        hdr, dat = target.parent / hdr_tmp.name, target.parent / dat_tmp.name
+        os.replace(dat_tmp, dat)
+        os.replace(hdr_tmp, hdr)
     return [str(hdr), str(dat)]
 
 
@@ -131,7 +145,7 @@ def write_endmembers(path: str, layer_data: list[FullLayerData]) -> list[str]:
         names.append(endmember_name_from_layer(str(meta.get("name", info.get("name", "")))))
     if wn is None:
         raise LayerWriteError("select the abundance layers of an unmixing result to save their spectra")
-    out = write_endmembers_csv(path, wn, np.column_stack(columns), names)
+    out = write_spectra_csv(path, wn, np.column_stack(columns), names, overwrite=True)
     return [str(out)]
 
 
@@ -157,6 +171,6 @@ def write_cube_npz(path: str, data: Any, attributes: dict[str, Any]) -> list[str
             "(needs 3 axes, bands first, and metadata['wavenumbers'])"
         )
     source = dict(meta.get("source_metadata") or {})
-    out = write_npz(Path(path), np.moveaxis(arr, 0, -1), wn,
-                    pixel_size=meta.get("pixel_size"), metadata=source)
-    return [str(out)]
+    with atomic_file(path, overwrite=True) as tmp:
+        write_npz(tmp, np.moveaxis(arr, 0, -1), wn, pixel_size=meta.get("pixel_size"), metadata=source)
+    return [str(path)]
