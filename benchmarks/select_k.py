@@ -66,13 +66,13 @@ def run(*, quick: bool = False, methods: tuple[str, ...] = ("cnn", "nmf", "vca-f
                     opts = dict(method_opts[m])
                     t = time.perf_counter()
                     sw = sweep_k(s.cube, ks, seed=seed, **opts)
-                    k, reason = sw.recommend()
+                    rec = sw.recommend()
                     rows.append({"layout": layout, "k_true": kt, "seed": seed, "method": m,
-                                 "recommended": k, "hit": k == kt, "reason": reason, "rule": sw.rule,
+                                 "recommended": rec.k, "hit": rec.k == kt, "reason": rec.text, "rule": sw.rule,
                                  "seconds": time.perf_counter() - t, "table": sw.table()})
                     if log:
-                        log(f"  select-K {layout:8s} K={kt} seed {seed} {m:9s} -> {k} "
-                            f"{'hit' if k == kt else 'MISS'} ({rows[-1]['seconds']:.0f} s)")
+                        log(f"  select-K {layout:8s} K={kt} seed {seed} {m:9s} -> {rec.k} "
+                            f"{'hit' if rec.k == kt else 'MISS'} ({rows[-1]['seconds']:.0f} s)")
     return {"meta": {"size": size, "n_bands": n_bands, "seeds": list(seeds), "k_true": list(k_true),
                      "cube_seeds": [cube_seed_base + s for s in seeds],
                      "layouts": list(layouts), "methods": method_opts,

@@ -72,7 +72,7 @@ def hp_weights(data: np.ndarray, *, gamma: float = 0.75, tau: float = 3.0, sharp
     from scipy.signal import savgol_filter
 
     from ftir_unmix import band_diagnostics
-    from ftir_unmix.weights import robust_z
+    from ftir_unmix.preprocess.weights import robust_z
 
     d = band_diagnostics(data, gamma_rough=0.0, tau=tau, sharpness=sharpness, w_min=w_min)
     x = np.asarray(data, dtype=np.float64).reshape(-1, d.weights.size)
@@ -121,7 +121,7 @@ def run(cases=CASES, seeds=(0, 1, 2), *, size=64, n_bands=None, epochs=None, log
     import torch
 
     from ftir_unmix import band_diagnostics, unmix
-    from ftir_unmix.baselines import nmf
+    from ftir_unmix.methods.classical import nmf
     from ftir_unmix.metrics import evaluate, mean_sad
 
     torch.set_num_threads(1)
@@ -140,7 +140,7 @@ def run(cases=CASES, seeds=(0, 1, 2), *, size=64, n_bands=None, epochs=None, log
                 r = unmix(truth.cube, case.k, loss=loss, weights=w, seed=seed, device="cpu", **opts)
                 secs = time.perf_counter() - t
                 ev = evaluate(truth.endmembers, truth.abundances, r.endmembers, r.abundances)
-                # The warm start the decoder began from, rebuilt as train.py builds it.
+                # The warm start the decoder began from, rebuilt as the CNN method builds it.
                 x = truth.cube.pixels
                 rec = {"case": name, "seed": seed, "variant": v, "mean_sad_deg": ev["mean_sad_deg"],
                        "abundance_rmse": ev["abundance_rmse"], "seconds": secs,
@@ -150,10 +150,11 @@ def run(cases=CASES, seeds=(0, 1, 2), *, size=64, n_bands=None, epochs=None, log
                                                "informative_energy_kept")})
                 how = (r.parameters.get("warm_start") or {}).get("chosen", r.parameters.get("init"))
                 if how in ("nmf", "vca"):
-                    from ftir_unmix.train import _initial_endmembers, _scale
+                    from ftir_unmix.methods.cnn.warm_start import initial_endmembers
+                    from ftir_unmix.preprocess import scale_pixels
 
-                    xs, _, _ = _scale(x, r.parameters.get("scaling", "global"))
-                    e0 = _initial_endmembers(xs, np.asarray(r.weights, np.float32), case.k, how, seed)
+                    xs = scale_pixels(x, r.parameters.get("scaling", "global")).pixels
+                    e0 = initial_endmembers(xs, np.asarray(r.weights, np.float32), case.k, how, seed)
                     rec["warm_start"] = how
                     rec["init_sad_deg"] = mean_sad(truth.endmembers, e0)
                     rec["moved_from_init_deg"] = mean_sad(e0, r.endmembers)

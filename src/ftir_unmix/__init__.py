@@ -21,9 +21,8 @@ _EXPORTS = {
     "ParameterError": "errors", "ResultReadError": "errors", "FTIRUnmixWarning": "errors",
     "load_cube": "io",
     "UnmixResult": "result", "load_result": "result",
-    "Progress": "train", "iter_unmix": "train", "run_to_end": "train",
-    "unmix": "unmixing",
-    "BandDiagnostics": "weights", "band_diagnostics": "weights", "band_weights": "weights",
+    "Progress": "run", "iter_unmix": "run", "run_to_end": "run", "unmix": "run",
+    "BandDiagnostics": "preprocess", "band_diagnostics": "preprocess", "band_weights": "preprocess",
 }
 
 __all__ = [
@@ -46,10 +45,9 @@ if TYPE_CHECKING:  # pragma: no cover
         ResultReadError,
     )
     from .io import load_cube
+    from .preprocess import BandDiagnostics, band_diagnostics, band_weights
     from .result import UnmixResult, load_result
-    from .train import Progress, iter_unmix, run_to_end
-    from .unmixing import unmix
-    from .weights import BandDiagnostics, band_diagnostics, band_weights
+    from .run import Progress, iter_unmix, run_to_end, unmix
 
 
 def __getattr__(name: str) -> Any:

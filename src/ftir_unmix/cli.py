@@ -8,28 +8,65 @@ import sys
 import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import MISSING, fields
 from typing import Any
 
 import numpy as np
 
 from ._version import __version__
-from .config import BASELINES, INITS, LOSSES, METHODS, PROTOCOLS, SCALINGS, UnmixConfig, parameter_rule
+from .config import UnmixConfig, parameter_rule
 from .errors import CubeReadError, FTIRUnmixWarning, OutputError, ParameterError, escape_control
 from .jsonable import dumps
-from .parameters import check_weight_params
 
 __all__ = ["main"]
 
-_DEFAULTS = UnmixConfig()
+#: Command-line options whose name is not the parameter's with dashes.
+_OPTION_NAMES = {"n_patches": "--patches", "forced_ranges": "--force-range"}
+_GROUP_TITLES = {"run": "run", "weights": "band weights", "preprocess": "preprocessing",
+                 "background": "background (baseline) term", "cnn": "CNN model and loss",
+                 "protocol": "training protocol"}
 
 
-def _add_weight_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("band weights")
-    g.add_argument("--gamma-rough", type=float, default=_DEFAULTS.gamma_rough)
-    g.add_argument("--gamma-flat", type=float, default=_DEFAULTS.gamma_flat)
-    g.add_argument("--tau", type=float, default=_DEFAULTS.tau)
-    g.add_argument("--sharpness", type=float, default=_DEFAULTS.sharpness)
-    g.add_argument("--w-min", type=float, default=_DEFAULTS.w_min)
+def _option(parameter: str) -> str:
+    return _OPTION_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
+
+
+def _add_config_options(p: argparse.ArgumentParser, *, skip: tuple[str, ...] = (),
+                        only_group: str | None = None, required: tuple[str, ...] = ()) -> None:
+    """One option per :class:`UnmixConfig` field, from its rule and help (the one source).
+
+    Options not given stay out of the namespace (``argparse.SUPPRESS``), so the
+    defaults are the configuration's own.
+    """
+    groups: dict[str, Any] = {}
+    for f in fields(UnmixConfig):
+        group = f.metadata.get("group")
+        if f.name in skip or group is None or (only_group and group != only_group):
+            continue
+        g = groups.get(group) or groups.setdefault(group, p.add_argument_group(_GROUP_TITLES[group]))
+        rule = f.metadata.get("rule")
+        default = f.default if f.default is not MISSING else None
+        help_text = f.metadata["help"] + ("" if default in (None, ()) else f" (default {default})")
+        kwargs: dict[str, Any] = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
+        if f.name in required:
+            kwargs.update(required=True, help=f.metadata["help"])
+        if f.name == "forced_ranges":
+            kwargs.update(action="append", metavar="LO:HI", help=help_text + "; repeatable")
+        elif rule.kind == "choice":
+            kwargs["choices"] = rule.options
+        elif rule.kind == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        else:
+            kwargs["type"] = int if rule.kind == "int" else float
+        g.add_argument(_option(f.name), **kwargs)
+
+
+def _config_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The configuration fields given on the command line."""
+    options = {f.name: getattr(args, f.name) for f in fields(UnmixConfig) if hasattr(args, f.name)}
+    if "forced_ranges" in options:
+        options["forced_ranges"] = tuple(_parse_range(r) for r in options["forced_ranges"])
+    return options
 
 
 def _add_reader_options(p: argparse.ArgumentParser) -> None:
@@ -55,6 +92,8 @@ def _add_overwrite_option(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .select_k import RULES, SWEEP_STEPS
+
     parser = argparse.ArgumentParser(prog="ftir-unmix", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,69 +106,33 @@ def _parser() -> argparse.ArgumentParser:
     _add_reader_options(p)
     p.add_argument("--out", required=True, help="CSV file to write")
     _add_overwrite_option(p, "an existing CSV file")
-    _add_weight_options(p)
+    _add_config_options(p, only_group="weights", skip=("forced_ranges",))
 
     p = sub.add_parser("unmix", help="unmix a file into K abundance maps and endmember spectra")
     _add_reader_options(p)
-    p.add_argument("--k", type=int, required=True, help="number of endmembers")
     p.add_argument("--out", required=True, help="output folder (created; must be new, empty or an "
                                                  "earlier result with --overwrite)")
     _add_overwrite_option(p, "an earlier result in --out")
-    p.add_argument("--method", choices=METHODS, default=_DEFAULTS.method)
-    p.add_argument("--loss", choices=LOSSES, default=_DEFAULTS.loss)
-    p.add_argument("--protocol", choices=PROTOCOLS, default=_DEFAULTS.protocol,
-                   help="fast (default): whole-image steps, stops on convergence; "
-                        "paper: random 5x5 patches as in Pande et al.")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="paper protocol: epochs (default 500); fast: the most steps in all, "
-                        "refinement included (default 450; 300 with --no-refine)")
-    p.add_argument("--patches", type=int, default=_DEFAULTS.n_patches)
-    p.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size)
-    p.add_argument("--lr", type=float, default=_DEFAULTS.lr)
-    p.add_argument("--softmax-scale", type=float, default=_DEFAULTS.softmax_scale)
-    p.add_argument("--dropout", type=float, default=None,
-                   help="spatial dropout (default: 0.2 for the paper protocol, 0 for fast)")
-    p.add_argument("--scaling", choices=SCALINGS, default=_DEFAULTS.scaling)
-    _add_baseline_option(p)
-    p.add_argument("--init", choices=INITS, default=_DEFAULTS.init,
-                   help="decoder warm start (auto: the better of nmf and vca for the fast protocol, "
-                        "random for the paper protocol)")
-    p.add_argument("--refine", action=argparse.BooleanOptionalAction, default=_DEFAULTS.refine,
-                   help="fast protocol: retry the least-used endmember on the worst-explained spot, "
-                        "keep it if the fit improves (default on)")
-    p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
-    p.add_argument("--device", default=_DEFAULTS.device, help="auto (default), cpu, cuda or mps")
-    p.add_argument("--force-range", action="append", default=[], metavar="LO:HI",
-                   help="force the weights of a wavenumber range (cm-1) to w-min; repeatable")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_weight_options(p)
+    _add_config_options(p, required=("k",))
 
     p = sub.add_parser("select-k", help="unmix for a range of K and recommend one")
     _add_reader_options(p)
-    p.add_argument("--k-min", type=int, default=4)
-    p.add_argument("--k-max", type=int, default=12)
-    p.add_argument("--method", choices=METHODS, default=_DEFAULTS.method)
-    p.add_argument("--loss", choices=LOSSES, default=_DEFAULTS.loss)
-    _add_baseline_option(p)
-    p.add_argument("--epochs", type=int, default=200, help="CNN: maximum steps per K (default 200)")
-    p.add_argument("--seed", type=int, default=_DEFAULTS.seed)
-    p.add_argument("--device", default=_DEFAULTS.device, help="auto (default), cpu, cuda or mps")
-    p.add_argument("--rule", choices=("auto", "count", "largest-clean"), default="auto",
-                   help="how K is chosen (auto: count for cnn, largest-clean for nmf/vca-fcls)")
+    p.add_argument("--k-min", type=int, default=4, help="smallest K of the sweep (default 4)")
+    p.add_argument("--k-max", type=int, default=12, help="largest K of the sweep (default 12)")
+    p.add_argument("--rule", choices=RULES, default="auto",
+                   help="how K is chosen (auto: count for cnn, largest-clean for the others)")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of the table")
     p.add_argument("--out", default=None, help="CSV file: one row of diagnostics per K")
     _add_overwrite_option(p, "an existing --out file")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    # No refinement in a sweep: a faint or duplicated map is the very signal it looks for.
+    _add_config_options(p, skip=("k", "refine"))
+    p.set_defaults(epochs=SWEEP_STEPS)
 
     p = sub.add_parser("demo", help="open napari with a synthetic cross-section and the panels")
     p.add_argument("path", nargs="?", default=None, help="open this file instead of the sample")
     return parser
-
-
-def _add_baseline_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--baseline", choices=tuple(BASELINES), default=_DEFAULTS.baseline,
-                   help="CNN: smooth per-pixel baseline fitted along with the mixture "
-                        f"(default {_DEFAULTS.baseline}; none for data without one)")
 
 
 def _load(args: argparse.Namespace):
@@ -141,11 +144,11 @@ def _load(args: argparse.Namespace):
 
 def _weights(args: argparse.Namespace) -> int:
     from .export import write_spectra_csv
+    from .preprocess import band_diagnostics
     from .safe_write import check_output_file
-    from .weights import band_diagnostics
 
-    params = check_weight_params(gamma_rough=args.gamma_rough, gamma_flat=args.gamma_flat, tau=args.tau,
-                                 sharpness=args.sharpness, w_min=args.w_min)
+    # the unmixing defaults (what ``unmix`` would use), with the options given
+    params = UnmixConfig(**_config_options(args)).weight_params()
     check_output_file(args.out, overwrite=args.overwrite)
     cube = _load(args)
     diag = band_diagnostics(cube.data, **params)
@@ -191,22 +194,12 @@ class _Interrupts:
 def _unmix(args: argparse.Namespace) -> int:
     from .safe_write import check_output_folder
 
-    config = UnmixConfig(
-        k=args.k, method=args.method, loss=args.loss, protocol=args.protocol,
-        epochs=args.epochs, n_patches=args.patches,
-        batch_size=args.batch_size, lr=args.lr, softmax_scale=args.softmax_scale,
-        dropout=args.dropout,
-        scaling=args.scaling, baseline=args.baseline, init=args.init, refine=args.refine, seed=args.seed,
-        device=args.device,
-        gamma_rough=args.gamma_rough, gamma_flat=args.gamma_flat, tau=args.tau,
-        sharpness=args.sharpness, w_min=args.w_min,
-        forced_ranges=tuple(_parse_range(r) for r in args.force_range),
-    )
+    config = UnmixConfig(**_config_options(args))
     check_output_folder(args.out, overwrite=args.overwrite)  # before any work
     from tqdm import tqdm
 
     from .export import write_outputs
-    from .train import iter_unmix, run_to_end
+    from .run import iter_unmix, run_to_end
 
     cube = _load(args)
     with _Interrupts() as interrupts:
@@ -246,10 +239,8 @@ def _select_k(args: argparse.Namespace) -> int:
     k_min, k_max = k_rule.check("k_min", args.k_min), k_rule.check("k_max", args.k_max)
     if k_min > k_max:
         raise ParameterError("k_min", f"must be ≤ --k-max; got {k_min} > {k_max}")
-    options = {"loss": args.loss, "device": args.device, "baseline": args.baseline, "seed": args.seed}
-    if args.method == "cnn":
-        options["epochs"] = args.epochs
-    UnmixConfig(k=k_min, method=args.method, **options)  # every parameter checked before any work
+    options = _config_options(args)
+    UnmixConfig(k=k_min, **options)  # every parameter checked before any work
     if args.out:
         check_output_file(args.out, overwrite=args.overwrite)
     from .select_k import SelectionCriteria, sweep_k
@@ -263,9 +254,9 @@ def _select_k(args: argparse.Namespace) -> int:
                   file=sys.stderr, flush=True)
 
     with _Interrupts() as interrupts:
-        sweep = sweep_k(cube, range(k_min, k_max + 1), method=args.method, callback=report,
+        sweep = sweep_k(cube, range(k_min, k_max + 1), callback=report,
                         criteria=SelectionCriteria(rule=args.rule), stop=interrupts.stop, **options)
-    k, reason = sweep.recommend()
+    rec = sweep.recommend()
     if args.out:
         rows = sweep.table()
         keys = ["k", "recon_deg", "gain", "min_sad_deg", "max_map_corr", "n_distinct", "clean", "seconds"]
@@ -274,14 +265,14 @@ def _select_k(args: argparse.Namespace) -> int:
             for r in rows:
                 vals = ["" if r[c] is None else str(r[c]) for c in keys]
                 vals += [str(min(r["peak"])), str(len(r["duplicates"])), str(len(r["faint"])),
-                         str(r["k"] == k)]
+                         str(r["k"] == rec.k)]
                 fh.write(",".join(vals) + "\n")
     if args.json:
         print(dumps(sweep.to_dict()))
     else:
         print(sweep.format_table())
-        print(f"recommended K = {k}")
-        print(reason)
+        print(f"recommended K = {rec.k}")
+        print(rec.text)
     return 130 if sweep.cancelled else 0
 
 
@@ -294,14 +285,6 @@ def _demo(args: argparse.Namespace) -> int:
         ) from None
     run_demo(args.path)
     return 0
-
-
-#: Command-line options whose name is not the parameter's with dashes.
-_OPTION_NAMES = {"n_patches": "--patches", "forced_ranges": "--force-range"}
-
-
-def _option(parameter: str) -> str:
-    return _OPTION_NAMES.get(parameter, "--" + parameter.replace("_", "-"))
 
 
 def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:

@@ -5,17 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from .baseline import BASELINES
 from .errors import ParameterError
+from .methods import LOSSES
+from .methods import available as available_methods
 from .parameters import PAPER_WEIGHT_DEFAULTS, WEIGHT_RULES, Rule
+from .preprocess.background import BASELINES
+from .preprocess.scaling import SCALINGS
 
-__all__ = ["UnmixConfig", "METHODS", "LOSSES", "PROTOCOLS", "SCALINGS", "INITS", "DEVICES", "BASELINES",
-           "MAX_EPOCHS", "parameter_rule"]
+__all__ = ["UnmixConfig", "PROTOCOLS", "INITS", "DEVICES", "GROUPS", "MAX_EPOCHS", "parameter_rule"]
 
-METHODS = ("cnn", "nmf", "vca-fcls")
-LOSSES = ("wsad", "sad")
 PROTOCOLS = ("fast", "paper")
-SCALINGS = ("global", "none", "minmax")
 INITS = ("auto", "nmf", "vca", "random")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: The most epochs (paper protocol) or steps (fast protocol) a run may be asked for.
@@ -39,6 +38,15 @@ def _check_ranges(ranges: object) -> tuple[tuple[float, float], ...]:
     return tuple(out)
 
 
+#: The concerns the parameters are grouped by (``UnmixConfig.group(name)``).
+GROUPS = ("run", "weights", "preprocess", "background", "cnn", "protocol")
+
+
+def _param(default: Any, rule: Rule, group: str, help: str) -> Any:
+    """A config field with its rule, its group and a one-line help (for the CLI and the GUI)."""
+    return field(default=default, metadata={"rule": rule, "group": group, "help": help})
+
+
 def parameter_rule(name: str) -> Rule:
     """The :class:`~ftir_unmix.parameters.Rule` of an :class:`UnmixConfig` field."""
     for f in fields(UnmixConfig):
@@ -55,8 +63,9 @@ class UnmixConfig:
     ----------
     k : int
         Number of endmembers (materials).
-    method : {"cnn", "nmf", "vca-fcls"}
-        The CNN autoencoder or a baseline.
+    method : str
+        One of :func:`ftir_unmix.methods.available`: ``"cnn"`` (the
+        autoencoder), ``"nmf"``, ``"vca-fcls"`` or a registered one.
     loss : {"wsad", "sad"}
         Band-weighted or plain spectral angle.
     protocol : {"fast", "paper"}
@@ -102,7 +111,7 @@ class UnmixConfig:
         CNN only: a smooth per-pixel baseline (polynomial in wavenumber of
         degree 0, 1, 2) as a nuisance term of the model. The loss ignores the
         best-fitting polynomial of each pixel and the reported endmembers are
-        zero where the material is transparent (:mod:`ftir_unmix.baseline`).
+        zero where the material is transparent (:mod:`ftir_unmix.preprocess.background`).
         Default ``"quadratic"``: ATR spectra always carry such a baseline;
         use ``"none"`` for data without one (e.g. reflectance images).
     init : {"auto", "nmf", "vca", "random"}
@@ -137,39 +146,65 @@ class UnmixConfig:
         endmembers (docs/benchmarks.md); it costs about half a run.
     """
 
-    k: int = field(default=6, metadata={"rule": Rule("int", 2, 256)})
-    method: str = field(default="cnn", metadata={"rule": Rule("choice", choices=METHODS)})
-    loss: str = field(default="wsad", metadata={"rule": Rule("choice", choices=LOSSES)})
-    protocol: str = field(default="fast", metadata={"rule": Rule("choice", choices=PROTOCOLS)})
-    epochs: int | None = field(default=None, metadata={"rule": Rule("int", 1, MAX_EPOCHS, optional=True)})
-    n_patches: int = field(default=20_000, metadata={"rule": Rule("int", 1, 10_000_000)})
-    batch_size: int = field(default=64, metadata={"rule": Rule("int", 1, 1_000_000)})
-    lr: float = field(default=0.005, metadata={"rule": Rule("float", 0.0, 1.0, low_open=True)})
-    patch_size: int = field(default=5, metadata={"rule": Rule("int", 1, 15, odd=True)})
-    n_filters: int = field(default=48, metadata={"rule": Rule("int", 1, 1024)})
-    dropout: float | None = field(default=None, metadata={
-        "rule": Rule("float", 0.0, 1.0, high_open=True, optional=True)})
-    softmax_scale: float = field(default=3.5, metadata={"rule": Rule("float", 0.0, 100.0, low_open=True)})
-    gamma_rough: float = field(default=0.0, metadata={"rule": WEIGHT_RULES["gamma_rough"]})
-    gamma_flat: float = field(default=PAPER_WEIGHT_DEFAULTS["gamma_flat"],
-                              metadata={"rule": WEIGHT_RULES["gamma_flat"]})
-    tau: float = field(default=PAPER_WEIGHT_DEFAULTS["tau"], metadata={"rule": WEIGHT_RULES["tau"]})
-    sharpness: float = field(default=PAPER_WEIGHT_DEFAULTS["sharpness"],
-                             metadata={"rule": WEIGHT_RULES["sharpness"]})
-    w_min: float = field(default=PAPER_WEIGHT_DEFAULTS["w_min"], metadata={"rule": WEIGHT_RULES["w_min"]})
-    eps: float = field(default=PAPER_WEIGHT_DEFAULTS["eps"], metadata={"rule": WEIGHT_RULES["eps"]})
-    forced_ranges: tuple[tuple[float, float], ...] = field(default_factory=tuple)
-    scaling: str = field(default="global", metadata={"rule": Rule("choice", choices=SCALINGS)})
-    baseline: str = field(default="quadratic", metadata={"rule": Rule("choice", choices=tuple(BASELINES))})
-    init: str = field(default="auto", metadata={"rule": Rule("choice", choices=INITS)})
-    seed: int = field(default=0, metadata={"rule": Rule("int", 0, 2**32 - 1)})
-    device: str = field(default="auto", metadata={"rule": Rule("choice", choices=DEVICES)})
-    reduced_rank: int = field(default=48, metadata={"rule": Rule("int", 1, 4096)})
-    tol: float = field(default=1e-4, metadata={"rule": Rule("float", 0.0, 1.0, high_open=True)})
-    patience: int = field(default=60, metadata={"rule": Rule("int", 1, MAX_EPOCHS)})
-    warmup_steps: int = field(default=100, metadata={"rule": Rule("int", 0, MAX_EPOCHS)})
-    max_pixels_per_step: int = field(default=8192, metadata={"rule": Rule("int", 64, 100_000_000)})
-    refine: bool = field(default=True, metadata={"rule": Rule("bool")})
+    # --- the run
+    k: int = _param(6, Rule("int", 2, 256), "run", "number of endmembers (materials)")
+    method: str = _param("cnn", Rule("choice", choices=available_methods), "run",
+                         "the unmixing method (see ftir_unmix.methods.available())")
+    seed: int = _param(0, Rule("int", 0, 2**32 - 1), "run", "seeds every random choice")
+    device: str = _param("auto", Rule("choice", choices=DEVICES), "run",
+                         "auto: CUDA, then Apple MPS, then the CPU")
+    # --- band weights (Pande et al. 2026, Sec. II-E)
+    gamma_rough: float = _param(0.0, WEIGHT_RULES["gamma_rough"], "weights",
+                                "weight of the roughness score (the paper: 0.75)")
+    gamma_flat: float = _param(PAPER_WEIGHT_DEFAULTS["gamma_flat"], WEIGHT_RULES["gamma_flat"], "weights",
+                               "weight of the flatness score")
+    tau: float = _param(PAPER_WEIGHT_DEFAULTS["tau"], WEIGHT_RULES["tau"], "weights",
+                        "score at which a band's weight is halfway down")
+    sharpness: float = _param(PAPER_WEIGHT_DEFAULTS["sharpness"], WEIGHT_RULES["sharpness"], "weights",
+                              "slope of the sigmoid from scores to weights")
+    w_min: float = _param(PAPER_WEIGHT_DEFAULTS["w_min"], WEIGHT_RULES["w_min"], "weights",
+                          "floor of the weights (and the weight of forced ranges)")
+    eps: float = _param(PAPER_WEIGHT_DEFAULTS["eps"], WEIGHT_RULES["eps"], "weights",
+                        "guard against division by zero")
+    forced_ranges: tuple[tuple[float, float], ...] = field(default_factory=tuple, metadata={
+        "group": "weights", "help": "wavenumber ranges (cm-1) whose weights are forced to w_min"})
+    # --- preprocessing and the background term
+    scaling: str = _param("global", Rule("choice", choices=SCALINGS), "preprocess",
+                          "global: one robust scale; minmax: every band to [0, 1] (authors' code)")
+    baseline: str = _param("quadratic", Rule("choice", choices=tuple(BASELINES)), "background",
+                           "smooth per-pixel baseline fitted with the mixture (none for data without one)")
+    # --- the CNN and its loss
+    loss: str = _param("wsad", Rule("choice", choices=tuple(LOSSES)), "cnn",
+                       "wsad: band-weighted spectral angle; sad: every band alike")
+    softmax_scale: float = _param(3.5, Rule("float", 0.0, 100.0, low_open=True), "cnn",
+                                  "scale before the abundance softmax (higher: crisper maps)")
+    n_filters: int = _param(48, Rule("int", 1, 1024), "cnn", "filters of the 3x3 encoder convolution")
+    patch_size: int = _param(5, Rule("int", 1, 15, odd=True), "cnn", "decoder kernel and patch size p")
+    dropout: float | None = _param(None, Rule("float", 0.0, 1.0, high_open=True, optional=True), "cnn",
+                                   "spatial dropout (default: 0.2 paper protocol, 0 fast)")
+    init: str = _param("auto", Rule("choice", choices=INITS), "cnn",
+                       "decoder warm start (auto: the better of nmf and vca; random for the paper protocol)")
+    # --- training protocol
+    protocol: str = _param("fast", Rule("choice", choices=PROTOCOLS), "protocol",
+                           "fast: whole-image steps, stops on convergence; paper: random 5x5 patches")
+    epochs: int | None = _param(None, Rule("int", 1, MAX_EPOCHS, optional=True), "protocol",
+                                "paper: epochs (500); fast: the most steps in all, refinement included "
+                                "(450; 300 without refinement)")
+    lr: float = _param(0.005, Rule("float", 0.0, 1.0, low_open=True), "protocol", "Adam learning rate")
+    n_patches: int = _param(20_000, Rule("int", 1, 10_000_000), "protocol", "paper protocol: patches per epoch")
+    batch_size: int = _param(64, Rule("int", 1, 1_000_000), "protocol", "paper protocol: mini-batch size")
+    refine: bool = _param(True, Rule("bool"), "protocol",
+                          "fast protocol: retry the least-used endmember on the worst-explained spot")
+    reduced_rank: int = _param(48, Rule("int", 1, 4096), "protocol",
+                               "fast protocol: dimension of the band subspace")
+    tol: float = _param(1e-4, Rule("float", 0.0, 1.0, high_open=True), "protocol",
+                        "fast protocol: relative improvement that resets the patience")
+    patience: int = _param(60, Rule("int", 1, MAX_EPOCHS), "protocol",
+                           "fast protocol: steps without improvement before stopping")
+    warmup_steps: int = _param(100, Rule("int", 0, MAX_EPOCHS), "protocol",
+                               "fast protocol: steps that train the encoder only after a warm start")
+    max_pixels_per_step: int = _param(8192, Rule("int", 64, 100_000_000), "protocol",
+                                      "fast protocol: larger images train on random tiles of this size")
 
     def __post_init__(self) -> None:
         # One place for every range: the API, the CLI and the GUI all end up here.
@@ -217,6 +252,12 @@ class UnmixConfig:
         d = asdict(self)
         d["forced_ranges"] = [list(r) for r in self.forced_ranges]
         return d
+
+    def group(self, name: str) -> dict[str, Any]:
+        """The parameters of one concern (see :data:`GROUPS`), by name."""
+        if name not in GROUPS:
+            raise ValueError(f"group must be one of {', '.join(GROUPS)}; got {name!r}")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("group") == name}
 
     def weight_params(self) -> dict[str, float]:
         """The keyword arguments of :func:`ftir_unmix.band_weights`."""

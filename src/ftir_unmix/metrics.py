@@ -234,7 +234,7 @@ def reconstruction_angles(
     nuisance : ndarray (B, r), optional
         Orthonormal columns removed from the weighted spectra first, as the
         loss of a run with a baseline term does
-        (:func:`ftir_unmix.baseline.weighted_nuisance_basis`).
+        (:func:`ftir_unmix.preprocess.weighted_nuisance_basis`).
     chunk : int
         Pixels per block (bounds the float64 temporaries).
 

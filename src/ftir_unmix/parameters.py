@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,8 +42,9 @@ class Rule:
         Bounds (``None``: unbounded on that side).
     low_open, high_open : bool
         Whether a bound itself is excluded.
-    choices : tuple of str
-        The allowed values of a ``"choice"``.
+    choices : tuple of str, or a callable returning them
+        The allowed values of a ``"choice"`` (a callable for a registry that
+        may grow, such as the methods).
     optional : bool
         ``None`` is accepted (it stands for "the protocol's default").
     odd : bool
@@ -54,14 +56,19 @@ class Rule:
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] | Callable[[], Sequence[str]] = ()
     optional: bool = False
     odd: bool = False
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The allowed values of a ``"choice"`` now."""
+        return tuple(self.choices() if callable(self.choices) else self.choices)
 
     def describe(self) -> str:
         """What the rule accepts, in words (``"a finite number in (0, 1]"``)."""
         if self.kind == "choice":
-            return "one of " + ", ".join(self.choices)
+            return "one of " + ", ".join(self.options)
         if self.kind == "bool":
             return "true or false"
         what = "an odd integer" if self.odd else ("an integer" if self.kind == "int" else "a finite number")
@@ -90,7 +97,7 @@ class Rule:
         if self.kind == "choice":
             if not isinstance(value, str):
                 raise TypeError(f"{name} must be a string ({self.describe()}); got {type(value).__name__}")
-            if value not in self.choices:
+            if value not in self.options:
                 raise ParameterError(name, f"must be {self.describe()}; got {value!r}")
             return value
         if self.kind == "bool":

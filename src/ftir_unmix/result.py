@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .baseline import BASELINES, polynomial_basis
 from .errors import ResultReadError
 from .jsonable import dumps
+from .preprocess.background import BASELINES, polynomial_basis
 from .safe_write import PRODUCER, atomic_file
 
 __all__ = ["UnmixResult", "load_result"]

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from ftir_unmix import UnmixConfig
-from ftir_unmix.losses import wsad
-from ftir_unmix.model import FTIRUnmixer
-from ftir_unmix.train import _FastTrainer
+from ftir_unmix.methods.cnn.losses import wsad
+from ftir_unmix.methods.cnn.model import FTIRUnmixer
+from ftir_unmix.methods.cnn.protocols import FastTrainer
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -22,7 +22,7 @@ def test_reduced_loss_matches_full_band_loss(weighted):
     cfg = UnmixConfig(k=k, reduced_rank=8).resolved()
     torch.manual_seed(0)
     model = FTIRUnmixer(b, k, in_channels=8)
-    trainer = _FastTrainer(model, x, weights, cfg, torch.device("cpu"), torch.Generator().manual_seed(0), {})
+    trainer = FastTrainer(model, x, weights, cfg, torch.device("cpu"), torch.Generator().manual_seed(0))
     model.eval()
     with torch.no_grad():
         reduced = trainer.loss(slice(0, h), slice(0, w))

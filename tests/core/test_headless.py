@@ -8,7 +8,7 @@ import sys
 
 def test_import_pulls_no_gui_modules():
     code = (
-        "import sys, ftir_unmix, ftir_unmix.cli, ftir_unmix.train, ftir_unmix.io\n"
+        "import sys, ftir_unmix, ftir_unmix.cli, ftir_unmix.run, ftir_unmix.io\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'napari', 'magicgui', 'vispy'))\n"
         "print(','.join(bad))\n"

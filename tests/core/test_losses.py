@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ftir_unmix.losses import sad, wsad
+from ftir_unmix.methods.cnn.losses import sad, wsad
 
 
 def _rand(*shape, seed=0):

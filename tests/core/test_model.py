@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ftir_unmix.model import FTIRUnmixer, inverse_softplus
+from ftir_unmix.methods.cnn.model import FTIRUnmixer, inverse_softplus
 
 
 def test_layers_as_in_the_paper():

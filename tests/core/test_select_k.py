@@ -42,9 +42,10 @@ def vca_sweep(four):
 @pytest.mark.parametrize("method, options", [("vca-fcls", {}), ("nmf", {}), ("cnn", {"epochs": 40})])
 def test_recommendation_hits_true_k_on_a_clear_case(four, method, options):
     sweep = vca_sweep_for(four, method, options)
-    k, reason = sweep.recommend()
-    assert k == 4, sweep.format_table()
-    assert reason.startswith("K = 4") and "larger K" in reason
+    rec = sweep.recommend()
+    assert rec.k == 4, sweep.format_table()
+    assert rec.text.startswith("K = 4: ") and any("larger K" in r for r in rec.reasons)
+    assert rec.rule == sweep.rule
     assert sweep.rule == ("count" if method == "cnn" else "largest-clean")
     # Every K above the truth was rejected for a stated reason.
     for d in sweep.diagnostics:
@@ -65,7 +66,7 @@ def test_duplicates_detected_when_k_too_large():
     assert sweep[3].clean
     assert sweep[4].duplicates and sweep[5].duplicates
     assert sweep[5].min_sad_deg < sweep.criteria.dup_sad_deg
-    assert sweep.recommend()[0] == 3
+    assert sweep.recommend().k == 3
 
 
 def _result(e, a):
@@ -121,7 +122,7 @@ def test_diagnostics_and_plot_data_shapes(vca_sweep):
     for key in ("k", "recon_deg", "gain", "min_sad_deg", "max_map_corr", "min_peak",
                 "n_duplicates", "n_faint", "n_distinct", "clean", "recommended"):
         assert pd[key].shape == ks.shape, key
-    assert pd["recommended"].sum() == 1 and pd["k"][pd["recommended"]][0] == vca_sweep.recommend()[0]
+    assert pd["recommended"].sum() == 1 and pd["k"][pd["recommended"]][0] == vca_sweep.recommend().k
     assert float(pd["faint_peak"]) == SelectionCriteria().faint_peak
     summary = json.loads(json.dumps(vca_sweep.to_dict()))
     assert summary["recommended_k"] == 4 and len(summary["rows"]) == 5
@@ -148,11 +149,11 @@ def test_rules_on_an_unresolved_material():
              _diag(7, [0.99, 0.91, 0.79, 0.48, 0.34, 0.71, 0.9], -0.02, dups=[(5, 6)])]
     sweep = KSweep(diags, {}, "cnn")
     assert [d.n_distinct for d in sweep.diagnostics] == [2, 3, 3, 3, 4, 4]
-    k, reason = sweep.recommend()
-    assert k == 4 and "first at K = 6" in reason and "faint" in reason
-    assert sweep.with_criteria(SelectionCriteria(rule="largest-clean")).recommend()[0] == 3
+    rec = sweep.recommend()
+    assert rec.k == 4 and rec.rule == "count" and "first at K = 6" in rec.reasons[0] and "faint" in rec.why
+    assert sweep.with_criteria(SelectionCriteria(rule="largest-clean")).recommend().k == 3
     # a K that improves the fit by less than count_min_gain (3 %) is not counted
-    assert sweep.with_criteria(SelectionCriteria(count_min_gain=0.06)).recommend()[0] == 3
+    assert sweep.with_criteria(SelectionCriteria(count_min_gain=0.06)).recommend().k == 3
     assert KSweep(diags, {}, "vca-fcls").rule == "largest-clean"
     with pytest.raises(ValueError, match="rule"):
         SelectionCriteria(rule="best")
@@ -160,13 +161,13 @@ def test_rules_on_an_unresolved_material():
 
 def test_recommend_without_a_passing_k_and_empty_sweep(vca_sweep):
     strict = vca_sweep.with_criteria(SelectionCriteria(faint_peak=1.01))
-    k, reason = strict.recommend()
-    assert k in strict.k_values and "no K passed" in reason
+    rec = strict.recommend()
+    assert rec.k in strict.k_values and rec.rule == "fallback" and "no K passed" in rec.why
     assert all(d.faint for d in strict.diagnostics)
-    assert vca_sweep.recommend()[0] == 4  # the original is unchanged
+    assert vca_sweep.recommend().k == 4  # the original is unchanged
     lax = vca_sweep.with_criteria(SelectionCriteria(min_gain=-1.0, faint_peak=0.0, dup_sad_deg=0.0,
                                                     dup_corr=1.0))
-    assert lax.recommend()[0] == 6
+    assert lax.recommend().k == 6
     with pytest.raises(ValueError, match="no completed K"):
         KSweep([], {}, "cnn").recommend()
 

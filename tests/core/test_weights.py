@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ftir_unmix import band_diagnostics, band_weights
-from ftir_unmix.weights import force_ranges, robust_z
+from ftir_unmix.preprocess.weights import force_ranges, robust_z
 
 EPS = 1e-8
 
@@ -59,7 +59,7 @@ def _reference(y, gamma_rough=0.75, gamma_flat=0.0, tau=3.0, sharpness=2.0, w_mi
 def test_matches_independent_loops(shape, gamma_flat, block_bands, monkeypatch):
     if block_bands is not None:  # force the band blocks (and the links across them) of big cubes
         n_pix = int(np.prod(shape[:-1]))
-        monkeypatch.setattr("ftir_unmix.weights._BLOCK_VALUES", block_bands * n_pix)
+        monkeypatch.setattr("ftir_unmix.preprocess.weights._BLOCK_VALUES", block_bands * n_pix)
     rng = np.random.default_rng(sum(shape))
     y = rng.gamma(2.0, 1.0, size=shape)
     diag = band_diagnostics(y, gamma_flat=gamma_flat, tau=1.0)

@@ -76,9 +76,10 @@ def test_select_k_recommends_plots_and_sets_k(viewer, unmix_panel, small_cube, n
     assert sweep.method == "cnn"
     assert {key: sweep.parameters[key] for key in ("loss", "epochs", "seed", "device")} == {
         "loss": "sad", "epochs": 5, "seed": 1, "device": "cpu"}
-    k, reason = sweep.recommend()
+    rec = sweep.recommend()
+    k = rec.k
     assert w.k.value == k
-    assert w.status.value == f"Recommended K = {k}: {reason.split(': ', 1)[1]}"
+    assert w.status.value == f"Recommended K = {k}: {rec.why}"
     assert f"Recommended K = {k}" in w.sweep_info.value and not w.sweep_info.native.isHidden()
     # the plot shows every K and marks the recommendation
     plotted, expected = w.sweep_plot(), sweep.plot_data()

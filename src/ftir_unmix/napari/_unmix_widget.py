@@ -10,7 +10,7 @@ Drive it by control name (scripts and tests do)::
     w.cancel.clicked()       # stops within a fraction of a second, keeps the best result
     w.k_min.value, w.k_max.value = 3, 8
     w.select_k.clicked()     # one unmixing per K (same settings as Run), recommends a K
-    w.sweep.recommend()      # (k, reason); w.k is set to that k when the sweep completes
+    w.sweep.recommend()      # .k, .rule, .reasons; w.k is set to .k when the sweep completes
     w.output_dir.value = "results/"
     w.export.clicked()       # abundances.tif, endmembers.csv, band_weights.csv, run.json
 """
@@ -44,9 +44,9 @@ from ..errors import CubeError
 from ..export import write_outputs
 from ..io import Y_UNITS, load_cube
 from ..result import UnmixResult
+from ..run import Progress, iter_unmix
 from ..safe_write import folder_state
 from ..select_k import KSweep, SweepProgress, iter_sweep_k
-from ..train import Progress, iter_unmix
 from . import _widgets_common as _common
 from ._layers import (
     FORCED_RANGES_KEY,
@@ -819,11 +819,11 @@ class UnmixWidget(Container):
             self.sweep_info.tooltip = sweep.format_table()
             self.sweep_info.visible = True
             return
-        k, reason = sweep.recommend()
+        rec = sweep.recommend()
+        k, why = rec.k, rec.why
         self.progress.value = self.progress.max
         self._sweep_rec = int(k)
         self._draw_sweep()
-        why = reason.split(": ", 1)[1] if reason.startswith(f"K = {k}: ") else reason
         self._set_status(f"Recommended K = {k}: {why}")
         self.sweep_info.value = (f"<b>Recommended K = {k}</b> (K set to {k}; sweep of "
                                  f"K = {done} in {elapsed}): {why}")

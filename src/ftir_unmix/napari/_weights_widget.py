@@ -33,7 +33,7 @@ from magicgui.widgets import ComboBox, Container, Label, PushButton
 from matplotlib.widgets import SpanSelector
 from qtpy.QtWidgets import QSizePolicy
 
-from ..weights import BandDiagnostics, band_diagnostics, force_ranges
+from ..preprocess import BandDiagnostics, band_diagnostics, force_ranges
 from ._layers import FORCED_RANGES_KEY, forced_ranges_of
 from ._plot import ThemedCanvas, style_legend
 from ._session import get_session

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
-from ftir_unmix.baselines import fcls, nmf, project_simplex, vca, vca_fcls
+from ftir_unmix.methods.classical import fcls, nmf, project_simplex, vca, vca_fcls
 from ftir_unmix.metrics import evaluate, mean_sad
 from ftir_unmix.synthetic import cross_section
 

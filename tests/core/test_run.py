@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ftir_unmix import Progress, UnmixConfig, iter_unmix, load_result, run_to_end, unmix
-from ftir_unmix.train import resolve_device
+from ftir_unmix.methods.cnn import resolve_device
 
 TINY = dict(epochs=8, seed=1, device="cpu")
 

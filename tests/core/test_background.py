@@ -7,14 +7,14 @@ import pytest
 import torch
 
 from ftir_unmix import make_cube, unmix
-from ftir_unmix.baseline import (
+from ftir_unmix.methods.cnn.losses import wsad
+from ftir_unmix.metrics import mean_sad
+from ftir_unmix.preprocess.background import (
     baseline_degree,
     lower_envelope,
     polynomial_basis,
     weighted_nuisance_basis,
 )
-from ftir_unmix.losses import wsad
-from ftir_unmix.metrics import mean_sad
 from ftir_unmix.result import scale_to
 from ftir_unmix.synthetic import cross_section
 

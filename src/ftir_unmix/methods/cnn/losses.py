@@ -44,7 +44,7 @@ def wsad(
         Mean over all pixels, or the per-pixel angles.
     project_out : Tensor (B, r), optional
         Orthonormal columns removed from the weighted spectra before the
-        angle is taken (the baseline term, :mod:`ftir_unmix.baseline`).
+        angle is taken (the baseline term, :mod:`ftir_unmix.preprocess.background`).
     """
     if weights is not None:
         shape = [1] * x.dim()

@@ -5,7 +5,7 @@ narrow water-vapour lines), whose median spectrum is rough (sharp
 atmospheric lines), or whose values hardly vary (no information) get a high
 robust score ``s`` and a weight near ``w_min``; smooth, informative bands get
 a weight near 1. The weights are fixed during training and enter the
-weighted spectral-angle loss (:mod:`ftir_unmix.losses`).
+weighted spectral-angle loss (:mod:`ftir_unmix.methods.cnn.losses`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .parameters import PAPER_WEIGHT_DEFAULTS, check_weight_params
+from ..parameters import PAPER_WEIGHT_DEFAULTS, check_weight_params
 
 __all__ = [
     "DEFAULT_GAMMA_FLAT",
@@ -29,6 +29,7 @@ __all__ = [
 #: Default weight of the flatness diagnostic. The paper gives no value and the
 #: authors' code leaves the term out; 0 reproduces that (see docs/method.md).
 DEFAULT_GAMMA_FLAT = PAPER_WEIGHT_DEFAULTS["gamma_flat"]
+_PAPER = PAPER_WEIGHT_DEFAULTS  # the defaults of the functions below (the paper's)
 
 
 @dataclass(frozen=True)
@@ -120,12 +121,12 @@ def _as_pixels(data: np.ndarray) -> np.ndarray:
 def band_diagnostics(
     data: np.ndarray,
     *,
-    gamma_rough: float = 0.75,
-    gamma_flat: float = DEFAULT_GAMMA_FLAT,
-    tau: float = 3.0,
-    sharpness: float = 2.0,
-    w_min: float = 0.05,
-    eps: float = 1e-8,
+    gamma_rough: float = _PAPER["gamma_rough"],
+    gamma_flat: float = _PAPER["gamma_flat"],
+    tau: float = _PAPER["tau"],
+    sharpness: float = _PAPER["sharpness"],
+    w_min: float = _PAPER["w_min"],
+    eps: float = _PAPER["eps"],
 ) -> BandDiagnostics:
     """Compute band-reliability weights and all their diagnostics.
 
@@ -219,12 +220,12 @@ def _score_and_weights(z_corr: np.ndarray, z_rough: np.ndarray, z_flat: np.ndarr
 def band_weights(
     data: np.ndarray,
     *,
-    gamma_rough: float = 0.75,
-    gamma_flat: float = DEFAULT_GAMMA_FLAT,
-    tau: float = 3.0,
-    sharpness: float = 2.0,
-    w_min: float = 0.05,
-    eps: float = 1e-8,
+    gamma_rough: float = _PAPER["gamma_rough"],
+    gamma_flat: float = _PAPER["gamma_flat"],
+    tau: float = _PAPER["tau"],
+    sharpness: float = _PAPER["sharpness"],
+    w_min: float = _PAPER["w_min"],
+    eps: float = _PAPER["eps"],
 ) -> np.ndarray:
     """Band-reliability weights ``w`` (B,) of a cube.
 

@@ -1,4 +1,7 @@
-"""Classical unmixing baselines: NMF, VCA and fully constrained least squares.
+"""Classical unmixing methods: NMF, VCA and fully constrained least squares.
+
+They serve as methods of their own (``"nmf"``, ``"vca-fcls"``) and as the CNN's
+warm starts.
 
 One shape convention throughout: pixel data ``Y`` are ``(N, B)`` (pixels ×
 bands), endmembers ``E`` are ``(B, K)`` and abundances ``A`` are ``(K, N)``,
@@ -7,10 +10,15 @@ so that ``Y ≈ (E @ A).T``.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Generator
+
 import numpy as np
 from scipy.optimize import nnls
 
-__all__ = ["fcls", "nmf", "project_simplex", "vca", "vca_fcls"]
+from .base import MethodInput, MethodOutput, Progress
+
+__all__ = ["fcls", "nmf", "project_simplex", "run_nmf", "run_vca_fcls", "vca", "vca_fcls"]
 
 
 def _pixels(y: np.ndarray) -> np.ndarray:
@@ -448,3 +456,21 @@ def vca_fcls(y: np.ndarray, k: int, *, seed: int = 0) -> tuple[np.ndarray, np.nd
     """
     endm, _ = _vca(y, k, seed=seed, snr=None)
     return endm, fcls(y, endm)
+
+
+def _run(inp: MethodInput, fit, name: str) -> Generator[Progress, None, MethodOutput]:
+    yield Progress(phase="prepare", elapsed=time.perf_counter() - inp.t0, message=name)
+    t = time.perf_counter()
+    e, a = fit(inp.pixels, inp.config.k, seed=inp.config.seed)
+    return MethodOutput(abundances=a.reshape(inp.config.k, *inp.shape), endmembers=e,
+                        record={"device": "cpu"}, timings={"fit_s": time.perf_counter() - t})
+
+
+def run_nmf(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
+    """The ``"nmf"`` method: :func:`nmf` of the scaled pixels (no band weights, no background term)."""
+    return (yield from _run(inp, nmf, "NMF"))
+
+
+def run_vca_fcls(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
+    """The ``"vca-fcls"`` method: :func:`vca_fcls` of the scaled pixels."""
+    return (yield from _run(inp, vca_fcls, "VCA + FCLS"))

@@ -1,0 +1,200 @@
+"""The FTIR-unmixer method: a CNN autoencoder trained on the (weighted) spectral angle.
+
+- :mod:`.model`: the network (encoder, softmax abundances, nonnegative decoder);
+- :mod:`.losses`: SAD / WSAD, with the background (baseline) projected out;
+- :mod:`.protocols`: the paper's patch protocol and the fast whole-image one;
+- :mod:`.warm_start`: decoder initialisation from NMF or VCA + FCLS;
+- :mod:`.refinement`: retry the least-used endmember on the worst-explained spot.
+
+:func:`run_cnn` is the method registered as ``"cnn"`` (see :mod:`ftir_unmix.methods`).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...preprocess import lower_envelope, weighted_nuisance_basis
+from ..base import MethodInput, MethodOutput, Progress, should_stop
+from .model import FTIRUnmixer
+from .protocols import FastTrainer, PaperTrainer, Trainer
+from .refinement import objective, replace_weakest
+from .warm_start import choose_warm_start, initial_endmembers
+
+__all__ = ["run_cnn", "resolve_device"]
+
+#: How often (seconds) training yields progress between epoch ends, so a GUI stays live
+#: and a cancel is seen within well under a second.
+_YIELD_EVERY = 0.25
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` → CUDA if available, else Apple MPS, else CPU; other names are checked."""
+    mps = getattr(torch.backends, "mps", None)
+    mps_ok = mps is not None and mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps_ok else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA GPU is available")
+    if name == "mps" and not mps_ok:
+        raise ValueError("device 'mps' requested but MPS is not available")
+    return torch.device(name)
+
+
+@dataclass(frozen=True)
+class _Best:
+    """The best state seen so far: its loss, the model's weights and the step it was reached at."""
+
+    loss: float
+    state: dict[str, Any]
+    step: int
+
+    @classmethod
+    def of(cls, loss: float, model: FTIRUnmixer, step: int) -> _Best:
+        """The model's current state (copied) with its loss and step."""
+        return cls(loss, copy.deepcopy(model.state_dict()), step)
+
+
+class _Training:
+    """One CNN run's training: the model, its trainer, the loss history and the best state."""
+
+    def __init__(self, model: FTIRUnmixer, loop: Trainer, t0: float) -> None:
+        self.model, self.loop, self.t0 = model, loop, t0
+        self.history: list[float] = []
+        self.best = _Best(float("inf"), {}, 0)  # set once the warm start is done
+
+    def _snapshot(self) -> np.ndarray:
+        return self.model.endmembers().detach().cpu().numpy()
+
+    def train(self, steps: Iterator[float | None], total: int, message: str = "") -> Generator[Progress, None, None]:
+        """Run ``steps``, keeping the best state and yielding progress (at most every 0.125–0.25 s)."""
+        history = self.history
+        t_phase, n_before = time.perf_counter(), len(history)
+        last_yield = t_phase
+        if history:
+            yield Progress(phase="train", step=len(history), total=total, loss=history[-1],
+                           best_loss=self.best.loss, elapsed=t_phase - self.t0,
+                           endmembers=self._snapshot(), message=message)
+        for step_loss in steps:
+            now = time.perf_counter()
+            if step_loss is None:  # a mini-batch inside an epoch: only a chance to yield / stop
+                if now - last_yield > _YIELD_EVERY:
+                    last_yield = now
+                    yield Progress(phase="train", step=len(history), total=total,
+                                   loss=history[-1] if history else None,
+                                   best_loss=self.best.loss if history else None,
+                                   elapsed=now - self.t0, message=message)
+                continue
+            history.append(step_loss)
+            if step_loss < self.best.loss:
+                self.best = _Best.of(step_loss, self.model, len(history))
+            per_step = (now - t_phase) / (len(history) - n_before)
+            if now - last_yield > _YIELD_EVERY / 2 or len(history) == total:
+                last_yield = now
+                yield Progress(phase="train", step=len(history), total=total, loss=step_loss,
+                               best_loss=self.best.loss, elapsed=now - self.t0,
+                               eta=per_step * (total - len(history)), endmembers=self._snapshot(),
+                               message=message)
+
+
+def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
+    """Train the autoencoder on the prepared data; return maps, spectra and the run-record entries."""
+    cfg, x, (h, w_img), loss_w = inp.config, inp.pixels, inp.shape, inp.loss_weights
+    n_bands = x.shape[1]
+    stop = inp.stop
+    record: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+
+    t = time.perf_counter()
+    device = resolve_device(cfg.device)
+    record["device"] = str(device)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model = FTIRUnmixer(
+        n_bands, cfg.k, n_filters=cfg.n_filters, patch_size=cfg.patch_size,
+        softmax_scale=cfg.softmax_scale, dropout=cfg.dropout,
+        in_channels=min(cfg.reduced_rank, n_bands, h * w_img) if cfg.protocol == "fast" else None,
+    ).to(device)
+    nuisance = None if inp.background is None else torch.as_tensor(
+        weighted_nuisance_basis(inp.background, loss_w), dtype=torch.float32, device=device)
+    trainer = PaperTrainer if cfg.protocol == "paper" else FastTrainer
+    loop = trainer(model, x.reshape(h, w_img, n_bands), loss_w, cfg, device, gen, nuisance)
+    record["protocol_detail"] = loop.detail
+    timings["setup_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    run = _Training(model, loop, inp.t0)
+    if cfg.init == "auto":  # fast protocol: the better of two warm starts
+        run.history, record["warm_start"] = yield from choose_warm_start(loop, x, loss_w, cfg, stop, inp.t0)
+    elif cfg.init != "random":
+        model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed))
+    timings["init_s"] = time.perf_counter() - t
+    # The chosen warm start's warm-up steps are the run's first steps.
+    run.best = _Best.of(run.history[-1] if run.history else float("inf"), model, len(run.history))
+
+    t_train = time.perf_counter()
+    refine_steps = cfg.step_budget()[1]
+    yield from run.train(loop.steps(lambda: should_stop(stop), start=len(run.history)), cfg.epochs)
+    cancelled = loop.stopped_by == "cancel"
+    record["stopped_by"] = loop.stopped_by
+    abundances = None  # the maps of the kept state, when the refinement already computed them
+    if refine_steps and not cancelled:
+        abundances = yield from _refine(run, inp, nuisance, refine_steps, record)
+        cancelled = record["stopped_by"] == "cancel"
+    timings["train_s"] = time.perf_counter() - t_train
+    record["steps_run"] = len(run.history)  # the warm-up of the chosen warm start included
+    record["best_step"] = run.best.step
+
+    yield Progress(phase="infer", step=len(run.history), total=len(run.history),
+                   loss=run.history[-1] if run.history else None,
+                   best_loss=run.best.loss if run.history else None,
+                   elapsed=time.perf_counter() - inp.t0, message="abundance maps")
+    t = time.perf_counter()
+    model.load_state_dict(run.best.state)
+    model.eval()
+    if abundances is None:
+        abundances = loop.infer()
+    endmembers = model.endmembers().detach().cpu().numpy()
+    if inp.background is not None:  # the loss fixed each endmember only up to a polynomial
+        endmembers, _ = lower_envelope(endmembers, inp.background)
+    timings["infer_s"] = time.perf_counter() - t
+    return MethodOutput(abundances=abundances.reshape(cfg.k, h, w_img), endmembers=endmembers,
+                        history=run.history, cancelled=cancelled, record=record, timings=timings)
+
+
+def _refine(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, refine_steps: int,
+            record: dict[str, Any]) -> Generator[Progress, None, np.ndarray]:
+    """The refinement pass (docs/method.md): kept only if the whole-image objective drops.
+
+    Returns the abundance maps of the state kept (computed for the objective anyway).
+    """
+    cfg, loop, model = inp.config, run.loop, run.model
+    model.load_state_dict(run.best.state)
+    before = objective(loop, inp.pixels, inp.loss_weights, nuisance, inp.shape)
+    kept = run.best
+    column, pixel = replace_weakest(model, inp.pixels, before, inp.shape)
+    run.best = _Best(float("inf"), kept.state, kept.step)  # any refinement step beats it
+    loop.restart()
+    start = loop.total - refine_steps
+    yield from run.train(loop.steps(lambda: should_stop(inp.stop), start=start,
+                                    warmup=start + refine_steps // 3),
+                         cfg.epochs, message=f"refining: EM{column + 1} replaced")
+    if loop.stopped_by == "cancel":
+        record["stopped_by"] = "cancel"
+    model.load_state_dict(run.best.state)
+    after = objective(loop, inp.pixels, inp.loss_weights, nuisance, inp.shape)
+    accepted = after.mean < before.mean and loop.stopped_by != "cancel"
+    if not accepted:
+        run.best = kept
+    record["refinement"] = {
+        "replaced": column, "pixel": pixel, "steps": len(run.history) - kept.step if accepted else 0,
+        "objective_before_deg": float(np.degrees(before.mean)),
+        "objective_after_deg": float(np.degrees(after.mean)), "accepted": bool(accepted),
+    }
+    return (after if accepted else before).abundances

@@ -1,0 +1,244 @@
+"""The two training protocols of the CNN: the paper's patches and the fast whole-image steps.
+
+Both trainers own the model's optimiser and expose the same interface:
+``steps(should_stop, start=…)`` yields the loss of every completed step or
+epoch (``None`` between mini-batches, a chance to yield or stop), ``total``
+is the most steps, ``stopped_by`` says how the last ``steps`` ended,
+``infer()`` gives the abundance maps (K, H, W) of the whole image and
+``detail`` the protocol's entries for the run record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .losses import COS_CLAMP, wsad
+from .model import FTIRUnmixer
+
+__all__ = ["FastTrainer", "PaperTrainer", "Trainer", "infer_tiled", "subspace"]
+
+#: Pixels (at most) from which the fast protocol's band subspaces are estimated; the
+#: captured energy is then measured on every pixel and recorded.
+_BASIS_PIXELS = 8192
+
+
+def subspace(x: torch.Tensor, rank: int, *, max_rows: int, generator: torch.Generator) -> tuple[torch.Tensor, float]:
+    """Orthonormal basis (B, r) of the dominant row space of ``x`` (N, B), and the energy it holds."""
+    n = x.shape[0]
+    rows = x if n <= max_rows else x[torch.randperm(n, generator=generator)[:max_rows].to(x.device)]
+    r = min(rank, *rows.shape)
+    # Uncentred: the subspace holds the data themselves, not their deviations.
+    # Randomised subspace iteration on the (B×B) Gram matrix (Halko et al. 2011):
+    # a full eigendecomposition of a 1500×1500 matrix takes seconds on 2 cores.
+    gram = (rows.T @ rows).double()
+    probe = torch.randn(gram.shape[0], min(gram.shape[0], r + 16), generator=generator,
+                        dtype=torch.float64).to(x.device)
+    basis = torch.linalg.qr(gram @ probe).Q
+    for _ in range(4):
+        basis = torch.linalg.qr(gram @ basis).Q
+    vals, vecs = torch.linalg.eigh(basis.T @ gram @ basis)  # Rayleigh–Ritz, ascending
+    basis = (basis @ vecs[:, -r:].flip(1)).to(x.dtype).contiguous()
+    captured = float((x @ basis).square().sum() / torch.linalg.vector_norm(x).square().clamp_min(1e-30))
+    return basis, captured
+
+
+class Trainer:
+    """What both protocols share: the model, its optimiser, and how a run ended."""
+
+    model: FTIRUnmixer
+    cfg: Any
+    total: int
+    stopped_by: str
+    detail: dict[str, Any]
+
+    def restart(self, opt_state: dict[str, Any] | None = None) -> None:
+        """A fresh optimiser for the model's current parameters (or the given optimiser state)."""
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
+        if opt_state is not None:
+            self.opt.load_state_dict(opt_state)
+
+
+class PaperTrainer(Trainer):
+    """The paper protocol: random p×p patches, mini-batches, full-band (W)SAD."""
+
+    def __init__(self, model: FTIRUnmixer, x: np.ndarray, loss_w: np.ndarray, cfg: Any,
+                 device: torch.device, gen: torch.Generator, nuisance: torch.Tensor | None = None) -> None:
+        self.model, self.cfg, self.device = model, cfg, device
+        self.nuisance = nuisance
+        self.total = cfg.step_budget()[0]
+        self.stopped_by = "epochs"
+        h, w, _ = x.shape
+        p = cfg.patch_size
+        if h < p or w < p:
+            raise ValueError(f"the image ({h}×{w}) is smaller than one {p}×{p} patch")
+        self.x = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, -1, 0))).to(device)  # (B, H, W)
+        self.w = torch.as_tensor(loss_w, dtype=torch.float32, device=device)
+        self.gen = gen
+        # Top-left corners of the patches, drawn once; reshuffled every epoch.
+        self.rows = torch.randint(0, h - p + 1, (cfg.n_patches,), generator=gen)
+        self.cols = torch.randint(0, w - p + 1, (cfg.n_patches,), generator=gen)
+        self.offsets = torch.arange(p)
+        self.restart()
+        self.detail = {"patches": cfg.n_patches, "batch_size": cfg.batch_size}
+
+    def _batch(self, idx: torch.Tensor) -> torch.Tensor:
+        r = (self.rows[idx, None] + self.offsets)[:, :, None]  # (n, p, 1)
+        c = (self.cols[idx, None] + self.offsets)[:, None, :]  # (n, 1, p)
+        return self.x[:, r.to(self.device), c.to(self.device)].permute(1, 0, 2, 3)  # (n, B, p, p)
+
+    def steps(self, should_stop: Callable[[], bool], start: int = 0) -> Iterator[float | None]:
+        for _ in range(start, self.total):
+            self.model.train()
+            order = torch.randperm(self.cfg.n_patches, generator=self.gen)
+            total, count = 0.0, 0
+            for b0 in range(0, self.cfg.n_patches, self.cfg.batch_size):
+                idx = order[b0:b0 + self.cfg.batch_size]
+                xb = self._batch(idx)
+                x_hat, _ = self.model(xb)
+                loss = wsad(xb, x_hat, self.w, dim=1, eps=self.cfg.eps, project_out=self.nuisance)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt.step()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+                if should_stop():
+                    self.stopped_by = "cancel"
+                    return
+                yield None
+            yield total / count
+
+    @torch.no_grad()
+    def infer(self) -> np.ndarray:
+        return infer_tiled(self.model, self.x)
+
+
+class FastTrainer(Trainer):
+    """The fast protocol: whole image (or big tiles) per step, exact loss in a band subspace.
+
+    The WSAD needs, per pixel, ``(Dx)ᵀ(Dx̂)``, ``‖Dx‖`` and ``‖Dx̂‖`` with
+    ``D = diag(w)``. With ``V`` (B×r) an orthonormal basis of the weighted
+    data, ``(Dx)ᵀ(Dx̂) = (VᵀDx)ᵀ(VᵀDx̂)`` whenever ``Dx`` lies in span V
+    (recorded: the captured energy), ``‖Dx‖`` is computed once on all bands,
+    and ``‖Dx̂‖² = ‖VᵀDx̂‖² + aᵀ (RᵀR) a`` exactly, with ``R = (I − VVᵀ)DW`` the
+    decoder's part outside the subspace and ``a`` the p×p×K neighbourhood of
+    abundances. No B-sized tensor is touched per pixel during training.
+    """
+
+    def __init__(self, model: FTIRUnmixer, x: np.ndarray, loss_w: np.ndarray, cfg: Any,
+                 device: torch.device, gen: torch.Generator, nuisance: torch.Tensor | None = None) -> None:
+        self.model, self.cfg, self.device, self.gen = model, cfg, device, gen
+        self.nuisance = nuisance  # (B, r) orthonormal, removed from Dx and Dx̂ before the angle
+        self.total = cfg.step_budget()[0]
+        self.warmup = cfg.warmup_steps if cfg.init != "random" else 0
+        self.stopped_by = "max steps"
+        h, w, n_bands = x.shape
+        self.h, self.w = h, w
+        xt = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, n_bands))).to(device)
+        wt = torch.as_tensor(loss_w, dtype=torch.float32, device=device)
+        self.wt = wt
+        r_in = model.conv1.in_channels
+        q, cap_in = subspace(xt, r_in, max_rows=_BASIS_PIXELS, generator=gen)
+        xw = xt * wt
+        if nuisance is not None:  # in row blocks: no second image-sized temporary
+            for r0 in range(0, xw.shape[0], _BASIS_PIXELS):
+                blk = xw[r0:r0 + _BASIS_PIXELS]
+                blk -= (blk @ nuisance) @ nuisance.T
+        v, cap_loss = subspace(xw, cfg.reduced_rank, max_rows=_BASIS_PIXELS, generator=gen)
+        self.v = v
+        # Encoder input: coordinates in span Q, (r_in, H, W).
+        self.z = (xt @ q).T.reshape(r_in, h, w).contiguous()
+        self.c = (xw @ v).T.reshape(v.shape[1], h, w).contiguous()  # VᵀDx
+        self.xnorm = torch.linalg.vector_norm(xw, dim=1).reshape(h, w)  # ‖Dx‖ on all bands
+        del xt, xw
+        self.restart()
+        n_pix = h * w
+        if n_pix <= cfg.max_pixels_per_step:
+            self.tile = (h, w)
+        else:
+            side = int(np.sqrt(cfg.max_pixels_per_step))
+            self.tile = (min(h, side), min(w, max(side, cfg.max_pixels_per_step // min(h, side))))
+        self.detail = {
+            "encoder_rank": int(r_in), "loss_rank": int(v.shape[1]),
+            "energy_captured_encoder": cap_in, "energy_captured_loss": cap_loss,
+            "tile": list(self.tile),
+        }
+
+    def _crop(self) -> tuple[slice, slice]:
+        th, tw = self.tile
+        r0 = int(torch.randint(0, self.h - th + 1, (1,), generator=self.gen))
+        c0 = int(torch.randint(0, self.w - tw + 1, (1,), generator=self.gen))
+        return slice(r0, r0 + th), slice(c0, c0 + tw)
+
+    def loss(self, rs: slice, cs: slice) -> torch.Tensor:
+        model, p = self.model, self.model.patch_size
+        a = model.abundances(self.z[None, :, rs, cs])  # (1, K, h, w)
+        m = (self.wt[:, None] * model.decoder_kernel().reshape(model.n_bands, -1))  # (B, K p²)
+        if self.nuisance is not None:
+            m = m - self.nuisance @ (self.nuisance.T @ m)
+        proj_w = self.v.T @ m  # (r, K p²)
+        resid = m - self.v @ proj_w  # the decoder outside span V
+        gram = resid.T @ resid  # (K p², K p²)
+        ap = F.unfold(a, p, padding=p // 2)[0]  # (K p², n)
+        proj = proj_w @ ap  # (r, n)
+        c = self.c[:, rs, cs].reshape(proj.shape[0], -1)
+        dot = (c * proj).sum(0)
+        nsq = proj.square().sum(0) + (ap * (gram @ ap)).sum(0)
+        xnorm = self.xnorm[rs, cs].reshape(-1)
+        cos = dot / (xnorm * nsq.clamp_min(0).sqrt() + self.cfg.eps)
+        return torch.arccos(cos.clamp(-1 + COS_CLAMP, 1 - COS_CLAMP)).mean()
+
+    def steps(self, should_stop: Callable[[], bool], start: int = 0,
+              warmup: int | None = None) -> Iterator[float]:
+        best, since = float("inf"), 0
+        decoder = self.model.decoder_logits
+        warmup = self.warmup if warmup is None else warmup
+        for step in range(start, self.total):
+            if should_stop():  # checked before each step: a flag set after the last one cancels nothing
+                self.stopped_by = "cancel"
+                return
+            # Warm-up: the encoder learns abundances for the warm-started endmembers
+            # before the decoder may move; otherwise random early abundances pull
+            # every endmember towards the mean spectrum.
+            decoder.requires_grad_(step >= warmup)
+            self.model.train()
+            rs, cs = self._crop()
+            loss = self.loss(rs, cs)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            value = float(loss.detach())
+            yield value
+            if step < warmup:
+                continue
+            if value < best * (1 - self.cfg.tol):
+                best, since = value, 0
+            else:
+                since += 1
+            if since >= self.cfg.patience:
+                self.stopped_by = "converged"
+                return
+
+    @torch.no_grad()
+    def infer(self) -> np.ndarray:
+        return infer_tiled(self.model, self.z)
+
+
+@torch.no_grad()
+def infer_tiled(model: FTIRUnmixer, x: torch.Tensor, max_elems: int = 64 * 2**20) -> np.ndarray:
+    """Encoder on the whole image (C, H, W) in row tiles; exact thanks to a one-pixel halo."""
+    model.eval()
+    c, h, w = x.shape
+    halo = model.ENCODER_HALO
+    rows = max(1, min(h, max_elems // max(1, c * w)))
+    out = np.empty((model.k, h, w), np.float32)
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        a0, a1 = max(0, r0 - halo), min(h, r1 + halo)
+        a = model.abundances(x[None, :, a0:a1])[0]
+        out[:, r0:r1] = a[:, r0 - a0:r0 - a0 + (r1 - r0)].cpu().numpy()
+    return out

@@ -1,0 +1,21 @@
+"""What happens to the data before a method sees it.
+
+- :mod:`.weights`: the band-reliability weights of the WSAD loss (Pande et al.
+  2026, Sec. II-E) and their diagnostics, hand-forced ranges;
+- :mod:`.background`: the smooth per-pixel background (baseline) term — a
+  polynomial basis, its weighted orthonormal form, and the convention that
+  picks endmember spectra that are zero where the material is transparent;
+- :mod:`.scaling`: scaling of the pixel spectra.
+"""
+
+from __future__ import annotations
+
+from .background import BASELINES, baseline_degree, lower_envelope, polynomial_basis, weighted_nuisance_basis
+from .scaling import SCALINGS, Scaled, scale_pixels
+from .weights import BandDiagnostics, band_diagnostics, band_weights, force_ranges, robust_z
+
+__all__ = [
+    "BASELINES", "SCALINGS", "BandDiagnostics", "Scaled", "band_diagnostics", "band_weights",
+    "baseline_degree", "force_ranges", "lower_envelope", "polynomial_basis", "robust_z",
+    "scale_pixels", "weighted_nuisance_basis",
+]

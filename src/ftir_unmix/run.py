@@ -1,0 +1,211 @@
+"""One unmixing run as a generator of progress events: one loop for the GUI, the CLI and the tests.
+
+>>> gen = iter_unmix(cube, UnmixConfig(k=6))          # doctest: +SKIP
+>>> for event in gen: print(event.step, event.loss)   # doctest: +SKIP
+
+:func:`iter_unmix` checks the input, computes the band weights, scales the
+data, starts the run record, then ``yield from`` the chosen method
+(:mod:`ftir_unmix.methods`) and builds the :class:`~ftir_unmix.UnmixResult`.
+The generator's return value (``StopIteration.value``; napari's
+``thread_worker`` emits it as ``returned``) is the result; :func:`run_to_end`
+drives a generator and hands it back, :func:`unmix` is the one-call form.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Generator
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import numpy as np
+
+from . import methods
+from ._version import __version__
+from .checks import check_forced_ranges, check_unmixable, checked_weights, require_cube
+from .config import UnmixConfig
+from .cube import Cube
+from .errors import DataError
+from .methods import MethodInput, Progress, StopFlag, should_stop
+from .preprocess import (
+    band_diagnostics,
+    baseline_degree,
+    force_ranges,
+    polynomial_basis,
+    scale_pixels,
+    weighted_nuisance_basis,
+)
+from .result import UnmixResult
+
+__all__ = ["Progress", "StopFlag", "iter_unmix", "relay", "run_to_end", "should_stop", "unmix"]
+
+_R = TypeVar("_R")
+_E = TypeVar("_E")
+
+
+def relay(gen: Generator[_E, None, _R], wrap: Callable[[_E], Any]) -> Generator[Any, None, _R]:
+    """Yield ``wrap(event)`` for every event of ``gen``; return ``gen``'s value (``yield from`` with a map)."""
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as done:
+            return done.value
+        yield wrap(event)
+
+
+def run_to_end(gen: Generator[Any, None, _R], callback: Callable[[Any], Any] | None = None) -> _R:
+    """Drive a progress generator (:func:`iter_unmix`, a K sweep) and return its result."""
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as done:
+            return done.value
+        if callback is not None:
+            callback(event)
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+    import torch
+
+    return {"ftir_unmix": __version__, "numpy": np.__version__, "torch": torch.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+
+
+def iter_unmix(
+    cube: Cube,
+    config: UnmixConfig | None = None,
+    *,
+    weights: np.ndarray | None = None,
+    stop: StopFlag = None,
+    **changes: Any,
+) -> Generator[Progress, None, UnmixResult]:
+    """Unmix a cube, yielding :class:`Progress` events; return an :class:`UnmixResult`.
+
+    Parameters
+    ----------
+    cube : Cube
+        The image.
+    config : UnmixConfig, optional
+        Parameters (defaults if omitted); ``**changes`` override single fields.
+    weights : ndarray (B,), optional
+        Band weights to use instead of the automatic ones (e.g. edited by
+        hand in the GUI). Recorded in the result.
+    stop : threading.Event or callable, optional
+        Checked during training; when set, training ends and the result of
+        the best step so far is returned with ``cancelled=True``.
+    """
+    require_cube(cube)
+    if config is not None and not isinstance(config, UnmixConfig):
+        raise TypeError(f"config must be an UnmixConfig; got {type(config).__name__}")
+    cfg = (config or UnmixConfig()).updated(**changes).resolved()
+    method = methods.get(cfg.method)
+    if cube.n_bands < 3:
+        raise DataError(f"unmixing needs at least 3 bands; the cube has {cube.n_bands}")
+    check_forced_ranges(cfg.forced_ranges, cube.wavenumbers)
+    t0 = time.perf_counter()
+    h, w_img, n_bands = cube.shape
+    yield Progress(phase="prepare", total=cfg.epochs, message="band weights")
+
+    diag = band_diagnostics(cube.data, **cfg.weight_params())
+    if weights is not None:
+        band_w, weight_source = checked_weights(weights, n_bands), "given"
+    else:
+        band_w, weight_source = diag.weights, "automatic"
+    if cfg.forced_ranges:
+        band_w = force_ranges(band_w, cube.wavenumbers, cfg.forced_ranges, cfg.w_min)
+    loss_w = methods.LOSSES[cfg.loss].weights(band_w)
+    degree = baseline_degree(cfg.baseline) if "background" in method.uses else None
+    background = None if degree is None else polynomial_basis(cube.wavenumbers, degree)
+    warnings = check_unmixable(
+        cube, cfg.k, weights=loss_w, baseline=cfg.baseline, seed=cfg.seed,
+        nuisance=None if background is None else weighted_nuisance_basis(background, loss_w))
+    timings = {"weights_s": time.perf_counter() - t0}
+    scaled = scale_pixels(cube.pixels, cfg.scaling)
+
+    out = yield from relay(
+        method.function()(MethodInput(
+            pixels=scaled.pixels, shape=(h, w_img), wavenumbers=cube.wavenumbers, loss_weights=loss_w,
+            background=background, config=cfg, stop=stop, t0=t0)),
+        # snapshots of the spectra in the cube's units
+        lambda ev: ev if ev.endmembers is None else replace(ev, endmembers=ev.endmembers * scaled.factor[:, None]),
+    )
+    timings.update(out.timings)
+    timings["total_s"] = time.perf_counter() - t0
+    parameters: dict[str, Any] = {
+        **cfg.to_dict(),
+        "preprocessing": {
+            "scaling": scaled.note,
+            "baseline": cfg.baseline if background is not None
+            else f"none (method {cfg.method} has no baseline term)",
+            "band_weights": weight_source + (", forced ranges to w_min" if cfg.forced_ranges else ""),
+            "cube_repairs": list(cube.metadata.get("repairs", [])),
+        },
+        "source": {k: cube.metadata.get(k) for k in ("path", "format", "units") if k in cube.metadata},
+        "warnings": warnings,
+        **out.record,
+    }
+    return UnmixResult(
+        abundances=np.asarray(out.abundances, np.float32).reshape(cfg.k, h, w_img),
+        endmembers=(np.asarray(out.endmembers) * scaled.factor[:, None]).astype(np.float32),
+        weights=loss_w.astype(np.float64), wavenumbers=cube.wavenumbers.copy(),
+        loss_history=np.asarray(out.history, dtype=np.float64), parameters=parameters,
+        versions=_versions(), timings=timings,
+        diagnostics={**diag.columns(), "weight": band_w, "auto_weight": diag.weights,
+                     "median_spectrum": diag.median_spectrum},
+        cancelled=out.cancelled,
+    )
+
+
+def unmix(
+    cube: Cube,
+    k: int,
+    *,
+    loss: str = "wsad",
+    method: str = "cnn",
+    weights: np.ndarray | None = None,
+    stop: StopFlag = None,
+    callback: Callable[[Progress], Any] | None = None,
+    **options: Any,
+) -> UnmixResult:
+    """Unmix ``cube`` into ``k`` endmembers and their abundance maps.
+
+    Parameters
+    ----------
+    cube : Cube
+        The FTIR image, e.g. from :func:`ftir_unmix.load_cube`.
+    k : int
+        Number of endmembers.
+    loss : {"wsad", "sad"}
+        Band-weighted (default) or plain spectral-angle loss.
+    method : str
+        One of :func:`ftir_unmix.methods.available` (``"cnn"``, the default;
+        ``"nmf"``, ``"vca-fcls"``, …).
+    weights : ndarray (B,), optional
+        Band weights to use instead of the automatic ones.
+    stop : threading.Event or callable, optional
+        Set it to stop early and get the best result so far.
+    callback : callable, optional
+        Called with every :class:`Progress` event.
+    **options
+        Any other field of :class:`~ftir_unmix.UnmixConfig` (``epochs``,
+        ``protocol``, ``lr``, ``seed``, ``device``, ``gamma_rough``, …).
+
+    Returns
+    -------
+    UnmixResult
+        ``.abundances`` (K, H, W), ``.endmembers`` (B, K), ``.weights`` (B,),
+        ``.wavenumbers`` (B,), and the run record.
+
+    Examples
+    --------
+    >>> from ftir_unmix.synthetic import cross_section
+    >>> truth = cross_section(16, 16, seed=0)           # doctest: +SKIP
+    >>> result = unmix(truth.cube, 6, epochs=50)        # doctest: +SKIP
+    >>> result.abundances.shape                          # doctest: +SKIP
+    (6, 16, 16)
+    """
+    config = UnmixConfig(k=k, loss=loss, method=method).updated(**options)
+    return run_to_end(iter_unmix(cube, config, weights=weights, stop=stop), callback)
+
