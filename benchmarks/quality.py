@@ -466,7 +466,8 @@ def render(payload: dict[str, Any], select_k: dict[str, Any] | None = None) -> s
                "Energy kept: share of the clean signal's energy on informative bands that survives "
                "the weights (Σ w² e / Σ e). Blame rough: among wrongly down-weighted informative "
                "bands, the fraction whose roughness term exceeds the correlation term."), "",
-              "| case | artefact bands | artefact ↓ | CO₂ ↓ | H₂O ↓ | informative bands | informative ↓ (wrong) | energy kept | blame rough |",
+              "| case | artefact bands | artefact ↓ | CO₂ ↓ | H₂O ↓ | informative bands "
+              "| informative ↓ (wrong) | energy kept | blame rough |",
               "|---|---|---|---|---|---|---|---|---|"]
     for name in cases:
         ws = [r["weights"] for r in records if r["case"] == name and r.get("weights")]

@@ -121,8 +121,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for run in runs:
         slot = out.setdefault(run["case"], {}).setdefault(run["method"], {"runs": []})
         slot["runs"].append(run)
-    for case, by_method in out.items():
-        for method, slot in by_method.items():
+    for by_method in out.values():
+        for slot in by_method.values():
             rs = slot.pop("runs")
             names = list(rs[0]["per_material"])
             slot.update({
@@ -231,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         "script": "benchmarks/scenes_quality.py", "argv": sys.argv[1:] if argv is None else argv,
         "cases": cases, "seeds": seeds, "methods": {m: METHODS[m] for m in methods}, "options": options,
         "size": size, "git_commit": _git("rev-parse", "HEAD"),
-        "git_modified_files": len((_git("status", "--porcelain", "--untracked-files=no") or "").splitlines()), "torch": torch.__version__,
+        "git_modified_files": len((_git("status", "--porcelain", "--untracked-files=no") or "").splitlines()),
+        "torch": torch.__version__,
         "python": platform.python_version(), "threads_per_process": args.threads, "jobs": args.jobs,
         "seed_policy": "tune on TUNING_SEEDS (0-4) only; report on REPORT_SEEDS (9001-9005)",
         "metrics": "SAD in degrees after Hungarian matching on the angle; abundance RMSE over matched maps",

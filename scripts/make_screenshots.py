@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         gaps.append(now - last[0])
         last[0] = now
         lp = unmix.last_progress
-        phases.append("adding layers" if unmix._layer_queue or not unmix.running
+        phases.append("adding layers" if unmix.controller._layer_queue or not unmix.running
                       else (lp.phase if lp is not None else "starting"))
 
     timer = QTimer()

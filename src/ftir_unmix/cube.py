@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import CubeError
 
-__all__ = ["Cube", "make_cube"]
+__all__ = ["Cube", "as_pixels", "make_cube"]
 
 
 @dataclass(frozen=True)
@@ -191,3 +191,46 @@ def make_cube(
         pixel_size=None if pixel_size is None else float(pixel_size),
         metadata=meta,
     )
+
+
+def as_pixels(data: Any, what: str = "data", *, min_bands: int = 1, min_pixels: int = 1,
+              finite: bool = True, dtype: Any = None) -> np.ndarray:
+    """``(H, W, B)`` or ``(N, B)`` data as pixel spectra ``(N, B)`` (a view when it can be).
+
+    Parameters
+    ----------
+    data : array_like
+    what : str
+        How the messages name the argument.
+    min_bands, min_pixels : int
+        The least the caller can work with.
+    finite : bool
+        Refuse NaN and infinities.
+    dtype : dtype, optional
+        Convert to it; by default floating data keep their type and others become float64.
+
+    Raises
+    ------
+    TypeError
+        Not real numbers.
+    ValueError
+        Wrong number of axes, too few bands or pixels, non-finite values.
+    """
+    arr = np.asarray(data)
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{what} must be an array of real numbers; got dtype {arr.dtype}")
+    if arr.ndim == 3:
+        arr = arr.reshape(-1, arr.shape[-1])
+    if arr.ndim != 2:
+        raise ValueError(f"{what} must be (N, B) or (H, W, B); got shape {arr.shape}")
+    if arr.shape[1] < min_bands:
+        raise ValueError(f"{what} need at least {min_bands} bands; got {arr.shape[1]}")
+    if arr.shape[0] < min_pixels:
+        raise ValueError(f"{what} need at least {min_pixels} pixels; got {arr.shape[0]}")
+    if dtype is not None or not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(dtype or np.float64, copy=False)
+    if finite:
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ValueError(f"{what} contain {int(bad.sum())} NaN or infinite values")
+    return arr

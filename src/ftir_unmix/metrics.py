@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .cube import as_pixels
+
 __all__ = [
     "abundance_rmse",
     "map_peaks",
@@ -172,15 +174,6 @@ def abundance_rmse(
     return float(np.sqrt(np.mean((t - s[idx]) ** 2)))
 
 
-def _pixels(y: np.ndarray, what: str) -> np.ndarray:
-    arr = np.asarray(y, dtype=np.float64)
-    if arr.ndim == 3:
-        arr = arr.reshape(-1, arr.shape[-1])
-    if arr.ndim != 2:
-        raise ValueError(f"{what} must be (N, B) or (H, W, B), got shape {arr.shape}")
-    return arr
-
-
 def reconstruction_error(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
     """How well a reconstruction matches the data.
 
@@ -194,7 +187,8 @@ def reconstruction_error(y: np.ndarray, y_hat: np.ndarray) -> dict[str, float]:
         ``rmse`` over all values, and ``mean_sad_deg``: the spectral angle
         between each observed and reconstructed pixel, averaged over pixels.
     """
-    obs, rec = _pixels(y, "y"), _pixels(y_hat, "y_hat")
+    obs = as_pixels(y, "y", finite=False, dtype=np.float64)
+    rec = as_pixels(y_hat, "y_hat", finite=False, dtype=np.float64)
     if obs.shape != rec.shape:
         raise ValueError(f"shapes differ: {obs.shape} vs {rec.shape}")
     num = np.einsum("nb,nb->n", obs, rec)

@@ -14,7 +14,7 @@ import pytest
 
 from ftir_unmix.io import read_abundance_tiff, read_envi_array, read_npz, supported_extensions
 from ftir_unmix.napari._layers import RESULT_KEY, abundance_layer_tuples
-from ftir_unmix.napari._reader import get_reader
+from ftir_unmix.napari._reader import napari_get_reader as get_reader
 from ftir_unmix.result import UnmixResult
 
 PLUGIN = "napari-ftir-unmix"

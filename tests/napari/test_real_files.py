@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from real_files import IMAGING
 
-from ftir_unmix.napari._reader import get_reader
+from ftir_unmix.napari._reader import napari_get_reader as get_reader
 
 
 @pytest.mark.parametrize(("rel", "fmt", "shape", "wn0", "wn1", "px"), IMAGING)

@@ -170,7 +170,7 @@ def test_closing_viewer_during_sweep_is_safe(make_napari_viewer, medium_cube, qt
     qtbot.waitUntil(lambda: w.last_sweep_progress is not None
                     and w.last_sweep_progress.event is not None
                     and w.last_sweep_progress.event.phase == "train", timeout=60_000)
-    stop, worker = w._stop, w._worker
+    stop, worker = w.controller._stop, w.controller._worker
     viewer.close()
     assert stop.is_set()  # the sweep was told to stop
     qtbot.waitUntil(lambda: not worker.is_running, timeout=15_000)

@@ -216,7 +216,7 @@ def test_closing_viewer_during_training_is_safe(make_napari_viewer, medium_cube,
     w.epochs.value = 500
     w.run.clicked()
     qtbot.waitUntil(lambda: _started(w), timeout=60_000)
-    stop, worker = w._stop, w._worker
+    stop, worker = w.controller._stop, w.controller._worker
     viewer.close()
     assert stop.is_set()  # training was told to stop
     qtbot.waitUntil(lambda: not worker.is_running, timeout=15_000)
@@ -235,7 +235,7 @@ def test_event_loop_stays_responsive(viewer, medium_cube, qtbot, wait_idle, reco
     def tick() -> None:
         now = time.perf_counter()
         lp = w.last_progress
-        phase = ("adding layers" if w._layer_queue or (w.result is not None and not w.running)
+        phase = ("adding layers" if w.controller._layer_queue or (w.result is not None and not w.running)
                  else lp.phase if lp is not None else "starting")
         gaps.append((now - last[0], phase))
         last[0] = now

@@ -12,7 +12,8 @@ Layout (little-endian), as far as it is used here:
   OMNIC reader documents: 17 absorbance, 16 %T, 11 %R, 12 log(1/R),
   20 Kubelka-Munk, 22 detector signal (V), 26 photoacoustic, 31 Raman;
   the ``.spa`` sample says 17 (absorbance); the ``.map`` sample says 15, a
-  code not in that list (its values, 3.3-4.2, are taken as they are).  The values run from the first to the last x (the ``.spa`` sample
+  code not in that list (its values, 3.3-4.2, are taken as they are).  The values run from the first
+  to the last x (the ``.spa`` sample
   spectrum checks this: its saturated detector cut-off is at the 650 cm⁻¹ end);
 - key 3 (``.spa``): the float32 intensities;
 - ``.map``: a run of records, each a 100-byte header whose title at +16 reads

@@ -16,22 +16,10 @@ from collections.abc import Generator
 import numpy as np
 from scipy.optimize import nnls
 
+from ..cube import as_pixels
 from .base import MethodInput, MethodOutput, Progress
 
 __all__ = ["fcls", "nmf", "project_simplex", "run_nmf", "run_vca_fcls", "vca", "vca_fcls"]
-
-
-def _pixels(y: np.ndarray) -> np.ndarray:
-    arr = np.asarray(y)
-    if arr.ndim == 3:  # (H, W, B) cube data
-        arr = arr.reshape(-1, arr.shape[-1])
-    if arr.ndim != 2:
-        raise ValueError(f"pixel data must be (N, B), got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("pixel data contain NaN or inf")
-    return arr
 
 
 def _check_k(k: int, y: np.ndarray) -> int:
@@ -102,7 +90,7 @@ def nmf(
     """
     from sklearn.decomposition import NMF  # heavy import, only when used
 
-    data = np.clip(_pixels(y), 0.0, None)
+    data = np.clip(as_pixels(y, "pixel data"), 0.0, None)
     k = _check_k(k, data)
     model = NMF(n_components=k, init="nndsvda", random_state=int(seed), max_iter=int(max_iter), tol=tol)
     w = np.asarray(model.fit_transform(data), dtype=np.float64)  # (N, K)
@@ -222,7 +210,7 @@ def vca(
 
 
 def _vca(y: np.ndarray, k: int, *, seed: int, snr: float | None) -> tuple[np.ndarray, np.ndarray]:
-    data = _pixels(y)
+    data = as_pixels(y, "pixel data")
     k = _check_k(k, data)
     x = data.T  # (B, N), the reference's layout (a view)
     b, n = x.shape
@@ -410,7 +398,7 @@ def fcls(
     array([[0.25],
            [0.75]])
     """
-    data = _pixels(y)
+    data = as_pixels(y, "pixel data")
     endm = np.asarray(e, dtype=np.float64)
     if endm.ndim != 2 or endm.shape[0] != data.shape[1]:
         raise ValueError(f"endmembers must be (B={data.shape[1]}, K), got shape {endm.shape}")

@@ -30,7 +30,6 @@ from ..cube import Cube, make_cube
 from ..result import UnmixResult
 
 __all__ = [
-    "CUBE_KIND_KEY",
     "FORCED_RANGES_KEY",
     "RESULT_KEY",
     "abundance_layer_tuples",
@@ -48,8 +47,6 @@ __all__ = [
 RESULT_KEY = "ftir_unmix"
 #: metadata key holding hand-forced wavenumber ranges on cube layers
 FORCED_RANGES_KEY = "ftir_unmix_forced_ranges"
-#: metadata key marking a layer made from a cube by this plugin
-CUBE_KIND_KEY = "ftir_unmix_cube"
 
 #: Colours of endmembers 1..K (Okabe–Ito, colour-blind safe, then tab10), RGBA.
 _PALETTE = (
@@ -124,7 +121,6 @@ def cube_layer_tuple(cube: Cube, name: str | None = None) -> tuple[np.ndarray, d
     kwargs: dict[str, Any] = {
         "name": name,
         "metadata": {
-            CUBE_KIND_KEY: True,
             "wavenumbers": wn,
             "pixel_size": ps,
             "source_metadata": dict(cube.metadata),

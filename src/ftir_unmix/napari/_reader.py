@@ -6,17 +6,16 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..io import get_reader as _engine_reader
-from ..io import load_cube
+from ..io import get_reader, load_cube
 from ._layers import cube_layer_tuple
 
-__all__ = ["get_reader", "read_ftir"]
+__all__ = ["napari_get_reader", "read_ftir"]
 
 PathOrPaths = str | Sequence[str]
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 
 
-def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerDataTuple]] | None:
+def napari_get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerDataTuple]] | None:
     """Return :func:`read_ftir` when ``path`` looks like a file this package reads, else None.
 
     Cheap: only the suffix, the files beside it and the first bytes are
@@ -35,7 +34,7 @@ def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerDataTuple
     if not paths:
         return None
     try:
-        if all(_engine_reader(p) is not None for p in paths):
+        if all(get_reader(p) is not None for p in paths):
             return read_ftir
     except Exception:  # a reader hook must not break napari's open dialog
         return None

@@ -29,6 +29,4 @@ def cross_section() -> list[tuple[Any, dict[str, Any], str]]:
     from ..synthetic import cross_section as make
 
     sample = make(*SAMPLE_SHAPE, seed=SAMPLE_SEED)
-    data, kwargs, kind = cube_layer_tuple(sample.cube, name="synthetic cross-section")
-    kwargs["metadata"]["true_names"] = list(sample.names)
-    return [(data, kwargs, kind)]
+    return [cube_layer_tuple(sample.cube, name="synthetic cross-section")]

@@ -46,18 +46,14 @@ class Session:
     ----------
     weight_params : WeightParams
         Evented band-weight parameters; ``weight_params.events`` emits on change.
-    result_changed : Signal
-        Emitted with the new :class:`~ftir_unmix.UnmixResult` after a run.
     forced_ranges_changed : Signal
         Emitted with the cube layer whose hand-forced ranges were edited.
     """
 
-    result_changed = Signal(object)
     forced_ranges_changed = Signal(object)
 
     def __init__(self) -> None:
         self.weight_params = WeightParams()
-        self.result: Any = None
 
 
 _SESSIONS: weakref.WeakKeyDictionary[Any, Session] = weakref.WeakKeyDictionary()

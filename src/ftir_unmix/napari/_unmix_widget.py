@@ -1,9 +1,10 @@
-"""The "Unmix" panel: parameters, Run/Cancel, progress, live loss curve, export.
+"""The "Unmix" panel (the view): controls, plots, and the wiring to its controller.
 
 Drive it by control name (scripts and tests do)::
 
     w = UnmixWidget(viewer)
     w.layer.value = viewer.layers["synthetic cross-section"]
+    w.method.value = "cnn"   # or nmf, vca-fcls, any registered method
     w.k.value = 4
     w.epochs.value = 200
     w.run.clicked()          # starts training in a worker thread
@@ -13,15 +14,14 @@ Drive it by control name (scripts and tests do)::
     w.sweep.recommend()      # .k, .rule, .reasons; w.k is set to .k when the sweep completes
     w.output_dir.value = "results/"
     w.export.clicked()       # abundances.tif, endmembers.csv, band_weights.csv, run.json
+
+What happens on Run, Select K, Cancel and Export lives in the Qt-free
+:class:`~ftir_unmix.napari._unmix_controller.UnmixController`; this module only
+builds the controls and the plots and shows what the controller reports.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import threading
-import time
-from collections.abc import Generator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,89 +39,55 @@ from matplotlib.ticker import MaxNLocator
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy
 
-from ..config import DEVICES, UnmixConfig
-from ..errors import CubeError
-from ..export import write_outputs
-from ..io import Y_UNITS, load_cube
+from .. import methods
+from ..config import DEVICES, PROTOCOLS, UnmixConfig, parameter_rule
+from ..io import Y_UNITS
+from ..preprocess import BASELINES
 from ..result import UnmixResult
-from ..run import Progress, iter_unmix
-from ..safe_write import folder_state
-from ..select_k import KSweep, SweepProgress, iter_sweep_k
+from ..select_k import KSweep, SweepProgress
 from . import _widgets_common as _common
-from ._layers import (
-    FORCED_RANGES_KEY,
-    RESULT_KEY,
-    abundance_layer_tuples,
-    cube_from_layer_arrays,
-    cube_layer_tuple,
-    endmember_name_from_layer,
-    forced_ranges_of,
-    is_abundance_layer,
-)
+from ._layers import forced_ranges_of
 from ._plot import ThemedCanvas, _disconnect, theme_colors
 from ._session import get_session
+from ._unmix_controller import UnmixController, checked_layer
 from ._widgets_common import (
     bind_weight_controls,
     follow_new_cube,
     image_layer_choices,
     make_weight_controls,
-    notify_error,
-    notify_info,
-    notify_warning,
     show_wavenumber_overlay,
 )
 
 __all__ = ["UnmixWidget"]
 
 _DEFAULTS = UnmixConfig()
-#: Seconds between panel updates (progress bar, text) and loss-plot redraws during a run.
-UI_INTERVAL = 0.25
-PLOT_INTERVAL = 1.0
+#: The config groups whose controls a method without them greys out.
+_GROUP_CONTROLS = {"cnn": ("loss", "softmax_scale"), "protocol": ("protocol", "epochs", "lr"),
+                   "background": ("baseline",)}
+_BASELINE_LABELS = {"quadratic": "quadratic (ATR)"}
 
 
-@dataclasses.dataclass(frozen=True)
-class _Failure:
-    """What the worker returns when the input or the parameters are refused."""
+def _start_worker(body: Any, *args: Any, on_yield: Any, on_return: Any, on_error: Any,
+                  on_finish: Any) -> Any:
+    """Run the generator ``body(*args)`` in a napari thread worker (the controller's ``start_worker``)."""
+    from napari.qt.threading import create_worker
 
-    message: str
-
-
-def _train(data: Any, wavenumbers: np.ndarray, pixel_size: float | None, metadata: dict[str, Any],
-           config: UnmixConfig, stop: threading.Event,
-           ) -> Generator[Progress, None, UnmixResult | _Failure]:
-    """Worker body: build the cube (validation is slow for big cubes) and train."""
-    try:
-        cube = cube_from_layer_arrays(data, wavenumbers, pixel_size, metadata)
-        result = yield from iter_unmix(cube, config, stop=stop)
-    except (ValueError, CubeError) as exc:  # refused input or parameters: a plain message
-        return _Failure(str(exc))
-    return result
+    worker = create_worker(body, *args, _start_thread=False, _ignore_errors=True)
+    for signal, slot in ((worker.yielded, on_yield), (worker.returned, on_return),
+                         (worker.errored, on_error), (worker.finished, on_finish)):
+        if slot is not None:
+            signal.connect(slot)
+    worker.start()
+    return worker
 
 
-def _sweep(data: Any, wavenumbers: np.ndarray, pixel_size: float | None, metadata: dict[str, Any],
-           config: UnmixConfig, k_values: list[int], stop: threading.Event,
-           ) -> Generator[SweepProgress, None, KSweep | _Failure]:
-    """Worker body of "Select K…": one unmixing per K with the panel's other settings."""
-    try:
-        cube = cube_from_layer_arrays(data, wavenumbers, pixel_size, metadata)
-        options = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)
-                   if f.name not in ("k", "method", "seed")}
-        sweep = yield from iter_sweep_k(cube, k_values, method=config.method, seed=config.seed,
-                                        stop=stop, **options)
-    except (ValueError, CubeError) as exc:
-        return _Failure(str(exc))
-    return sweep
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _fmt_seconds(s: float | None) -> str:
-    if s is None or not np.isfinite(s):
-        return "?"
-    s = max(0.0, float(s))
-    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+def _spin(cls: type, name: str, label: str, tooltip: str, **kwargs: Any) -> Any:
+    """A spin box for a config field: its default, and bounds within the field's rule."""
+    rule = parameter_rule(name)
+    low = rule.low
+    return cls(name=name, label=label, value=getattr(_DEFAULTS.resolved(), name),
+               min=max(low, kwargs.pop("min", low)), max=min(rule.high, kwargs.pop("max", rule.high)),
+               tooltip=tooltip, **kwargs)
 
 
 class UnmixWidget(Container):
@@ -134,13 +100,15 @@ class UnmixWidget(Container):
 
     Notes
     -----
-    Controls, by name: ``layer``, ``k``, ``loss``, ``protocol``, ``epochs``,
-    ``lr``, ``softmax_scale``, ``seed``, ``device``, ``gamma_rough``,
-    ``gamma_flat``, ``tau``, ``sharpness``, ``w_min``, ``k_min``, ``k_max``,
-    buttons ``run``, ``select_k``, ``cancel``, ``export`` and the folder
-    ``output_dir``. The band-weight parameters are shared with the Band
-    weights panel; wavenumber ranges forced there (stored on the image layer)
-    are used by the next run.
+    Controls, by name: ``layer``, ``units``, ``reopen``, ``method``, ``k``,
+    ``loss``, ``protocol``, ``baseline``, ``epochs``, ``lr``,
+    ``softmax_scale``, ``seed``, ``device``, ``gamma_rough``, ``gamma_flat``,
+    ``tau``, ``sharpness``, ``w_min``, ``k_min``, ``k_max``, buttons ``run``,
+    ``select_k``, ``cancel``, ``export`` and the folder ``output_dir``. The
+    band-weight parameters are shared with the Band weights panel; wavenumber
+    ranges forced there (stored on the image layer) are used by the next run.
+    The method choice lists :func:`ftir_unmix.methods.available`; controls a
+    method does not use are greyed out.
 
     ``select_k`` unmixes once per K from ``k_min`` to ``k_max`` with the
     other settings of the panel (:func:`ftir_unmix.select_k.iter_sweep_k`),
@@ -150,31 +118,27 @@ class UnmixWidget(Container):
     """
 
     def __init__(self, napari_viewer: Any) -> None:
-        super().__init__(labels=False)
+        super().__init__(name="ftir_unmix_panel", labels=False)
         self._viewer = napari_viewer
         self._session = get_session(napari_viewer)
-        self._worker: Any = None
-        self._stop: threading.Event | None = None
-        self._alive = True
-        self._history: list[tuple[int, float]] = []
-        self._run_started = 0.0
-        self._last_ui = 0.0
-        self._last_plot = 0.0
-        self._layer_queue: list[tuple[str, Any]] = []
+        self.controller = UnmixController(napari_viewer, _start_worker)
         self._layer_timer = QTimer()
         self._layer_timer.setSingleShot(True)
         self._layer_timer.setInterval(0)
         self._layer_timer.timeout.connect(self._next_layer_step)
-        self._source: Any = None
-        self._task = ""  # "run" or "sweep" while a worker is active
-        self._sweep_points: list[tuple[int, float, int]] = []
-        self._sweep_rec: int | None = None
-        self.result: UnmixResult | None = None
-        self.last_progress: Progress | None = None
-        #: The latest completed (or cancelled) K sweep of "Select K…".
-        self.sweep: KSweep | None = None
-        self.last_sweep_progress: SweepProgress | None = None
+        self._build_controls()
+        self._build_plots()
+        self._connect()
+        choices = [c for c in self.layer.choices if c is not None]
+        if self.layer.value is None and choices:
+            self.layer.value = choices[0]
+        self._on_method()
+        self._update_forced_info()
+        self._update_units_info()
+        show_wavenumber_overlay(napari_viewer)
 
+    # ------------------------------------------------------------------ building
+    def _build_controls(self) -> None:
         self.layer = ComboBox(
             name="layer", label="FTIR image", choices=self._layer_choices, nullable=True,
             tooltip="The hyperspectral image to unmix (bands × rows × columns), e.g. a file "
@@ -190,53 +154,48 @@ class UnmixWidget(Container):
         )
         self.reopen = PushButton(name="reopen", text="Reopen",
                                  tooltip="Read the image's file again with the units chosen here.")
-        self.k = SpinBox(
-            name="k", label="materials (K)", value=_DEFAULTS.k, min=2, max=64,
-            tooltip="How many materials (endmembers) to look for: pigments, binders, varnish, "
-                    "degradation products, embedding resin… Try a few values.",
+        self.method = ComboBox(
+            name="method", label="method", value=_DEFAULTS.method, choices=self._method_choices,
+            tooltip="cnn: the FTIR-unmixer autoencoder (default). nmf, vca-fcls: classical "
+                    "methods, seconds per run, for comparison or a first look.",
         )
+        self.k = _spin(SpinBox, "k", "materials (K)", max=64,
+                       tooltip="How many materials (endmembers) to look for: pigments, binders, "
+                               "varnish, degradation products, embedding resin… Try a few values.")
         self.loss = ComboBox(
             name="loss", label="loss", value=_DEFAULTS.loss,
-            choices=[("weighted spectral angle (WSAD)", "wsad"), ("spectral angle (SAD)", "sad")],
+            choices=[(loss.summary, name) for name, loss in methods.LOSSES.items()],
             tooltip="WSAD down-weights unreliable bands (CO₂, water vapour, spikes) as shown "
                     "in the Band weights panel; SAD treats every band alike.",
         )
         self.protocol = ComboBox(
             name="protocol", label="protocol", value=_DEFAULTS.protocol,
-            choices=[("fast (whole image, stops when settled)", "fast"),
-                     ("paper (random 5×5 patches)", "paper")],
+            choices=[({"fast": "fast (whole image, stops when settled)",
+                       "paper": "paper (random 5×5 patches)"}.get(p, p), p) for p in PROTOCOLS],
             tooltip="fast: trains on the whole image and stops when the loss settles (seconds "
                     "to minutes). paper: the published protocol (20 000 patches per epoch; slow "
                     "on a CPU).",
         )
         self.baseline = ComboBox(
             name="baseline", label="baseline", value=_DEFAULTS.baseline,
-            choices=[("quadratic (ATR)", "quadratic"), ("linear", "linear"), ("offset", "offset"),
-                     ("none", "none")],
+            choices=[(_BASELINE_LABELS.get(b, b), b) for b in sorted(BASELINES, key=lambda b: -(
+                BASELINES[b] if BASELINES[b] is not None else -1))],
             tooltip="A smooth baseline per pixel (contact, scattering, drift) fitted along with "
                     "the materials, so it does not end up in their spectra. Keep quadratic for "
                     "ATR-FTIR; choose none for data already baseline-corrected.",
         )
-        self.epochs = SpinBox(
-            name="epochs", label="max. steps / epochs", value=_DEFAULTS.resolved().epochs, min=1, max=100_000,
-            tooltip="fast protocol: the most training steps; paper protocol: epochs (500 in the "
-                    "paper).",
-        )
-        self.lr = FloatSpinBox(
-            name="lr", label="learning rate", value=_DEFAULTS.lr, min=1e-5, max=1.0, step=0.0005,
-            tooltip="Step size of the optimiser (paper: 0.005; the authors' code: 0.001). "
-                    "Lower is slower but steadier.",
-        )
-        self.softmax_scale = FloatSpinBox(
-            name="softmax_scale", label="map sharpness", value=_DEFAULTS.softmax_scale,
-            min=0.1, max=50.0, step=0.1,
-            tooltip="Higher values push each pixel towards a single material (crisper maps); "
-                    "lower values allow more mixing. Paper: 3.5.",
-        )
-        self.seed = SpinBox(
-            name="seed", label="seed", value=_DEFAULTS.seed, min=0, max=2**31 - 1,
-            tooltip="Same seed, same data, same device → same result.",
-        )
+        self.epochs = _spin(SpinBox, "epochs", "max. steps / epochs",
+                            tooltip="fast protocol: the most steps in all, refinement included; "
+                                    "paper protocol: epochs (500 in the paper).")
+        self.lr = _spin(FloatSpinBox, "lr", "learning rate", min=1e-4, step=0.0005,
+                        tooltip="Step size of the optimiser (paper: 0.005; the authors' code: 0.001). "
+                                "Lower is slower but steadier.")
+        self.softmax_scale = _spin(FloatSpinBox, "softmax_scale", "map sharpness", min=0.1, max=50.0,
+                                   step=0.1,
+                                   tooltip="Higher values push each pixel towards a single material "
+                                           "(crisper maps); lower values allow more mixing. Paper: 3.5.")
+        self.seed = _spin(SpinBox, "seed", "seed", max=2**31 - 1,
+                          tooltip="Same seed, same data, same device → same result.")
         self.device = ComboBox(
             name="device", label="device", value=_DEFAULTS.device, choices=list(DEVICES),
             tooltip="auto uses an NVIDIA GPU (cuda) or Apple's GPU (mps) when present, else the CPU.",
@@ -250,14 +209,10 @@ class UnmixWidget(Container):
                               "working in napari while it trains.")
         self.cancel = PushButton(name="cancel", text="Cancel", enabled=False,
                                  tooltip="Stop now and keep the best result so far.")
-        self.k_min = SpinBox(
-            name="k_min", label="Select K from", value=4, min=2, max=64,
-            tooltip="Smallest K of the sweep run by Select K….",
-        )
-        self.k_max = SpinBox(
-            name="k_max", label="to", value=12, min=2, max=64,
-            tooltip="Largest K of the sweep run by Select K….",
-        )
+        self.k_min = SpinBox(name="k_min", label="Select K from", value=4, min=2, max=64,
+                             tooltip="Smallest K of the sweep run by Select K….")
+        self.k_max = SpinBox(name="k_max", label="to", value=12, min=2, max=64,
+                             tooltip="Largest K of the sweep run by Select K….")
         self.select_k = PushButton(
             name="select_k", text="Select K…",
             tooltip="Unmix once for every K in the range, with the settings above (a few "
@@ -273,14 +228,13 @@ class UnmixWidget(Container):
         )
         self.export = PushButton(name="export", text="Export results",
                                  tooltip="Write the latest result to the export folder.")
-
         self.extend([
             Container(name="source", labels=True, widgets=[self.layer]),
             self.units_info,
             Container(name="units_row", widgets=[self.units, self.reopen], layout="horizontal",
                       labels=True),
             Container(name="parameters", labels=True, widgets=[
-                self.k, self.loss, self.protocol, self.baseline, self.epochs, self.lr,
+                self.method, self.k, self.loss, self.protocol, self.baseline, self.epochs, self.lr,
                 self.softmax_scale, self.seed, self.device]),
             Label(name="weights_title", value="<b>Band weights</b> (shared with the Band "
                                               "weights panel)"),
@@ -293,29 +247,30 @@ class UnmixWidget(Container):
                       layout="horizontal", labels=True),
             self.progress, self.status,
         ])
-        self.loss_canvas = ThemedCanvas(napari_viewer, height=120)
+
+    def _build_plots(self) -> None:
+        layout = self.native.layout()
+        self.loss_canvas = ThemedCanvas(self._viewer, height=120)
         self._setup_loss_plot()
-        self.native.layout().addWidget(self.loss_canvas)
+        layout.addWidget(self.loss_canvas)
         # The K sweep's plot and verdict: hidden until the first Select K….
-        self.sweep_canvas = ThemedCanvas(napari_viewer, height=170)
+        self.sweep_canvas = ThemedCanvas(self._viewer, height=170)
         self._setup_sweep_plot()
         self.sweep_canvas.setVisible(False)
         self.sweep_canvas.setToolTip(
             "Select K: top, the mean weighted spectral angle between each pixel and its "
             "reconstruction (lower fits better); bottom, the number of distinct, used maps "
             "(solid) against K itself (dotted). Dashed line and star: the recommended K.")
-        self.native.layout().addWidget(self.sweep_canvas)
+        layout.addWidget(self.sweep_canvas)
         self.sweep_info = Label(name="sweep_info", value="")
         self.sweep_info.native.setWordWrap(True)
         # Full width, and never shorter than the wrapped text.
-        self.sweep_info.native.setSizePolicy(QSizePolicy.Policy.Expanding,
-                                             QSizePolicy.Policy.Minimum)
+        self.sweep_info.native.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         self.sweep_info.visible = False
-        self.native.layout().addWidget(self.sweep_info.native)
+        layout.addWidget(self.sweep_info.native)
         # Export controls go below the plot.
-        self._tail = Container(name="export_box", widgets=[self.output_dir, self.export],
-                               labels=True)
-        self.native.layout().addWidget(self._tail.native)
+        self._tail = Container(name="export_box", widgets=[self.output_dir, self.export], labels=True)
+        layout.addWidget(self._tail.native)
         self.output_dir.line_edit.native.setPlaceholderText("folder for the result files")
         # Text that changes during a run must not re-layout the window (a relayout can
         # resize napari's canvas, which is expensive with software OpenGL).
@@ -324,60 +279,107 @@ class UnmixWidget(Container):
             label.native.setWordWrap(False)
         self.progress.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
+    def _connect(self) -> None:
+        c, viewer = self.controller, self._viewer
         self.run.clicked.connect(self._on_run)
         self.select_k.clicked.connect(self._on_select_k)
         self.cancel.clicked.connect(self._on_cancel)
         self.export.clicked.connect(self._on_export)
+        self.reopen.clicked.connect(lambda *_: c.reopen(self.layer.value, self.units.value))
+        self.method.changed.connect(self._on_method)
         self.layer.changed.connect(self._update_forced_info)
         self.layer.changed.connect(self._update_units_info)
-        self.reopen.clicked.connect(self._on_reopen)
-
-        layers_events = napari_viewer.layers.events
+        c.status.connect(self._set_status)
+        c.progress.connect(self._set_progress)
+        c.curve_changed.connect(self._update_loss_plot)
+        c.sweep_changed.connect(self._draw_sweep)
+        c.verdict.connect(self._show_verdict)
+        c.busy_changed.connect(self._on_busy)
+        c.k_recommended.connect(lambda k: setattr(self.k, "value", k))
+        c.layers_queued.connect(lambda: self._layer_timer.start())
+        c.cube_replaced.connect(lambda _layer: self._update_units_info())
+        layers_events = viewer.layers.events
         for ev in (layers_events.inserted, layers_events.removed, layers_events.moved):
             ev.connect(self._on_layers_changed)
-        self.native.destroyed.connect(lambda *_: self._on_destroyed())
+        self.native.destroyed.connect(lambda *_: self.controller.close())
         self._session.forced_ranges_changed.connect(self._update_forced_info)
         self.native.destroyed.connect(
             lambda *_: self._session.forced_ranges_changed.disconnect(self._update_forced_info))
-        napari_viewer.events.theme.connect(self._on_theme)
-        self.native.destroyed.connect(lambda *_: _disconnect(napari_viewer.events.theme,
-                                                             self._on_theme))
-        choices = [c for c in self.layer.choices if c is not None]
-        if self.layer.value is None and choices:
-            self.layer.value = choices[0]
-        self._update_forced_info()
-        self._update_units_info()
-        show_wavenumber_overlay(napari_viewer)
+        viewer.events.theme.connect(self._on_theme)
+        self.native.destroyed.connect(lambda *_: _disconnect(viewer.events.theme, self._on_theme))
 
-    # ------------------------------------------------------------------ layers
+    # ------------------------------------------------------------------ what tests and scripts read
+    @property
+    def result(self) -> UnmixResult | None:
+        """The latest run's result."""
+        return self.controller.result
+
+    @property
+    def sweep(self) -> KSweep | None:
+        """The latest completed (or cancelled) K sweep of "Select K…"."""
+        return self.controller.sweep
+
+    @property
+    def last_progress(self) -> Any:
+        """The latest progress event of a run."""
+        return self.controller.last_progress
+
+    @property
+    def last_sweep_progress(self) -> SweepProgress | None:
+        """The latest progress event of a sweep."""
+        return self.controller.last_sweep_progress
+
+    @property
+    def running(self) -> bool:
+        """True while a training run or a K sweep is in progress."""
+        return self.controller.running
+
+    @property
+    def busy(self) -> bool:
+        """True while training runs or result layers are still being added."""
+        return self.controller.busy
+
+    def result_layers(self) -> list[Any]:
+        """The abundance layers of the latest run, in endmember order."""
+        return self.controller.result_layers()
+
+    # ------------------------------------------------------------------ layers and choices
     def _layer_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
         return image_layer_choices(self._viewer)
 
+    def _method_choices(self, _widget: Any = None) -> list[tuple[str, str]]:
+        return [(name, name) for name in methods.available()]
+
     def _on_layers_changed(self, event: Any = None) -> None:
-        if not self._alive:
+        if not self.controller.alive:
             return
         if follow_new_cube(self.layer, event):
             self._update_forced_info()
 
+    def _on_method(self, *_: Any) -> None:
+        """Grey out the controls of the configuration groups the chosen method does not read."""
+        try:
+            method = methods.get(self.method.value)
+        except KeyError:
+            return
+        self.method.tooltip = method.summary
+        for group, names in _GROUP_CONTROLS.items():
+            for name in names:
+                getattr(self, name).enabled = group in method.uses
+
     def _update_forced_info(self, *_: Any) -> None:
-        if not self._alive:
+        if not self.controller.alive:
             return
         layer = self.layer.value
         ranges = forced_ranges_of(layer.metadata) if layer is not None else ()
-        if ranges:
-            txt = ", ".join(f"{lo:.0f}–{hi:.0f}" for lo, hi in ranges)
-            self.forced_info.value = f"forced to w_min: {txt} cm⁻¹"
-        else:
-            self.forced_info.value = ""
-
-    # ------------------------------------------------------------------ units
-    def _source_of(self, layer: Any) -> dict[str, Any]:
-        return dict(layer.metadata.get("source_metadata") or {}) if layer is not None else {}
+        txt = ", ".join(f"{lo:.0f}–{hi:.0f}" for lo, hi in ranges)
+        self.forced_info.value = f"forced to w_min: {txt} cm⁻¹" if ranges else ""
 
     def _update_units_info(self, *_: Any) -> None:
-        if not self._alive:
+        if not self.controller.alive:
             return
-        source = self._source_of(self.layer.value)
+        layer = self.layer.value
+        source = dict(layer.metadata.get("source_metadata") or {}) if layer is not None else {}
         if not source:
             self.units_info.value = ""
             return
@@ -387,321 +389,89 @@ class UnmixWidget(Container):
         self.units_info.value = text
         self.units_info.tooltip = "\n".join([text, *converted])
 
-    def _on_reopen(self, *_: Any) -> None:
-        """Read the chosen layer's file again with the chosen units, in a worker thread."""
-        from napari.qt.threading import create_worker
-
-        layer = self.layer.value
-        path = self._source_of(layer).get("path")
-        if layer is None or not path:
-            notify_error("Reopen: the chosen layer was not read from a file.")
-            return
-        if self._refuse_if_busy():
-            return
-        fmt, units = self._source_of(layer).get("format"), self.units.value
-        worker = create_worker(load_cube, path, format=fmt, units=units, _start_thread=False,
-                               _ignore_errors=True)
-        worker.returned.connect(lambda cube: self._replace_cube(layer, cube))
-        worker.errored.connect(lambda exc: notify_error(f"Reopen: {_one_line(exc)}"))
-        self.status.value = f"reading {Path(path).name} again as {units}…"
-        worker.start()
-
-    def _replace_cube(self, layer: Any, cube: Any) -> None:
-        if not self._alive or layer not in self._viewer.layers:
-            return
-        data, kwargs, _ = cube_layer_tuple(cube, name=layer.name)
-        if tuple(data.shape) != tuple(layer.data.shape):
-            notify_error(f"Reopen: the file now reads as {data.shape}, not {layer.data.shape}; "
-                         "open it as a new layer instead.")
-            return
-        keep = {k: v for k, v in layer.metadata.items() if k not in kwargs["metadata"]}
-        layer.metadata = {**kwargs["metadata"], **keep,
-                          FORCED_RANGES_KEY: layer.metadata.get(FORCED_RANGES_KEY, [])}
-        layer.data = data
-        layer.contrast_limits = kwargs["contrast_limits"]
-        self._update_units_info()
-        self.status.value = f"{layer.name}: {cube.units}"
-        notify_info(f"{layer.name} read again: values are {cube.units}.")
-
-    # ------------------------------------------------------------------ config
+    # ------------------------------------------------------------------ actions
     def config(self) -> UnmixConfig:
         """The :class:`~ftir_unmix.UnmixConfig` the panel's controls describe.
 
         Raises
         ------
-        ValueError
+        ValueError, TypeError
             A parameter the engine refuses.
         """
         layer = self.layer.value
         forced = forced_ranges_of(layer.metadata) if layer is not None else ()
         return UnmixConfig(
-            k=int(self.k.value), loss=self.loss.value, protocol=self.protocol.value,
-            baseline=self.baseline.value, epochs=int(self.epochs.value), lr=float(self.lr.value),
-            softmax_scale=float(self.softmax_scale.value), seed=int(self.seed.value),
-            device=self.device.value, forced_ranges=forced,
+            method=self.method.value, k=int(self.k.value), loss=self.loss.value,
+            protocol=self.protocol.value, baseline=self.baseline.value, epochs=int(self.epochs.value),
+            lr=float(self.lr.value), softmax_scale=float(self.softmax_scale.value),
+            seed=int(self.seed.value), device=self.device.value, forced_ranges=forced,
             **self._session.weight_params.as_dict(),
         )
 
-    @property
-    def running(self) -> bool:
-        """True while a training run or a K sweep is in progress."""
-        return self._worker is not None
-
-    # ------------------------------------------------------------------ run
-    def _refuse_if_busy(self) -> bool:
-        """Tell the user (and return True) when a run or a sweep is still going on."""
-        if not self.busy:
-            return False
-        doing = "A K sweep" if self._task == "sweep" else "An unmixing run"
-        notify_info(f"{doing} is already in progress; cancel it first.")
-        return True
-
     def _checked_input(self, what: str) -> tuple[Any, np.ndarray, UnmixConfig] | None:
         """The layer, its wavenumbers and the config, or None after telling the user why not."""
-        if self._refuse_if_busy():
+        if self.controller.refuse_if_busy():
             return None
-        layer = self.layer.value
-        if layer is None:
-            return self._refuse(what, "choose an FTIR image layer first (File ▸ Open, or "
-                                      "File ▸ Open Sample ▸ FTIR unmixing).")
-        shape = tuple(layer.data.shape)
-        if getattr(layer, "rgb", False) or len(shape) != 3:
-            return self._refuse(what, f"layer {layer.name!r} has shape {shape}; an FTIR image "
-                                      "needs three axes (bands × rows × columns).")
-        wn = layer.metadata.get("wavenumbers")
-        if wn is None:
-            wn = np.arange(1, shape[0] + 1, dtype=np.float64)
-            notify_info(f"{what}: layer {layer.name!r} has no wavenumbers; band numbers are "
-                        "used instead.")
-        wn = np.asarray(wn, dtype=np.float64).ravel()
-        if wn.shape[0] != shape[0]:
-            return self._refuse(what, f"layer {layer.name!r} has {shape[0]} bands but "
-                                      f"{wn.shape[0]} wavenumbers.")
+        checked = checked_layer(self.layer.value, what)
+        if isinstance(checked, str):
+            return self.controller.refuse(what, checked)
         try:
             config = self.config()
         except (ValueError, TypeError) as exc:
-            return self._refuse(what, str(exc))
-        return layer, wn, config
-
-    def _refuse(self, what: str, message: str) -> None:
-        """A one-line notification and status for input or parameters refused."""
-        message = _one_line(message)
-        notify_error(f"{what}: {message}")
-        if self._alive:
-            self._set_status(f"refused: {message}")
-
-    def _start(self, task: str, body: Any, layer: Any, wn: np.ndarray, *args: Any) -> None:
-        """Run ``body`` in a napari thread worker (Run and Select K share it)."""
-        from napari.qt.threading import create_worker
-
-        self._stop = threading.Event()
-        self._source = layer
-        self._task = task
-        self._run_started = time.perf_counter()
-        self._last_ui = self._last_plot = 0.0
-        meta = dict(layer.metadata.get("source_metadata") or {})
-        worker = create_worker(
-            body, layer.data, wn, layer.metadata.get("pixel_size"), meta, *args, self._stop,
-            _start_thread=False, _ignore_errors=True,
-        )
-        if task == "sweep":
-            worker.yielded.connect(self._on_sweep_progress)
-            worker.returned.connect(self._on_sweep_returned)
-        else:
-            worker.yielded.connect(self._on_progress)
-            worker.returned.connect(self._on_returned)
-        worker.errored.connect(self._on_errored)
-        worker.finished.connect(self._on_finished)
-        self._worker = worker
-        self.run.enabled = False
-        self.select_k.enabled = False
-        self.cancel.enabled = True
-        self.progress.value = 0
-        self.status.value = "preparing…"
-        worker.start()
+            return self.controller.refuse(what, str(exc))
+        return (*checked, config)
 
     def _on_run(self, *_: Any) -> None:
         checked = self._checked_input("Unmix")
+        if checked is not None:
+            self.controller.run(*checked)
+
+    def _on_select_k(self, *_: Any) -> None:
+        k_min, k_max = int(self.k_min.value), int(self.k_max.value)
+        if self.controller.refuse_if_busy():
+            return
+        if k_max < k_min:
+            self.controller.refuse("Select K", f"K max ({k_max}) is smaller than K min ({k_min}).")
+            return
+        checked = self._checked_input("Select K")
         if checked is None:
             return
-        layer, wn, config = checked
-        self._history = []
-        self.last_progress = None
-        self.progress.max = max(1, config.epochs)
-        self._clear_loss_plot()
-        self._start("run", _train, layer, wn, config)
-
-    def _set_status(self, text: str) -> None:
-        self.status.value = text
-        self.status.tooltip = text
+        self.sweep_canvas.setVisible(True)
+        self.controller.select_k(*checked, list(range(k_min, k_max + 1)))
 
     def _on_cancel(self, *_: Any) -> None:
-        if self._stop is not None:
-            self._stop.set()
-            if self._alive:
-                self.cancel.enabled = False
-                self.status.value = ("stopping… (the K values done so far are kept)"
-                                     if self._task == "sweep" else
-                                     "stopping… (the best result so far is kept)")
-
-    def _on_progress(self, event: Progress) -> None:
-        if not self._alive:
-            return
-        self.last_progress = event
-        if event.loss is not None and event.phase == "train":
-            self._history.append((event.step, float(event.loss)))
-        # Repaints are what costs the GUI time: update the panel at most every
-        # UI_INTERVAL seconds and the plot every PLOT_INTERVAL seconds.
-        now = time.perf_counter()
-        if event.phase == "train" and now - self._last_ui < UI_INTERVAL:
-            return
-        self._last_ui = now
-        if event.phase == "train":
-            self.progress.max = max(1, event.total)
-            self.progress.value = min(event.step, event.total)
-            parts = [f"step {event.step}/{event.total}"]
-            if event.loss is not None:
-                parts.append(f"loss {event.loss:.4f} rad")
-                if now - self._last_plot >= PLOT_INTERVAL:
-                    self._last_plot = now
-                    self._update_loss_plot()
-            if event.eta is not None:
-                parts.append(f"≤ {_fmt_seconds(event.eta)} left")
-            self._set_status(" · ".join(parts))
-        elif event.phase == "infer":
-            self.status.value = "computing abundance maps…"
-        else:
-            self.status.value = event.message or "preparing…"
-
-    def _on_returned(self, value: UnmixResult | _Failure) -> None:
-        if not self._alive:
-            return
-        if isinstance(value, _Failure):
-            notify_error(f"Unmix: {value.message}")
-            self.status.value = f"refused: {value.message}"
-            return
-        result = value
-        self.result = result
-        self._add_result_layers(result)
-        hist = result.loss_history
-        self._history = [(i + 1, float(v)) for i, v in enumerate(hist)]
-        self._update_loss_plot()
-        total = result.timings.get("total_s", time.perf_counter() - self._run_started)
-        steps = result.parameters.get("steps_run", len(hist))
-        best = float(np.min(hist)) if len(hist) else float("nan")
-        msg = f"{steps} steps in {_fmt_seconds(total)} · best loss {best:.4f} rad"
-        if result.cancelled:
-            msg = "cancelled — best result so far shown · " + msg
-        elif result.parameters.get("stopped_by") == "converged":
-            msg = "converged · " + msg
-        self.progress.value = self.progress.max
-        for warning in result.parameters.get("warnings", []):
-            notify_warning(f"Unmix: {warning}")
-        if result.parameters.get("warnings"):
-            msg += " · ⚠ " + "; ".join(result.parameters["warnings"])
-        self._set_status(msg)
-        self._session.result = result
-        self._session.result_changed.emit(result)
-
-    def _on_errored(self, exc: BaseException) -> None:
-        # napari's worker already shows the error (with its traceback) as a notification.
-        if self._alive:
-            self.status.value = f"failed: {type(exc).__name__}: {exc}"
-
-    def _on_finished(self) -> None:
-        self._worker = None
-        self._stop = None
-        self._task = ""
-        if self._alive:
-            self.run.enabled = True
-            self.select_k.enabled = True
+        if self.controller.running:
             self.cancel.enabled = False
-
-    def _on_destroyed(self) -> None:
-        """The panel (or the whole viewer) is closing: stop training, touch no widget."""
-        self._alive = False
-        if self._stop is not None:
-            self._stop.set()
-        if self._worker is not None:
-            try:
-                self._worker.quit()
-            except RuntimeError:
-                pass
-
-    # ------------------------------------------------------------------ results
-    def _add_result_layers(self, result: UnmixResult) -> None:
-        """Replace the previous maps of this image with the new ones, one layer per event-loop turn.
-
-        Adding a layer costs napari a few tens of milliseconds (more with software
-        OpenGL); doing it one at a time keeps the viewer responsive.
-        """
-        viewer, source = self._viewer, self._source
-        source_id = getattr(source, "unique_id", None)
-        old = [lay for lay in list(viewer.layers)
-               if is_abundance_layer(lay) and lay.metadata[RESULT_KEY].get("source_id") == source_id]
-        scale = tuple(source.scale[-2:]) if source is not None else (1.0, 1.0)
-        translate = tuple(source.translate[-2:]) if source is not None else (0.0, 0.0)
-        units = tuple(str(u) for u in source.units[-2:]) if source is not None else None
-        name = source.name if source is not None else ""
-        tuples = abundance_layer_tuples(result, source_id=source_id, source_name=name,
-                                        scale=scale, translate=translate, units=units)
-        self._layer_queue = [("remove", lay) for lay in old] + [("add", t) for t in tuples]
-        self._layer_timer.start()
-
-    def _next_layer_step(self) -> None:
-        if not self._alive or not self._layer_queue:
-            return
-        action, item = self._layer_queue.pop(0)
-        if action == "remove":
-            if item in self._viewer.layers:
-                self._viewer.layers.remove(item)
-        else:
-            data, kwargs, _kind = item
-            self._viewer.add_image(data, **kwargs)
-        if self._layer_queue:
-            self._layer_timer.start()
-
-    @property
-    def busy(self) -> bool:
-        """True while training runs or result layers are still being added."""
-        return self.running or bool(self._layer_queue)
-
-    def result_layers(self) -> list[Any]:
-        """The abundance layers of the latest run, in endmember order."""
-        if self.result is None:
-            return []
-        layers = [lay for lay in self._viewer.layers
-                  if is_abundance_layer(lay) and lay.metadata[RESULT_KEY]["result"] is self.result]
-        return sorted(layers, key=lambda lay: lay.metadata[RESULT_KEY]["index"])
+            self.controller.cancel()
 
     def _on_export(self, *_: Any) -> None:
-        result = self.result
-        if result is None:
-            notify_error("Export: run an unmixing first.")
-            return
-        out = self.output_dir.value
-        if out is None or str(out).strip() in ("", "."):
-            notify_error("Export: choose an export folder first.")
-            return
-        # Names follow the layers (rename a map in the layer list to name the material).
-        layers = self.result_layers()
-        if len(layers) == result.k:
-            names = [endmember_name_from_layer(lay.name) for lay in layers]
-            if len(set(names)) == len(names):
-                result = dataclasses.replace(result, names=names)
-        overwrite = folder_state(out) == "result"
-        if overwrite and not _common.ask_yes_no(
-                self.native, "Replace the earlier result?",
-                f"{out} holds an earlier result. Replace it with this one?"):
-            self.status.value = "export cancelled: the earlier result was kept"
-            return
-        try:
-            paths = write_outputs(result, out, overwrite=overwrite)
-        except (OSError, ValueError) as exc:
-            notify_error(f"Export failed: {exc}")
-            return
-        notify_info(f"Exported {', '.join(p.name for p in paths.values())} to {out}")
-        self.status.value = f"exported to {out}"
+        self.controller.export(self.output_dir.value, lambda question: _common.ask_yes_no(
+            self.native, "Replace the earlier result?", question))
+
+    def _next_layer_step(self) -> None:
+        if self.controller.next_layer_step():
+            self._layer_timer.start()
+
+    # ------------------------------------------------------------------ showing what the controller says
+    def _set_status(self, text: str) -> None:
+        if self.controller.alive:
+            self.status.value = text
+            self.status.tooltip = text
+
+    def _set_progress(self, value: int, maximum: int) -> None:
+        if self.controller.alive:
+            self.progress.max = maximum
+            self.progress.value = min(value, maximum)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.run.enabled = not busy
+        self.select_k.enabled = not busy
+        self.cancel.enabled = busy
+
+    def _show_verdict(self, text: str, tooltip: str) -> None:
+        self.sweep_info.value = text
+        self.sweep_info.tooltip = tooltip
+        self.sweep_info.visible = bool(text)
 
     # ------------------------------------------------------------------ loss plot
     def _setup_loss_plot(self) -> None:
@@ -710,27 +480,21 @@ class UnmixWidget(Container):
         ax.set_xlabel("step")
         ax.set_ylabel("loss (rad)")
         c = self.loss_canvas.colors
-        (self._loss_line,) = ax.plot([], [], color=c["accent"], lw=1.2, alpha=0.9,
-                                     label="loss")
-        (self._best_line,) = ax.plot([], [], color=c["text"], lw=1.0, ls="--",
-                                     label="best so far")
+        (self._loss_line,) = ax.plot([], [], color=c["accent"], lw=1.2, alpha=0.9, label="loss")
+        (self._best_line,) = ax.plot([], [], color=c["text"], lw=1.0, ls="--", label="best so far")
         self._loss_legend = ax.legend(loc="upper right", fontsize=7)
         self._loss_ax = ax
         self.loss_canvas.restyle()
 
-    def _clear_loss_plot(self) -> None:
-        self._loss_line.set_data([], [])
-        self._best_line.set_data([], [])
-        self.loss_canvas.draw_idle()
-
     def _update_loss_plot(self) -> None:
-        if not self._history:
+        if not self.controller.alive:
             return
-        x, y = np.asarray(self._history).T
+        history = self.controller.history
+        x, y = np.asarray(history, dtype=float).reshape(-1, 2).T
         c = self.loss_canvas.colors
         self._loss_line.set_data(x, y)
         self._loss_line.set_color(c["accent"])
-        self._best_line.set_data(x, np.minimum.accumulate(y))
+        self._best_line.set_data(x, np.minimum.accumulate(y) if len(y) else y)
         self._best_line.set_color(c["text"])
         self._loss_ax.relim()
         self._loss_ax.autoscale_view()
@@ -740,96 +504,6 @@ class UnmixWidget(Container):
         """The plotted loss curve ``(steps, loss)``."""
         x, y = self._loss_line.get_data()
         return np.asarray(x), np.asarray(y)
-
-    # ------------------------------------------------------------------ select K
-    def _on_select_k(self, *_: Any) -> None:
-        k_min, k_max = int(self.k_min.value), int(self.k_max.value)
-        if self._refuse_if_busy():
-            return
-        if k_max < k_min:
-            self._refuse("Select K", f"K max ({k_max}) is smaller than K min ({k_min}).")
-            return
-        checked = self._checked_input("Select K")
-        if checked is None:
-            return
-        layer, wn, config = checked
-        k_values = list(range(k_min, k_max + 1))
-        self.sweep = None
-        self.last_sweep_progress = None
-        self._sweep_points = []
-        self._sweep_rec = None
-        self.progress.max = 1000
-        self.sweep_info.value = ""
-        self.sweep_info.visible = False
-        self.sweep_canvas.setVisible(True)
-        self._draw_sweep()
-        self._start("sweep", _sweep, layer, wn, config, k_values)
-
-    def _on_sweep_progress(self, event: SweepProgress) -> None:
-        if not self._alive:
-            return
-        self.last_sweep_progress = event
-        head = f"Select K: K = {event.k} ({event.index + 1} of {event.total})"
-        if event.done is not None:
-            d = event.done
-            self._sweep_points.append((d.k, float(d.recon_deg), int(d.n_distinct)))
-            self._draw_sweep()
-            self.progress.value = round(1000 * event.fraction)
-            self._set_status(f"{head} done: weighted angle {d.recon_deg:.2f}°, "
-                             f"{d.n_distinct} distinct used maps")
-            return
-        now = time.perf_counter()
-        if now - self._last_ui < UI_INTERVAL:
-            return
-        self._last_ui = now
-        self.progress.value = round(1000 * event.fraction)
-        parts = [head]
-        ev = event.event
-        if ev is not None and ev.phase == "train":
-            parts.append(f"step {ev.step}/{ev.total}")
-        elif ev is not None and ev.phase == "infer":
-            parts.append("computing maps")
-        parts.append(f"{_fmt_seconds(event.elapsed)} so far")
-        self.status.value = " · ".join(parts)
-
-    def _on_sweep_returned(self, value: KSweep | _Failure) -> None:
-        if not self._alive:
-            return
-        if isinstance(value, _Failure):
-            self._refuse("Select K", value.message)
-            return
-        sweep = value
-        self.sweep = sweep
-        elapsed = _fmt_seconds(time.perf_counter() - self._run_started)
-        if not sweep.diagnostics:
-            self._sweep_points, self._sweep_rec = [], None
-            self._draw_sweep()
-            self._set_status("Select K cancelled before the first K finished; K unchanged.")
-            return
-        data = sweep.plot_data()
-        self._sweep_points = [(int(k), float(r), int(n)) for k, r, n in
-                              zip(data["k"], data["recon_deg"], data["n_distinct"], strict=True)]
-        done = ", ".join(str(k) for k in sweep.k_values)
-        if sweep.cancelled:
-            self._sweep_rec = None
-            self._draw_sweep()
-            self._set_status(f"Select K cancelled after K = {done} ({elapsed}); no K "
-                             "recommended, K unchanged.")
-            self.sweep_info.value = "Cancelled: a sweep recommends a K only when it is complete."
-            self.sweep_info.tooltip = sweep.format_table()
-            self.sweep_info.visible = True
-            return
-        rec = sweep.recommend()
-        k, why = rec.k, rec.why
-        self.progress.value = self.progress.max
-        self._sweep_rec = int(k)
-        self._draw_sweep()
-        self._set_status(f"Recommended K = {k}: {why}")
-        self.sweep_info.value = (f"<b>Recommended K = {k}</b> (K set to {k}; sweep of "
-                                 f"K = {done} in {elapsed}): {why}")
-        self.sweep_info.tooltip = sweep.format_table()
-        self.sweep_info.visible = True
-        self.k.value = int(k)
 
     # ------------------------------------------------------------------ sweep plot
     def _setup_sweep_plot(self) -> None:
@@ -845,16 +519,17 @@ class UnmixWidget(Container):
         (self._rec_marker,) = ax_fit.plot([], [], marker="*", ms=12, ls="none", zorder=3)
         (self._distinct_line,) = ax_count.plot([], [], marker="o", ms=3, lw=1.2)
         (self._k_ref_line,) = ax_count.plot([], [], ls=":", lw=1.0)
-        self._rec_vlines = [ax.axvline(0.0, ls="--", lw=0.9, visible=False)
-                            for ax in (ax_fit, ax_count)]
+        self._rec_vlines = [ax.axvline(0.0, ls="--", lw=0.9, visible=False) for ax in (ax_fit, ax_count)]
         self._sweep_axes = (ax_fit, ax_count)
         self._draw_sweep()
 
     def _draw_sweep(self) -> None:
         """Draw the sweep's points (and the recommended K) in the theme's colours."""
+        if not self.controller.alive:
+            return
         c = self.sweep_canvas.colors
         ax_fit, ax_count = self._sweep_axes
-        pts = np.asarray(self._sweep_points, dtype=float).reshape(-1, 3)
+        pts = np.asarray(self.controller.sweep_points, dtype=float).reshape(-1, 3)
         k, recon, distinct = pts.T
         self._recon_line.set_data(k, recon)
         self._distinct_line.set_data(k, distinct)
@@ -862,7 +537,7 @@ class UnmixWidget(Container):
         self._recon_line.set_color(c["accent"])
         self._distinct_line.set_color(c["accent"])
         self._k_ref_line.set_color(c["text"])
-        rec = self._sweep_rec
+        rec = self.controller.sweep_recommended
         for line in self._rec_vlines:
             line.set_visible(rec is not None)
             line.set_color(c["text"])
@@ -887,7 +562,7 @@ class UnmixWidget(Container):
         self.sweep_canvas.draw_idle()
 
     def _on_theme(self, _event: Any = None) -> None:
-        if self._alive:
+        if self.controller.alive:
             self.sweep_canvas.colors = theme_colors(self._viewer)
             self._draw_sweep()
 
@@ -900,4 +575,3 @@ class UnmixWidget(Container):
         return {"k": np.asarray(k, dtype=int), "recon_deg": np.asarray(recon, dtype=float),
                 "n_distinct": np.asarray(distinct, dtype=int),
                 "recommended": int(self._rec_vlines[0].get_xdata()[0]) if marked else None}
-

@@ -25,7 +25,6 @@ Drive it by control name::
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -115,7 +114,6 @@ class BandWeightsWidget(Container):
         self._pending: Any = None
         self.diagnostics: BandDiagnostics | None = None
         self.weights: np.ndarray | None = None
-        self.last_redraw_s: float = float("nan")
 
         self.layer = ComboBox(
             name="layer", label="FTIR image", choices=self._layer_choices, nullable=True,
@@ -319,11 +317,7 @@ class BandWeightsWidget(Container):
         self.canvas.draw_idle()
 
     def redraw(self, sync: bool = False) -> None:
-        """Recompute the weights from the cached diagnostics and redraw.
-
-        ``self.last_redraw_s`` holds the time taken (recompute + draw when ``sync``).
-        """
-        t0 = time.perf_counter()
+        """Recompute the weights from the cached diagnostics and redraw (now with ``sync``)."""
         diag, layer = self.diagnostics, self.layer.value
         if diag is None or layer is None:
             return
@@ -351,4 +345,3 @@ class BandWeightsWidget(Container):
             self.canvas.draw()
         else:
             self.canvas.draw_idle()
-        self.last_redraw_s = time.perf_counter() - t0

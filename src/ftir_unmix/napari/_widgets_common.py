@@ -147,14 +147,6 @@ def ask_yes_no(parent: Any, title: str, question: str) -> bool:
     return answer == QMessageBox.Yes
 
 
-def set_choices_keep(combo: ComboBox) -> None:
-    """Refresh a layer combo box, keeping the current choice when it still exists."""
-    try:
-        combo.reset_choices()
-    except RuntimeError:  # the Qt widget is gone
-        pass
-
-
 def show_wavenumber_overlay(viewer: Any) -> None:
     """Show napari's "current slice" overlay (the wavenumber of the displayed band)."""
     try:

@@ -24,8 +24,8 @@ from ..io import write_abundance_tiff, write_abundances_envi, write_npz
 from ..safe_write import atomic_file
 from ._layers import RESULT_KEY, endmember_name_from_layer, layer_wavenumbers
 
-__all__ = ["LayerWriteError", "write_abundances_envi_hook", "write_abundances_tiff", "write_cube_npz",
-           "write_endmembers"]
+__all__ = ["LayerWriteError", "napari_write_maps_envi", "napari_write_maps_tiff", "napari_write_cube_npz",
+           "napari_write_spectra_csv"]
 
 FullLayerData = tuple[Any, dict[str, Any], str]
 
@@ -64,7 +64,7 @@ def _stack(layer_data: list[FullLayerData]) -> tuple[np.ndarray, list[str], dict
     return np.stack(maps), names, record, pixel_size
 
 
-def write_abundances_tiff(path: str, layer_data: list[FullLayerData]) -> list[str]:
+def napari_write_maps_tiff(path: str, layer_data: list[FullLayerData]) -> list[str]:
     """Write the selected 2-D image layers as one float32 ``K×H×W`` TIFF.
 
     Parameters
@@ -85,7 +85,7 @@ def write_abundances_tiff(path: str, layer_data: list[FullLayerData]) -> list[st
     return [str(path)]
 
 
-def write_abundances_envi_hook(path: str, layer_data: list[FullLayerData]) -> list[str]:
+def napari_write_maps_envi(path: str, layer_data: list[FullLayerData]) -> list[str]:
     """Write the selected 2-D image layers as an ENVI stack (``.hdr`` + ``.img``).
 
     Returns
@@ -115,7 +115,7 @@ def write_abundances_envi_hook(path: str, layer_data: list[FullLayerData]) -> li
     return [str(hdr), str(dat)]
 
 
-def write_endmembers(path: str, layer_data: list[FullLayerData]) -> list[str]:
+def napari_write_spectra_csv(path: str, layer_data: list[FullLayerData]) -> list[str]:
     """Write the endmember spectra of the selected abundance layers as CSV.
 
     Columns follow the selected layers (named after the layers), rows are
@@ -149,7 +149,7 @@ def write_endmembers(path: str, layer_data: list[FullLayerData]) -> list[str]:
     return [str(out)]
 
 
-def write_cube_npz(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
+def napari_write_cube_npz(path: str, data: Any, attributes: dict[str, Any]) -> list[str]:
     """Write an FTIR cube layer (``(B, H, W)`` with wavenumbers) as ``.npz``.
 
     Returns

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..cube import as_pixels
 from ..parameters import PAPER_WEIGHT_DEFAULTS, check_weight_params
 
 __all__ = [
@@ -101,23 +102,6 @@ def robust_z(u: np.ndarray, eps: float = 1e-8) -> np.ndarray:
 _BLOCK_VALUES = 1 << 24
 
 
-def _as_pixels(data: np.ndarray) -> np.ndarray:
-    arr = np.asarray(data)
-    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
-        raise TypeError(f"data must be an array of real numbers; got dtype {arr.dtype}")
-    if arr.ndim == 3:
-        arr = arr.reshape(-1, arr.shape[-1])
-    if arr.ndim != 2:
-        raise ValueError(f"band weights need (H, W, B) or (N, B) data, got shape {arr.shape}")
-    if arr.shape[1] < 3:
-        raise ValueError(f"band weights need at least 3 bands, got {arr.shape[1]}")
-    if arr.shape[0] < 2:
-        raise ValueError(f"band weights need at least 2 pixels, got {arr.shape[0]}")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"data contain {int((~np.isfinite(arr)).sum())} NaN or infinite values")
-    return arr
-
-
 def band_diagnostics(
     data: np.ndarray,
     *,
@@ -153,7 +137,7 @@ def band_diagnostics(
     """
     params = check_weight_params(gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
                                  sharpness=sharpness, w_min=w_min, eps=eps)
-    y = _as_pixels(data)
+    y = as_pixels(data, "data", min_bands=3, min_pixels=2)
     n_pix, n_bands = y.shape
     med, mad, var = np.empty(n_bands), np.empty(n_bands), np.empty(n_bands)
     rho = np.empty(n_bands - 1)

@@ -195,7 +195,8 @@ def band_profile(x: np.ndarray, band: Band, *, shift: np.ndarray | float = 0.0,
     width = np.atleast_1d(np.asarray(width, dtype=np.float64))
     shift, width = np.broadcast_arrays(shift, width)
     # Evaluate within ±40 FWHM (plus tail and shift): beyond, the profile is below 2e-4 of its peak.
-    reach = 40.0 * band.fwhm * (1.0 + abs(band.asym)) * float(width.max()) + 8.0 * band.tail + float(np.abs(shift).max())
+    reach = (40.0 * band.fwhm * (1.0 + abs(band.asym)) * float(width.max()) + 8.0 * band.tail
+             + float(np.abs(shift).max()))
     lo, hi = np.searchsorted(x, [band.centre - reach, band.centre + reach])
     out = np.zeros((shift.size, x.size))
     xs = x[lo:hi]

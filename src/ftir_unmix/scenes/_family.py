@@ -433,7 +433,8 @@ def _layout(case: SceneCase, seed: int, height: int, width: int) -> tuple[np.nda
     surface = None
     size = height / 64.0
     if case.layout == "layers":
-        thick = np.array([layer.thickness for layer in case.layers]) * np.exp(0.25 * rng.standard_normal(len(case.layers)))
+        thick = (np.array([layer.thickness for layer in case.layers])
+                 * np.exp(0.25 * rng.standard_normal(len(case.layers))))
         memb, bounds = layer_memberships(rng, height, width, thick, waviness=case.waviness * size,
                                          roughness=case.roughness * size, diffuse=case.diffuse)
         recipes = np.zeros((len(case.layers), k))

@@ -153,7 +153,8 @@ class KSweep:
             ``k``; ``recon_deg`` and ``gain`` (reconstruction curve);
             ``min_sad_deg`` and ``max_map_corr`` (duplicates);
             ``min_peak`` (faintness: the weakest map's peak); ``n_duplicates``,
-            ``n_faint``, ``n_distinct`` (distinct, used endmembers); ``clean`` (bool); ``recommended`` (bool, True at the
+            ``n_faint``, ``n_distinct`` (distinct, used endmembers); ``clean`` (bool);
+            ``recommended`` (bool, True at the
             recommended K); and the thresholds ``dup_sad_deg``, ``dup_corr``,
             ``faint_peak``, ``min_gain`` as 0-d arrays for reference lines.
         """
