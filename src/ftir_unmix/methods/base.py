@@ -144,6 +144,11 @@ class Method:
         the controls of the other groups.
     iterative : bool
         It reports training steps (a progress bar in steps, a loss curve).
+    k_rule : {"count", "largest-clean"}
+        How a K sweep of this method chooses K (:mod:`ftir_unmix.select_k`):
+        ``"count"`` needs maps whose surplus endmembers cannot claim whole
+        pixels (softmax abundances), ``"largest-clean"`` suits methods whose
+        every endmember has pure pixels.
     """
 
     name: str
@@ -151,6 +156,7 @@ class Method:
     run: MethodFunction | str
     uses: frozenset[str] = frozenset()
     iterative: bool = False
+    k_rule: str = "largest-clean"
 
     def function(self) -> MethodFunction:
         """The generator function (imported now when given as ``"module:function"``)."""

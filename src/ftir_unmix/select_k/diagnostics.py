@@ -44,8 +44,9 @@ class SelectionCriteria:
         term, a surplus endmember sometimes fits an artefact well enough to
         look "used" while improving the fit by 0.6–1.7 %).
     rule : {"auto", "count", "largest-clean"}
-        How :meth:`KSweep.recommend` decides; ``"auto"``: ``"count"`` for the
-        CNN, ``"largest-clean"`` for NMF and VCA + FCLS.
+        How :meth:`KSweep.recommend` decides; ``"auto"``: the method's own
+        rule (``Method.k_rule``: ``"count"`` for the CNN, ``"largest-clean"``
+        for NMF and VCA + FCLS).
     """
 
     dup_sad_deg: float = 10.0

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import methods
 from ..config import UnmixConfig, parameter_rule
 from ..cube import Cube, make_cube
 from ..errors import ParameterError
@@ -109,7 +110,7 @@ class KSweep:
         """The rule :meth:`recommend` applies: ``criteria.rule``, with ``"auto"`` resolved."""
         if self.criteria.rule != "auto":
             return self.criteria.rule
-        return "count" if self.method == "cnn" else "largest-clean"
+        return methods.get(self.method).k_rule
 
     def recommend(self) -> Recommendation:
         """The recommended K, the rule and the reasons (:class:`Recommendation`).
@@ -289,8 +290,8 @@ def sweep_k(
     k_values : iterable of int
         The K values to try (sorted, duplicates removed; each ≥ 2). Gains are
         measured from one K to the next, so a contiguous range is best.
-    method : {"cnn", "nmf", "vca-fcls"}
-        The unmixing method. ``"vca-fcls"`` and ``"nmf"`` take seconds per K
+    method : str
+        The unmixing method (:func:`ftir_unmix.methods.available`). ``"vca-fcls"`` and ``"nmf"`` take seconds per K
         and give a first answer; ``"cnn"`` checks it with the method itself
         (with e.g. ``epochs=200`` to keep the sweep short).
     seed : int
