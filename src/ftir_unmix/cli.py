@@ -1,4 +1,4 @@
-"""The ``ftir-unmix`` command line: info, weights, unmix, demo."""
+"""The ``ftir-unmix`` command line: info, weights, unmix, select-k, batch, demo."""
 
 from __future__ import annotations
 
@@ -69,10 +69,11 @@ def _config_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def _add_reader_options(p: argparse.ArgumentParser) -> None:
+def _add_reader_options(p: argparse.ArgumentParser, *, with_path: bool = True) -> None:
     from .io import Y_UNITS, readers
 
-    p.add_argument("path", help="an FTIR image file (.npz, ENVI .hdr, Agilent, OPUS, …)")
+    if with_path:
+        p.add_argument("path", help="an FTIR image file (.npz, ENVI .hdr, Agilent, OPUS, …)")
     g = p.add_argument_group("reading")
     g.add_argument("--width", type=int, default=None,
                    help="image width in pixels, for files that store a flat list of spectra")
@@ -130,16 +131,38 @@ def _parser() -> argparse.ArgumentParser:
     _add_config_options(p, skip=("k", "refine"))
     p.set_defaults(epochs=SWEEP_STEPS)
 
+    p = sub.add_parser("batch", help="unmix many files (one dask task each) into one folder per file")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
+    p.add_argument("--out", required=True, help="batch folder: a result folder per input, summary.csv/.json")
+    chooser = p.add_mutually_exclusive_group(required=True)
+    chooser.add_argument("--k", type=int, dest="k", default=argparse.SUPPRESS,
+                         help="number of endmembers for every file")
+    chooser.add_argument("--select-k", metavar="K_MIN:K_MAX", dest="k_range", default=None,
+                         help="choose K per file with a K sweep over this range")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=1,
+                       help="worker processes of the local dask cluster (default 1)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="use a running dask scheduler (e.g. one started by dask-jobqueue)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="redo files whose complete result is already in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_reader_options(p, with_path=False)
+    _add_config_options(p, skip=("k",))
+
     p = sub.add_parser("demo", help="open napari with a synthetic cross-section and the panels")
     p.add_argument("path", nargs="?", default=None, help="open this file instead of the sample")
     return parser
 
 
+def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"format": args.format, "units": args.units, "width": args.width, "wavenumbers": args.wavenumbers}
+
+
 def _load(args: argparse.Namespace):
     from .io import load_cube
 
-    return load_cube(args.path, format=args.format, units=args.units, width=args.width,
-                     wavenumbers=args.wavenumbers)
+    return load_cube(args.path, **_reader_options(args))
 
 
 def _weights(args: argparse.Namespace) -> int:
@@ -276,6 +299,51 @@ def _select_k(args: argparse.Namespace) -> int:
     return 130 if sweep.cancelled else 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    import logging
+
+    from tqdm import tqdm
+
+    from .batch import iter_batch
+    from .run import run_to_end
+
+    k_range = None
+    if args.k_range is not None:
+        try:
+            k_range = tuple(int(v) for v in args.k_range.split(":"))
+            assert len(k_range) == 2
+        except (ValueError, AssertionError):
+            raise ParameterError("k_range", f"expects K_MIN:K_MAX, got {args.k_range!r}") from None
+    options = _config_options(args)
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # cluster chatter is not the user's business
+    with _Interrupts() as interrupts:
+        bar = tqdm(unit="file", file=sys.stderr, disable=args.quiet)
+
+        def show(event: Any) -> None:
+            bar.total = event.total
+            bar.update(1)
+            if event.row["status"] == "failed":
+                bar.write(f"ftir-unmix: failed: {event.row['error']}", file=sys.stderr)
+
+        try:
+            summary = run_to_end(iter_batch(args.inputs, args.out, k_range=k_range, workers=args.workers,
+                                            scheduler=args.scheduler, overwrite=args.overwrite,
+                                            reader_options=_reader_options(args), stop=interrupts.stop,
+                                            **options), show)
+        finally:
+            bar.close()
+    counts = summary.to_dict()["counts"]
+    print(f"{len(summary.rows)} files in {summary.elapsed:.0f} s: "
+          + ", ".join(f"{n} {status}" for status, n in counts.items()) + f"; summary in {summary.out}")
+    if summary.cancelled:
+        return 130
+    if summary.failed:
+        print(f"ftir-unmix: {len(summary.failed)} of {len(summary.rows)} files failed (see summary.csv)",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     try:
         from .napari.demo import run_demo
@@ -321,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _unmix(args)
             if args.command == "select-k":
                 return _select_k(args)
+            if args.command == "batch":
+                return _batch(args)
             return _demo(args)
     except KeyboardInterrupt:
         print("\nftir-unmix: interrupted: nothing written", file=sys.stderr)

@@ -125,6 +125,11 @@ class UnmixConfig:
         Seeds every random choice; same seed, same device, same result.
     device : {"auto", "cpu", "cuda", "mps"}
         ``"auto"`` takes CUDA, then MPS, then the CPU.
+    threads : int or None
+        CPU threads torch may use during the run (restored afterwards); None
+        keeps torch's setting (all cores). Floating-point sums depend on the
+        thread count, so the same seed reproduces a result bit for bit only
+        with the same ``threads`` (batch runs set it per worker).
     reduced_rank : int
         Fast protocol: dimension of the band subspace for encoder input and loss.
     tol, patience : float, int
@@ -153,6 +158,9 @@ class UnmixConfig:
     seed: int = _param(0, Rule("int", 0, 2**32 - 1), "run", "seeds every random choice")
     device: str = _param("auto", Rule("choice", choices=DEVICES), "run",
                          "auto: CUDA, then Apple MPS, then the CPU")
+    threads: int | None = _param(None, Rule("int", 1, 1024, optional=True), "run",
+                                 "CPU threads of the run (default: torch's own choice); the last "
+                                 "digits of a result depend on it")
     # --- band weights (Pande et al. 2026, Sec. II-E)
     gamma_rough: float = _param(0.0, WEIGHT_RULES["gamma_rough"], "weights",
                                 "weight of the roughness score (the paper: 0.75)")

@@ -13,9 +13,10 @@ drives a generator and hands it back, :func:`unmix` is the one-call form.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -63,6 +64,22 @@ def run_to_end(gen: Generator[Any, None, _R], callback: Callable[[Any], Any] | N
             return done.value
         if callback is not None:
             callback(event)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Let torch use ``n`` CPU threads for the block (None: leave its setting alone)."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _versions() -> dict[str, str]:
@@ -124,13 +141,14 @@ def iter_unmix(
     timings = {"weights_s": time.perf_counter() - t0}
     scaled = scale_pixels(cube.pixels, cfg.scaling)
 
-    out = yield from relay(
-        method.function()(MethodInput(
-            pixels=scaled.pixels, shape=(h, w_img), wavenumbers=cube.wavenumbers, loss_weights=loss_w,
-            background=background, config=cfg, stop=stop, t0=t0)),
-        # snapshots of the spectra in the cube's units
-        lambda ev: ev if ev.endmembers is None else replace(ev, endmembers=ev.endmembers * scaled.factor[:, None]),
-    )
+    with _torch_threads(cfg.threads):
+        out = yield from relay(
+            method.function()(MethodInput(
+                pixels=scaled.pixels, shape=(h, w_img), wavenumbers=cube.wavenumbers, loss_weights=loss_w,
+                background=background, config=cfg, stop=stop, t0=t0)),
+            # snapshots of the spectra in the cube's units
+            lambda ev: ev if ev.endmembers is None else replace(ev, endmembers=ev.endmembers * scaled.factor[:, None]),
+        )
     timings.update(out.timings)
     timings["total_s"] = time.perf_counter() - t0
     parameters: dict[str, Any] = {

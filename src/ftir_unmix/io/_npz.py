@@ -91,6 +91,9 @@ def read_npz(
     meta: dict[str, Any] = {}
     pixel_size: float | None = None
     declared: DeclaredUnits | None = None
+    with open(p, "rb") as fh:
+        if not sniff_npz(fh.read(4)):  # np.load would take other bytes for a pickle
+            raise CubeReadError(p, "not a readable NumPy .npz archive (no zip signature)")
     with reading(p, "NumPy .npz archive"):
         with np.load(p, allow_pickle=False) as z:
             keys = list(z.files)
