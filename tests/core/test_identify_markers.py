@@ -175,3 +175,21 @@ def test_bad_user_marker_files_are_refused_in_one_line(tmp_path, content, messag
     with pytest.raises(MarkerFileError, match=message) as info:
         read_marker_file(p)
     assert str(info.value).startswith(str(p)) and "\n" not in str(info.value)
+
+
+def test_the_docs_table_is_the_data_file():
+    """docs/identification.md lists every band of marker_bands.csv with its source (regenerate it on change)."""
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "identification.md"
+    if not doc.is_file():
+        pytest.skip("docs/ is not part of this installation")
+    rows = {line for line in doc.read_text(encoding="utf-8").splitlines() if line.startswith("| ")}
+    table = builtin_markers()
+    for b in table.bands:
+        row = (f"| {b.material} | {b.category} | {b.band:.0f} | {b.tolerance:.0f} | {b.strength} | "
+               f"{b.assignment} | {b.source} |")
+        assert row in rows, row
+    text = doc.read_text(encoding="utf-8")
+    for key, ref in table.sources.items():
+        assert f"- **{key}** — {ref}" in text

@@ -199,3 +199,24 @@ def test_identify_imports_no_gui_no_torch_and_no_run_loop():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_real_polystyrene_spectrum_matches_polystyrene_jcamp_references_measured_in_t(shared_data):
+    """OPUS polystyrene (Open Specy) against the JCAMP-DX test files (polystyrene film, %T and T):
+    another instrument and technique, so a second reference fits a little better; that is no mixture."""
+    root = shared_data / "reference-spectra"
+    lib = load_library([root / "jcamp_public_domain", root / "openspecy_library"])
+    ps = load_library(root / "openspecy_polymers" / "ftir_ps.0").entries[0]
+    em = np.nan_to_num(resample(ps.wavenumbers, ps.values, WN))
+    cands = identify(em, WN, ["EM"], library=lib, markers=False)["EM"]
+    best = best_match(cands)
+    assert best is not None and best.kind == "library" and best.source.endswith(".jdx")
+    assert any("transmittance to absorbance" in n for n in best.notes)
+    polystyrene_files = ("jtpolysd.jdx", "dupdec1.jdx", "fixdec1.jdx")
+    assert best.source.endswith(polystyrene_files)
+    for c in cands:
+        if c.kind == "mixture":
+            assert not c.confident, c.name
+        if c.kind == "library" and c.source.endswith(".csv"):
+            # no Open Specy entry shows polystyrene's aromatic bands (its '00_PS' does not either)
+            assert not c.confident, c.name

@@ -425,16 +425,16 @@ def _why_unchecked(wn: np.ndarray, w: np.ndarray, band: float) -> str | None:
 
 def _tail_probability(chances: list[tuple[float, float]], observed: float) -> float:
     """P(Σ weight·X ≥ observed) for independent X ~ Bernoulli(p): the weight distribution by
-    convolution (sums rounded to 1e-6, so a table of a few weights stays small)."""
+    convolution (sums rounded to 0.01, so the table stays small even for many bands)."""
     dist: dict[float, float] = {0.0: 1.0}
     for weight, p in chances:
         nxt: dict[float, float] = {}
         for total, prob in dist.items():
             for add, q in ((0.0, 1.0 - p), (weight, p)):
-                key = round(total + add, 6)
+                key = round(total + add, 2)
                 nxt[key] = nxt.get(key, 0.0) + prob * q
         dist = nxt
-    return float(min(1.0, sum(prob for total, prob in dist.items() if total >= observed - 1e-9)))
+    return float(min(1.0, sum(prob for total, prob in dist.items() if total >= round(observed, 2) - 1e-9)))
 
 
 def match_markers(

@@ -120,7 +120,7 @@ def spectral_angle_deg(x: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
 
 def combined_score(r: float, r_derivative: float) -> float:
     """The one score in [0, 1]: ``max(r, 0) · max(r_derivative, 0)``."""
-    return max(r, 0.0)
+    return max(r, 0.0) * max(r_derivative, 0.0)
 
 
 @dataclass(frozen=True)
