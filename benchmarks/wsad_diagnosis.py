@@ -151,9 +151,9 @@ def run(cases=CASES, seeds=(0, 1, 2), *, size=64, n_bands=None, epochs=None, log
                 how = (r.parameters.get("warm_start") or {}).get("chosen", r.parameters.get("init"))
                 if how in ("nmf", "vca"):
                     from ftir_unmix.methods.cnn.warm_start import initial_endmembers
-                    from ftir_unmix.preprocess import scale_pixels
+                    from ftir_unmix.preprocess import ScaledPixels, scale_pixels
 
-                    xs = scale_pixels(x, r.parameters.get("scaling", "global")).pixels
+                    xs = ScaledPixels(x, scale_pixels(x, r.parameters.get("scaling", "global")))
                     e0 = initial_endmembers(xs, np.asarray(r.weights, np.float32), case.k, how, seed)
                     rec["warm_start"] = how
                     rec["init_sad_deg"] = mean_sad(truth.endmembers, e0)

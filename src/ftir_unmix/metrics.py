@@ -237,7 +237,7 @@ def reconstruction_angles(
     ndarray (N,)
         The angle of each pixel; 90° where either spectrum is zero.
     """
-    x = np.asarray(pixels)
+    x = pixels if hasattr(pixels, "shape") else np.asarray(pixels)  # row blocks: may be a lazy view
     n, b = x.shape
     e = np.asarray(endmembers, dtype=np.float64)
     a = np.asarray(abundances, dtype=np.float64).reshape(e.shape[1], -1)

@@ -30,6 +30,7 @@ from .cube import Cube
 from .errors import DataError
 from .methods import MethodInput, Progress, StopFlag, should_stop
 from .preprocess import (
+    ScaledPixels,
     band_diagnostics,
     baseline_degree,
     force_ranges,
@@ -139,25 +140,27 @@ def iter_unmix(
         cube, cfg.k, weights=loss_w, baseline=cfg.baseline, seed=cfg.seed,
         nuisance=None if background is None else weighted_nuisance_basis(background, loss_w))
     timings = {"weights_s": time.perf_counter() - t0}
-    scaled = scale_pixels(cube.pixels, cfg.scaling)
+    scaling = scale_pixels(cube.pixels, cfg.scaling)
 
     with _torch_threads(cfg.threads):
         out = yield from relay(
             method.function()(MethodInput(
-                pixels=scaled.pixels, shape=(h, w_img), wavenumbers=cube.wavenumbers, loss_weights=loss_w,
-                background=background, config=cfg, stop=stop, t0=t0)),
+                pixels=ScaledPixels(cube.pixels, scaling), shape=(h, w_img), wavenumbers=cube.wavenumbers,
+                loss_weights=loss_w, background=background, config=cfg, stop=stop, t0=t0)),
             # snapshots of the spectra in the cube's units
-            lambda ev: ev if ev.endmembers is None else replace(ev, endmembers=ev.endmembers * scaled.factor[:, None]),
+            lambda ev: ev if ev.endmembers is None
+            else replace(ev, endmembers=ev.endmembers * scaling.factor[:, None]),
         )
     timings.update(out.timings)
     timings["total_s"] = time.perf_counter() - t0
     parameters: dict[str, Any] = {
         **cfg.to_dict(),
         "preprocessing": {
-            "scaling": scaled.note,
+            "scaling": scaling.note,
             "baseline": cfg.baseline if background is not None
             else f"none (method {cfg.method} has no baseline term)",
             "band_weights": weight_source + (", forced ranges to w_min" if cfg.forced_ranges else ""),
+            "band_weight_pixels": diag.pixels_used,
             "cube_repairs": list(cube.metadata.get("repairs", [])),
         },
         "source": {k: cube.metadata.get(k) for k in ("path", "format", "units") if k in cube.metadata},
@@ -166,7 +169,7 @@ def iter_unmix(
     }
     return UnmixResult(
         abundances=np.asarray(out.abundances, np.float32).reshape(cfg.k, h, w_img),
-        endmembers=(np.asarray(out.endmembers) * scaled.factor[:, None]).astype(np.float32),
+        endmembers=(np.asarray(out.endmembers) * scaling.factor[:, None]).astype(np.float32),
         weights=loss_w.astype(np.float64), wavenumbers=cube.wavenumbers.copy(),
         loss_history=np.asarray(out.history, dtype=np.float64), parameters=parameters,
         versions=_versions(), timings=timings,

@@ -22,7 +22,8 @@ def test_reduced_loss_matches_full_band_loss(weighted):
     cfg = UnmixConfig(k=k, reduced_rank=8).resolved()
     torch.manual_seed(0)
     model = FTIRUnmixer(b, k, in_channels=8)
-    trainer = FastTrainer(model, x, weights, cfg, torch.device("cpu"), torch.Generator().manual_seed(0))
+    trainer = FastTrainer(model, x.reshape(h * w, b), (h, w), weights, cfg, torch.device("cpu"),
+                          torch.Generator().manual_seed(0))
     model.eval()
     with torch.no_grad():
         reduced = trainer.loss(slice(0, h), slice(0, w))

@@ -16,7 +16,7 @@ from ftir_unmix.methods import Method, MethodOutput, register, unregister
 def _mean_spectrum(inp):
     """Every endmember the mean spectrum, every pixel an even mixture (trivial, but a method)."""
     k = inp.config.k
-    e = np.repeat(inp.pixels.mean(axis=0)[:, None], k, axis=1)
+    e = np.repeat(np.asarray(inp.pixels).mean(axis=0)[:, None], k, axis=1)
     return MethodOutput(abundances=np.full((k, *inp.shape), 1.0 / k), endmembers=e,
                         record={"note": "trivial"})
     yield  # a generator, as every method is

@@ -13,7 +13,7 @@ is one module plus one :func:`register` call::
 
     def _mean_spectrum(inp):
         a = np.ones((inp.config.k, *inp.shape)) / inp.config.k
-        e = np.repeat(inp.pixels.mean(0)[:, None], inp.config.k, axis=1)
+        e = np.repeat(np.asarray(inp.pixels).mean(0)[:, None], inp.config.k, axis=1)
         return MethodOutput(abundances=a, endmembers=e)
         yield  # a generator, even when it reports no progress
 

@@ -67,8 +67,11 @@ class MethodInput:
 
     Attributes
     ----------
-    pixels : ndarray (N, B) float32
-        The scaled pixel spectra, rows in image order (``N = H·W``).
+    pixels : ScaledPixels (N, B)
+        The scaled pixel spectra, rows in image order (``N = H·W``), read on
+        access: ``pixels[rows]`` gives float32 rows (a slice, an index array),
+        ``np.asarray(pixels)`` the whole array — avoid that for images that may
+        not fit in memory (:class:`ftir_unmix.preprocess.ScaledPixels`).
     shape : (int, int)
         Image height and width.
     wavenumbers : ndarray (B,)

@@ -449,7 +449,7 @@ def vca_fcls(y: np.ndarray, k: int, *, seed: int = 0) -> tuple[np.ndarray, np.nd
 def _run(inp: MethodInput, fit, name: str) -> Generator[Progress, None, MethodOutput]:
     yield Progress(phase="prepare", elapsed=time.perf_counter() - inp.t0, message=name)
     t = time.perf_counter()
-    e, a = fit(inp.pixels, inp.config.k, seed=inp.config.seed)
+    e, a = fit(np.asarray(inp.pixels), inp.config.k, seed=inp.config.seed)
     return MethodOutput(abundances=a.reshape(inp.config.k, *inp.shape), endmembers=e,
                         record={"device": "cpu"}, timings={"fit_s": time.perf_counter() - t})
 

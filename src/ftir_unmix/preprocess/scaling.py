@@ -1,46 +1,121 @@
-"""Scaling of the pixel spectra before a method sees them (recorded in the run record)."""
+"""Scaling of the pixel spectra before a method sees them (recorded in the run record).
+
+The scaling is computed once (:func:`scale_pixels`) and applied lazily by
+:class:`ScaledPixels`, block by block: a method reads the rows it needs, and a
+cube larger than memory (a memory-mapped file) is never copied whole.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["SCALINGS", "Scaled", "scale_pixels"]
+__all__ = ["SCALINGS", "Scaling", "ScaledPixels", "scale_pixels"]
 
 #: Choices of the ``scaling`` option.
 SCALINGS = ("global", "none", "minmax")
+#: Pixels (at most) from which the global scale (a percentile) is estimated.
+MAX_PIXELS = 65_536
+#: Rows per block when the scaling or a statistic streams over the whole image.
+BLOCK_ROWS = 8192
 
 
 @dataclass(frozen=True)
-class Scaled:
-    """Scaled pixels, the per-band factor that maps spectra back, and what was done (in words)."""
+class Scaling:
+    """``scaled = (x − offset) / factor`` per band, and what was done (in words).
 
-    pixels: np.ndarray
+    Attributes
+    ----------
+    factor : ndarray (B,) float32
+        Endmembers estimated on the scaled data times ``factor[:, None]`` are in
+        the cube's units.
+    offset : ndarray (B,) float32 or None
+        Per-band offsets (``"minmax"`` only).
+    note : str
+    """
+
     factor: np.ndarray
+    offset: np.ndarray | None
     note: str
 
+    @property
+    def identity(self) -> bool:
+        """True when the data are used as they are."""
+        return self.offset is None and bool(np.all(self.factor == 1))
 
-def scale_pixels(pixels: np.ndarray, how: str) -> Scaled:
-    """Scale pixel spectra (N, B).
+    def apply(self, block: np.ndarray) -> np.ndarray:
+        """The scaled rows (float32; the same arithmetic whatever the block)."""
+        if self.identity:
+            return np.asarray(block)
+        if self.offset is None:
+            return np.asarray(block) / self.factor[0]
+        return (np.asarray(block) - self.offset) / self.factor
 
-    ``"global"`` divides by one robust scale (the 99th percentile of ``|x|``),
+
+class ScaledPixels:
+    """Pixel spectra (N, B) seen through a :class:`Scaling`, computed on access.
+
+    Supports what the methods need of an array: ``shape``, ``dtype``, ``len``,
+    row indexing (an int, a slice, an index array: ``x[rows]``), :meth:`blocks`
+    and ``np.asarray(x)`` (the whole scaled array, for methods that need it in
+    memory).
+    """
+
+    def __init__(self, pixels: np.ndarray, scaling: Scaling) -> None:
+        self.raw = pixels
+        self.scaling = scaling
+        self.shape: tuple[int, int] = tuple(pixels.shape)  # type: ignore[assignment]
+        self.dtype = np.dtype(np.float32)
+        self.ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: Any) -> np.ndarray:
+        if isinstance(rows, tuple):
+            raise TypeError("index the rows only (x[rows]); bands are always whole")
+        return self.scaling.apply(self.raw[rows])
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = self.scaling.apply(self.raw)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def blocks(self, rows: int = BLOCK_ROWS) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, scaled block)`` for consecutive blocks of ``rows`` pixels."""
+        for start in range(0, self.shape[0], rows):
+            yield start, self[start:start + rows]
+
+
+def scale_pixels(pixels: np.ndarray, how: str, *, max_pixels: int = MAX_PIXELS) -> Scaling:
+    """The scaling of pixel spectra (N, B) for the option ``scaling``.
+
+    ``"global"`` divides by one robust scale (the 99th percentile of ``|x|``,
+    measured on a seeded sample of ``max_pixels`` pixels for larger images),
     which keeps spectral shapes; ``"minmax"`` maps every band to [0, 1] as the
     authors' code does (this changes shapes; endmembers are mapped back by the
     band ranges only, without the offsets); ``"none"`` keeps the data.
-    Endmembers estimated on the scaled data times ``factor[:, None]`` are in
-    the cube's units.
     """
-    n_bands = pixels.shape[1]
+    n_pix, n_bands = pixels.shape
     if how == "none":
-        return Scaled(pixels, np.ones(n_bands, np.float32), "none")
+        return Scaling(np.ones(n_bands, np.float32), None, "none")
     if how == "minmax":
-        lo, hi = pixels.min(0), pixels.max(0)
+        lo = np.full(n_bands, np.inf, np.float32)
+        hi = np.full(n_bands, -np.inf, np.float32)
+        for start in range(0, n_pix, BLOCK_ROWS):
+            block = np.asarray(pixels[start:start + BLOCK_ROWS])
+            lo, hi = np.minimum(lo, block.min(0)), np.maximum(hi, block.max(0))
         rng = np.where(hi > lo, hi - lo, 1.0).astype(np.float32)
-        return Scaled((pixels - lo) / rng, rng, "per-band min-max to [0, 1] (authors' code)")
+        return Scaling(rng, lo.astype(np.float32), "per-band min-max to [0, 1] (authors' code)")
     if how != "global":
         raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}; got {how!r}")
-    s = float(np.percentile(np.abs(pixels), 99.0))
+    sample, note = pixels, ""
+    if n_pix > max_pixels:
+        sample = pixels[np.sort(np.random.default_rng(0).choice(n_pix, max_pixels, replace=False))]
+        note = f" (from {max_pixels} of {n_pix} pixels)"
+    s = float(np.percentile(np.abs(np.asarray(sample)), 99.0))
     s = s if s > 0 else 1.0
-    return Scaled(pixels / np.float32(s), np.full(n_bands, s, np.float32),
-                  f"divided by 99th percentile of |data| = {s:.6g}")
+    return Scaling(np.full(n_bands, s, np.float32), None,
+                   f"divided by 99th percentile of |data| = {s:.6g}{note}")

@@ -52,6 +52,8 @@ class BandDiagnostics:
         Median over pixels of the data.
     params : dict
         The parameters used.
+    pixels_used : int
+        How many pixels the statistics were measured on (a sample of a large image).
     """
 
     weights: np.ndarray
@@ -64,6 +66,7 @@ class BandDiagnostics:
     z_flat: np.ndarray
     median_spectrum: np.ndarray
     params: dict = field(default_factory=dict)
+    pixels_used: int = 0
 
     #: names of the per-band columns written next to the weights
     COLUMNS = ("weight", "score", "d_corr", "d_rough", "d_flat", "z_corr", "z_rough", "z_flat")
@@ -98,6 +101,8 @@ def robust_z(u: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     return (u - med) / (mad + eps)
 
 
+#: Pixels (at most) the diagnostics are measured on; larger images are sampled.
+MAX_PIXELS = 65_536
 #: float64 values (bands × pixels) standardised at a time by :func:`band_diagnostics`.
 _BLOCK_VALUES = 1 << 24
 
@@ -111,6 +116,8 @@ def band_diagnostics(
     sharpness: float = _PAPER["sharpness"],
     w_min: float = _PAPER["w_min"],
     eps: float = _PAPER["eps"],
+    max_pixels: int | None = MAX_PIXELS,
+    seed: int = 0,
 ) -> BandDiagnostics:
     """Compute band-reliability weights and all their diagnostics.
 
@@ -130,6 +137,13 @@ def band_diagnostics(
         Floor of the weights.
     eps : float
         Guard against division by zero and ``log(0)``.
+    max_pixels : int or None
+        Images with more pixels are measured on a seeded random sample of
+        this many pixels (the statistics are per band, and 65 536 pixels pin
+        a median or a correlation far below the differences that decide a
+        weight); None uses every pixel. Recorded as ``pixels_used``.
+    seed : int
+        Seed of that sample.
 
     Returns
     -------
@@ -137,7 +151,10 @@ def band_diagnostics(
     """
     params = check_weight_params(gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
                                  sharpness=sharpness, w_min=w_min, eps=eps)
-    y = as_pixels(data, "data", min_bands=3, min_pixels=2)
+    y = as_pixels(data, "data", min_bands=3, min_pixels=2, finite=False)
+    if max_pixels is not None and y.shape[0] > max_pixels:
+        y = y[np.sort(np.random.default_rng(seed).choice(y.shape[0], max_pixels, replace=False))]
+    as_pixels(y, "data")  # finite: checked on what is used (a sample of a large image)
     n_pix, n_bands = y.shape
     med, mad, var = np.empty(n_bands), np.empty(n_bands), np.empty(n_bands)
     rho = np.empty(n_bands - 1)
@@ -185,6 +202,7 @@ def band_diagnostics(
     return BandDiagnostics(
         weights=weights, score=score, d_corr=d_corr, d_rough=d_rough, d_flat=d_flat,
         z_corr=z_corr, z_rough=z_rough, z_flat=z_flat, median_spectrum=med, params=params,
+        pixels_used=n_pix,
     )
 
 

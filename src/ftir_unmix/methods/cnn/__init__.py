@@ -124,7 +124,7 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     nuisance = None if inp.background is None else torch.as_tensor(
         weighted_nuisance_basis(inp.background, loss_w), dtype=torch.float32, device=device)
     trainer = PaperTrainer if cfg.protocol == "paper" else FastTrainer
-    loop = trainer(model, x.reshape(h, w_img, n_bands), loss_w, cfg, device, gen, nuisance)
+    loop = trainer(model, x, (h, w_img), loss_w, cfg, device, gen, nuisance)
     record["protocol_detail"] = loop.detail
     timings["setup_s"] = time.perf_counter() - t
 

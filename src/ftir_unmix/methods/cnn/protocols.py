@@ -27,24 +27,27 @@ __all__ = ["FastTrainer", "PaperTrainer", "Trainer", "infer_tiled", "subspace"]
 _BASIS_PIXELS = 8192
 
 
-def subspace(x: torch.Tensor, rank: int, *, max_rows: int, generator: torch.Generator) -> tuple[torch.Tensor, float]:
-    """Orthonormal basis (B, r) of the dominant row space of ``x`` (N, B), and the energy it holds."""
-    n = x.shape[0]
-    rows = x if n <= max_rows else x[torch.randperm(n, generator=generator)[:max_rows].to(x.device)]
+def sample_rows(n: int, max_rows: int, generator: torch.Generator) -> np.ndarray | None:
+    """Indices (sorted) of at most ``max_rows`` of ``n`` rows, drawn with ``generator``; None for all."""
+    if n <= max_rows:
+        return None
+    return np.sort(torch.randperm(n, generator=generator)[:max_rows].numpy())
+
+
+def subspace(rows: torch.Tensor, rank: int, *, generator: torch.Generator) -> torch.Tensor:
+    """Orthonormal basis (B, r) of the dominant row space of ``rows`` (n, B)."""
     r = min(rank, *rows.shape)
     # Uncentred: the subspace holds the data themselves, not their deviations.
     # Randomised subspace iteration on the (B×B) Gram matrix (Halko et al. 2011):
     # a full eigendecomposition of a 1500×1500 matrix takes seconds on 2 cores.
     gram = (rows.T @ rows).double()
     probe = torch.randn(gram.shape[0], min(gram.shape[0], r + 16), generator=generator,
-                        dtype=torch.float64).to(x.device)
+                        dtype=torch.float64).to(rows.device)
     basis = torch.linalg.qr(gram @ probe).Q
     for _ in range(4):
         basis = torch.linalg.qr(gram @ basis).Q
     vals, vecs = torch.linalg.eigh(basis.T @ gram @ basis)  # Rayleigh–Ritz, ascending
-    basis = (basis @ vecs[:, -r:].flip(1)).to(x.dtype).contiguous()
-    captured = float((x @ basis).square().sum() / torch.linalg.vector_norm(x).square().clamp_min(1e-30))
-    return basis, captured
+    return (basis @ vecs[:, -r:].flip(1)).to(rows.dtype).contiguous()
 
 
 class Trainer:
@@ -66,13 +69,14 @@ class Trainer:
 class PaperTrainer(Trainer):
     """The paper protocol: random p×p patches, mini-batches, full-band (W)SAD."""
 
-    def __init__(self, model: FTIRUnmixer, x: np.ndarray, loss_w: np.ndarray, cfg: Any,
+    def __init__(self, model: FTIRUnmixer, x: Any, shape: tuple[int, int], loss_w: np.ndarray, cfg: Any,
                  device: torch.device, gen: torch.Generator, nuisance: torch.Tensor | None = None) -> None:
         self.model, self.cfg, self.device = model, cfg, device
         self.nuisance = nuisance
         self.total = cfg.step_budget()[0]
         self.stopped_by = "epochs"
-        h, w, _ = x.shape
+        h, w = shape
+        x = np.asarray(x, dtype=np.float32).reshape(h, w, -1)  # patches are drawn anywhere: all in memory
         p = cfg.patch_size
         if h < p or w < p:
             raise ValueError(f"the image ({h}×{w}) is smaller than one {p}×{p} patch")
@@ -129,32 +133,55 @@ class FastTrainer(Trainer):
     abundances. No B-sized tensor is touched per pixel during training.
     """
 
-    def __init__(self, model: FTIRUnmixer, x: np.ndarray, loss_w: np.ndarray, cfg: Any,
+    def __init__(self, model: FTIRUnmixer, x: Any, shape: tuple[int, int], loss_w: np.ndarray, cfg: Any,
                  device: torch.device, gen: torch.Generator, nuisance: torch.Tensor | None = None) -> None:
         self.model, self.cfg, self.device, self.gen = model, cfg, device, gen
         self.nuisance = nuisance  # (B, r) orthonormal, removed from Dx and Dx̂ before the angle
         self.total = cfg.step_budget()[0]
         self.warmup = cfg.warmup_steps if cfg.init != "random" else 0
         self.stopped_by = "max steps"
-        h, w, n_bands = x.shape
+        h, w = shape
         self.h, self.w = h, w
-        xt = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, n_bands))).to(device)
+        n = h * w
         wt = torch.as_tensor(loss_w, dtype=torch.float32, device=device)
         self.wt = wt
+
+        def rows(index: Any) -> torch.Tensor:  # scaled pixel rows (x may be a lazy, memory-mapped view)
+            return torch.from_numpy(np.ascontiguousarray(x[index], dtype=np.float32)).to(device)
+
+        def weighted(t: torch.Tensor) -> torch.Tensor:  # Dx, with the background removed
+            t = t * wt
+            if nuisance is not None:
+                t -= (t @ nuisance) @ nuisance.T
+            return t
+
+        # The two band subspaces, each from a sample of rows; then one pass over the image
+        # in row blocks: the whole cube is never copied (it may be larger than memory).
         r_in = model.conv1.in_channels
-        q, cap_in = subspace(xt, r_in, max_rows=_BASIS_PIXELS, generator=gen)
-        xw = xt * wt
-        if nuisance is not None:  # in row blocks: no second image-sized temporary
-            for r0 in range(0, xw.shape[0], _BASIS_PIXELS):
-                blk = xw[r0:r0 + _BASIS_PIXELS]
-                blk -= (blk @ nuisance) @ nuisance.T
-        v, cap_loss = subspace(xw, cfg.reduced_rank, max_rows=_BASIS_PIXELS, generator=gen)
+        idx = sample_rows(n, _BASIS_PIXELS, gen)
+        q = subspace(rows(slice(None) if idx is None else idx), r_in, generator=gen)
+        idx = sample_rows(n, _BASIS_PIXELS, gen)
+        v = subspace(weighted(rows(slice(None) if idx is None else idx)), cfg.reduced_rank, generator=gen)
         self.v = v
-        # Encoder input: coordinates in span Q, (r_in, H, W).
-        self.z = (xt @ q).T.reshape(r_in, h, w).contiguous()
-        self.c = (xw @ v).T.reshape(v.shape[1], h, w).contiguous()  # VᵀDx
-        self.xnorm = torch.linalg.vector_norm(xw, dim=1).reshape(h, w)  # ‖Dx‖ on all bands
-        del xt, xw
+        z = torch.empty(n, q.shape[1], device=device)
+        c = torch.empty(n, v.shape[1], device=device)
+        xnorm = torch.empty(n, device=device)
+        energy = torch.zeros(4, dtype=torch.float64, device=device)  # ‖x‖², ‖xQ‖², ‖Dx‖², ‖DxV‖²
+        for r0 in range(0, n, _BASIS_PIXELS):
+            block = slice(r0, min(n, r0 + _BASIS_PIXELS))
+            xb = rows(block)
+            z[block] = xb @ q
+            xwb = weighted(xb)
+            c[block] = xwb @ v
+            xnorm[block] = torch.linalg.vector_norm(xwb, dim=1)
+            energy += torch.stack([xb.square().sum(), z[block].square().sum(), xwb.square().sum(),
+                                   c[block].square().sum()]).double()
+        cap_in = float(energy[1] / energy[0].clamp_min(1e-30))
+        cap_loss = float(energy[3] / energy[2].clamp_min(1e-30))
+        self.z = z.T.reshape(r_in, h, w).contiguous()  # encoder input: coordinates in span Q
+        self.c = c.T.reshape(v.shape[1], h, w).contiguous()  # VᵀDx
+        self.xnorm = xnorm.reshape(h, w)  # ‖Dx‖ on all bands
+        del z, c
         self.restart()
         n_pix = h * w
         if n_pix <= cfg.max_pixels_per_step:

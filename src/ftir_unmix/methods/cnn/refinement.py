@@ -69,8 +69,9 @@ def replace_weakest(model: FTIRUnmixer, x: np.ndarray, before: Objective,
 
     column = int(np.argmin(map_peaks(before.abundances)))
     r, c = np.unravel_index(int(np.argmax(median_filter(before.angle, size=3, mode="nearest"))), shape)
-    cube = x.reshape(*shape, -1)
-    spectrum = np.median(cube[max(0, r - 1):r + 2, max(0, c - 1):c + 2].reshape(-1, cube.shape[-1]), axis=0)
+    rows, cols = np.meshgrid(np.arange(max(0, r - 1), min(shape[0], r + 2)),
+                             np.arange(max(0, c - 1), min(shape[1], c + 2)), indexing="ij")
+    spectrum = np.median(x[(rows * shape[1] + cols).ravel()], axis=0)  # the 3×3 spot's rows
     e = model.endmembers().detach().cpu().numpy()
     e[:, column] = spectrum
     model.init_decoder(e)

@@ -31,6 +31,7 @@ def initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: int
     """
     if x.shape[0] > _INIT_PIXELS:  # the estimate needs the spread of spectra, not every pixel
         x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], _INIT_PIXELS, replace=False))]
+    x = np.asarray(x)  # (a lazy view of a small image is read whole)
     xw = x * w
     if how == "nmf":
         _, a = classical.nmf(np.clip(xw, 0, None), k, seed=seed)
