@@ -1,4 +1,4 @@
-"""The ``ftir-unmix`` command line: info, weights, unmix, select-k, batch, demo."""
+"""The ``ftir-unmix`` command line: info, weights, unmix, select-k, identify, batch, demo."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import MISSING, fields
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from ._version import __version__
 from .config import UnmixConfig, parameter_rule
 from .errors import CubeReadError, FTIRUnmixWarning, OutputError, ParameterError, escape_control
 from .jsonable import dumps
+from .parameters import Rule
 
 __all__ = ["main"]
 
@@ -87,6 +89,51 @@ def _add_reader_options(p: argparse.ArgumentParser, *, with_path: bool = True) -
                         "that carry none (.npy, plain TIFF, ENVI without a wavelength list)")
 
 
+def _add_identify_options(p: argparse.ArgumentParser, *, after_unmix: bool = False) -> None:
+    g = p.add_argument_group("identification" + (" (after unmixing, into run.json)" if after_unmix else ""))
+    g.add_argument("--library", action="append", default=[], metavar="DIR_OR_FILE",
+                   help="reference spectra (JCAMP-DX, CSV/TXT/DPT, SPA, OPUS, endmembers.csv); repeatable")
+    g.add_argument("--markers", action="append", default=[], metavar="CSV",
+                   help="your own marker-band table, added to the built-in one; repeatable")
+    if not after_unmix:
+        g.add_argument("--no-markers", action="store_true", help="libraries only, no marker bands")
+
+
+def _identify_result(endmembers: np.ndarray, wavenumbers: np.ndarray, names: list[str], args: argparse.Namespace,
+                     weights: np.ndarray | None, top: int = 5) -> dict[str, Any]:
+    """Identification of the spectra (library problems as warnings on stderr)."""
+    from .identify import identify, load_library, load_markers
+
+    library = None
+    if args.library:
+        library = load_library(args.library)
+        for problem in library.problems:
+            print(f"ftir-unmix: warning: {problem}", file=sys.stderr)
+    markers = False if getattr(args, "no_markers", False) else load_markers(*args.markers)
+    return identify(endmembers, wavenumbers, names, library=library, markers=markers, weights=weights, top=top)
+
+
+def _identify(args: argparse.Namespace) -> int:
+    from .identify import (
+        format_identification,
+        identification_to_json,
+        read_band_weights_csv,
+        read_endmembers_csv,
+    )
+
+    wn, spectra, names = read_endmembers_csv(args.endmembers)
+    weights = None
+    source = args.weights or (Path(args.endmembers).with_name("band_weights.csv")
+                              if Path(args.endmembers).with_name("band_weights.csv").exists() else None)
+    if source is not None and not args.no_weights:
+        wn_w, weights = read_band_weights_csv(source)
+        if wn_w.shape != wn.shape or not np.allclose(wn_w, wn):
+            raise ParameterError("weights", f"{source} has other wavenumbers than {args.endmembers}")
+    result = _identify_result(spectra, wn, names, args, weights, Rule("int", 1, 100).check("top", args.top))
+    print(dumps(identification_to_json(result)) if args.json else format_identification(result))
+    return 0
+
+
 def _add_overwrite_option(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help=f"replace {what} written earlier by this program (never other files)")
@@ -115,6 +162,7 @@ def _parser() -> argparse.ArgumentParser:
                                                  "earlier result with --overwrite)")
     _add_overwrite_option(p, "an earlier result in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_identify_options(p, after_unmix=True)
     _add_config_options(p, required=("k",))
 
     p = sub.add_parser("select-k", help="unmix for a range of K and recommend one")
@@ -130,6 +178,15 @@ def _parser() -> argparse.ArgumentParser:
     # No refinement in a sweep: a faint or duplicated map is the very signal it looks for.
     _add_config_options(p, skip=("k", "refine"))
     p.set_defaults(epochs=SWEEP_STEPS)
+
+    p = sub.add_parser("identify", help="name endmember spectra against reference libraries and marker bands")
+    p.add_argument("endmembers", metavar="ENDMEMBERS.csv", help="spectra written by unmix (endmembers.csv)")
+    _add_identify_options(p)
+    p.add_argument("--top", type=int, default=5, help="candidates per endmember (default 5)")
+    p.add_argument("--weights", metavar="CSV", default=None,
+                   help="band weights (default: band_weights.csv beside the endmembers, if there)")
+    p.add_argument("--no-weights", action="store_true", help="every band counts alike")
+    p.add_argument("--json", action="store_true", help="print one JSON object {endmember: [candidates]}")
 
     p = sub.add_parser("batch", help="unmix many files (one dask task each) into one folder per file")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
@@ -225,6 +282,13 @@ def _unmix(args: argparse.Namespace) -> int:
     from .run import iter_unmix, run_to_end
 
     cube = _load(args)
+    if args.library or args.markers:  # a wrong path or marker file fails before the run, not after
+        from .identify import load_markers
+
+        load_markers(*args.markers)
+        for lib in args.library:
+            if not Path(lib).exists():
+                raise ParameterError("library", f"{lib}: not found")
     with _Interrupts() as interrupts:
         bars: list[Any] = []  # made at the first step: checks that refuse the input print no bar
 
@@ -243,6 +307,13 @@ def _unmix(args: argparse.Namespace) -> int:
         finally:
             for bar in bars:
                 bar.close()
+        if args.library or args.markers:
+            from .identify import identification_to_json, summary
+
+            found = _identify_result(result.endmembers, result.wavenumbers, result.names, args, result.weights)
+            result.identification = identification_to_json(found)
+            for name, answer in summary(found).items():
+                print(f"{name}: {answer}")
         # the stop flag ends training, not writing: the result is written whole
         paths = write_outputs(result, args.out, overwrite=args.overwrite)
     steps = result.parameters.get("steps_run")
@@ -391,6 +462,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return _select_k(args)
             if args.command == "batch":
                 return _batch(args)
+            if args.command == "identify":
+                return _identify(args)
             return _demo(args)
     except KeyboardInterrupt:
         print("\nftir-unmix: interrupted: nothing written", file=sys.stderr)

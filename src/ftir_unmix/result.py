@@ -50,6 +50,9 @@ class UnmixResult:
         Band-weight diagnostics by column name (arrays of shape (B,)).
     cancelled : bool
         True when the run was stopped early (the result is the best epoch so far).
+    identification : dict
+        Candidate names per endmember (:func:`ftir_unmix.identify.identification_to_json`),
+        when the spectra were identified; part of the run record.
     """
 
     abundances: np.ndarray
@@ -63,6 +66,7 @@ class UnmixResult:
     timings: dict[str, float] = field(default_factory=dict)
     diagnostics: dict[str, np.ndarray] = field(default_factory=dict)
     cancelled: bool = False
+    identification: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.names:
@@ -108,6 +112,7 @@ class UnmixResult:
             "shape": {"k": self.k, "height": int(self.abundances.shape[1]),
                       "width": int(self.abundances.shape[2]),
                       "bands": int(self.endmembers.shape[0])},
+            **({"identification": self.identification} if self.identification else {}),
         }
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
@@ -191,6 +196,7 @@ def load_result(path: str | os.PathLike[str]) -> UnmixResult:
             timings=dict(record["timings"]),
             diagnostics=diagnostics,
             cancelled=bool(record["cancelled"]),
+            identification=dict(record.get("identification", {})),
         )
     except ResultReadError:
         raise
