@@ -84,6 +84,9 @@ def _add_reader_options(p: argparse.ArgumentParser, *, with_path: bool = True) -
     g.add_argument("--units", choices=Y_UNITS, default="auto",
                    help="what the values are: auto (default: from the file, else recognised by "
                         "their range); transmittance and reflectance are converted to absorbance")
+    g.add_argument("--lazy", action="store_true",
+                   help="do not load the image: memory-map it where the format allows (ENVI, .npy, TIFF, "
+                        "zarr) — for mosaics larger than memory")
     g.add_argument("--wavenumbers", metavar="FILE", default=None,
                    help="the band positions (cm-1), one per line or a CSV column or .npy, for files "
                         "that carry none (.npy, plain TIFF, ENVI without a wavelength list)")
@@ -213,7 +216,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _reader_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"format": args.format, "units": args.units, "width": args.width, "wavenumbers": args.wavenumbers}
+    return {"format": args.format, "units": args.units, "width": args.width, "wavenumbers": args.wavenumbers,
+            "lazy": args.lazy}
 
 
 def _load(args: argparse.Namespace):

@@ -174,16 +174,14 @@ def make_cube(
     elif not np.all(step > 0):
         i = int(np.flatnonzero(np.sign(step) != np.sign(step[0]))[0])
         raise CubeError(f"wavenumber axis is not monotonic (turns at band {i + 1}, {wn[i + 1]:g} cm-1)")
-    out = np.ascontiguousarray(arr, dtype=np.float32)
-    bad = ~np.isfinite(out)
-    if bad.any():
-        n_bad = int(bad.sum())
-        if nonfinite == "zero":
-            out = out.copy() if not out.flags.writeable else out
-            out[bad] = 0.0
-            repairs.append(f"{n_bad} non-finite values set to 0")
-        else:
+    out = np.ascontiguousarray(arr, dtype=np.float32)  # a float32 memory map stays one (no copy)
+    n_bad = _count_nonfinite(out)
+    if n_bad:
+        if nonfinite != "zero":
             raise CubeError(f"cube contains {n_bad} NaN/inf values")
+        out = out.copy() if not out.flags.writeable else out
+        out[~np.isfinite(out)] = 0.0
+        repairs.append(f"{n_bad} non-finite values set to 0")
     meta["repairs"] = repairs
     return Cube(
         data=out,
@@ -191,6 +189,12 @@ def make_cube(
         pixel_size=None if pixel_size is None else float(pixel_size),
         metadata=meta,
     )
+
+
+def _count_nonfinite(data: np.ndarray, block_values: int = 1 << 24) -> int:
+    """NaN and infinities in ``data``, counted by blocks along the first axis (no image-sized temporary)."""
+    rows = max(1, block_values // max(1, int(np.prod(data.shape[1:]))))
+    return sum(int(np.count_nonzero(~np.isfinite(data[i:i + rows]))) for i in range(0, data.shape[0], rows))
 
 
 def as_pixels(data: Any, what: str = "data", *, min_bands: int = 1, min_pixels: int = 1,
@@ -230,7 +234,7 @@ def as_pixels(data: Any, what: str = "data", *, min_bands: int = 1, min_pixels: 
     if dtype is not None or not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(dtype or np.float64, copy=False)
     if finite:
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            raise ValueError(f"{what} contain {int(bad.sum())} NaN or infinite values")
+        n_bad = _count_nonfinite(arr)
+        if n_bad:
+            raise ValueError(f"{what} contain {n_bad} NaN or infinite values")
     return arr

@@ -214,7 +214,7 @@ def map_peaks(abundances: np.ndarray, *, fraction: float = 0.001, min_pixels: in
 
 def reconstruction_angles(
     pixels: np.ndarray, endmembers: np.ndarray, abundances: np.ndarray,
-    weights: np.ndarray | None = None, *, nuisance: np.ndarray | None = None, chunk: int = 16_384,
+    weights: np.ndarray | None = None, *, nuisance: np.ndarray | None = None, chunk: int | None = None,
 ) -> np.ndarray:
     """Band-weighted spectral angle (radians) between each pixel and its reconstruction ``Ê a``.
 
@@ -229,8 +229,8 @@ def reconstruction_angles(
         Orthonormal columns removed from the weighted spectra first, as the
         loss of a run with a baseline term does
         (:func:`ftir_unmix.preprocess.weighted_nuisance_basis`).
-    chunk : int
-        Pixels per block (bounds the float64 temporaries).
+    chunk : int, optional
+        Pixels per block (bounds the float64 temporaries; default: about 2²¹ values).
 
     Returns
     -------
@@ -239,6 +239,7 @@ def reconstruction_angles(
     """
     x = pixels if hasattr(pixels, "shape") else np.asarray(pixels)  # row blocks: may be a lazy view
     n, b = x.shape
+    chunk = chunk or max(256, (1 << 21) // b)
     e = np.asarray(endmembers, dtype=np.float64)
     a = np.asarray(abundances, dtype=np.float64).reshape(e.shape[1], -1)
     if a.shape[1] != n:

@@ -33,8 +33,10 @@ from .preprocess import (
     ScaledPixels,
     band_diagnostics,
     baseline_degree,
+    file_mapping,
     force_ranges,
     polynomial_basis,
+    release_pages,
     scale_pixels,
     weighted_nuisance_basis,
 )
@@ -141,6 +143,9 @@ def iter_unmix(
         nuisance=None if background is None else weighted_nuisance_basis(background, loss_w))
     timings = {"weights_s": time.perf_counter() - t0}
     scaling = scale_pixels(cube.pixels, cfg.scaling)
+    mapping = file_mapping(cube.data)
+    if mapping is not None:  # the statistics above read a memory-mapped cube: let its pages go
+        release_pages(mapping)
 
     with _torch_threads(cfg.threads):
         out = yield from relay(
@@ -163,7 +168,8 @@ def iter_unmix(
             "band_weight_pixels": diag.pixels_used,
             "cube_repairs": list(cube.metadata.get("repairs", [])),
         },
-        "source": {k: cube.metadata.get(k) for k in ("path", "format", "units") if k in cube.metadata},
+        "source": {**{k: cube.metadata.get(k) for k in ("path", "format", "units") if k in cube.metadata},
+                   "pixel_size_um": cube.pixel_size},
         "warnings": warnings,
         **out.record,
     }

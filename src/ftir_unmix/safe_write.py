@@ -209,8 +209,8 @@ def _foreign_entries(folder: Path) -> list[str]:
     """Entries of ``folder`` that are not part of a result this package wrote there."""
     entries = sorted(e.name for e in folder.iterdir())
     record = _manifest(folder)
-    if record is not None:
-        ours = {*record["files"], MANIFEST}
+    if record is not None:  # a listed file may sit in a sub-folder (an OME-Zarr store)
+        ours = {*(name.split("/", 1)[0] for name in record["files"]), MANIFEST}
     else:
         try:
             legacy = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))

@@ -38,6 +38,7 @@ from ._registry import (
 from ._text import read_dpt, read_table, read_text_table
 from ._tiff import read_abundance_tiff, read_tiff, write_abundance_tiff, write_cube_tiff
 from ._units import Y_UNITS, parse_units_label, range_suggests_transmittance, to_absorbance
+from ._zarr import is_maps_omezarr, is_zarr_store, read_maps_omezarr, read_zarr, write_maps_omezarr
 
 __all__ = [
     "Y_UNITS",
@@ -78,6 +79,11 @@ __all__ = [
     "write_cube_tiff",
     "write_envi",
     "write_npz",
+    "is_zarr_store",
+    "is_maps_omezarr",
+    "read_maps_omezarr",
+    "read_zarr",
+    "write_maps_omezarr",
 ]
 
 for _reader in (
@@ -101,6 +107,7 @@ for _reader in (
     Reader("matlab", "MATLAB .mat file", (".mat",), read_mat, _matlab.sniff_mat),
     Reader("tiff", "TIFF stack", (".tif", ".tiff"), read_tiff, _tiff.sniff_tiff),
     Reader("text", "text table", (".csv", ".txt", ".tsv"), read_table),
+    Reader("zarr", "zarr store (a folder)", (".zarr",), read_zarr),
 ):
     register_reader(_reader)
 del _reader

@@ -295,20 +295,33 @@ def reshape_pixels(
 
 
 def copy_float32(
-    view: np.ndarray, *, reverse_bands: bool = False, block_bytes: int = 64 * 1024**2
+    view: np.ndarray, *, reverse_bands: bool = False, block_bytes: int = 64 * 1024**2,
+    on_disk: bool = False,
 ) -> np.ndarray:
     """Copy an ``(H, W, B)`` view (often a strided memmap) into a new float32 array.
 
     Works in blocks of rows, so a band-sequential file is transposed without a
     second full-size temporary; ``reverse_bands`` flips the band order in the
-    same pass.
+    same pass. With ``on_disk`` the copy is a temporary memory-mapped file
+    (removed when the array is gone): for cubes that must not be loaded.
     """
     h, w, b = view.shape
-    out = np.empty((h, w, b), dtype=np.float32)
+    out = temporary_memmap((h, w, b)) if on_disk else np.empty((h, w, b), dtype=np.float32)
     rows = max(1, block_bytes // max(1, w * b * view.dtype.itemsize))
     src = view[:, :, ::-1] if reverse_bands else view
     for i in range(0, h, rows):
         out[i : i + rows] = src[i : i + rows]
+    return out
+
+
+def temporary_memmap(shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 array backed by an unlinked temporary file: paged by the system, nothing left behind."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="ftir-unmix-", suffix=".f32")
+    os.close(fd)
+    out = np.memmap(name, dtype=np.float32, mode="w+", shape=shape)
+    os.unlink(name)
     return out
 
 

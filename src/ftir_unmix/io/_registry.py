@@ -14,6 +14,7 @@ from ..cube import Cube
 from ..errors import CubeReadError
 from ._common import PathLike, check_file, find_sibling, reading
 from ._units import apply_units, check_units_option
+from ._zarr import is_zarr_store
 
 __all__ = [
     "Reader",
@@ -150,6 +151,8 @@ def get_reader(path: PathLike) -> Reader | None:
     Never raises for a missing or unreadable file (returns None).
     """
     p = Path(os.fspath(path))
+    if is_zarr_store(p):
+        return _READERS.get("zarr")
     if not p.is_file():
         return None
     try:
@@ -196,7 +199,7 @@ def _choose(p: Path) -> Reader:
 
 
 def load_cube(
-    path: PathLike, *, format: str | None = None, units: str = "auto", **options: Any
+    path: PathLike, *, format: str | None = None, units: str = "auto", lazy: bool = False, **options: Any
 ) -> Cube:
     """Read any supported file as a :class:`~ftir_unmix.cube.Cube`.
 
@@ -223,6 +226,10 @@ def load_cube(
         as they are), ``"transmittance"``, ``"percent-transmittance"``,
         ``"reflectance"``, ``"percent-reflectance"`` (convert to absorbance,
         whatever the file says).
+    lazy : bool
+        Do not load the image where the format allows it (ENVI, ``.npy``,
+        TIFF, zarr): the cube is memory-mapped, for files larger than memory.
+        Other formats are read as usual.
     **options
         Reader options, e.g. ``width=`` for pixel tables, ``wavenumbers=``
         (values, or a file with one number per line / a CSV column / an
@@ -256,7 +263,10 @@ def load_cube(
     (2, 2, 3)
     """
     check_units_option(units)
-    p = check_file(path)
+    store = is_zarr_store(path)  # a folder, not a file
+    p = Path(os.fspath(path)) if store else check_file(path)
+    if store and format is None:
+        format = "zarr"
     opts = {k: v for k, v in options.items() if v is not None}
     if format is not None:
         if format not in _READERS:
@@ -267,6 +277,8 @@ def load_cube(
     else:
         reader = _choose(p)
     accepted = reader.accepted_options()
+    if lazy and "mmap" in accepted:
+        opts.setdefault("mmap", True)
     takes_units = "units" in accepted
     if takes_units:
         opts["units"] = units

@@ -25,7 +25,7 @@ import numpy as np
 from ..cube import Cube
 from ..errors import CubeReadError
 from ..jsonable import jsonable
-from ._common import WAVENUMBERS_HINT, PathLike, check_file, finish_cube, reading, wavenumbers_option
+from ._common import WAVENUMBERS_HINT, PathLike, check_file, copy_float32, finish_cube, reading, wavenumbers_option
 from ._units import Y_UNITS, DeclaredUnits, parse_units_label
 
 __all__ = ["read_abundance_tiff", "read_tiff", "write_abundance_tiff", "write_cube_tiff"]
@@ -159,6 +159,7 @@ def read_tiff(
     wavenumbers: Any = None,
     nonfinite: str = "raise",
     units: str = "auto",
+    mmap: bool = False,
 ) -> Cube:
     """Read a multi-band TIFF (plain, ImageJ or OME) as a cube.
 
@@ -180,6 +181,10 @@ def read_tiff(
         Refuse NaN/inf values (default) or replace them by 0.
     units : str
         One of :data:`~ftir_unmix.io.Y_UNITS` (see :func:`~ftir_unmix.io.load_cube`).
+    mmap : bool
+        Do not load the image: it is decoded into a temporary memory-mapped
+        file (and reordered to rows × columns × bands there), for stacks
+        larger than memory.
 
     Returns
     -------
@@ -195,7 +200,7 @@ def read_tiff(
     notes: list[str] = []
     with _quiet_tifffile(p, "TIFF file", notes), tifffile.TiffFile(p) as tif:
         series = tif.series[0]
-        arr = np.asarray(series.asarray())
+        arr = series.asarray(out="memmap") if mmap else np.asarray(series.asarray())
         axes = str(series.axes)
         if arr.ndim > 3:
             keep = [i for i, s in enumerate(arr.shape) if s > 1]
@@ -256,6 +261,8 @@ def read_tiff(
             p, f"{n_b} wavenumbers fit neither the first nor the last axis of {arr.shape}"
         )
     data = np.moveaxis(arr, 0, -1) if band_first else arr
+    if mmap and not (data.flags.c_contiguous and data.dtype == np.float32):
+        data = copy_float32(data, on_disk=True)  # (H, W, B) float32, still on disk
     meta["wavenumbers_from"] = source
     meta["band_axis"] = "first" if band_first else "last"
     if descs:

@@ -7,18 +7,20 @@ cube larger than memory (a memory-mapped file) is never copied whole.
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SCALINGS", "Scaling", "ScaledPixels", "scale_pixels"]
+__all__ = ["SCALINGS", "Scaling", "ScaledPixels", "file_mapping", "release_pages", "scale_pixels"]
 
 #: Choices of the ``scaling`` option.
 SCALINGS = ("global", "none", "minmax")
-#: Pixels (at most) from which the global scale (a percentile) is estimated.
+#: Pixels, and values, (at most) from which the global scale (a percentile) is estimated.
 MAX_PIXELS = 65_536
+MAX_VALUES = 1 << 25
 #: Rows per block when the scaling or a statistic streams over the whole image.
 BLOCK_ROWS = 8192
 
@@ -67,6 +69,7 @@ class ScaledPixels:
     def __init__(self, pixels: np.ndarray, scaling: Scaling) -> None:
         self.raw = pixels
         self.scaling = scaling
+        self._mapping = file_mapping(pixels)
         self.shape: tuple[int, int] = tuple(pixels.shape)  # type: ignore[assignment]
         self.dtype = np.dtype(np.float32)
         self.ndim = 2
@@ -77,7 +80,10 @@ class ScaledPixels:
     def __getitem__(self, rows: Any) -> np.ndarray:
         if isinstance(rows, tuple):
             raise TypeError("index the rows only (x[rows]); bands are always whole")
-        return self.scaling.apply(self.raw[rows])
+        out = self.scaling.apply(self.raw[rows])
+        if self._mapping is not None:  # the rows are copied: let the file's pages go again
+            release_pages(self._mapping)
+        return out
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self.scaling.apply(self.raw)
@@ -89,11 +95,33 @@ class ScaledPixels:
             yield start, self[start:start + rows]
 
 
+def file_mapping(array: Any) -> mmap.mmap | None:
+    """The memory map of a file behind ``array`` (a ``np.memmap`` or a view of one), or None."""
+    obj = array
+    while obj is not None:
+        if isinstance(obj, mmap.mmap):
+            return obj
+        if isinstance(obj, np.memmap) and getattr(obj, "_mmap", None) is not None:
+            return obj._mmap
+        obj = getattr(obj, "base", None)
+    return None
+
+
+def release_pages(mapping: mmap.mmap) -> None:
+    """Drop the pages of a file mapping from this process's memory (they stay in the system's
+    file cache): reading a mosaic larger than memory block by block then needs no more than a block."""
+    try:
+        mapping.madvise(mmap.MADV_DONTNEED)
+    except (AttributeError, OSError, ValueError):  # not on this platform, or the mapping is closed
+        pass
+
+
 def scale_pixels(pixels: np.ndarray, how: str, *, max_pixels: int = MAX_PIXELS) -> Scaling:
     """The scaling of pixel spectra (N, B) for the option ``scaling``.
 
     ``"global"`` divides by one robust scale (the 99th percentile of ``|x|``,
-    measured on a seeded sample of ``max_pixels`` pixels for larger images),
+    measured on a seeded sample of pixels for images of more than ``max_pixels``
+    pixels or 2²⁵ values),
     which keeps spectral shapes; ``"minmax"`` maps every band to [0, 1] as the
     authors' code does (this changes shapes; endmembers are mapped back by the
     band ranges only, without the offsets); ``"none"`` keeps the data.
@@ -112,10 +140,13 @@ def scale_pixels(pixels: np.ndarray, how: str, *, max_pixels: int = MAX_PIXELS) 
     if how != "global":
         raise ValueError(f"scaling must be one of {', '.join(SCALINGS)}; got {how!r}")
     sample, note = pixels, ""
-    if n_pix > max_pixels:
-        sample = pixels[np.sort(np.random.default_rng(0).choice(n_pix, max_pixels, replace=False))]
-        note = f" (from {max_pixels} of {n_pix} pixels)"
-    s = float(np.percentile(np.abs(np.asarray(sample)), 99.0))
+    rows = min(max_pixels, max(1, MAX_VALUES // n_bands))
+    if n_pix > rows:
+        sample = pixels[np.sort(np.random.default_rng(0).choice(n_pix, rows, replace=False))]
+        note = f" (from {rows} of {n_pix} pixels)"
+    # |x| in place on the sample's own copy: one array of at most MAX_VALUES values
+    values = np.abs(sample, out=sample) if sample is not pixels else np.abs(np.asarray(pixels))
+    s = float(np.percentile(values, 99.0, overwrite_input=True))  # values is ours: no second copy
     s = s if s > 0 else 1.0
     return Scaling(np.full(n_bands, s, np.float32), None,
                    f"divided by 99th percentile of |data| = {s:.6g}{note}")

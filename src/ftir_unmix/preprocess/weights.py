@@ -104,7 +104,7 @@ def robust_z(u: np.ndarray, eps: float = 1e-8) -> np.ndarray:
 #: Pixels (at most) the diagnostics are measured on; larger images are sampled.
 MAX_PIXELS = 65_536
 #: float64 values (bands × pixels) standardised at a time by :func:`band_diagnostics`.
-_BLOCK_VALUES = 1 << 24
+_BLOCK_VALUES = 1 << 22
 
 
 def band_diagnostics(

@@ -179,7 +179,7 @@ def _map_corr(a: np.ndarray) -> np.ndarray:
 
 def weighted_recon_angle(
     pixels: np.ndarray, endmembers: np.ndarray, abundances: np.ndarray,
-    weights: np.ndarray | None = None, *, nuisance: np.ndarray | None = None, chunk: int = 16_384,
+    weights: np.ndarray | None = None, *, nuisance: np.ndarray | None = None, chunk: int | None = None,
 ) -> float:
     """Mean band-weighted spectral angle (degrees) between pixels and ``Ê a``.
 

@@ -33,7 +33,7 @@ class Objective:
 
 
 def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, nuisance: torch.Tensor | None,
-              shape: tuple[int, int], chunk: int = 16_384) -> Objective:
+              shape: tuple[int, int], chunk: int | None = None) -> Objective:
     """The whole-image objective of the model's current state.
 
     Computed with the 1×1 part of the model (``Ê a``); the fast protocol's
