@@ -111,3 +111,31 @@ def unmix_panel(viewer, cube_layer, qtbot):
 def rng_image(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).random(shape).astype(np.float32)
 
+
+
+def make_result(cube_layer, k: int = 3, seed: int = 0):
+    """An UnmixResult on the cube layer's pixels with random (simplex) maps: no training needed."""
+    from ftir_unmix.result import UnmixResult
+
+    rng = np.random.default_rng(seed)
+    b, h, w = cube_layer.data.shape
+    a = rng.gamma(0.6, size=(k, h, w))
+    a = (a / a.sum(axis=0, keepdims=True)).astype(np.float32)
+    wn = np.asarray(cube_layer.metadata["wavenumbers"], dtype=np.float64)
+    return UnmixResult(abundances=a, endmembers=rng.random((b, k)).astype(np.float32),
+                       weights=np.ones(b), wavenumbers=wn, parameters={"method": "test", "k": k})
+
+
+@pytest.fixture
+def maps(viewer, cube_layer):
+    """Three abundance layers of a made-up result on the small cube (in endmember order)."""
+    from ftir_unmix.napari._layers import abundance_layer_tuples
+
+    result = make_result(cube_layer)
+    out = []
+    for data, kwargs, _kind in abundance_layer_tuples(
+            result, source_id=cube_layer.unique_id, source_name=cube_layer.name,
+            scale=tuple(cube_layer.scale[1:]), translate=tuple(cube_layer.translate[1:]),
+            units=tuple(str(u) for u in cube_layer.units[1:])):
+        out.append(viewer.add_image(data, **kwargs))
+    return out

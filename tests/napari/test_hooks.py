@@ -30,7 +30,7 @@ def manifest():
 def test_manifest_validates_and_imports(manifest):
     manifest.validate_imports()  # every python_name resolves
     assert {w.display_name for w in manifest.contributions.widgets} == {
-        "Unmix", "Band weights", "Spectra"}
+        "Unmix", "Band weights", "Spectra", "Composites", "Figure", "Photo", "Session"}
     assert [s.key for s in manifest.contributions.sample_data] == ["cross-section"]
 
 
@@ -76,6 +76,32 @@ def test_reader_layer(viewer, cube_layer, small_cube):
     viewer.dims.set_current_step(0, 7)
     assert viewer.dims.point[0] == pytest.approx(wn[7])
     assert "wavenumber" in viewer.dims.axis_labels[0]
+
+
+def test_zarr_cube_and_saved_ome_zarr_maps_open(viewer, small_cube, tmp_path):
+    """A zarr cube store opens as a cube layer; a run's abundances.ome.zarr as one lazy
+    multiscale layer per endmember, in µm."""
+    import zarr
+
+    from ftir_unmix import unmix
+    from ftir_unmix.export import write_outputs
+
+    store = zarr.open_array(str(tmp_path / "cube.zarr"), mode="w", shape=small_cube.shape, chunks=(8, 8, 100),
+                            dtype="float32", zarr_format=2)
+    store[:] = small_cube.data
+    store.attrs.update({"wavenumbers": small_cube.wavenumbers.tolist(), "pixel_size_um": 5.5})
+    [cube] = viewer.open(str(tmp_path / "cube.zarr"), plugin=PLUGIN)
+    np.testing.assert_allclose(cube.data[:, 3, 5], small_cube.data[3, 5])
+    assert cube.metadata["source_metadata"]["format"] == "zarr"
+
+    result = unmix(small_cube, 2, epochs=3, threads=1)
+    paths = write_outputs(result, tmp_path / "out", maps_zarr=True)
+    maps = viewer.open(str(paths["maps_zarr"]), plugin=PLUGIN)
+    assert [m.name for m in maps] == [f"{n} abundance" for n in result.names]
+    assert all(m.multiscale for m in maps)
+    np.testing.assert_allclose(np.asarray(maps[1].data[0]), result.abundances[1])
+    assert maps[0].scale[-1] == pytest.approx(small_cube.pixel_size)
+    assert maps[0].metadata["run_record"]["names"] == result.names
 
 
 def test_reader_refuses_unknown_and_reports_bad_files(viewer, tmp_path):

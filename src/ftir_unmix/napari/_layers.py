@@ -17,6 +17,12 @@ Abundance layers carry ``metadata[RESULT_KEY]``: a dict with ``kind``
 ``wavenumbers``, ``weights``, ``record`` (the run record), ``run_id``,
 ``source_id`` (``unique_id`` of the cube layer), ``color`` (RGBA) and
 ``result`` (the :class:`~ftir_unmix.UnmixResult`).
+
+Layers the study tools make from a cube (regions, composites, the registered
+photo and its point pairs) carry ``metadata[DERIVED_KEY]``: a dict with
+``role`` (``"regions"``, ``"rgb"``, ``"dominant"``, ``"photo"``,
+``"photo_points"``, ``"ftir_points"``) and ``source_id`` (``unique_id`` of the
+cube layer), plus what the role needs.
 """
 
 from __future__ import annotations
@@ -30,23 +36,30 @@ from ..cube import Cube, make_cube
 from ..result import UnmixResult
 
 __all__ = [
+    "DERIVED_KEY",
     "FORCED_RANGES_KEY",
     "RESULT_KEY",
     "abundance_layer_tuples",
     "cube_layer_tuple",
     "cube_from_layer_arrays",
+    "derived_info",
+    "find_layer",
     "endmember_colors",
     "endmember_name_from_layer",
     "forced_ranges_of",
     "is_abundance_layer",
     "is_cube_layer",
     "layer_wavenumbers",
+    "saved_maps_layer_tuples",
+    "spatial_transform",
 ]
 
 #: metadata key holding the result record on abundance layers
 RESULT_KEY = "ftir_unmix"
 #: metadata key holding hand-forced wavenumber ranges on cube layers
 FORCED_RANGES_KEY = "ftir_unmix_forced_ranges"
+#: metadata key on layers made from a cube by the study tools (regions, composites, photo)
+DERIVED_KEY = "ftir_unmix_derived"
 
 #: Colours of endmembers 1..K (Okabe–Ito, colour-blind safe, then tab10), RGBA.
 _PALETTE = (
@@ -201,16 +214,12 @@ def abundance_layer_tuples(
     opaque and the others are added on top (additive blending), so with all
     maps visible each pixel shows the abundance-weighted mix of the colours.
     """
-    from napari.utils.colormaps import Colormap
-
     colors = endmember_colors(result.k)
     run_id = uuid.uuid4().hex
     record = result.run_record()
     out = []
     for i, name in enumerate(result.names):
-        cmap = Colormap(colors=[[0.0, 0.0, 0.0, 1.0], list(colors[i])],
-                        name=f"ftir_unmix_{_PALETTE[i % len(_PALETTE)].lstrip('#')}",
-                        display_name=f"{name} colour")
+        cmap = _endmember_colormap(i, name, colors)
         meta = {
             RESULT_KEY: {
                 "kind": "abundance", "index": i, "name": name, "names": list(result.names),
@@ -235,7 +244,60 @@ def abundance_layer_tuples(
     return out
 
 
+def saved_maps_layer_tuples(levels: list[Any], names: list[str], pixel_size: float | None,
+                            record: dict[str, Any]) -> list[tuple[list[Any], dict[str, Any], str]]:
+    """Abundance maps read back from an OME-Zarr store: one lazy multiscale image layer per
+    endmember (``levels`` finest first, each ``(K, h, w)``), coloured as after a run, in µm when
+    the pixel size is known; ``metadata["run_record"]`` holds the run record."""
+    colors = endmember_colors(len(names))
+    scale = (pixel_size, pixel_size) if pixel_size else (1.0, 1.0)
+    return [([level[i] for level in levels],
+             {"name": f"{name} abundance", "multiscale": True, "scale": scale,
+              "colormap": _endmember_colormap(i, name, colors), "contrast_limits": (0.0, 1.0),
+              "blending": "translucent_no_depth" if i == 0 else "additive",
+              "metadata": {"run_record": record}}, "image")
+            for i, name in enumerate(names)]
+
+
+def _endmember_colormap(i: int, name: str, colors: np.ndarray) -> Any:
+    """Black to the endmember's colour (the same colour as its spectrum in the Spectra panel)."""
+    from napari.utils.colormaps import Colormap
+
+    return Colormap(colors=[[0.0, 0.0, 0.0, 1.0], list(colors[i])],
+                    name=f"ftir_unmix_{_PALETTE[i % len(_PALETTE)].lstrip('#')}",
+                    display_name=f"{name} colour")
+
+
 def endmember_name_from_layer(layer_name: str) -> str:
     """The endmember name a (possibly renamed) abundance layer stands for."""
     suffix = " abundance"
     return layer_name[: -len(suffix)] if layer_name.endswith(suffix) else layer_name
+
+
+def derived_info(layer: Any) -> dict[str, Any]:
+    """``metadata[DERIVED_KEY]`` of a layer (an empty dict when it has none)."""
+    meta = getattr(layer, "metadata", None) or {}
+    info = meta.get(DERIVED_KEY)
+    return info if isinstance(info, dict) else {}
+
+
+def find_layer(viewer: Any, unique_id: Any) -> Any:
+    """The layer of ``viewer`` with this ``unique_id``, or None."""
+    if unique_id is None:
+        return None
+    for layer in list(viewer.layers):
+        if getattr(layer, "unique_id", None) == unique_id:
+            return layer
+    return None
+
+
+def spatial_transform(layer: Any) -> tuple[tuple[float, float], tuple[float, float], tuple[str, str]]:
+    """``(scale, translate, units)`` of a layer's last two (row, column) axes.
+
+    Layers made to lie on an FTIR image's pixels (maps, regions, composites)
+    take these, so that they line up with it in µm.
+    """
+    scale = tuple(float(v) for v in layer.scale[-2:])
+    translate = tuple(float(v) for v in layer.translate[-2:])
+    units = tuple(str(u) for u in layer.units[-2:])
+    return scale, translate, units  # type: ignore[return-value]

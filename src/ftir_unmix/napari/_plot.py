@@ -6,6 +6,7 @@ Colours are set on each figure, axes and legend; matplotlib's global
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 from matplotlib.axes import Axes
@@ -14,7 +15,28 @@ from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
-__all__ = ["ThemedCanvas", "theme_colors"]
+__all__ = ["ThemedCanvas", "canvases_of", "theme_colors"]
+
+#: The plot canvases of each viewer's panels, in creation order (the Figure panel exports them).
+_CANVASES: weakref.WeakKeyDictionary[Any, list[weakref.ref]] = weakref.WeakKeyDictionary()
+
+
+def canvases_of(viewer: Any) -> dict[str, ThemedCanvas]:
+    """The live plot canvases of ``viewer``'s panels by name (``"Spectra"``, ``"Band weights"``, …)."""
+    out: dict[str, ThemedCanvas] = {}
+    for ref in _CANVASES.get(viewer, []):
+        canvas = ref()
+        if canvas is None or not canvas.alive:
+            continue
+        try:
+            canvas.objectName()
+        except RuntimeError:  # the Qt widget is gone
+            continue
+        name, n = canvas.name, 2
+        while name in out:
+            name, n = f"{canvas.name} ({n})", n + 1
+        out[name] = canvas
+    return out
 
 
 def theme_colors(viewer: Any) -> dict[str, str]:
@@ -46,12 +68,19 @@ class ThemedCanvas(QWidget):
         Add matplotlib's zoom/pan/save toolbar.
     height : int
         Minimum height in pixels.
+    name : str
+        What the plot is called where it can be chosen (the Figure panel's export).
     """
 
     def __init__(self, viewer: Any, *, toolbar: bool = False, height: int = 200,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, name: str = "plot") -> None:
         super().__init__(parent)
         self._viewer = viewer
+        self.name = name
+        self.alive = True
+        refs = _CANVASES.setdefault(viewer, [])
+        refs[:] = [r for r in refs if r() is not None and r().alive]
+        refs.append(weakref.ref(self))
         self.figure = Figure(figsize=(4, 2.5), dpi=100, layout="constrained")
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(height)
@@ -66,6 +95,7 @@ class ThemedCanvas(QWidget):
         self.colors = theme_colors(viewer)
         viewer.events.theme.connect(self._on_theme)
         self.destroyed.connect(lambda *_: _disconnect(viewer.events.theme, self._on_theme))
+        self.destroyed.connect(lambda *_: setattr(self, "alive", False))
 
     # -- theme -----------------------------------------------------------------------
     def _on_theme(self, _event: Any = None) -> None:

@@ -10,6 +10,13 @@
   pixel for comparison.
 - ``export``: the plotted spectra to CSV, or the figure to PNG/SVG/PDF,
   depending on the suffix of ``export_path``.
+- Regions (third row, when the chosen ``regions`` layer has any): each drawn
+  shape or painted label's mean spectrum with a ±1 s.d. band, its mean
+  abundances (one stacked bar per region, in the maps' colours) and its
+  pixel count, in the region's own colour. ``draw_regions`` and
+  ``paint_regions`` add a Shapes or Labels layer on the image;
+  ``export_regions`` writes ``regions_path`` (a summary) and
+  ``<name>_spectra.csv`` (mean and s.d. spectra).
 
 Drive it by name::
 
@@ -17,6 +24,10 @@ Drive it by name::
     w.show_pixel(10, 20)         # what a click does
     w.pin.clicked()
     w.export_path.value = "spectra.csv"; w.export.clicked()
+    w.draw_regions.clicked()     # a "regions" Shapes layer; draw rectangles or polygons on it
+    w.regions.value.add_rectangles([[2, 3], [10, 12]])   # what drawing does (data coordinates)
+    w.region_stats               # RegionStats: name, color, n_pixels, mean, sd, abundances
+    w.regions_path.value = "regions.csv"; w.export_regions.clicked()
 """
 
 from __future__ import annotations
@@ -25,21 +36,32 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import Container, FileEdit, Label, PushButton
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy
 
+from ..errors import OutputError
 from ..export import write_spectra_csv
 from ..result import UnmixResult, scale_to
 from ..safe_write import atomic_file
 from . import _widgets_common as _common
 from ._layers import (
     RESULT_KEY,
+    derived_info,
     endmember_name_from_layer,
+    find_layer,
     is_abundance_layer,
     is_cube_layer,
 )
 from ._plot import ThemedCanvas, style_axes, style_legend
+from ._regions import (
+    RegionStats,
+    add_regions_layer,
+    is_regions_layer,
+    region_stats,
+    regions_of,
+    write_regions_csv,
+)
 from ._widgets_common import notify_error, notify_info, show_wavenumber_overlay
 
 __all__ = ["SpectraWidget"]
@@ -57,7 +79,10 @@ class SpectraWidget(Container):
     Notes
     -----
     Controls, by name: buttons ``pin``, ``clear_pins``, ``export`` and the
-    file ``export_path``. Methods :meth:`show_pixel` and :meth:`select`.
+    file ``export_path``; regions: the layer choice ``regions``, buttons
+    ``draw_regions``, ``paint_regions``, ``export_regions`` and the file
+    ``regions_path``. Methods :meth:`show_pixel`, :meth:`select` and
+    :meth:`refresh_regions`; the regions shown are :attr:`region_stats`.
     """
 
     def __init__(self, napari_viewer: Any) -> None:
@@ -71,6 +96,10 @@ class SpectraWidget(Container):
         self.selected: int | None = None
         self.current: dict[str, Any] | None = None
         self.pinned: list[dict[str, Any]] = []
+        self.region_stats: list[RegionStats] = []
+        self.region_lines: list[Any] = []
+        self._regions_hooked: Any = None
+        self._region_rows = False
 
         self.pixel_info = Label(name="pixel_info", value="Click a pixel of the image or of a map.")
         self.pin = PushButton(name="pin", text="Pin pixel",
@@ -84,7 +113,27 @@ class SpectraWidget(Container):
         self.export = PushButton(name="export", text="Export",
                                  tooltip="Write the plotted spectra (.csv) or the figure "
                                          "(.png/.svg/.pdf) to the file above.")
-        self.canvas = ThemedCanvas(napari_viewer, toolbar=True, height=220)
+        self.regions = ComboBox(
+            name="regions", label="regions", choices=self._regions_choices, nullable=True,
+            tooltip="A Shapes layer (each rectangle, polygon or ellipse is a region) or a Labels "
+                    "layer (each painted label is a region) on the FTIR image or a map.")
+        self.draw_regions = PushButton(
+            name="draw_regions", text="Draw regions",
+            tooltip="Add a 'regions' Shapes layer on the image and start drawing rectangles "
+                    "(the layer controls switch to polygons or ellipses).")
+        self.paint_regions = PushButton(
+            name="paint_regions", text="Paint regions",
+            tooltip="Add a 'painted regions' Labels layer on the image and start painting; "
+                    "each label (1, 2, …) is a region.")
+        self.regions_info = Label(name="regions_info", value="")
+        self.regions_path = FileEdit(name="regions_path", mode="w", nullable=True, filter="*.csv",
+                                     tooltip="regions.csv gets one row per region (pixels, mean "
+                                             "abundances); regions_spectra.csv the mean and s.d. "
+                                             "spectra.")
+        self.export_regions = PushButton(name="export_regions", text="Export regions",
+                                         tooltip="Write every region of the chosen layer to the "
+                                                 "CSV file above (and <name>_spectra.csv).")
+        self.canvas = ThemedCanvas(napari_viewer, toolbar=True, height=220, name="Spectra")
         self._setup_plot()
         self.native.layout().addWidget(self.canvas)
         self.extend([
@@ -93,7 +142,20 @@ class SpectraWidget(Container):
                       labels=False),
             Container(name="export_row", widgets=[self.export_path, self.export],
                       layout="horizontal", labels=False),
+            Container(name="regions_row", widgets=[self.regions, self.draw_regions,
+                                                   self.paint_regions],
+                      layout="horizontal", labels=True),
+            self.regions_info,
+            Container(name="regions_export_row", widgets=[self.regions_path, self.export_regions],
+                      layout="horizontal", labels=False),
         ])
+        self.regions_path.line_edit.native.setPlaceholderText("regions.csv")
+        self.regions_info.native.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                               QSizePolicy.Policy.Fixed)
+        self._regions_timer = QTimer()
+        self._regions_timer.setSingleShot(True)
+        self._regions_timer.setInterval(150)
+        self._regions_timer.timeout.connect(self.refresh_regions)
 
         self.export_path.line_edit.native.setPlaceholderText("spectra.csv, figure.png or .svg")
         self.pixel_info.native.setSizePolicy(QSizePolicy.Policy.Ignored,
@@ -106,6 +168,10 @@ class SpectraWidget(Container):
         self.pin.clicked.connect(self._on_pin)
         self.clear_pins.clicked.connect(self._on_clear_pins)
         self.export.clicked.connect(self._on_export)
+        self.regions.changed.connect(self._on_regions_layer)
+        self.draw_regions.clicked.connect(lambda *_: self._new_regions("shapes"))
+        self.paint_regions.clicked.connect(lambda *_: self._new_regions("labels"))
+        self.export_regions.clicked.connect(self._on_export_regions)
         ev = napari_viewer.layers.events
         for e in (ev.inserted, ev.removed, ev.moved):
             e.connect(self._schedule_refresh)
@@ -114,15 +180,18 @@ class SpectraWidget(Container):
         self.native.destroyed.connect(lambda *_: self._on_destroyed())
         show_wavenumber_overlay(napari_viewer)
         self._refresh()
+        self._on_regions_layer()
 
     # ------------------------------------------------------------------ lifecycle
     def _on_destroyed(self) -> None:
         self._alive = False
         self._unhook()
-        try:
-            self._refresh_timer.stop()
-        except RuntimeError:
-            pass
+        self._unhook_regions()
+        for timer in (self._refresh_timer, self._regions_timer):
+            try:
+                timer.stop()
+            except RuntimeError:
+                pass
 
     def _unhook(self) -> None:
         for layer in self._hooked:
@@ -167,8 +236,13 @@ class SpectraWidget(Container):
             self.current = None
             self.pinned = []
         self.result, self.result_layers = result, group
+        self._follow_regions_layers()
+        self.region_stats = self._compute_regions()
+        self._update_regions_info()
+        self._layout_rows(bool(self.region_stats))
         self._plot_endmembers()
         self._plot_pixels()
+        self._plot_regions()
         self.canvas.draw_idle()
 
     # ------------------------------------------------------------------ names & colours
@@ -192,16 +266,29 @@ class SpectraWidget(Container):
         return colors
 
     # ------------------------------------------------------------------ plotting
-    def _setup_plot(self) -> None:
+    def _setup_plot(self, regions: bool = False) -> None:
+        """(Re)build the axes: two rows, or three with the regions row."""
         fig = self.canvas.figure
-        gs = fig.add_gridspec(2, 2, width_ratios=(4, 1), height_ratios=(1, 1))
+        fig.clear()
+        rows = 3 if regions else 2
+        gs = fig.add_gridspec(rows, 2, width_ratios=(4, 1), height_ratios=(1,) * rows)
         self.ax_em = fig.add_subplot(gs[0, :])
         self.ax_px = fig.add_subplot(gs[1, 0], sharex=self.ax_em)
         self.ax_ab = fig.add_subplot(gs[1, 1])
+        self.ax_rg = fig.add_subplot(gs[2, 0], sharex=self.ax_em) if regions else None
+        self.ax_rga = fig.add_subplot(gs[2, 1]) if regions else None
+        self._region_rows = regions
         self.em_lines: list[Any] = []
         self.pixel_lines: list[Any] = []
+        self.region_lines = []
         self._legend_map: dict[Any, int] = {}
         self._label_axes()
+
+    def _layout_rows(self, regions: bool) -> None:
+        if regions != self._region_rows:
+            self._setup_plot(regions)
+            if self.canvas.canvas.minimumHeight() < (320 if regions else 220):
+                self.canvas.canvas.setMinimumHeight(320 if regions else 220)
 
     def _label_axes(self) -> None:
         self.ax_em.set_title("endmember spectra")
@@ -211,6 +298,13 @@ class SpectraWidget(Container):
         self.ax_px.set_ylabel("absorbance")
         self.ax_ab.set_title("abundances")
         self.ax_ab.set_xlim(0, 1)
+        if self.ax_rg is not None:
+            self.ax_rg.set_title("regions: mean ± 1 s.d.")
+            self.ax_rg.set_xlabel("wavenumber (cm⁻¹)")
+            self.ax_rg.set_ylabel("absorbance")
+            self.ax_px.set_xlabel("")
+            self.ax_rga.set_title("region abundances")
+            self.ax_rga.set_xlim(0, 1)
         self.canvas.restyle()
 
     def _plot_endmembers(self) -> None:
@@ -443,6 +537,194 @@ class SpectraWidget(Container):
         self._update_pixel_info()
         self._plot_pixels()
         self.canvas.draw_idle()
+
+    # ------------------------------------------------------------------ regions
+    def _regions_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        try:
+            layers = list(self._viewer.layers)
+        except Exception:
+            return []
+        return [(lay.name, lay) for lay in layers if is_regions_layer(lay)]
+
+    def _follow_regions_layers(self) -> None:
+        """Refresh the regions choice; a newly made regions layer becomes the choice."""
+        previous = self.regions.value
+        try:
+            self.regions.reset_choices()
+        except RuntimeError:
+            return
+        ours = [lay for _n, lay in self._regions_choices() if derived_info(lay).get("role") == "regions"]
+        if (previous is None or previous not in self._viewer.layers) and ours:
+            self.regions.value = ours[-1]
+
+    def _new_regions(self, kind: str) -> Any:
+        cube = self._regions_cube(None)
+        if cube is None:
+            notify_error("Spectra: open an FTIR image first (regions are drawn on its pixels).")
+            return None
+        layer = add_regions_layer(self._viewer, cube, kind)
+        self._viewer.layers.selection.active = layer
+        layer.mode = "add_rectangle" if kind == "shapes" else "paint"
+        if kind == "labels":
+            layer.selected_label = 1
+        self.regions.reset_choices()
+        self.regions.value = layer
+        return layer
+
+    def _unhook_regions(self) -> None:
+        layer = self._regions_hooked
+        self._regions_hooked = None
+        if layer is None:
+            return
+        for name in ("data", "paint", "colormap", "features", "edge_color", "name"):
+            emitter = getattr(layer.events, name, None)
+            if emitter is not None:
+                try:
+                    emitter.disconnect(self._on_regions_event)
+                except Exception:
+                    pass
+
+    def _on_regions_layer(self, *_: Any) -> None:
+        if not self._alive:
+            return
+        self._unhook_regions()
+        layer = self.regions.value
+        if layer is not None:
+            for name in ("data", "paint", "colormap", "features", "edge_color", "name"):
+                emitter = getattr(layer.events, name, None)
+                if emitter is not None:
+                    emitter.connect(self._on_regions_event)
+            self._regions_hooked = layer
+        self.refresh_regions()
+
+    def _on_regions_event(self, event: Any = None) -> None:
+        action = str(getattr(event, "action", ""))
+        if action.endswith("adding") or action.endswith("changing") or action.endswith("removing"):
+            return  # a shape being drawn or dragged: wait until it is done
+        if self._alive:
+            self._regions_timer.start()
+
+    def _regions_cube(self, layer: Any) -> Any:
+        """The FTIR layer the regions of ``layer`` are measured on."""
+        cube = find_layer(self._viewer, derived_info(layer).get("source_id")) if layer is not None else None
+        if cube is not None and is_cube_layer(cube):
+            return cube
+        cube = self._cube_for(None)
+        if cube is not None:
+            return cube
+        return next((lay for lay in self._viewer.layers if is_cube_layer(lay)), None)
+
+    def _compute_regions(self) -> list[RegionStats]:
+        layer = self.regions.value
+        if layer is None or layer not in self._viewer.layers:
+            return []
+        cube = self._regions_cube(layer)
+        if cube is None:
+            return []
+        try:
+            regions = regions_of(layer, cube)
+        except ValueError as exc:
+            self.regions_info.value = str(exc)
+            return []
+        abundances = None
+        if self.result is not None and self.result_layers:
+            source = self.result_layers[0].metadata[RESULT_KEY].get("source_id")
+            if source == getattr(cube, "unique_id", None) and \
+                    tuple(self.result.abundances.shape[1:]) == tuple(cube.data.shape[1:]):
+                abundances = self.result.abundances
+        self._regions_wn = np.asarray(cube.metadata["wavenumbers"], dtype=np.float64)
+        return region_stats(cube.data, regions, abundances)
+
+    def refresh_regions(self) -> None:
+        """Recompute the regions of the chosen layer and replot (a change of the layer does this)."""
+        if not self._alive:
+            return
+        self.region_stats = self._compute_regions()
+        self._update_regions_info()
+        if bool(self.region_stats) != self._region_rows:
+            self._layout_rows(bool(self.region_stats))
+            self._plot_endmembers()
+            self._plot_pixels()
+        self._plot_regions()
+        self.canvas.draw_idle()
+
+    def _update_regions_info(self) -> None:
+        layer = self.regions.value
+        if layer is None:
+            self.regions_info.value = "Regions: Draw regions (rectangles, polygons) or Paint regions."
+        elif not self.region_stats:
+            if not str(self.regions_info.value).startswith("labels layer"):
+                self.regions_info.value = f"{layer.name}: no regions yet — draw or paint on it."
+        else:
+            parts = [f"{st.name} {st.n_pixels} px" for st in self.region_stats]
+            self.regions_info.value = f"{len(self.region_stats)} regions: " + ", ".join(parts)
+        self.regions_info.tooltip = self.regions_info.value
+
+    def _plot_regions(self) -> None:
+        ax, axb = self.ax_rg, self.ax_rga
+        self.region_lines = []
+        if ax is None or axb is None:
+            return
+        ax.clear()
+        axb.clear()
+        stats = [st for st in self.region_stats if st.mean is not None]
+        wn = getattr(self, "_regions_wn", None)
+        for st in stats:
+            color = tuple(np.asarray(st.color, dtype=float)[:3])
+            ax.fill_between(wn, st.mean - st.sd, st.mean + st.sd, color=color, alpha=0.25, lw=0)
+            (line,) = ax.plot(wn, st.mean, color=color, lw=1.2, label=f"{st.name} (n = {st.n_pixels})")
+            self.region_lines.append(line)
+        if stats:
+            ax.set_xlim(float(np.max(wn)), float(np.min(wn)))
+            legend = ax.legend(loc="upper left", fontsize=7, ncols=2 if len(stats) > 3 else 1)
+            style_legend(legend, self.canvas.colors)
+        with_ab = [st for st in stats if st.abundances is not None]
+        if with_ab:
+            colors = self._colors()
+            names = self.names()
+            y = np.arange(len(with_ab))
+            left = np.zeros(len(with_ab))
+            for k in range(len(names)):
+                vals = np.array([st.abundances[k] for st in with_ab])
+                axb.barh(y, vals, left=left, color=colors[k], height=0.7,
+                         label=names[k] if len(with_ab) else None)
+                left += vals
+            axb.set_yticks(y, [st.name for st in with_ab], fontsize=7)
+            for tick, st in zip(axb.get_yticklabels(), with_ab):
+                tick.set_color(tuple(np.asarray(st.color, dtype=float)[:3]))
+            axb.invert_yaxis()
+        self._label_axes()
+        style_axes(ax, self.canvas.colors)
+        style_axes(axb, self.canvas.colors)
+        if with_ab:
+            for tick, st in zip(axb.get_yticklabels(), with_ab):
+                tick.set_color(tuple(np.asarray(st.color, dtype=float)[:3]))
+
+    def _on_export_regions(self, *_: Any) -> None:
+        path = self.regions_path.value
+        if path is None or str(path).strip() in ("", "."):
+            notify_error("Spectra: choose a .csv file to export the regions to.")
+            return
+        if not self.region_stats:
+            notify_error("Spectra: no regions to export; draw or paint regions first.")
+            return
+        path = Path(path)
+        if path.suffix.lower() != ".csv":
+            path = path.with_name(path.name + ".csv")
+        spectra_path = path.with_name(f"{path.stem}_spectra.csv")
+        existing = [p for p in (path, spectra_path) if p.exists()]
+        if existing and not _common.ask_yes_no(
+                self.native, "Replace the files?",
+                f"{', '.join(str(p) for p in existing)} exist{'s' if len(existing) == 1 else ''}. Replace?"):
+            return
+        names = self.names() if any(st.abundances is not None for st in self.region_stats) else []
+        try:
+            written = write_regions_csv(path, self.region_stats, self._regions_wn, names,
+                                        overwrite=bool(existing))
+        except (OSError, ValueError, OutputError) as exc:
+            notify_error(f"Spectra: region export failed: {exc}")
+            return
+        notify_info(f"Spectra: wrote {written[0].name} and {written[1].name}")
 
     # ------------------------------------------------------------------ export
     def plotted_table(self) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -250,11 +250,11 @@ class UnmixWidget(Container):
 
     def _build_plots(self) -> None:
         layout = self.native.layout()
-        self.loss_canvas = ThemedCanvas(self._viewer, height=120)
+        self.loss_canvas = ThemedCanvas(self._viewer, height=120, name="Unmix: loss")
         self._setup_loss_plot()
         layout.addWidget(self.loss_canvas)
         # The K sweep's plot and verdict: hidden until the first Select K….
-        self.sweep_canvas = ThemedCanvas(self._viewer, height=170)
+        self.sweep_canvas = ThemedCanvas(self._viewer, height=170, name="Unmix: Select K")
         self._setup_sweep_plot()
         self.sweep_canvas.setVisible(False)
         self.sweep_canvas.setToolTip(

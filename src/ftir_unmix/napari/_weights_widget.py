@@ -151,7 +151,7 @@ class BandWeightsWidget(Container):
             Container(name="presets", widgets=[self.co2, self.water, self.reset],
                       layout="horizontal", labels=False),
         ])
-        self.canvas = ThemedCanvas(napari_viewer, toolbar=True, height=160)
+        self.canvas = ThemedCanvas(napari_viewer, toolbar=True, height=160, name="Band weights")
         self._setup_plot()
         self.native.layout().addWidget(self.canvas)
         self.append(self.info)

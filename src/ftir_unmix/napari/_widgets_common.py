@@ -10,8 +10,18 @@ from ..parameters import WEIGHT_RULES
 from ._layers import is_cube_layer
 from ._session import WEIGHT_PARAM_NAMES, WeightParams
 
-__all__ = ["ask_yes_no", "cube_layer_choices", "image_layer_choices", "make_weight_controls",
-           "bind_weight_controls", "notify_error", "notify_info", "notify_warning"]
+__all__ = [
+    "ask_open_path",
+    "ask_save_path",
+    "ask_yes_no",
+    "bind_weight_controls",
+    "cube_layer_choices",
+    "image_layer_choices",
+    "make_weight_controls",
+    "notify_error",
+    "notify_info",
+    "notify_warning",
+]
 
 #: Tooltips in users' terms.
 WEIGHT_TOOLTIPS = {
@@ -145,6 +155,34 @@ def ask_yes_no(parent: Any, title: str, question: str) -> bool:
 
     answer = QMessageBox.question(parent, title, question, QMessageBox.Yes | QMessageBox.No, QMessageBox.No)
     return answer == QMessageBox.Yes
+
+
+def ask_open_path(parent: Any, title: str, filter: str = "", start: str = "", *,
+                  directory: bool = False) -> str | None:
+    """A modal "open" file (or folder) dialog; the chosen path, or None when cancelled.
+
+    Tests replace it (``monkeypatch.setattr(_widgets_common, "ask_open_path", …)``), like
+    :func:`ask_yes_no`.
+    """
+    from qtpy.QtWidgets import QFileDialog
+
+    if directory:
+        path = QFileDialog.getExistingDirectory(parent, title, start)
+    else:
+        path, _ = QFileDialog.getOpenFileName(parent, title, start, filter)
+    return str(path) if path else None
+
+
+def ask_save_path(parent: Any, title: str, filter: str = "", start: str = "") -> str | None:
+    """A modal "save as" dialog (it does not ask about replacing: the caller does); the path or None.
+
+    Tests replace it, like :func:`ask_yes_no`.
+    """
+    from qtpy.QtWidgets import QFileDialog
+
+    path, _ = QFileDialog.getSaveFileName(parent, title, start, filter,
+                                          options=QFileDialog.Option.DontConfirmOverwrite)
+    return str(path) if path else None
 
 
 def show_wavenumber_overlay(viewer: Any) -> None:
