@@ -9,6 +9,9 @@ array by array (bit for bit, and the largest difference when not equal).
 Example::
 
     python benchmarks/same_results.py --against 6bd3a2a
+
+A new option whose default changes the results is checked with the old
+behaviour chosen here only (``--here restarts=1``).
 """
 
 from __future__ import annotations
@@ -50,9 +53,10 @@ print(ftir_unmix.__file__)
 """
 
 
-def _run(src: Path, out: Path) -> None:
+def _run(src: Path, out: Path, extra: dict[str, object] | None = None) -> None:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    res = subprocess.run([sys.executable, "-c", _CHILD.format(runs=RUNS), str(out)], env=env,
+    runs = {name: {**opts, **(extra or {})} for name, opts in RUNS.items()}
+    res = subprocess.run([sys.executable, "-c", _CHILD.format(runs=runs), str(out)], env=env,
                          capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(f"run with {src} failed:\n{res.stderr[-3000:]}")
@@ -63,14 +67,17 @@ def _run(src: Path, out: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--against", required=True, help="git revision to compare with")
+    parser.add_argument("--here", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="unmix options for this working tree only (integers or strings)")
     args = parser.parse_args()
+    extra = {k: int(v) if v.lstrip("-").isdigit() else v for k, v in (item.split("=", 1) for item in args.here)}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         tree = tmp / "other"
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), args.against], cwd=ROOT, check=True)
         try:
             _run(tree / "src", tmp / "other.npz")
-            _run(ROOT / "src", tmp / "here.npz")
+            _run(ROOT / "src", tmp / "here.npz", extra)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
         other, here = np.load(tmp / "other.npz"), np.load(tmp / "here.npz")

@@ -284,6 +284,7 @@ def _unmix(args: argparse.Namespace) -> int:
 
     from .export import write_outputs
     from .run import iter_unmix, run_to_end
+    from .trust import doubts
 
     cube = _load(args)
     if args.library or args.markers:  # a wrong path or marker file fails before the run, not after
@@ -318,6 +319,8 @@ def _unmix(args: argparse.Namespace) -> int:
             result.identification = identification_to_json(found)
             for name, answer in summary(found).items():
                 print(f"{name}: {answer}")
+        for line in doubts(result.parameters["trust"], result.names).values():
+            print(line)
         # the stop flag ends training, not writing: the result is written whole
         paths = write_outputs(result, args.out, overwrite=args.overwrite)
     steps = result.parameters.get("steps_run")

@@ -149,6 +149,15 @@ class UnmixConfig:
         improved (recorded under ``refinement``). This recovers a rare
         material that the warm start missed while a common one took two
         endmembers (docs/benchmarks.md); it costs about half a run.
+    restarts : int
+        Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
+        FCLS, then VCA and NMF at the next seeds) are trained to the end; the
+        one with the lowest whole-image objective is kept (and refined). Each
+        costs about one run's training. The angle between each endmember and
+        its match in the other restarts is recorded (``restart_runs.spread_deg``)
+        and reported as the endmember's trust (docs/benchmarks.md: on scenes
+        without pure pixels 2 restarts lowered the mean error from 8.2° to
+        7.0° on the tuning seeds). 1 trains only the start that fits best.
     """
 
     # --- the run
@@ -203,6 +212,9 @@ class UnmixConfig:
     batch_size: int = _param(64, Rule("int", 1, 1_000_000), "protocol", "paper protocol: mini-batch size")
     refine: bool = _param(True, Rule("bool"), "protocol",
                           "fast protocol: retry the least-used endmember on the worst-explained spot")
+    restarts: int = _param(2, Rule("int", 1, 8), "protocol",
+                           "fast protocol: warm starts trained to the end; the lowest whole-image "
+                           "objective wins and their disagreement is reported per endmember")
     reduced_rank: int = _param(48, Rule("int", 1, 4096), "protocol",
                                "fast protocol: dimension of the band subspace")
     tol: float = _param(1e-4, Rule("float", 0.0, 1.0, high_open=True), "protocol",

@@ -41,6 +41,7 @@ from .preprocess import (
     weighted_nuisance_basis,
 )
 from .result import UnmixResult
+from .trust import endmember_trust
 
 __all__ = ["Progress", "StopFlag", "iter_unmix", "relay", "run_to_end", "should_stop", "unmix"]
 
@@ -173,8 +174,10 @@ def iter_unmix(
         "warnings": warnings,
         **out.record,
     }
+    abundances = np.asarray(out.abundances, np.float32).reshape(cfg.k, h, w_img)
+    parameters["trust"] = endmember_trust(abundances, out.record.get("restart_runs", {}).get("spread_deg"))
     return UnmixResult(
-        abundances=np.asarray(out.abundances, np.float32).reshape(cfg.k, h, w_img),
+        abundances=abundances,
         endmembers=(np.asarray(out.endmembers) * scaling.factor[:, None]).astype(np.float32),
         weights=loss_w.astype(np.float64), wavenumbers=cube.wavenumbers.copy(),
         loss_history=np.asarray(out.history, dtype=np.float64), parameters=parameters,

@@ -90,7 +90,7 @@ def test_baseline_term_recovers_endmembers_a_baseline_would_spoil(baseline_secti
 
 
 def test_auto_warm_start_keeps_the_candidate_with_the_lower_trial_loss(small_section, one_torch_thread):
-    r = unmix(small_section.cube, 4, epochs=30, warmup_steps=20, device="cpu", seed=2, refine=False)
+    r = unmix(small_section.cube, 4, epochs=30, warmup_steps=20, device="cpu", seed=2, refine=False, restarts=1)
     ws = r.parameters["warm_start"]
     assert set(ws["trial_loss"]) == {"nmf", "vca"}
     assert ws["trial_loss"][ws["chosen"]] == min(ws["trial_loss"].values())

@@ -4,6 +4,8 @@
 - :mod:`.losses`: SAD / WSAD, with the background (baseline) projected out;
 - :mod:`.protocols`: the paper's patch protocol and the fast whole-image one;
 - :mod:`.warm_start`: decoder initialisation from NMF or VCA + FCLS;
+- restarts: further warm starts trained to the end, the lowest whole-image objective kept,
+  their disagreement recorded per endmember (``restart_runs``);
 - :mod:`.refinement`: retry the least-used endmember on the worst-explained spot.
 
 :func:`run_cnn` is the method registered as ``"cnn"`` (see :mod:`ftir_unmix.methods`).
@@ -20,14 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...metrics import match_endmembers, spectral_angles
 from ...preprocess import lower_envelope, weighted_nuisance_basis
 from ..base import MethodInput, MethodOutput, Progress, should_stop
 from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
-from .refinement import objective, replace_weakest
-from .warm_start import choose_warm_start, initial_endmembers
+from .refinement import Objective, objective, replace_weakest
+from .warm_start import WarmStart, initial_endmembers, warm_start_trials
 
-__all__ = ["run_cnn", "resolve_device"]
+__all__ = ["restart_spread", "resolve_device", "run_cnn"]
 
 #: How often (seconds) training yields progress between epoch ends, so a GUI stays live
 #: and a cancel is seen within well under a second.
@@ -130,8 +133,10 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
 
     t = time.perf_counter()
     run = _Training(model, loop, inp.t0)
-    if cfg.init == "auto":  # fast protocol: the better of two warm starts
-        run.history, record["warm_start"] = yield from choose_warm_start(loop, x, loss_w, cfg, stop, inp.t0)
+    starts: list[WarmStart] = []
+    if cfg.init == "auto":  # fast protocol: the best of the warm starts
+        starts, record["warm_start"] = yield from warm_start_trials(loop, x, loss_w, cfg, stop, inp.t0)
+        run.history = list(starts[0].losses)
     elif cfg.init != "random":
         model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed))
     timings["init_s"] = time.perf_counter() - t
@@ -143,9 +148,13 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     yield from run.train(loop.steps(lambda: should_stop(stop), start=len(run.history)), cfg.epochs)
     cancelled = loop.stopped_by == "cancel"
     record["stopped_by"] = loop.stopped_by
-    abundances = None  # the maps of the kept state, when the refinement already computed them
+    kept: Objective | None = None  # the whole-image objective of the state kept, once computed
+    others: list[np.ndarray] = []  # the other restarts' endmembers
+    if cfg.restarts > 1 and len(starts) > 1 and not cancelled:
+        kept, others = yield from _restarts(run, inp, nuisance, starts, record)
+        cancelled = record["stopped_by"] == "cancel"
     if refine_steps and not cancelled:
-        abundances = yield from _refine(run, inp, nuisance, refine_steps, record)
+        kept = yield from _refine(run, inp, nuisance, refine_steps, record, kept)
         cancelled = record["stopped_by"] == "cancel"
     timings["train_s"] = time.perf_counter() - t_train
     record["steps_run"] = len(run.history)  # the warm-up of the chosen warm start included
@@ -158,25 +167,101 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     t = time.perf_counter()
     model.load_state_dict(run.best.state)
     model.eval()
-    if abundances is None:
-        abundances = loop.infer()
-    endmembers = model.endmembers().detach().cpu().numpy()
-    if inp.background is not None:  # the loss fixed each endmember only up to a polynomial
-        endmembers, _ = lower_envelope(endmembers, inp.background)
+    abundances = loop.infer() if kept is None else kept.abundances
+    endmembers = _final_endmembers(model, inp.background)
+    if others:
+        record["restart_runs"]["spread_deg"] = [float(v) for v in restart_spread(endmembers, others)]
     timings["infer_s"] = time.perf_counter() - t
     return MethodOutput(abundances=abundances.reshape(cfg.k, h, w_img), endmembers=endmembers,
                         history=run.history, cancelled=cancelled, record=record, timings=timings)
 
 
+def _final_endmembers(model: FTIRUnmixer, background: np.ndarray | None) -> np.ndarray:
+    """The decoder's spectra (B, K) as reported: with a background term the loss fixed each
+    one only up to a polynomial, so the lower envelope is taken off."""
+    endmembers = model.endmembers().detach().cpu().numpy()
+    if background is not None:
+        endmembers, _ = lower_envelope(endmembers, background)
+    return endmembers
+
+
+def restart_spread(endmembers: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+    """Per endmember, the largest angle (degrees) to its Hungarian-matched spectrum in the
+    other restarts: how much the answer depends on where training started."""
+    spread = np.zeros(endmembers.shape[1])
+    for e in others:
+        perm = match_endmembers(endmembers, e)
+        spread = np.maximum(spread, spectral_angles(endmembers, e)[np.arange(len(perm)), perm])
+    return spread
+
+
+@dataclass
+class _Finished:
+    """A restart trained to the end: its objective, best state, history and spectra."""
+
+    name: str
+    objective: Objective
+    best: _Best
+    history: list[float]
+    stopped_by: str
+    endmembers: np.ndarray
+
+
+def _restarts(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, starts: list[WarmStart],
+              record: dict[str, Any]) -> Generator[Progress, None, tuple[Objective, list[np.ndarray]]]:
+    """Train the next warm starts to the end too and keep the lowest whole-image objective.
+
+    The per-step loss on random tiles is too noisy to compare runs; the objective on the
+    whole image is not (issue 12: on scenes without pure pixels the second warm start
+    often ends at a lower objective and a much better answer).
+
+    Returns
+    -------
+    kept : Objective
+        The objective of the state kept (its maps are reused).
+    others : list of ndarray (B, K)
+        The other restarts' spectra, for :func:`restart_spread`.
+    """
+    cfg, loop, model = inp.config, run.loop, run.model
+
+    def finish(name: str) -> _Finished:
+        model.load_state_dict(run.best.state)
+        obj = objective(loop, inp.pixels, inp.loss_weights, nuisance, inp.shape)
+        return _Finished(name, obj, run.best, run.history, loop.stopped_by,
+                         _final_endmembers(model, inp.background))
+
+    done = [finish(starts[0].name)]
+    n = min(cfg.restarts, len(starts))
+    for i, start in enumerate(starts[1:n], start=2):
+        model.load_state_dict(start.state["model"])
+        loop.restart(start.state["opt"])
+        run.history = list(start.losses)
+        run.best = _Best.of(run.history[-1], model, len(run.history))
+        yield from run.train(loop.steps(lambda: should_stop(inp.stop), start=len(run.history)), cfg.epochs,
+                             message=f"restart {i}/{n}: from {start.name.upper()}")
+        if loop.stopped_by == "cancel":  # keep the best of the restarts that finished
+            break
+        done.append(finish(start.name))
+    win = min(done, key=lambda f: f.objective.mean)
+    run.best, run.history = win.best, win.history
+    model.load_state_dict(win.best.state)
+    record["restart_runs"] = {"objective_deg": {f.name: float(np.degrees(f.objective.mean)) for f in done},
+                          "chosen": win.name}
+    record["stopped_by"] = "cancel" if loop.stopped_by == "cancel" else win.stopped_by
+    return win.objective, [f.endmembers for f in done if f is not win]
+
+
 def _refine(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, refine_steps: int,
-            record: dict[str, Any]) -> Generator[Progress, None, np.ndarray]:
+            record: dict[str, Any], before: Objective | None) -> Generator[Progress, None, Objective]:
     """The refinement pass (docs/method.md): kept only if the whole-image objective drops.
 
-    Returns the abundance maps of the state kept (computed for the objective anyway).
+    ``before`` is the objective of the state trained so far, when already computed.
+    Returns the objective of the state kept (its maps are reused).
     """
     cfg, loop, model = inp.config, run.loop, run.model
     model.load_state_dict(run.best.state)
-    before = objective(loop, inp.pixels, inp.loss_weights, nuisance, inp.shape)
+    if before is None:
+        before = objective(loop, inp.pixels, inp.loss_weights, nuisance, inp.shape)
     kept = run.best
     column, pixel = replace_weakest(model, inp.pixels, before, inp.shape)
     run.best = _Best(float("inf"), kept.state, kept.step)  # any refinement step beats it
@@ -197,4 +282,4 @@ def _refine(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, ref
         "objective_before_deg": float(np.degrees(before.mean)),
         "objective_after_deg": float(np.degrees(after.mean)), "accepted": bool(accepted),
     }
-    return (after if accepted else before).abundances
+    return after if accepted else before

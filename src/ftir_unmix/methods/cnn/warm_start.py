@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from .. import classical
 from ..base import Progress, StopFlag, should_stop
 from .protocols import Trainer
 
-__all__ = ["choose_warm_start", "initial_endmembers"]
+__all__ = ["WarmStart", "candidate_starts", "initial_endmembers", "warm_start_trials"]
 
 #: Pixels (at most) from which the warm-start endmembers are estimated.
 _INIT_PIXELS = 4096
@@ -44,33 +45,66 @@ def initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: int
     return np.clip(e, 1e-6, None).astype(np.float32)
 
 
-def choose_warm_start(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any, stop: StopFlag,
-                      t0: float) -> Generator[Any, None, tuple[list[float], dict[str, Any]]]:
-    """Warm-start the decoder from NMF and from VCA + FCLS; keep the one the encoder fits better.
+@dataclass(frozen=True)
+class WarmStart:
+    """One warm start after its trial: the encoder trained on fixed candidate endmembers.
 
-    Each candidate trains the encoder alone (decoder fixed at the candidate's
-    endmembers) for half the warm-up; the one with the lower mean loss over
-    its last fifth of those steps wins, and training continues from its
-    state. Neither estimate is best everywhere (docs/benchmarks.md): on Samson
-    the NMF start is ~24° off and VCA's ~4°; on layered synthetic sections it
-    is the other way round.
+    Attributes
+    ----------
+    name : str
+        ``"nmf"``, ``"vca"``, then ``"vca+1"``, ``"nmf+1"``, … (seed offsets) for more restarts.
+    score : float
+        Mean loss over the last fifth of the trial steps (lower is better).
+    losses : list of float
+        The trial's losses: the run's first steps when this start is trained on.
+    state : dict
+        ``model`` and ``opt`` state dicts at the end of the trial.
+    """
+
+    name: str
+    score: float
+    losses: list[float]
+    state: dict[str, Any]
+
+
+def candidate_starts(n: int) -> list[tuple[str, str, int]]:
+    """The first ``max(n, 2)`` warm starts as ``(name, how, seed offset)``: NMF and VCA at the
+    run's seed, then VCA and NMF at the next seeds."""
+    out = [("nmf", "nmf", 0), ("vca", "vca", 0)]
+    i = 1
+    while len(out) < n:
+        out += [(f"vca+{i}", "vca", i), (f"nmf+{i}", "nmf", i)]
+        i += 1
+    return out[:max(n, 2)]
+
+
+def warm_start_trials(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any, stop: StopFlag,
+                      t0: float) -> Generator[Any, None, tuple[list[WarmStart], dict[str, Any]]]:
+    """Try the warm starts; return them best first and leave the model at the best one.
+
+    Each candidate (:func:`candidate_starts` of ``cfg.restarts``: NMF and VCA + FCLS,
+    more for more restarts) trains the encoder alone (decoder fixed at the
+    candidate's endmembers) for half the warm-up; the lower the mean loss over
+    its last fifth of those steps, the better. Neither estimate is best
+    everywhere (docs/benchmarks.md): on Samson the NMF start is ~24° off and
+    VCA's ~4°; on layered synthetic sections it is the other way round.
 
     Returns
     -------
-    losses : list of float
-        The winner's losses (the run's first steps).
+    starts : list of WarmStart
+        Best score first. The model and the optimiser are left at the first one.
     record : dict
         ``chosen``, ``trial_steps`` and ``trial_loss`` for the run record.
     """
     model = loop.model
     start = copy.deepcopy(model.state_dict())
     n = max(cfg.warmup_steps // 2, 1)
-    trials: dict[str, tuple[float, list[float], dict[str, Any]]] = {}
-    for name in ("nmf", "vca"):
+    trials: list[WarmStart] = []
+    for name, how, offset in candidate_starts(cfg.restarts):
         yield Progress(phase="prepare", total=loop.total, elapsed=time.perf_counter() - t0,
                        message=f"warm start: trying {name.upper()}")
         model.load_state_dict(start)
-        model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, name, cfg.seed))
+        model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, how, cfg.seed + offset))
         loop.restart()
         losses: list[float] = []
         last_yield = time.perf_counter()
@@ -82,13 +116,12 @@ def choose_warm_start(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any
                 last_yield = time.perf_counter()
                 yield Progress(phase="prepare", total=loop.total, loss=value, elapsed=last_yield - t0,
                                message=f"warm start: trying {name.upper()} ({len(losses)}/{n})")
-        score = float(np.mean(losses[-max(1, n // 5):]))
-        trials[name] = (score, losses, {"model": copy.deepcopy(model.state_dict()),
-                                        "opt": copy.deepcopy(loop.opt.state_dict())})
+        trials.append(WarmStart(name, float(np.mean(losses[-max(1, n // 5):])), losses,
+                                {"model": copy.deepcopy(model.state_dict()),
+                                 "opt": copy.deepcopy(loop.opt.state_dict())}))
         if should_stop(stop):
             break
-    chosen = min(trials, key=lambda k: trials[k][0])
-    _, losses, state = trials[chosen]
-    model.load_state_dict(state["model"])
-    loop.restart(state["opt"])
-    return losses, {"chosen": chosen, "trial_steps": n, "trial_loss": {k: v[0] for k, v in trials.items()}}
+    trials.sort(key=lambda t: t.score)  # stable: ties keep the order tried
+    model.load_state_dict(trials[0].state["model"])
+    loop.restart(trials[0].state["opt"])
+    return trials, {"chosen": trials[0].name, "trial_steps": n, "trial_loss": {t.name: t.score for t in trials}}

@@ -1,0 +1,77 @@
+"""How much to trust each endmember of a result.
+
+Two measures, recorded in the run record under ``trust`` (one entry per
+endmember) and shown by the command line and the Spectra panel:
+
+- **restart spread** (CNN with ``restarts ≥ 2``): the largest spectral angle
+  between the endmember and its Hungarian-matched spectrum in the other
+  restarts. A spectrum that comes out differently depending on where training
+  started is one the data does not pin down (docs/benchmarks.md measures how
+  the spread relates to the error against the truth).
+- **share**: the mean abundance of the endmember (its share of what the image
+  contains) and the share of pixels where it is the largest abundance. An
+  endmember that explains almost nothing may be noise, an artefact or a
+  material split in two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts", "endmember_trust"]
+
+#: A restart spread above this (degrees) is reported as a doubt.
+SPREAD_DOUBT_DEG = 5.0
+#: An endmember with less than this share of the abundance and of the pixels is reported as minor.
+SMALL_SHARE = 0.01
+
+
+def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None = None) -> list[dict[str, Any]]:
+    """Per endmember: ``abundance_share``, ``dominant_pixels`` and ``restart_spread_deg``.
+
+    Parameters
+    ----------
+    abundances : ndarray (K, H, W) or (K, N)
+    spread_deg : sequence of float, optional
+        The restart spread per endmember (None when the run had one start).
+
+    Returns
+    -------
+    list of dict
+        ``abundance_share`` (mean abundance over the image divided by the
+        total, so the shares add up to 1), ``dominant_pixels`` (fraction of
+        pixels where the endmember has the largest abundance) and
+        ``restart_spread_deg`` (float or None).
+    """
+    a = np.asarray(abundances, dtype=np.float64).reshape(len(abundances), -1)
+    mass = a.sum(axis=1)
+    share = mass / mass.sum() if mass.sum() > 0 else np.zeros(len(a))
+    dominant = np.bincount(np.argmax(a, axis=0), minlength=len(a)) / max(a.shape[1], 1)
+    spread = [None] * len(a) if spread_deg is None else [float(v) for v in spread_deg]
+    return [{"abundance_share": float(s), "dominant_pixels": float(d), "restart_spread_deg": v}
+            for s, d, v in zip(share, dominant, spread)]
+
+
+def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, str]:
+    """One sentence per endmember that deserves doubt (the others are left out).
+
+    Examples
+    --------
+    >>> doubts([{"abundance_share": 0.3, "dominant_pixels": 0.4, "restart_spread_deg": 9.2}], ["EM4"])
+    {'EM4': 'EM4 varies by 9.2° between restarts: doubt its spectrum and map'}
+    """
+    out = {}
+    for name, t in zip(names, trust):
+        parts = []
+        spread = t.get("restart_spread_deg")
+        if spread is not None and spread > SPREAD_DOUBT_DEG:
+            parts.append(f"varies by {spread:.1f}° between restarts: doubt its spectrum and map")
+        if t["abundance_share"] < SMALL_SHARE and t["dominant_pixels"] < SMALL_SHARE:
+            parts.append(f"explains {100 * t['abundance_share']:.1f} % of the image and dominates "
+                         f"{100 * t['dominant_pixels']:.1f} % of the pixels: a minor material, noise or an artefact")
+        if parts:
+            out[name] = f"{name} " + "; ".join(parts)
+    return out

@@ -1,0 +1,105 @@
+"""Restarts chosen by the whole-image objective, and the per-endmember trust they give."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ftir_unmix import iter_unmix, run_to_end, unmix
+from ftir_unmix.methods.cnn import restart_spread
+from ftir_unmix.methods.cnn.warm_start import candidate_starts
+from ftir_unmix.trust import SPREAD_DOUBT_DEG, doubts, endmember_trust
+
+OPTS = dict(epochs=40, warmup_steps=20, device="cpu", refine=False)
+
+
+def test_two_restarts_keep_the_lower_whole_image_objective(small_section, one_torch_thread):
+    one = unmix(small_section.cube, 4, restarts=1, **OPTS)
+    two = unmix(small_section.cube, 4, restarts=2, **OPTS)
+    assert "restart_runs" not in one.parameters and one.parameters["restarts"] == 1
+    runs = two.parameters["restart_runs"]
+    assert set(runs["objective_deg"]) == {"nmf", "vca"}
+    assert runs["objective_deg"][runs["chosen"]] == min(runs["objective_deg"].values())
+    if runs["chosen"] == two.parameters["warm_start"]["chosen"]:
+        # the first restart is the one-start run, step for step: kept, it is that run's result
+        np.testing.assert_array_equal(two.endmembers, one.endmembers)
+        np.testing.assert_array_equal(two.loss_history, one.loss_history)
+    else:
+        assert not np.array_equal(two.endmembers, one.endmembers)
+    spread = runs["spread_deg"]
+    assert len(spread) == 4 and all(0.0 <= v <= 90.0 for v in spread)
+    assert [t["restart_spread_deg"] for t in two.parameters["trust"]] == spread
+    assert [t["restart_spread_deg"] for t in one.parameters["trust"]] == [None] * 4
+
+
+def test_more_restarts_add_seeded_starts():
+    assert [c[0] for c in candidate_starts(1)] == ["nmf", "vca"]  # both are always tried
+    assert candidate_starts(5) == [("nmf", "nmf", 0), ("vca", "vca", 0), ("vca+1", "vca", 1),
+                                   ("nmf+1", "nmf", 1), ("vca+2", "vca", 2)]
+
+
+def test_cancel_during_a_restart_keeps_the_best_finished_one(small_section, one_torch_thread):
+    seen: list[str] = []
+
+    def stop() -> bool:
+        return any(m.startswith("restart 2/2") for m in seen)
+
+    gen = iter_unmix(small_section.cube, k=4, restarts=2, stop=stop, **OPTS)
+    result = run_to_end(gen, lambda ev: seen.append(ev.message or ""))
+    assert result.cancelled and result.parameters["stopped_by"] == "cancel"
+    runs = result.parameters["restart_runs"]
+    assert list(runs["objective_deg"]) == [result.parameters["warm_start"]["chosen"]]
+    assert "spread_deg" not in runs  # nothing to compare with
+
+
+def test_restart_spread_is_the_largest_matched_angle():
+    rng = np.random.default_rng(0)
+    e = rng.random((50, 3)) + 0.1
+    assert np.allclose(restart_spread(e, [e[:, [2, 0, 1]] * 3.0]), 0.0, atol=1e-5)  # order and scale ignored
+    moved = e.copy()
+    moved[:10, 1] += 0.5
+    angle = np.degrees(np.arccos(e[:, 1] @ moved[:, 1] / np.linalg.norm(e[:, 1]) / np.linalg.norm(moved[:, 1])))
+    spread = restart_spread(e, [e, moved[:, ::-1]])
+    assert spread[1] == pytest.approx(angle, rel=1e-4) and spread[1] > 1.0
+    assert np.allclose(spread[[0, 2]], 0.0, atol=1e-5)
+
+
+def test_trust_shares_and_doubts():
+    a = np.zeros((3, 10, 10))
+    a[0] = 0.7
+    a[1] = 0.3
+    a[1, 0, :5] = 0.9  # EM2 dominates 5 pixels
+    a[0, 0, :5] = 0.1
+    a[2, 9, 9] = 0.001  # EM3: almost nothing
+    trust = endmember_trust(a, [1.0, SPREAD_DOUBT_DEG + 4.0, 0.5])
+    shares = [t["abundance_share"] for t in trust]
+    assert sum(shares) == pytest.approx(1.0) and shares[0] > shares[1] > shares[2]
+    assert [t["dominant_pixels"] for t in trust] == pytest.approx([0.95, 0.05, 0.0])
+    said = doubts(trust, ["lead white", "oil", "EM3"])
+    assert set(said) == {"oil", "EM3"}
+    assert said["oil"].startswith(f"oil varies by {SPREAD_DOUBT_DEG + 4.0:.1f}° between restarts")
+    assert "explains 0.0 % of the image" in said["EM3"]
+
+
+def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):
+    import subprocess
+    import sys
+
+    from ftir_unmix.synthetic import cross_section
+
+    s = cross_section(12, 14, n_bands=160, materials=3, seed=5)
+    path = tmp_path / "cube.npz"
+    np.savez(path, cube=s.cube.data, wavenumbers=s.cube.wavenumbers)
+    out = subprocess.run([sys.executable, "-m", "ftir_unmix.cli", "unmix", str(path), "--k", "6", "--epochs", "60",
+                          "--threads", "1", "--out", str(tmp_path / "res"), "--quiet"],
+                         capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    record = json.loads((tmp_path / "res" / "run.json").read_text())
+    trust = record["parameters"]["trust"]
+    assert len(trust) == 6 and all(t["restart_spread_deg"] is not None for t in trust)
+    expected = list(doubts(trust, record["names"]).values())
+    assert expected, "six endmembers for three materials: some must be in doubt"
+    printed = [line for line in out.stdout.splitlines() if not line.startswith("wrote ")]
+    assert printed == expected
