@@ -8,7 +8,12 @@ It opens the demo (the synthetic cross-section and the three panels), forces
 the CO₂ region in the Band weights panel, runs a short unmixing, clicks a
 pixel, runs a "Select K…" sweep, and saves PNGs into docs/images/. It also
 prints the longest stall of the Qt event loop during the run (a 10 ms timer's
-largest gap). ``--only select-k`` makes the Select K image alone.
+largest gap). Then the study tools: regions, composites, colour bars and scale
+bar, a (synthetic) photo registered under the maps, and a saved session.
+``--only select-k`` makes the Select K image alone; ``--only study`` runs a
+short unmixing and makes the study images alone; ``--only names`` runs a short
+unmixing, names the materials against a reference library (the sample's own
+spectra, one left out) and makes docs/images/names.png.
 """
 
 from __future__ import annotations
@@ -55,6 +60,145 @@ def _select_k(app, unmix, out: Path, args) -> None:
     unmix.native.grab().save(str(out / "unmix-select-k.png"))
 
 
+def _fake_photo(maps: list, path: Path) -> np.ndarray:
+    """A 'photo' of the sample: three maps as colours, 4× larger, turned by 6°, on a grey
+    background, written to ``path``. Returns the FTIR → photo transform (3×3, (x, y))."""
+    import imageio.v3 as iio
+    from skimage.transform import AffineTransform, warp
+
+    rgb = np.stack([np.clip(m.data, 0, 1) for m in maps[:3]], axis=-1)
+    rgb = 0.25 + 0.6 * rgb[..., [0, 2, 1]]  # muted, not the maps' own colours
+    tf = AffineTransform(scale=4.0, rotation=np.deg2rad(6.0), translation=(60.0, 20.0))
+    h, w = rgb.shape[:2]
+    photo = warp(rgb, tf.inverse, output_shape=(4 * h + 80, 4 * w + 100), cval=0.35)
+    photo += np.random.default_rng(0).normal(0, 0.02, photo.shape)
+    iio.imwrite(path, (np.clip(photo, 0, 1) * 255).astype(np.uint8))
+    return tf.params
+
+
+def _study(app, viewer, panels: dict, out: Path) -> None:
+    """Regions, composites, figure overlays, a registered photo and a session (docs/images/)."""
+    import tempfile
+
+    from ftir_unmix.napari import save_session
+    from ftir_unmix.napari._layers import RESULT_KEY, is_abundance_layer
+    from ftir_unmix.napari._photo import add_photo, start_point_pairs
+
+    plugin = "napari-ftir-unmix"
+    spectra, cube = panels["Spectra"], viewer.layers[0]
+    maps = sorted((lay for lay in viewer.layers if is_abundance_layer(lay)),
+                  key=lambda lay: lay.metadata[RESULT_KEY]["index"])
+    # Regions: three rectangles across the stratigraphy.
+    spectra.draw_regions.clicked()
+    regions = spectra.regions.value
+    for box in ([[4, 10], [14, 30]], [[26, 40], [36, 60]], [[46, 20], [58, 44]]):
+        regions.add_rectangles([np.array(box, dtype=float)])
+    _wait(app, lambda: len(spectra.region_stats) == 3, timeout=30)
+    regions.mode = "pan_zoom"
+    _settle(app, 1.0)
+    spectra.native.grab().save(str(out / "regions.png"))
+    viewer.screenshot(str(out / "regions-canvas.png"), canvas_only=True)
+    viewer.layers.remove(regions)
+
+    # Composites: a false-colour RGB of three maps, and the dominant material.
+    _d, comp = viewer.window.add_plugin_dock_widget(plugin, "Composites", tabify=True)
+    comp.red.value, comp.green.value, comp.blue.value = maps[0], maps[2], maps[4 % len(maps)]
+    comp.make_rgb.clicked()
+    _settle(app, 1.0)
+    viewer.screenshot(str(out / "composite-rgb.png"), canvas_only=False)
+    viewer.layers[-1].visible = False
+    comp.make_dominant.clicked()
+    _settle(app, 1.0)
+    viewer.screenshot(str(out / "composite-dominant.png"), canvas_only=False)
+    for lay in list(viewer.layers)[-2:]:
+        lay.visible = False
+
+    # Figure: colour bars and a scale bar on the maps.
+    _d, fig = viewer.window.add_plugin_dock_widget(plugin, "Figure", tabify=True)
+    fig.colorbars.value = True
+    fig.scale_bar.value = True
+    _settle(app, 1.0)
+    viewer.screenshot(str(out / "figure.png"), canvas_only=False)
+    fig.colorbars.value = False
+
+    # Photo: a synthetic photo, four point pairs, registered under the maps.
+    tmp = Path(tempfile.mkdtemp())
+    tf = _fake_photo(maps, tmp / "photo.png")
+    _d, photo_panel = viewer.window.add_plugin_dock_widget(plugin, "Photo", tabify=True)
+    photo = add_photo(viewer, tmp / "photo.png", cube)
+    photo_panel.photo.value = photo
+    photo_pts, ftir_pts = start_point_pairs(viewer, photo, cube)
+    ftir_rc = np.array([[5.0, 8.0], [8.0, 88.0], [58.0, 12.0], [55.0, 85.0]])
+    xy = np.c_[ftir_rc[:, ::-1], np.ones(len(ftir_rc))] @ tf.T
+    photo_pts.add(xy[:, 1::-1])
+    ftir_pts.add(ftir_rc)
+    photo_panel.register.clicked()
+    for lay in maps:
+        lay.opacity = 0.6
+    cube.visible = False
+    viewer.reset_view()
+    _settle(app, 1.0)
+    viewer.screenshot(str(out / "photo.png"), canvas_only=False)
+    for lay in maps:
+        lay.opacity = 1.0
+    cube.visible = True
+
+    # Session: save the study.
+    _d, session = viewer.window.add_plugin_dock_widget(plugin, "Session", tabify=True)
+    session.session_path.value = tmp / "section-12.ftirproj"
+    saved = save_session(viewer, tmp / "section-12", overwrite=True)
+    session.session_path.value = saved
+    session.info.value = f"saved {saved.name}"
+    _settle(app, 0.5)
+    session.native.grab().save(str(out / "session.png"))
+
+
+def _names(app, viewer, panels: dict, out: Path) -> None:
+    """Name the materials against a small reference library (docs/images/names.png)."""
+    import tempfile
+
+    from ftir_unmix.identify import best_match
+    from ftir_unmix.napari._sample_data import SAMPLE_SEED, SAMPLE_SHAPE
+    from ftir_unmix.synthetic import cross_section
+
+    spectra = panels["Spectra"]
+    # The library: the sample's true spectra as CSV files, animal glue left out (the user
+    # has no reference for it: its endmember is named from the marker bands, or not at all).
+    truth = cross_section(*SAMPLE_SHAPE, seed=SAMPLE_SEED)
+    folder = Path(tempfile.mkdtemp()) / "references"
+    folder.mkdir()
+    for i, name in enumerate(truth.names):
+        if "glue" not in name:
+            np.savetxt(folder / f"{name}.csv", np.column_stack([truth.wavenumbers, truth.endmembers[:, i]]),
+                       delimiter=",", header="wavenumber,absorbance", comments="")
+    spectra.load_references(folder)
+    _wait(app, lambda: spectra.library is not None and not spectra.identifying, timeout=120)
+    # show lead white: its endmember departs visibly from the reference (dashed)
+    shown = next((i for i, cands in enumerate(spectra.identification)
+                  if (c := best_match(cands)) is not None and c.name == "lead white"), 0)
+    spectra.endmember_choice.value = shown
+    _settle(app, 0.5)
+    spectra.name_layers.clicked()
+    _settle(app, 1.5)
+    print("names: " + "; ".join(spectra.names()))
+    print(spectra.doubts_info.value or "no doubts")
+    # float the panel, larger than its dock, so the plot is readable in the image
+    from qtpy.QtWidgets import QDockWidget
+
+    dock = spectra.native
+    while dock is not None and not isinstance(dock, QDockWidget):
+        dock = dock.parentWidget()
+    if dock is not None:
+        dock.setFloating(True)
+        dock.resize(760, 1000)
+        spectra.canvas.canvas.setMinimumHeight(480)
+        _settle(app, 1.5)
+    spectra.native.grab().save(str(out / "names.png"))
+    if dock is not None:
+        dock.setFloating(False)
+        _settle(app, 0.5)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "images"))
@@ -63,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k-min", type=int, default=4, help="Select K sweep: smallest K")
     parser.add_argument("--k-max", type=int, default=8, help="Select K sweep: largest K")
     parser.add_argument("--sweep-steps", type=int, default=200, help="Select K: steps per K")
-    parser.add_argument("--only", choices=("select-k",), default=None,
+    parser.add_argument("--only", choices=("select-k", "study", "names"), default=None,
                         help="make only this image")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -82,6 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     cube = viewer.layers[0]
     if args.only == "select-k":
         _select_k(app, unmix, out, args)
+        viewer.close()
+        return 0
+    if args.only in ("study", "names"):
+        unmix.k.value, unmix.epochs.value = args.k, args.steps
+        unmix.run.clicked()
+        _wait(app, lambda: not unmix.busy)
+        (_study if args.only == "study" else _names)(app, viewer, panels, out)
         viewer.close()
         return 0
     viewer.dims.set_current_step(0, int(np.argmin(np.abs(cube.metadata["wavenumbers"] - 1725))))
@@ -155,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     for lay in maps:
         lay.visible = True
     _select_k(app, unmix, out, args)
+    _study(app, viewer, panels, out)
+    _names(app, viewer, panels, out)
     print(f"wrote {sorted(p.name for p in out.glob('*.png'))} to {out}")
     viewer.close()
     return 0

@@ -192,7 +192,8 @@ def test_moved_source_is_asked_for_and_checked(make_napari_viewer, small_npz, tm
     fresh2 = make_napari_viewer()
     assert load_session(fresh2, out) == []
     assert questions and "checksum" in questions[0]
-    assert any("not opened" in m for m in notifications.messages("warning"))
+    refused = [m for m in notifications.messages("warning") if "not opened" in m]
+    assert refused and "other.npz: checksum differs" in refused[-1] and "\n" not in refused[-1]
     # the user cancels the file dialog: nothing opened, no error
     monkeypatch.setattr(_widgets_common, "ask_open_path", lambda *a, **k: None)
     assert load_session(make_napari_viewer(), out) == []

@@ -2,6 +2,10 @@
 
 Colours are set on each figure, axes and legend; matplotlib's global
 ``rcParams`` are never touched, and pyplot is not used.
+
+A redraw requested with :meth:`ThemedCanvas.draw_idle` takes two turns of the
+event loop: the constrained layout in one, the drawing in the next (each about
+half of a full draw), so that a plot never holds the viewer for long.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from typing import Any
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.legend import Legend
+from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 __all__ = ["ThemedCanvas", "canvases_of", "theme_colors"]
@@ -57,6 +63,33 @@ def theme_colors(viewer: Any) -> dict[str, str]:
     }
 
 
+class _SplitLayout(ConstrainedLayoutEngine):
+    """Constrained layout whose next run is skipped when it was just computed for this size.
+
+    :meth:`ThemedCanvas.draw_idle` lays the figure out in one event-loop turn
+    and draws it in the next; the draw must not lay it out a second time.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._fresh_for: tuple[Any, ...] | None = None
+
+    @staticmethod
+    def _key(fig: Any) -> tuple[Any, ...]:
+        return (*(float(v) for v in fig.get_size_inches()), float(fig.dpi))
+
+    def lay_out(self, fig: Any) -> None:
+        """Lay ``fig`` out now; its next draw at the same size will not do it again."""
+        super().execute(fig)
+        self._fresh_for = self._key(fig)
+
+    def execute(self, fig: Any) -> Any:
+        fresh, self._fresh_for = self._fresh_for, None
+        if fresh is not None and fresh == self._key(fig):
+            return None
+        return super().execute(fig)
+
+
 class ThemedCanvas(QWidget):
     """A matplotlib figure in a Qt widget, restyled whenever the napari theme changes.
 
@@ -81,7 +114,8 @@ class ThemedCanvas(QWidget):
         refs = _CANVASES.setdefault(viewer, [])
         refs[:] = [r for r in refs if r() is not None and r().alive]
         refs.append(weakref.ref(self))
-        self.figure = Figure(figsize=(4, 2.5), dpi=100, layout="constrained")
+        self.figure = Figure(figsize=(4, 2.5), dpi=100, layout=_SplitLayout())
+        self._layout_pending = False
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.canvas.setMinimumHeight(height)
         self.canvas.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -115,11 +149,25 @@ class ThemedCanvas(QWidget):
         self.canvas.draw()
 
     def draw_idle(self) -> None:
-        """Redraw at the next chance of the event loop (or when shown, if hidden now)."""
-        if self.isVisible():
-            self.canvas.draw_idle()
-        else:
+        """Redraw soon: lay out in the next event-loop turn, draw in the one after (or when
+        shown, if hidden now). Several calls before then make one redraw."""
+        if not self.isVisible():
             self._dirty = True
+        elif not self._layout_pending:
+            self._layout_pending = True
+            QTimer.singleShot(0, self._lay_out_then_draw)
+
+    def _lay_out_then_draw(self) -> None:
+        self._layout_pending = False
+        if not self.alive:
+            return
+        engine = self.figure.get_layout_engine()
+        try:
+            if isinstance(engine, _SplitLayout) and self.figure.axes:
+                engine.lay_out(self.figure)
+            self.canvas.draw_idle()
+        except RuntimeError:  # the Qt widget went away meanwhile
+            pass
 
     def showEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         """Draw what changed while the panel was hidden (e.g. a tab in the background)."""

@@ -10,6 +10,15 @@
   pixel for comparison.
 - ``export``: the plotted spectra to CSV, or the figure to PNG/SVG/PDF,
   depending on the suffix of ``export_path``.
+- Names (below the plot): the candidate names of each endmember, from the
+  built-in marker bands and, after ``load_library`` (a folder of reference
+  spectra), the user's references; identification runs in a worker thread
+  whenever a library is loaded or a new result arrives. Choosing a candidate
+  overlays its reference (dashed, scaled to the endmember) and shades its
+  marker bands (found: green, missing: red); ``name_layers`` names the maps
+  after the chosen candidates. The endmember list shows each endmember's
+  restart spread and share of the image, and ``doubts_info`` the doubts
+  (:mod:`ftir_unmix.trust`).
 - Regions (third row, when the chosen ``regions`` layer has any): each drawn
   shape or painted label's mean spectrum with a ±1 s.d. band, its mean
   abundances (one stacked bar per region, in the maps' colours) and its
@@ -28,6 +37,9 @@ Drive it by name::
     w.regions.value.add_rectangles([[2, 3], [10, 12]])   # what drawing does (data coordinates)
     w.region_stats               # RegionStats: name, color, n_pixels, mean, sd, abundances
     w.regions_path.value = "regions.csv"; w.export_regions.clicked()
+    w.load_references("my_refs/")   # what Reference library… does after its folder dialog
+    w.endmember_choice.value = 1; w.candidates.value = [0]   # choose a name for EM2
+    w.name_layers.clicked()
 """
 
 from __future__ import annotations
@@ -36,15 +48,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton, Select
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QSizePolicy
+from qtpy.QtWidgets import QAbstractItemView, QSizePolicy
 
 from ..errors import OutputError
 from ..export import write_spectra_csv
+from ..identify import Candidate, Library, best_match
 from ..result import UnmixResult, scale_to
 from ..safe_write import atomic_file
 from . import _widgets_common as _common
+from ._identify_panel import (
+    CandidateRow,
+    accepted_names,
+    candidate_rows,
+    doubt_text,
+    identify_endmembers,
+    library_summary,
+    marker_spans,
+    reference_overlay,
+    rename_result_layers,
+    trust_labels,
+)
 from ._layers import (
     RESULT_KEY,
     derived_info,
@@ -62,9 +87,12 @@ from ._regions import (
     regions_of,
     write_regions_csv,
 )
-from ._widgets_common import notify_error, notify_info, show_wavenumber_overlay
+from ._widgets_common import notify_error, notify_info, notify_warning, show_wavenumber_overlay
 
 __all__ = ["SpectraWidget"]
+
+#: Quiet time (ms) after the last layer-list change before the panel replots.
+REFRESH_DELAY_MS = 120
 
 _PIN_COLORS = ("#ffffff", "#bbbbbb", "#ff8080", "#80ff80", "#8080ff", "#ffd080", "#d080ff")
 
@@ -79,10 +107,14 @@ class SpectraWidget(Container):
     Notes
     -----
     Controls, by name: buttons ``pin``, ``clear_pins``, ``export`` and the
-    file ``export_path``; regions: the layer choice ``regions``, buttons
-    ``draw_regions``, ``paint_regions``, ``export_regions`` and the file
-    ``regions_path``. Methods :meth:`show_pixel`, :meth:`select` and
-    :meth:`refresh_regions`; the regions shown are :attr:`region_stats`.
+    file ``export_path``; names: buttons ``load_library`` and ``name_layers``,
+    the choice ``endmember_choice``, the list ``candidates`` and the labels
+    ``library_info`` and ``doubts_info``; regions: the layer choice
+    ``regions``, buttons ``draw_regions``, ``paint_regions``,
+    ``export_regions`` and the file ``regions_path``. Methods
+    :meth:`show_pixel`, :meth:`select`, :meth:`load_references` and
+    :meth:`refresh_regions`; the regions shown are :attr:`region_stats`, the
+    candidates :attr:`identification` (per endmember) and :attr:`accepted`.
     """
 
     def __init__(self, napari_viewer: Any) -> None:
@@ -100,6 +132,18 @@ class SpectraWidget(Container):
         self.region_lines: list[Any] = []
         self._regions_hooked: Any = None
         self._region_rows = False
+        # names (issue 13): candidates per endmember and the one accepted for each
+        self.library: Library | None = None
+        self.identification: list[list[Candidate]] | None = None
+        self.accepted: list[Candidate | None] = []
+        self.identifying = False
+        self.overlay_line: Any = None
+        self.marker_artists: list[Any] = []
+        self._identify_run = 0  # a worker's answer counts only if no later one was started
+        self._pending_library: Any = None
+        self._rows: list[CandidateRow] = []
+        self._endmember_labels: list[str] = []
+        self._syncing = False
 
         self.pixel_info = Label(name="pixel_info", value="Click a pixel of the image or of a map.")
         self.pin = PushButton(name="pin", text="Pin pixel",
@@ -133,6 +177,32 @@ class SpectraWidget(Container):
         self.export_regions = PushButton(name="export_regions", text="Export regions",
                                          tooltip="Write every region of the chosen layer to the "
                                                  "CSV file above (and <name>_spectra.csv).")
+        self.load_library = PushButton(
+            name="load_library", text="Reference library…",
+            tooltip="Choose a folder of your reference spectra (JCAMP-DX, CSV/TXT/DPT, SPA, OPUS, "
+                    "endmembers.csv of past runs) to name the endmembers against.")
+        self.name_layers = PushButton(
+            name="name_layers", text="Name layers",
+            tooltip="Rename the maps, the legend and the result after the chosen candidates "
+                    "(an endmember without a confident match keeps its name).")
+        self.library_info = Label(name="library_info", value=library_summary(None))
+        self.endmember_choice = ComboBox(
+            name="endmember_choice", label="endmember", choices=self._endmember_choices,
+            tooltip="The endmember whose candidate names are listed below, with its restart "
+                    "spread (how much it changed between restarts) and its share of the image.")
+        self.candidates = Select(
+            name="candidates", label="candidates", choices=self._candidate_choices,
+            tooltip="Candidate names, best first (✓: confident). Choosing one overlays its "
+                    "reference (dashed) and shades its marker bands; Name layers uses it.")
+        self.candidates.native.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.candidates.native.setMaximumHeight(96)
+        self.doubts_info = Label(name="doubts_info", value="")
+        self.doubts_info.native.setWordWrap(True)
+        self.doubts_info.native.setStyleSheet("color: #ffb000;")
+        self.doubts_info.visible = False
+        for label in (self.library_info, self.doubts_info):
+            label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.library_info.native.setWordWrap(True)
         self.canvas = ThemedCanvas(napari_viewer, toolbar=True, height=220, name="Spectra")
         self._setup_plot()
         self.native.layout().addWidget(self.canvas)
@@ -142,6 +212,12 @@ class SpectraWidget(Container):
                       labels=False),
             Container(name="export_row", widgets=[self.export_path, self.export],
                       layout="horizontal", labels=False),
+            Container(name="names_row", widgets=[self.load_library, self.name_layers],
+                      layout="horizontal", labels=False),
+            self.library_info,
+            Container(name="names_box", widgets=[self.endmember_choice, self.candidates],
+                      labels=True),
+            self.doubts_info,
             Container(name="regions_row", widgets=[self.regions, self.draw_regions,
                                                    self.paint_regions],
                       layout="horizontal", labels=True),
@@ -160,9 +236,11 @@ class SpectraWidget(Container):
         self.export_path.line_edit.native.setPlaceholderText("spectra.csv, figure.png or .svg")
         self.pixel_info.native.setSizePolicy(QSizePolicy.Policy.Ignored,
                                              QSizePolicy.Policy.Fixed)
+        # Layer-list changes come in bursts (K maps added one per event-loop turn): replot
+        # once, a moment after the last one, not once per map.
         self._refresh_timer = QTimer()
         self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(0)
+        self._refresh_timer.setInterval(REFRESH_DELAY_MS)
         self._refresh_timer.timeout.connect(self._refresh)
 
         self.pin.clicked.connect(self._on_pin)
@@ -172,6 +250,10 @@ class SpectraWidget(Container):
         self.draw_regions.clicked.connect(lambda *_: self._new_regions("shapes"))
         self.paint_regions.clicked.connect(lambda *_: self._new_regions("labels"))
         self.export_regions.clicked.connect(self._on_export_regions)
+        self.load_library.clicked.connect(self._on_load_library)
+        self.name_layers.clicked.connect(self._on_name_layers)
+        self.endmember_choice.changed.connect(self._on_endmember_choice)
+        self.candidates.changed.connect(self._on_candidate)
         ev = napari_viewer.layers.events
         for e in (ev.inserted, ev.removed, ev.moved):
             e.connect(self._schedule_refresh)
@@ -199,16 +281,26 @@ class SpectraWidget(Container):
                 layer.mouse_drag_callbacks.remove(self._on_mouse)
         self._hooked = []
         for layer in self._named:
-            try:
-                layer.events.name.disconnect(self._schedule_refresh)
-            except Exception:
-                pass
+            for emitter in (layer.events.name, layer.events.data):
+                try:
+                    emitter.disconnect(self._schedule_refresh)
+                except Exception:
+                    pass
         self._named = []
 
     def _schedule_refresh(self, *_: Any) -> None:
         """Coalesce layer-list changes (adding K maps) into one refresh."""
         if self._alive:
             self._refresh_timer.start()
+
+    def flush(self) -> None:
+        """Do a replot that is still waiting for the layer list to settle, now.
+
+        Actions that read the result (a click, an export) call it first.
+        """
+        if self._alive and self._refresh_timer.isActive():
+            self._refresh_timer.stop()
+            self._refresh()
 
     def _refresh(self) -> None:
         """Find the latest result among the layers, hook mouse callbacks, replot."""
@@ -221,7 +313,9 @@ class SpectraWidget(Container):
                 layer.mouse_drag_callbacks.append(self._on_mouse)
                 self._hooked.append(layer)
             if is_abundance_layer(layer):
+                # a new run reuses the previous run's map layers: their data change
                 layer.events.name.connect(self._schedule_refresh)
+                layer.events.data.connect(self._schedule_refresh)
                 self._named.append(layer)
         # The latest result: the run whose maps sit highest in the layer list.
         maps = [lay for lay in layers if is_abundance_layer(lay)]
@@ -231,10 +325,13 @@ class SpectraWidget(Container):
             group = [lay for lay in maps if lay.metadata[RESULT_KEY]["run_id"] == top["run_id"]]
             group.sort(key=lambda lay: lay.metadata[RESULT_KEY]["index"])
             result = top["result"]
-        if result is not self.result:
+        new_result = result is not self.result
+        if new_result:
             self.selected = None
             self.current = None
             self.pinned = []
+            self.identification = None
+            self.accepted = []
         self.result, self.result_layers = result, group
         self._follow_regions_layers()
         self.region_stats = self._compute_regions()
@@ -243,7 +340,10 @@ class SpectraWidget(Container):
         self._plot_endmembers()
         self._plot_pixels()
         self._plot_regions()
+        self._update_names_rows()
         self.canvas.draw_idle()
+        if new_result and result is not None:
+            self._start_identify()
 
     # ------------------------------------------------------------------ names & colours
     def names(self) -> list[str]:
@@ -336,6 +436,7 @@ class SpectraWidget(Container):
         self._label_axes()
         style_axes(ax, self.canvas.colors)
         self._apply_highlight()
+        self._plot_overlay()
 
     def _apply_highlight(self) -> None:
         for i, line in enumerate(self.em_lines):
@@ -393,11 +494,13 @@ class SpectraWidget(Container):
     # ------------------------------------------------------------------ linking
     def select(self, index: int | None) -> None:
         """Highlight endmember ``index`` (None: no highlight) and select its map."""
+        self.flush()
         self.selected = index
         self._apply_highlight()
         self.canvas.draw_idle()
         if index is None:
             return
+        self._show_endmember(index)
         for layer in self.result_layers:
             if layer.metadata[RESULT_KEY]["index"] == index:
                 if self._viewer.layers.selection.active is not layer:
@@ -418,7 +521,200 @@ class SpectraWidget(Container):
             if index != self.selected:
                 self.selected = index
                 self._apply_highlight()
+                self._show_endmember(index)
                 self.canvas.draw_idle()
+
+    # ------------------------------------------------------------------ names
+    def load_references(self, paths: Any) -> None:
+        """Load reference spectra (a folder, a file or several) and identify the endmembers again.
+
+        The library is read in a worker thread, like the identification itself;
+        :attr:`identifying` is true until both are done.
+        """
+        self._pending_library = paths
+        self._start_identify()
+
+    def _on_load_library(self, *_: Any) -> None:
+        path = _common.ask_open_path(self.native, "Choose a folder of reference spectra", directory=True)
+        if path:
+            self.load_references(path)
+
+    def _start_identify(self) -> None:
+        """Identify the current result's endmembers (and load a chosen library) in a worker."""
+        from napari.qt.threading import create_worker
+
+        self._identify_run += 1
+        run, result = self._identify_run, self.result
+        library = self._pending_library if self._pending_library is not None else self.library
+        if result is None and self._pending_library is None:
+            return
+        args = (None, None, None) if result is None else (result.endmembers, result.wavenumbers,
+                                                            result.weights)
+        self.identifying = True
+        self._update_library_info()
+        worker = create_worker(identify_endmembers, *args, library, _start_thread=False,
+                               _ignore_errors=True)
+        worker.returned.connect(lambda out, r=run, res=result: self._on_identified(r, res, out))
+        worker.errored.connect(lambda exc, r=run: self._on_identify_failed(r, exc))
+        worker.start()
+
+    def _on_identified(self, run: int, result: UnmixResult | None, out: Any) -> None:
+        if not self._alive or run != self._identify_run:
+            return  # a later identification (new result, new library) supersedes this one
+        library, candidates = out
+        self.identifying = False
+        if self._pending_library is not None:
+            self._pending_library = None
+            self.library = library
+            if library is not None and library.problems:
+                shown = "; ".join(str(p) for p in library.problems[:3])
+                more = f" (and {len(library.problems) - 3} more)" if len(library.problems) > 3 else ""
+                notify_warning(f"Spectra: {len(library.problems)} reference file(s) skipped: {shown}{more}")
+            if library is not None and not len(library):
+                notify_warning("Spectra: no reference spectrum could be read there.")
+        if result is self.result and candidates is not None:
+            self.identification = candidates
+            self.accepted = [best_match(c) for c in candidates]
+        self._update_library_info()
+        self._update_names_rows()
+        self._plot_overlay()
+        self.canvas.draw_idle()
+
+    def _on_identify_failed(self, run: int, exc: BaseException) -> None:
+        if not self._alive or run != self._identify_run:
+            return
+        self.identifying = False
+        self._pending_library = None
+        self._update_library_info()
+        notify_error(f"Spectra: identification failed: {exc}")
+
+    def _update_library_info(self) -> None:
+        self.library_info.value = library_summary(self.library, busy=self.identifying)
+        self.library_info.tooltip = "\n".join(str(p) for p in self.library.problems) \
+            if self.library is not None and self.library.problems else self.library_info.value
+
+    # Choices come from callables returning what the panel last listed: napari resets the
+    # choices of docked widgets on layer events, and a fixed list would be reset to empty.
+    def _endmember_choices(self, _widget: Any = None) -> list[tuple[str, int]]:
+        return [(label, i) for i, label in enumerate(self._endmember_labels)]
+
+    def _candidate_choices(self, _widget: Any = None) -> list[tuple[str, int]]:
+        return [(row.label, j) for j, row in enumerate(self._rows)]
+
+    def current_endmember(self) -> int | None:
+        """The endmember whose candidates are listed (None without a result)."""
+        value = self.endmember_choice.value
+        return value if isinstance(value, int) and self.result is not None and value < self.result.k else None
+
+    def _update_names_rows(self) -> None:
+        """Endmember list (names, spread, share), doubts, and the candidates of the listed endmember."""
+        keep = self.current_endmember()
+        labels = trust_labels(self.result, self.names()) if self.result is not None else []
+        self._endmember_labels = labels
+        self._syncing = True
+        try:
+            # new labels (renamed maps) would move the list back to the first endmember
+            self.endmember_choice.reset_choices()
+            if labels:
+                target = keep if keep is not None else (self.selected or 0)
+                target = target if target < len(labels) else 0
+                if self.endmember_choice.value != target:
+                    self.endmember_choice.value = target
+        finally:
+            self._syncing = False
+        self.endmember_choice.tooltip = "\n".join(labels) or "no unmixing result yet"
+        doubt = doubt_text(self.result, self.names()) if self.result is not None else ""
+        self.doubts_info.value = doubt
+        self.doubts_info.tooltip = doubt
+        self.doubts_info.visible = bool(doubt)
+        self._update_library_info()
+        self._fill_candidates()
+
+    def _fill_candidates(self) -> None:
+        """List the candidates of the listed endmember, the accepted one selected."""
+        index = self.current_endmember()
+        rows: list[CandidateRow] = []
+        if index is not None and self.identification is not None and index < len(self.identification):
+            rows = candidate_rows(self.identification[index])
+        self._rows = rows
+        self._syncing = True
+        try:
+            self.candidates.reset_choices()
+            accepted = self.accepted[index] if index is not None and index < len(self.accepted) else None
+            chosen = next((j for j, row in enumerate(rows) if row.candidate is accepted), None)
+            self.candidates.value = [] if chosen is None else [chosen]
+        finally:
+            self._syncing = False
+
+    def _show_endmember(self, index: int) -> None:
+        """List endmember ``index``'s candidates (the plot or the layer list selected it)."""
+        if self.current_endmember() == index or self.result is None or index >= self.result.k:
+            return
+        self._syncing = True
+        try:
+            self.endmember_choice.value = index
+        finally:
+            self._syncing = False
+        self._fill_candidates()
+        self._plot_overlay()
+
+    def _on_endmember_choice(self, *_: Any) -> None:
+        if self._syncing or not self._alive:
+            return
+        self._fill_candidates()
+        index = self.current_endmember()
+        if index is not None and index != self.selected:
+            self.select(index)  # highlights the spectrum and selects its map
+        self._plot_overlay()
+        self.canvas.draw_idle()
+
+    def _on_candidate(self, *_: Any) -> None:
+        if self._syncing or not self._alive:
+            return
+        index = self.current_endmember()
+        chosen = self.candidates.value
+        if index is None or not chosen or index >= len(self.accepted):
+            return
+        self.accepted[index] = self._rows[chosen[0]].candidate
+        self._plot_overlay()
+        self.canvas.draw_idle()
+
+    def _plot_overlay(self) -> None:
+        """The accepted candidate of the listed endmember: its reference (dashed) and marker bands."""
+        for artist in [self.overlay_line, *self.marker_artists]:
+            try:
+                artist.remove()
+            except (AttributeError, ValueError, NotImplementedError):
+                pass  # None, or already gone with a cleared axes
+        self.overlay_line, self.marker_artists = None, []
+        index = self.current_endmember()
+        if index is None or self.result is None or index >= len(self.accepted):
+            return
+        candidate = self.accepted[index]
+        ax = self.ax_em
+        xlim = ax.get_xlim()
+        for low, high, matched in marker_spans(candidate):
+            self.marker_artists.append(ax.axvspan(low, high, color="#4caf50" if matched else "#e05050",
+                                                  alpha=0.35 if matched else 0.25, lw=0, zorder=0))
+        overlay = reference_overlay(candidate, self.library, self.result.wavenumbers,
+                                    self.result.endmembers[:, index])
+        if overlay is not None:
+            # in the text colour: a good match lies right on the endmember's own line
+            (self.overlay_line,) = ax.plot(overlay[0], overlay[1], ls="--", lw=1.0,
+                                           color=self.canvas.colors["text"], zorder=4)
+        ax.set_xlim(xlim)  # spans outside the data must not widen the axis
+
+    def _on_name_layers(self, *_: Any) -> None:
+        self.flush()
+        if self.result is None or not self.result_layers:
+            notify_info("Spectra: no unmixing result to name yet.")
+            return
+        if self.identification is None:
+            notify_info("Spectra: the endmembers are still being identified; try again in a moment.")
+            return
+        names = accepted_names(self.names(), self.accepted)
+        rename_result_layers(self.result_layers, self.result, names)
+        notify_info("Spectra: maps named " + ", ".join(names))
 
     # ------------------------------------------------------------------ pixels
     def _on_mouse(self, layer: Any, event: Any) -> Any:
@@ -468,6 +764,7 @@ class SpectraWidget(Container):
         bool
             False when the position is outside the image.
         """
+        self.flush()
         cube = self._cube_for(layer)
         result = self.result
         if layer is not None and is_abundance_layer(layer):
@@ -701,6 +998,7 @@ class SpectraWidget(Container):
                 tick.set_color(tuple(np.asarray(st.color, dtype=float)[:3]))
 
     def _on_export_regions(self, *_: Any) -> None:
+        self.flush()
         path = self.regions_path.value
         if path is None or str(path).strip() in ("", "."):
             notify_error("Spectra: choose a .csv file to export the regions to.")
@@ -753,6 +1051,7 @@ class SpectraWidget(Container):
         return wn, np.column_stack(columns), names
 
     def _on_export(self, *_: Any) -> None:
+        self.flush()
         path = self.export_path.value
         if path is None or str(path).strip() in ("", "."):
             notify_error("Spectra: choose a file to export to (.csv, .png, .svg or .pdf).")

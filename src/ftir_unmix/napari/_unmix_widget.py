@@ -22,6 +22,7 @@ builds the controls and the plots and shows what the controller reports.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -81,6 +82,16 @@ def _start_worker(body: Any, *args: Any, on_yield: Any, on_return: Any, on_error
     return worker
 
 
+def _preload(method: str) -> Generator[None, None, None]:
+    """Worker body: import the method's code (torch, for the CNN) before the first Run."""
+    try:
+        methods.get(method).function()
+    except Exception:  # noqa: BLE001 (a missing dependency is reported when the method runs)
+        pass
+    return
+    yield  # a generator, like every worker body here
+
+
 def _spin(cls: type, name: str, label: str, tooltip: str, **kwargs: Any) -> Any:
     """A spin box for a config field: its default, and bounds within the field's rule."""
     rule = parameter_rule(name)
@@ -122,6 +133,11 @@ class UnmixWidget(Container):
         self._viewer = napari_viewer
         self._session = get_session(napari_viewer)
         self.controller = UnmixController(napari_viewer, _start_worker)
+        # Importing torch creates so many objects that Python's garbage collector runs
+        # full collections (0.2–0.3 s each, with the GIL) during the import: done at the
+        # first Run, they stalled the viewer; done now, they pass while napari starts.
+        _start_worker(_preload, _DEFAULTS.method, on_yield=None, on_return=None, on_error=None,
+                      on_finish=None)
         self._layer_timer = QTimer()
         self._layer_timer.setSingleShot(True)
         self._layer_timer.setInterval(0)

@@ -129,7 +129,20 @@ def run_demo(path: str | os.PathLike[str] | None = None) -> None:
     path : path-like, optional
         A file to open instead of the synthetic sample cross-section.
     """
+    import gc
+
     import napari
 
+    from .. import methods
+
+    try:  # torch, now rather than at the first Run (see UnmixWidget)
+        methods.get("cnn").function()
+    except Exception:  # noqa: BLE001 (reported when the method runs)
+        pass
     open_demo(path)
+    # This is an application, not a plugin in someone else's napari: keep the objects of
+    # its start-up (napari, Qt, torch: ~350 000) out of Python's full garbage collections,
+    # which otherwise stall the viewer for ~0.3 s from time to time (docs/performance.md).
+    gc.collect()
+    gc.freeze()
     napari.run()
