@@ -231,12 +231,16 @@ def render_markdown(payload: dict[str, Any]) -> str:
         lines.append(f"- minor materials (1–5 % of the pixels) within {MINOR_TARGET_DEG:.0f}°: {hit} of {total} "
                      f"({100 * hit / total:.0f} %, target ≥ {100 * MINOR_TARGET_SHARE:.0f} %): "
                      f"**{'met' if hit >= MINOR_TARGET_SHARE * total else 'not met'}**")
-    if "cnn" in methods and len(methods) > 1:
-        worse = [(case, m) for case, bm in summary.items() for m in methods if m != "cnn" and m in bm
-                 and "cnn" in bm and bm[m]["mean_sad_deg"] < bm["cnn"]["mean_sad_deg"]]
-        lines.append("- CNN+WSAD better than every other method on every case: **"
-                     + ("met**" if not worse else "not met** (better: "
-                        + ", ".join(f"{m} on {c}" for c, m in worse) + ")"))
+    comparisons = ((["nmf", "vca-fcls"], "better than NMF and VCA+FCLS"), (["cnn-sad"], "not worse than CNN+SAD"))
+    for others, wanted in comparisons:
+        others = [m for m in others if m in methods]
+        if "cnn" not in methods or not others:
+            continue
+        worse = [(case, m, bm[m]["mean_sad_deg"] - bm["cnn"]["mean_sad_deg"]) for case, bm in summary.items()
+                 for m in others if m in bm and "cnn" in bm and bm[m]["mean_sad_deg"] < bm["cnn"]["mean_sad_deg"]]
+        lines.append(f"- CNN+WSAD {wanted} on every case: **"
+                     + ("met**" if not worse else "not met** ("
+                        + ", ".join(f"{m} {-d:.1f}° better on {c}" for c, m, d in worse) + ")"))
     lines += ["", "Per material (CNN+WSAD, mean over seeds; materials above 10° are failures, with what "
               "makes them hard: the largest abundance they reach and the share of pixels they cover):", ""]
     for case, by_method in summary.items():
