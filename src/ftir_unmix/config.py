@@ -16,6 +16,7 @@ __all__ = ["UnmixConfig", "PROTOCOLS", "INITS", "DEVICES", "GROUPS", "MAX_EPOCHS
 
 PROTOCOLS = ("fast", "paper")
 INITS = ("auto", "nmf", "vca", "random")
+REFINE_SPOTS = ("median", "cluster")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: The most epochs (paper protocol) or steps (fast protocol) a run may be asked for.
 MAX_EPOCHS = 100_000
@@ -212,6 +213,9 @@ class UnmixConfig:
     batch_size: int = _param(64, Rule("int", 1, 1_000_000), "protocol", "paper protocol: mini-batch size")
     refine: bool = _param(True, Rule("bool"), "protocol",
                           "fast protocol: retry the least-used endmember on the worst-explained spot")
+    refine_spot: str = _param("median", Rule("choice", choices=REFINE_SPOTS), "protocol",
+                              "fast protocol: the refinement's spot: 3x3 median of the worst angle, or "
+                              "the largest cluster of coherent residuals")
     restarts: int = _param(2, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the lowest whole-image "
                            "objective wins and their disagreement is reported per endmember")

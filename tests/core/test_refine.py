@@ -38,3 +38,35 @@ def test_refinement_finds_a_rare_material_that_training_left_out(one_torch_threa
     assert refined.parameters["refinement"]["accepted"]
     sad_plain, sad_refined = mean_sad(s.endmembers, plain.endmembers), mean_sad(s.endmembers, refined.endmembers)
     assert sad_refined < 5.0 and sad_refined < sad_plain - 5.0, (sad_plain, sad_refined)
+
+
+def test_worst_cluster_finds_a_thin_line_of_a_missing_material_not_the_spikes():
+    from ftir_unmix.methods.cnn.refinement import Objective, worst_cluster
+
+    rng = np.random.default_rng(0)
+    h, w, b = 30, 40, 120
+    e = rng.random((b, 2)) + 0.05
+    missing = np.exp(-0.5 * ((np.arange(b) - 60) / 4.0) ** 2) + 0.05
+    a = rng.dirichlet([1.0, 1.0], size=h * w).T  # (2, N)
+    x = (a.T @ e.T).reshape(h, w, b)
+    x[12, 5:35] = 0.5 * x[12, 5:35] + 0.5 * missing  # a crust one pixel thick
+    for r, c in [(3, 3), (25, 30), (7, 20)]:  # isolated spikes: worse explained than the line
+        x[r, c, rng.integers(b)] += 50.0
+    x = x.reshape(-1, b)
+    recon = a.T @ e.T
+    cos = np.sum(x * recon, 1) / np.linalg.norm(x, axis=1) / np.linalg.norm(recon, axis=1)
+    before = Objective(float(np.arccos(np.clip(cos, -1, 1)).mean()),
+                       np.arccos(np.clip(cos, -1, 1)).reshape(h, w), a)
+    spectrum, (r, c) = worst_cluster(x, e, before, (h, w), None, None)
+    assert r == 12 and 5 <= c < 35
+    residual = spectrum - e @ np.linalg.lstsq(e, spectrum, rcond=None)[0]
+    # what the group adds to the known endmembers is the missing band
+    assert np.argmax(residual) in range(55, 66)
+
+
+def test_cluster_spot_is_an_option_of_the_refinement(small_section, one_torch_thread):
+    r = unmix(small_section.cube, 4, epochs=60, warmup_steps=20, device="cpu", refine_spot="cluster", restarts=1)
+    info = r.parameters["refinement"]
+    assert r.parameters["refine_spot"] == "cluster" and 0 <= info["replaced"] < 4 and len(info["pixel"]) == 2
+    with pytest.raises(ValueError, match="refine_spot"):
+        unmix(small_section.cube, 4, refine_spot="worst")

@@ -263,7 +263,8 @@ def _refine(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, ref
     if before is None:
         before = objective(loop, inp.pixels, inp.loss_weights, nuisance, inp.shape)
     kept = run.best
-    column, pixel = replace_weakest(model, inp.pixels, before, inp.shape)
+    q = None if nuisance is None else nuisance.detach().cpu().numpy().astype(np.float64)
+    column, pixel = replace_weakest(model, inp.pixels, before, inp.shape, cfg.refine_spot, inp.loss_weights, q)
     run.best = _Best(float("inf"), kept.state, kept.step)  # any refinement step beats it
     loop.restart()
     start = loop.total - refine_steps

@@ -11,7 +11,7 @@ from ...metrics import map_peaks, reconstruction_angles
 from .model import FTIRUnmixer
 from .protocols import Trainer
 
-__all__ = ["Objective", "objective", "replace_weakest"]
+__all__ = ["Objective", "objective", "replace_weakest", "worst_cluster"]
 
 
 @dataclass(frozen=True)
@@ -49,30 +49,71 @@ def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, nuisance: torch.
     return Objective(float(angle.mean()), angle.reshape(shape), a)
 
 
-def replace_weakest(model: FTIRUnmixer, x: np.ndarray, before: Objective,
-                    shape: tuple[int, int]) -> tuple[int, list[int]]:
+def replace_weakest(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],
+                    spot: str = "median", loss_w: np.ndarray | None = None,
+                    nuisance: np.ndarray | None = None) -> tuple[int, list[int]]:
     """Give the least-used endmember the spectrum of the worst-explained spot of the image.
 
     The least-used endmember is the one whose map has the lowest peak (the value
-    reached by its top 0.1 % of pixels, at least 3); the worst-explained spot is
-    the maximum of the 3×3 median of the per-pixel angle (so a single spike does
-    not win), and its spectrum the band-wise median of that 3×3 neighbourhood.
+    reached by its top 0.1 % of pixels, at least 3). The spot:
+
+    - ``"median"``: the maximum of the 3×3 median of the per-pixel angle (so a
+      single spike does not win); its spectrum is the band-wise median of that
+      3×3 neighbourhood;
+    - ``"cluster"``: the largest group of badly explained pixels whose residuals
+      point the same way (:func:`worst_cluster`); its mean spectrum.
 
     Returns
     -------
     column : int
         The endmember replaced.
     pixel : [row, col]
-        The centre of the spot.
+        The centre (or seed) of the spot.
     """
     from scipy.ndimage import median_filter
 
     column = int(np.argmin(map_peaks(before.abundances)))
-    r, c = np.unravel_index(int(np.argmax(median_filter(before.angle, size=3, mode="nearest"))), shape)
-    rows, cols = np.meshgrid(np.arange(max(0, r - 1), min(shape[0], r + 2)),
-                             np.arange(max(0, c - 1), min(shape[1], c + 2)), indexing="ij")
-    spectrum = np.median(x[(rows * shape[1] + cols).ravel()], axis=0)  # the 3×3 spot's rows
     e = model.endmembers().detach().cpu().numpy()
+    if spot == "cluster":
+        spectrum, (r, c) = worst_cluster(x, e, before, shape, loss_w, nuisance)
+    else:
+        r, c = np.unravel_index(int(np.argmax(median_filter(before.angle, size=3, mode="nearest"))), shape)
+        rows, cols = np.meshgrid(np.arange(max(0, r - 1), min(shape[0], r + 2)),
+                                 np.arange(max(0, c - 1), min(shape[1], c + 2)), indexing="ij")
+        spectrum = np.median(x[(rows * shape[1] + cols).ravel()], axis=0)  # the 3×3 spot's rows
     e[:, column] = spectrum
     model.init_decoder(e)
     return column, [int(r), int(c)]
+
+
+def worst_cluster(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple[int, int],
+                  loss_w: np.ndarray | None, nuisance: np.ndarray | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Mean spectrum of the largest group of badly explained pixels sharing one residual direction.
+
+    Candidates: the worst-explained 1 % of the pixels (at least 20), each scored by
+    the second-largest angle of its 3×3 neighbourhood, so a line one pixel thick
+    or a spot of two pixels counts and an isolated spike does not. Their weighted
+    residuals (background projected out, reconstruction at its best scale) are
+    compared by cosine; the pixel with the most residuals within cos 0.8 seeds
+    the group. A missing material (a crust, scattered spots of one pigment)
+    forms one group; spikes and noise do not.
+    """
+    from scipy.ndimage import maximum_filter
+
+    ring = np.ones((3, 3), bool)
+    ring[1, 1] = False
+    score = np.minimum(before.angle, maximum_filter(before.angle, footprint=ring, mode="nearest")).ravel()
+    top = np.sort(np.argsort(-score)[:min(score.size, max(20, score.size // 100))])
+    w = np.ones(e.shape[0]) if loss_w is None else np.asarray(loss_w, np.float64)
+    xw = np.asarray(x[top], np.float64) * w
+    rw = (before.abundances[:, top].T @ e.T).astype(np.float64) * w
+    if nuisance is not None:
+        xw -= (xw @ nuisance) @ nuisance.T
+        rw -= (rw @ nuisance) @ nuisance.T
+    scale = np.einsum("nb,nb->n", xw, rw) / np.maximum(np.einsum("nb,nb->n", rw, rw), 1e-30)
+    res = xw - scale[:, None] * rw
+    res /= np.maximum(np.linalg.norm(res, axis=1, keepdims=True), 1e-30)
+    members = (res @ res.T) > 0.8
+    seed = int(np.argmax(members.sum(axis=1)))
+    r, c = np.unravel_index(int(top[seed]), shape)
+    return np.asarray(x[top[members[seed]]], np.float64).mean(axis=0), (int(r), int(c))
