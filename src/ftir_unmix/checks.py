@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ._mapped import row_blocks, take_rows
 from .cube import Cube
 from .errors import DataError, FTIRUnmixWarning, ParameterError
 
@@ -65,7 +66,7 @@ def independent_components(pixels: np.ndarray, weights: np.ndarray | None = None
     rng = np.random.default_rng(seed)
     y = pixels
     if y.shape[0] > _RANK_PIXELS:
-        y = y[np.sort(rng.choice(y.shape[0], _RANK_PIXELS, replace=False))]
+        y = take_rows(y, np.sort(rng.choice(y.shape[0], _RANK_PIXELS, replace=False)))
     # zᵀΩ with z = (I − QQᵀ) D y equals yᵀ D (I − QQᵀ) Ω: transform the directions, not the data.
     raw = rng.standard_normal((y.shape[1], at_most))
     omega = raw.copy()
@@ -121,8 +122,13 @@ def check_unmixable(cube: Cube, k: int, *, weights: np.ndarray, nuisance: np.nda
         raise ParameterError("k", f"must be at most the number of bands ({n_bands}); got {k}")
     if k > h * w_img:
         raise ParameterError("k", f"must be at most the number of pixels ({h * w_img}); got {k}")
-    data = cube.data
-    lo, hi = float(data.min()), float(data.max())
+    pixels = cube.pixels
+    # One pass by row blocks (a mosaic may be memory-mapped and larger than memory).
+    lo, hi, zero, negative = np.inf, -np.inf, 0, 0
+    for block in row_blocks(pixels):
+        lo, hi = min(lo, float(block.min())), max(hi, float(block.max()))
+        zero += int((~block.any(axis=1)).sum())
+        negative += int(np.count_nonzero(block < 0))
     if lo == hi == 0:
         raise DataError("every value of the cube is zero: nothing to unmix")
     if lo == hi:
@@ -131,12 +137,10 @@ def check_unmixable(cube: Cube, k: int, *, weights: np.ndarray, nuisance: np.nda
         raise DataError(f"every value of the cube is ≤ 0 (max {hi:g}); absorbance spectra are mostly "
                         "positive: check the y units (--units) or the sign of the data")
     found: list[str] = []
-    pixels = cube.pixels
-    zero = int((~pixels.any(axis=1)).sum())
     if zero:
         found.append(f"{zero} of {h * w_img} pixels have an all-zero spectrum (outside the sample?); "
                      "their abundances mean nothing")
-    negative = sum(int(np.count_nonzero(pixels[i:i + 8192] < 0)) for i in range(0, h * w_img, 8192)) / pixels.size
+    negative /= pixels.size
     if negative > 0.5:
         found.append(f"{100 * negative:.0f} % of the values are negative: not typical of absorbance "
                      "(check the units or a baseline correction done before)")

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ._mapped import row_blocks
 from .errors import CubeError
 
 __all__ = ["Cube", "as_pixels", "make_cube"]
@@ -191,10 +192,10 @@ def make_cube(
     )
 
 
-def _count_nonfinite(data: np.ndarray, block_values: int = 1 << 24) -> int:
-    """NaN and infinities in ``data``, counted by blocks along the first axis (no image-sized temporary)."""
-    rows = max(1, block_values // max(1, int(np.prod(data.shape[1:]))))
-    return sum(int(np.count_nonzero(~np.isfinite(data[i:i + rows]))) for i in range(0, data.shape[0], rows))
+def _count_nonfinite(data: np.ndarray) -> int:
+    """NaN and infinities in ``data``, counted by blocks along the first axis (no image-sized
+    temporary, and a memory-mapped file's pages let go after each block)."""
+    return sum(int(np.count_nonzero(~np.isfinite(block))) for block in row_blocks(data))
 
 
 def as_pixels(data: Any, what: str = "data", *, min_bands: int = 1, min_pixels: int = 1,

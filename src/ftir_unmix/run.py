@@ -144,9 +144,7 @@ def iter_unmix(
         nuisance=None if background is None else weighted_nuisance_basis(background, loss_w))
     timings = {"weights_s": time.perf_counter() - t0}
     scaling = scale_pixels(cube.pixels, cfg.scaling)
-    mapping = file_mapping(cube.data)
-    if mapping is not None:  # the statistics above read a memory-mapped cube: let its pages go
-        release_pages(mapping)
+    release_pages(file_mapping(cube.data))  # the statistics above read a memory-mapped cube: let its pages go
 
     with _torch_threads(cfg.threads):
         out = yield from relay(

@@ -7,12 +7,13 @@ cube larger than memory (a memory-mapped file) is never copied whole.
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from .._mapped import file_mapping, release_pages, take_rows
 
 __all__ = ["SCALINGS", "Scaling", "ScaledPixels", "file_mapping", "release_pages", "scale_pixels"]
 
@@ -80,7 +81,11 @@ class ScaledPixels:
     def __getitem__(self, rows: Any) -> np.ndarray:
         if isinstance(rows, tuple):
             raise TypeError("index the rows only (x[rows]); bands are always whole")
-        out = self.scaling.apply(self.raw[rows])
+        if isinstance(rows, np.ndarray) and rows.ndim == 1 and self._mapping is not None:
+            raw = take_rows(self.raw, rows)  # a scattered sample: read in blocks, pages let go
+        else:
+            raw = self.raw[rows]
+        out = self.scaling.apply(raw)
         if self._mapping is not None:  # the rows are copied: let the file's pages go again
             release_pages(self._mapping)
         return out
@@ -93,27 +98,6 @@ class ScaledPixels:
         """``(start, scaled block)`` for consecutive blocks of ``rows`` pixels."""
         for start in range(0, self.shape[0], rows):
             yield start, self[start:start + rows]
-
-
-def file_mapping(array: Any) -> mmap.mmap | None:
-    """The memory map of a file behind ``array`` (a ``np.memmap`` or a view of one), or None."""
-    obj = array
-    while obj is not None:
-        if isinstance(obj, mmap.mmap):
-            return obj
-        if isinstance(obj, np.memmap) and getattr(obj, "_mmap", None) is not None:
-            return obj._mmap
-        obj = getattr(obj, "base", None)
-    return None
-
-
-def release_pages(mapping: mmap.mmap) -> None:
-    """Drop the pages of a file mapping from this process's memory (they stay in the system's
-    file cache): reading a mosaic larger than memory block by block then needs no more than a block."""
-    try:
-        mapping.madvise(mmap.MADV_DONTNEED)
-    except (AttributeError, OSError, ValueError):  # not on this platform, or the mapping is closed
-        pass
 
 
 def scale_pixels(pixels: np.ndarray, how: str, *, max_pixels: int = MAX_PIXELS) -> Scaling:
@@ -142,7 +126,7 @@ def scale_pixels(pixels: np.ndarray, how: str, *, max_pixels: int = MAX_PIXELS) 
     sample, note = pixels, ""
     rows = min(max_pixels, max(1, MAX_VALUES // n_bands))
     if n_pix > rows:
-        sample = pixels[np.sort(np.random.default_rng(0).choice(n_pix, rows, replace=False))]
+        sample = take_rows(pixels, np.sort(np.random.default_rng(0).choice(n_pix, rows, replace=False)))
         note = f" (from {rows} of {n_pix} pixels)"
     # |x| in place on the sample's own copy: one array of at most MAX_VALUES values
     values = np.abs(sample, out=sample) if sample is not pixels else np.abs(np.asarray(pixels))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from .._mapped import take_rows
 from ..cube import as_pixels
 from ..parameters import PAPER_WEIGHT_DEFAULTS, check_weight_params
 
@@ -153,7 +154,7 @@ def band_diagnostics(
                                  sharpness=sharpness, w_min=w_min, eps=eps)
     y = as_pixels(data, "data", min_bands=3, min_pixels=2, finite=False)
     if max_pixels is not None and y.shape[0] > max_pixels:
-        y = y[np.sort(np.random.default_rng(seed).choice(y.shape[0], max_pixels, replace=False))]
+        y = take_rows(y, np.sort(np.random.default_rng(seed).choice(y.shape[0], max_pixels, replace=False)))
     as_pixels(y, "data")  # finite: checked on what is used (a sample of a large image)
     n_pix, n_bands = y.shape
     med, mad, var = np.empty(n_bands), np.empty(n_bands), np.empty(n_bands)
