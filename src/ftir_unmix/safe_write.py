@@ -43,6 +43,7 @@ __all__ = [
     "check_output_folder",
     "file_digest",
     "folder_state",
+    "replace_folder",
     "result_folder",
     "verify_result_folder",
 ]
@@ -283,20 +284,26 @@ def result_folder(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
         if _manifest(partial) is None:
             raise OutputError(target, f"the result has no {MANIFEST}; nothing was replaced")
         check_output_folder(target, overwrite=overwrite)  # again: it may have changed meanwhile
-        with _signals_deferred():
-            if target.is_dir() and not any(target.iterdir()):
-                target.rmdir()
-            if target.exists():
-                # not a ".partial-" name: a kill between the two renames must not get it deleted
-                aside = target.with_name(f".{target.name}.replaced-{os.getpid()}-{secrets.token_hex(4)}")
-                os.rename(target, aside)
-                os.rename(partial, target)
-                shutil.rmtree(aside, ignore_errors=True)
-            else:
-                os.rename(partial, target)
+        replace_folder(partial, target)
     finally:
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
+
+
+def replace_folder(partial: Path, target: Path) -> None:
+    """Put the finished folder ``partial`` at ``target`` by renames (an empty ``target`` is
+    removed; an earlier one is moved aside, then deleted), with SIGINT/SIGTERM held meanwhile."""
+    with _signals_deferred():
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()
+        if target.exists():
+            # not a ".partial-" name: a kill between the two renames must not get it deleted
+            aside = target.with_name(f".{target.name}.replaced-{os.getpid()}-{secrets.token_hex(4)}")
+            os.rename(target, aside)
+            os.rename(partial, target)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.rename(partial, target)
 
 
 @contextlib.contextmanager

@@ -46,7 +46,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import OutputError
 from ..jsonable import jsonable
-from ..safe_write import PRODUCER, file_digest
+from ..safe_write import PRODUCER, file_digest, replace_folder
 from ._layers import DERIVED_KEY, FORCED_RANGES_KEY, RESULT_KEY, is_abundance_layer, is_cube_layer
 
 __all__ = [
@@ -182,15 +182,7 @@ def save_session(viewer: Any, path: str | os.PathLike[str], *, overwrite: bool |
                                         encoding="utf-8")
         if session_state(target) not in ("absent", "empty", "session"):  # changed meanwhile
             raise OutputError(target, "changed while saving; not replaced")
-        if target.is_dir() and not any(target.iterdir()):
-            target.rmdir()
-        if target.exists():
-            aside = target.with_name(f".{target.name}.replaced-{os.getpid()}-{secrets.token_hex(4)}")
-            os.rename(target, aside)
-            os.rename(partial, target)
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            os.rename(partial, target)
+        replace_folder(partial, target)
     except OSError as exc:
         if isinstance(exc, OutputError):
             raise
