@@ -95,12 +95,15 @@ class UnmixConfig:
         ``"paper"`` (the paper's), 0 for ``"fast"`` (dropout on the abundance
         logits made the maps about four times less accurate there, see
         docs/method.md).
-    gamma_rough, gamma_flat, tau, sharpness, w_min, eps : band-weight parameters.
+    gamma_rough, gamma_flat, tau, sharpness, w_min, corr_floor, eps : band-weight parameters.
         As in the paper except ``gamma_rough``: 0 here (the paper: 0.75). The
         roughness score flags genuine sharp absorption bands of FTIR spectra
         (CH stretches, carboxylates) as unreliable and made WSAD worse than
         SAD in our measurements (docs/method.md); :func:`ftir_unmix.band_weights`
-        keeps the paper's 0.75.
+        keeps the paper's 0.75. ``corr_floor`` (ours; the paper has none, 0)
+        is the smallest spread the neighbour-correlation deficit is scored
+        in: without it a clean image distrusts bands whose neighbours
+        correlate at 0.95 (docs/benchmarks.md §3).
     forced_ranges : tuple of (lo, hi)
         Wavenumber ranges (cm⁻¹) whose weights are forced to ``w_min``.
     scaling : {"global", "none", "minmax"}
@@ -182,6 +185,9 @@ class UnmixConfig:
                               "slope of the sigmoid from scores to weights")
     w_min: float = _param(PAPER_WEIGHT_DEFAULTS["w_min"], WEIGHT_RULES["w_min"], "weights",
                           "floor of the weights (and the weight of forced ranges)")
+    corr_floor: float = _param(0.05, WEIGHT_RULES["corr_floor"], "weights",
+                               "smallest spread (MAD) the neighbour-correlation deficit is scored in "
+                               "(the paper: 0)")
     eps: float = _param(PAPER_WEIGHT_DEFAULTS["eps"], WEIGHT_RULES["eps"], "weights",
                         "guard against division by zero")
     forced_ranges: tuple[tuple[float, float], ...] = field(default_factory=tuple, metadata={
@@ -286,4 +292,5 @@ class UnmixConfig:
     def weight_params(self) -> dict[str, float]:
         """The keyword arguments of :func:`ftir_unmix.band_weights`."""
         return dict(gamma_rough=self.gamma_rough, gamma_flat=self.gamma_flat, tau=self.tau,
-                    sharpness=self.sharpness, w_min=self.w_min, eps=self.eps)
+                    sharpness=self.sharpness, w_min=self.w_min, corr_floor=self.corr_floor,
+                    eps=self.eps)

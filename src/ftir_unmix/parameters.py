@@ -128,15 +128,18 @@ WEIGHT_RULES: dict[str, Rule] = {
     "tau": Rule("float", 0.0, 1000.0),
     "sharpness": Rule("float", 0.0, 100.0, low_open=True),
     "w_min": Rule("float", 0.0, 1.0),
+    "corr_floor": Rule("float", 0.0, 1.0),
     "eps": Rule("float", 0.0, 1e-2, low_open=True),
 }
 
 #: The paper's band-weight defaults (the contract of :func:`ftir_unmix.band_weights`).
 #: ``gamma_flat``: the paper gives no value and the authors' code leaves the
-#: term out; 0 reproduces that (docs/method.md). Unmixing runs use
-#: ``gamma_rough = 0`` instead (:class:`ftir_unmix.UnmixConfig`).
+#: term out; 0 reproduces that (docs/method.md). ``corr_floor`` is ours, not the
+#: paper's: 0 (no floor) reproduces the paper. Unmixing runs use ``gamma_rough = 0``
+#: and a floor instead (:class:`ftir_unmix.UnmixConfig`).
 PAPER_WEIGHT_DEFAULTS: dict[str, float] = {
-    "gamma_rough": 0.75, "gamma_flat": 0.0, "tau": 3.0, "sharpness": 2.0, "w_min": 0.05, "eps": 1e-8,
+    "gamma_rough": 0.75, "gamma_flat": 0.0, "tau": 3.0, "sharpness": 2.0, "w_min": 0.05,
+    "corr_floor": 0.0, "eps": 1e-8,
 }
 
 

@@ -120,11 +120,13 @@ def test_spike_and_atmospheric_lines_are_downweighted():
     co2 = (wn > 2300) & (wn < 2400)
     lines = np.sin(wn * 1.7) * co2  # sharp alternating lines, random amplitude per pixel
     y += rng.normal(size=(400, 1)) * 0.2 * lines
-    # The correlation diagnostic alone: artefact bands out, absorbing bands kept.
-    w = band_weights(y, gamma_rough=0.0)
-    assert w[co2].max() < 0.1
+    # The correlation diagnostic alone: artefact bands out, absorbing bands kept,
+    # with or without the floor on the deficit's spread (these lines are uncorrelated).
     informative = e.max(axis=1) > 0.05  # bands where some material absorbs
-    assert w[informative & ~co2].min() > 0.9
+    for floor in (0.0, 0.05):
+        w = band_weights(y, gamma_rough=0.0, corr_floor=floor)
+        assert w[co2].max() < 0.1
+        assert w[informative & ~co2].min() > 0.9
     # Roughness flags the sharp lines in the median spectrum even when they do not
     # vary from pixel to pixel (a constant atmospheric residue).
     y_const = a @ e.T + rng.normal(scale=1e-3, size=(400, 600)) + 0.05 * lines
@@ -156,6 +158,7 @@ def test_force_ranges():
     dict(gamma_rough=0.75, gamma_flat=0.0, tau=3.0, sharpness=2.0, w_min=0.05),
     dict(gamma_rough=0.0, gamma_flat=1.5, tau=1.0, sharpness=5.0, w_min=0.2),
     dict(gamma_rough=2.0, gamma_flat=0.3, tau=6.0, sharpness=0.5, w_min=0.0),
+    dict(gamma_rough=0.0, gamma_flat=0.0, tau=3.0, sharpness=2.0, w_min=0.05, corr_floor=0.1),
 ])
 def test_reweighted_matches_a_full_recomputation(params):
     y = np.random.default_rng(4).gamma(2.0, 1.0, size=(60, 30))
@@ -166,3 +169,22 @@ def test_reweighted_matches_a_full_recomputation(params):
     assert again.params == full.params
     with pytest.raises(TypeError, match="alpha"):
         band_diagnostics(y).reweighted(alpha=1.0)
+
+
+def test_corr_floor_keeps_well_correlated_bands_of_a_clean_image():
+    """Without a floor the robust score is relative: on a clean image the deficit's MAD
+    is tiny and bands whose neighbours still correlate at about 0.95 are distrusted."""
+    rng = np.random.default_rng(5)
+    n_pix, n_bands = 2000, 200
+    signal = rng.normal(size=(n_pix, 1)) * np.ones((1, n_bands))  # one smooth component
+    noise_sd = np.full(n_bands, 0.05)
+    noise_sd[:20] = 0.25  # a noisier edge: neighbour correlation about 0.94 there
+    y = signal + rng.normal(size=(n_pix, n_bands)) * noise_sd
+    y[:, 100] = rng.normal(size=n_pix)  # and one band that is pure noise
+    paper = band_diagnostics(y, gamma_rough=0.0)
+    floored = band_diagnostics(y, gamma_rough=0.0, corr_floor=0.05)
+    assert 0.9 < 1 - paper.d_corr[5] < 0.97
+    assert paper.weights[:20].max() < 0.1  # distrusted without the floor
+    assert floored.weights[:20].min() > 0.9  # kept with it
+    assert floored.weights[99:102].max() < 0.1  # the noise band and its neighbours still out
+    assert floored.params["corr_floor"] == 0.05

@@ -30,6 +30,7 @@ class WeightParams:
     tau: float = _DEFAULTS.tau
     sharpness: float = _DEFAULTS.sharpness
     w_min: float = _DEFAULTS.w_min
+    corr_floor: float = _DEFAULTS.corr_floor
 
     def as_dict(self) -> dict[str, float]:
         """The parameters by name."""

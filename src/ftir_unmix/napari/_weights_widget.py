@@ -3,8 +3,8 @@
 Shows the median spectrum and the band-reliability weights against
 wavenumber (x axis from high to low cm⁻¹, as FTIR users read spectra).
 The diagnostics are computed once per image (in a worker thread, on a pixel
-subsample for big images); changing γ_rough, γ_flat, τ, sharpness or w_min
-only recombines the cached robust scores, so the plot follows at once.
+subsample for big images); changing γ_rough, γ_flat, τ, the correlation floor, sharpness or
+w_min only recombines the cached deficits, so the plot follows at once.
 
 Drag on the plot to force a wavenumber range to w_min (or, with
 ``drag_mode`` = "back to automatic", to undo that); the CO₂ and water-vapour
@@ -101,7 +101,7 @@ class BandWeightsWidget(Container):
     Notes
     -----
     Controls, by name: ``layer``, ``gamma_rough``, ``gamma_flat``, ``tau``,
-    ``sharpness``, ``w_min`` (shared with the Unmix panel), ``drag_mode``,
+    ``corr_floor``, ``sharpness``, ``w_min`` (shared with the Unmix panel), ``drag_mode``,
     buttons ``co2``, ``water``, ``reset``.
     """
 
@@ -144,7 +144,7 @@ class BandWeightsWidget(Container):
             Container(name="source", labels=True, widgets=[self.layer]),
             Container(name="parameters", layout="horizontal", labels=False, widgets=[
                 Container(name="scores", labels=True,
-                          widgets=[c["gamma_rough"], c["gamma_flat"], c["tau"]]),
+                          widgets=[c["gamma_rough"], c["gamma_flat"], c["tau"], c["corr_floor"]]),
                 Container(name="mapping", labels=True,
                           widgets=[c["sharpness"], c["w_min"], self.drag_mode]),
             ]),

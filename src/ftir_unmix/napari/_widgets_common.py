@@ -34,15 +34,18 @@ WEIGHT_TOOLTIPS = {
     "sharpness": "How abruptly the weight drops from 1 to its floor around the threshold τ.",
     "w_min": "Weight given to the least reliable bands (and to ranges you force by hand). "
              "0 ignores them entirely.",
+    "corr_floor": "Smallest spread the neighbour-correlation deficit is measured in. 0 (the paper) "
+                  "lets a clean image distrust bands whose neighbours still correlate at 0.95; "
+                  "the default 0.05 distrusts only bands that are poorly correlated.",
 }
 _WEIGHT_LABELS = {
     "gamma_rough": "γ roughness", "gamma_flat": "γ flatness", "tau": "τ threshold",
-    "sharpness": "sharpness", "w_min": "w_min (floor)",
+    "sharpness": "sharpness", "w_min": "w_min (floor)", "corr_floor": "corr. floor",
 }
 #: Spin-box (step, upper end); the lower end and the hard upper bound come from the engine's rules.
 _WEIGHT_STEPS = {
     "gamma_rough": (0.05, 10.0), "gamma_flat": (0.05, 10.0), "tau": (0.1, 50.0),
-    "sharpness": (0.1, 50.0), "w_min": (0.01, 1.0),
+    "sharpness": (0.1, 50.0), "w_min": (0.01, 1.0), "corr_floor": (0.01, 1.0),
 }
 
 

@@ -6,6 +6,13 @@ atmospheric lines), or whose values hardly vary (no information) get a high
 robust score ``s`` and a weight near ``w_min``; smooth, informative bands get
 a weight near 1. The weights are fixed during training and enter the
 weighted spectral-angle loss (:mod:`ftir_unmix.methods.cnn.losses`).
+
+The scores are relative: a band is distrusted when its deficit is far above
+the typical band's, measured in MADs. On a clean image the MAD of the
+correlation deficit is tiny (0.01), so bands whose neighbours still
+correlate at 0.95 score above ``tau``. ``corr_floor`` (ours, not the paper's)
+is the smallest spread that deficit is measured in, so only bands that are
+poorly correlated in absolute terms are distrusted (docs/benchmarks.md §3).
 """
 
 from __future__ import annotations
@@ -75,16 +82,17 @@ class BandDiagnostics:
     def reweighted(self, **params: float) -> BandDiagnostics:
         """The same diagnostics with the weights recomputed for new parameters.
 
-        The robust z-scores do not depend on ``gamma_rough``, ``gamma_flat``,
-        ``tau``, ``sharpness`` or ``w_min``, so only the score and the sigmoid
-        are redone: microseconds instead of a pass over the cube.
+        The deficits do not depend on the parameters, so only the robust
+        z-scores, the score and the sigmoid are redone: microseconds instead
+        of a pass over the cube.
         """
         unknown = set(params) - set(self.params)
         if unknown:
             raise TypeError(f"unknown band-weight parameter(s): {', '.join(sorted(unknown))}")
         new = {**self.params, **check_weight_params(**params)}
-        score, weights = _score_and_weights(self.z_corr, self.z_rough, self.z_flat, **new)
-        return replace(self, weights=weights, score=score, params=new)
+        z_corr = robust_z(self.d_corr, new["eps"], min_spread=new["corr_floor"])
+        score, weights = _score_and_weights(z_corr, self.z_rough, self.z_flat, **new)
+        return replace(self, weights=weights, score=score, z_corr=z_corr, params=new)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The per-band arrays by column name (weight first)."""
@@ -94,12 +102,12 @@ class BandDiagnostics:
         }
 
 
-def robust_z(u: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    """Robust z-score ``(u - median(u)) / (MAD(u) + eps)``, without the 1.4826 factor."""
+def robust_z(u: np.ndarray, eps: float = 1e-8, *, min_spread: float = 0.0) -> np.ndarray:
+    """Robust z-score ``(u - median(u)) / (max(MAD(u), min_spread) + eps)``, without the 1.4826 factor."""
     u = np.asarray(u, dtype=np.float64)
     med = np.median(u)
     mad = np.median(np.abs(u - med))
-    return (u - med) / (mad + eps)
+    return (u - med) / (max(mad, min_spread) + eps)
 
 
 #: Pixels (at most) the diagnostics are measured on; larger images are sampled.
@@ -116,6 +124,7 @@ def band_diagnostics(
     tau: float = _PAPER["tau"],
     sharpness: float = _PAPER["sharpness"],
     w_min: float = _PAPER["w_min"],
+    corr_floor: float = _PAPER["corr_floor"],
     eps: float = _PAPER["eps"],
     max_pixels: int | None = MAX_PIXELS,
     seed: int = 0,
@@ -136,6 +145,10 @@ def band_diagnostics(
         Slope of the sigmoid mapping scores to weights.
     w_min : float
         Floor of the weights.
+    corr_floor : float
+        Smallest spread (MAD) the neighbour-correlation deficit is scored in;
+        0 (the paper) lets a clean image's tiny spread flag well-correlated
+        bands.
     eps : float
         Guard against division by zero and ``log(0)``.
     max_pixels : int or None
@@ -151,7 +164,7 @@ def band_diagnostics(
     BandDiagnostics
     """
     params = check_weight_params(gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
-                                 sharpness=sharpness, w_min=w_min, eps=eps)
+                                 sharpness=sharpness, w_min=w_min, corr_floor=corr_floor, eps=eps)
     y = as_pixels(data, "data", min_bands=3, min_pixels=2, finite=False)
     if max_pixels is not None and y.shape[0] > max_pixels:
         y = take_rows(y, np.sort(np.random.default_rng(seed).choice(y.shape[0], max_pixels, replace=False)))
@@ -196,7 +209,7 @@ def band_diagnostics(
 
     d_flat = -np.log(var + eps)
 
-    z_corr = robust_z(d_corr, eps)
+    z_corr = robust_z(d_corr, eps, min_spread=corr_floor)
     z_rough = robust_z(d_rough, eps)
     z_flat = robust_z(d_flat, eps)
     score, weights = _score_and_weights(z_corr, z_rough, z_flat, **params)
@@ -209,7 +222,8 @@ def band_diagnostics(
 
 def _score_and_weights(z_corr: np.ndarray, z_rough: np.ndarray, z_flat: np.ndarray, *,
                        gamma_rough: float, gamma_flat: float, tau: float, sharpness: float,
-                       w_min: float, eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
+                       w_min: float, corr_floor: float = 0.0,
+                       eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     """Combined score ``s`` and weights ``w`` from the robust z-scores."""
     score = (
         np.maximum(z_corr, 0.0)
@@ -228,6 +242,7 @@ def band_weights(
     tau: float = _PAPER["tau"],
     sharpness: float = _PAPER["sharpness"],
     w_min: float = _PAPER["w_min"],
+    corr_floor: float = _PAPER["corr_floor"],
     eps: float = _PAPER["eps"],
 ) -> np.ndarray:
     """Band-reliability weights ``w`` (B,) of a cube.
@@ -246,7 +261,7 @@ def band_weights(
     """
     return band_diagnostics(
         data, gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
-        sharpness=sharpness, w_min=w_min, eps=eps,
+        sharpness=sharpness, w_min=w_min, corr_floor=corr_floor, eps=eps,
     ).weights
 
 
