@@ -311,9 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write the results here (rewritten after each run)")
     ap.add_argument("--jobs", type=int, default=1, help="parallel processes (at most 2 on a shared 2-core machine)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    ap.add_argument("--height", type=int, default=None)
-    ap.add_argument("--width", type=int, default=None)
-    ap.add_argument("--bands", type=int, default=None)
+    # say the size: tables of different sizes are different scenes and must not be compared
+    ap.add_argument("--height", type=int, default=None,
+                    help="scene height in pixels (default: the generator's 64; the reports use 48)")
+    ap.add_argument("--width", type=int, default=None,
+                    help="scene width in pixels (default: the generator's 128; the reports use 96)")
+    ap.add_argument("--bands", type=int, default=None, help="band count (default: the generator's 838)")
     ap.add_argument("--resume", action="store_true", help="keep the runs already in --json and skip them")
     ap.add_argument("--markdown", type=Path, default=None,
                     help="write the report section into this markdown file (docs/benchmarks.md)")
