@@ -277,14 +277,22 @@ def result_folder(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
     target = check_output_folder(path, overwrite=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_partials(target)
-    partial = _partial_name(target)
-    partial.mkdir()
-    try:
+    with staged_folder(target) as partial:
         yield partial
         if _manifest(partial) is None:
             raise OutputError(target, f"the result has no {MANIFEST}; nothing was replaced")
         check_output_folder(target, overwrite=overwrite)  # again: it may have changed meanwhile
         replace_folder(partial, target)
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """A new hidden folder beside ``target`` to write into, removed on exit unless
+    :func:`replace_folder` has put it in ``target``'s place (result folders, sessions)."""
+    partial = _partial_name(target)
+    partial.mkdir()
+    try:
+        yield partial
     finally:
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)

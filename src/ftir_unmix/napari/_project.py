@@ -34,8 +34,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -46,7 +44,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import OutputError
 from ..jsonable import jsonable
-from ..safe_write import PRODUCER, file_digest, replace_folder
+from ..safe_write import PRODUCER, file_digest, replace_folder, staged_folder
 from ._layers import DERIVED_KEY, FORCED_RANGES_KEY, RESULT_KEY, is_abundance_layer, is_cube_layer
 
 __all__ = [
@@ -168,28 +166,25 @@ def save_session(viewer: Any, path: str | os.PathLike[str], *, overwrite: bool |
             overwrite = (ask or _default_ask)(f"{target} holds an earlier session. Replace it?")
         if not overwrite:
             raise OutputError(target, "holds an earlier session; not replaced")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
-        partial.mkdir()
-    except OSError as exc:
-        raise OutputError(target, f"cannot write the session there ({exc.strerror or exc})") from None
-    try:
-        manifest = _Writer(viewer, partial, target).write()
-        files = {e.name: file_digest(e) for e in sorted(partial.iterdir()) if e.is_file()}
-        manifest["files"] = files
-        (partial / MANIFEST).write_text(json.dumps(jsonable(manifest), indent=1, allow_nan=False),
-                                        encoding="utf-8")
-        if session_state(target) not in ("absent", "empty", "session"):  # changed meanwhile
-            raise OutputError(target, "changed while saving; not replaced")
-        replace_folder(partial, target)
-    except OSError as exc:
-        if isinstance(exc, OutputError):
-            raise
-        raise OutputError(target, f"cannot write the session ({exc.strerror or exc})") from None
-    finally:
-        if partial.exists():
-            shutil.rmtree(partial, ignore_errors=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = stack.enter_context(staged_folder(target))
+        except OSError as exc:
+            raise OutputError(target, f"cannot write the session there ({exc.strerror or exc})") from None
+        try:
+            manifest = _Writer(viewer, partial, target).write()
+            files = {e.name: file_digest(e) for e in sorted(partial.iterdir()) if e.is_file()}
+            manifest["files"] = files
+            (partial / MANIFEST).write_text(json.dumps(jsonable(manifest), indent=1, allow_nan=False),
+                                            encoding="utf-8")
+            if session_state(target) not in ("absent", "empty", "session"):  # changed meanwhile
+                raise OutputError(target, "changed while saving; not replaced")
+            replace_folder(partial, target)
+        except OSError as exc:
+            if isinstance(exc, OutputError):
+                raise
+            raise OutputError(target, f"cannot write the session ({exc.strerror or exc})") from None
     return target
 
 
