@@ -15,7 +15,7 @@ from .preprocess.scaling import SCALINGS
 __all__ = ["UnmixConfig", "PROTOCOLS", "INITS", "DEVICES", "GROUPS", "MAX_EPOCHS", "parameter_rule"]
 
 PROTOCOLS = ("fast", "paper")
-INITS = ("auto", "nmf", "vca", "random")
+INITS = ("auto", "nmf", "vca", "mvs", "random")
 REFINE_SPOTS = ("median", "cluster")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: The most epochs (paper protocol) or steps (fast protocol) a run may be asked for.
@@ -118,13 +118,24 @@ class UnmixConfig:
         zero where the material is transparent (:mod:`ftir_unmix.preprocess.background`).
         Default ``"quadratic"``: ATR spectra always carry such a baseline;
         use ``"none"`` for data without one (e.g. reflectance images).
-    init : {"auto", "nmf", "vca", "random"}
-        Decoder initialisation: from a fast endmember estimate (NMF or
-        VCA + FCLS of the band-weighted data), or random as in the paper.
-        ``"auto"``: for the fast protocol, both NMF and VCA + FCLS, each
-        followed by the warm-up; the one the encoder fits with the lower
-        loss is kept (recorded under ``warm_start`` in the run record).
-        For the paper protocol, ``"random"``.
+    init : {"auto", "nmf", "vca", "mvs", "random"}
+        Decoder initialisation: from a fast endmember estimate (NMF,
+        VCA + FCLS, or the minimum-volume simplex of
+        :func:`ftir_unmix.methods.simplex.min_volume_simplex`, which needs no
+        pure pixels, of the band-weighted data), or random as in the paper.
+        ``"auto"``: for the fast protocol, both NMF and VCA + FCLS (and the
+        simplex with ``simplex_start``), each followed by the warm-up; the
+        one the encoder fits with the lower loss is kept (recorded under
+        ``warm_start`` in the run record). For the paper protocol, ``"random"``.
+    simplex_start : bool
+        Fast protocol with ``init="auto"``: the minimum-volume simplex is a
+        third warm-start candidate (off by default: on the held-out scenes it
+        mended some cases and broke others, docs/benchmarks.md §0).
+    minvol, sparsity : float
+        Fast protocol: weights of a minimum-volume (endmember dispersion)
+        prior and of an abundance-sparsity (L½) prior added to the loss, in
+        units of the image's unavoidable misfit (:mod:`ftir_unmix.methods.cnn.priors`).
+        0 (off) by default: neither lowered the error on the held-out scenes.
     seed : int
         Seeds every random choice; same seed, same device, same result.
     device : {"auto", "cpu", "cuda", "mps"}
@@ -207,7 +218,17 @@ class UnmixConfig:
     dropout: float | None = _param(None, Rule("float", 0.0, 1.0, high_open=True, optional=True), "cnn",
                                    "spatial dropout (default: 0.2 paper protocol, 0 fast)")
     init: str = _param("auto", Rule("choice", choices=INITS), "cnn",
-                       "decoder warm start (auto: the better of nmf and vca; random for the paper protocol)")
+                       "decoder warm start (auto: the better of nmf and vca; mvs: minimum-volume simplex; "
+                       "random for the paper protocol)")
+    simplex_start: bool = _param(False, Rule("bool"), "cnn",
+                                 "fast protocol, init auto: also try the minimum-volume simplex (needs no "
+                                 "pure pixels) as a warm start")
+    minvol: float = _param(0.0, Rule("float", 0.0, 1000.0), "cnn",
+                           "fast protocol: weight of the minimum-volume (endmember dispersion) prior, in "
+                           "units of the image's unavoidable misfit (0: off)")
+    sparsity: float = _param(0.0, Rule("float", 0.0, 1000.0), "cnn",
+                             "fast protocol: weight of the abundance-sparsity prior, in the same units "
+                             "(0: off)")
     # --- training protocol
     protocol: str = _param("fast", Rule("choice", choices=PROTOCOLS), "protocol",
                            "fast: whole-image steps, stops on convergence; paper: random 5x5 patches")

@@ -3,7 +3,8 @@
 - :mod:`.model`: the network (encoder, softmax abundances, nonnegative decoder);
 - :mod:`.losses`: SAD / WSAD, with the background (baseline) projected out;
 - :mod:`.protocols`: the paper's patch protocol and the fast whole-image one;
-- :mod:`.warm_start`: decoder initialisation from NMF or VCA + FCLS;
+- :mod:`.warm_start`: decoder initialisation from NMF, VCA + FCLS or a minimum-volume simplex;
+- :mod:`.priors`: optional minimum-volume and sparsity terms of the loss;
 - restarts: further warm starts trained to the end, the lowest whole-image objective kept,
   their disagreement recorded per endmember (``restart_runs``);
 - :mod:`.refinement`: retry the least-used endmember on the worst-explained spot.
@@ -138,7 +139,8 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
         starts, record["warm_start"] = yield from warm_start_trials(loop, x, loss_w, cfg, stop, inp.t0)
         run.history = list(starts[0].losses)
     elif cfg.init != "random":
-        model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed))
+        q = None if nuisance is None else nuisance.detach().cpu().numpy().astype(np.float64)
+        model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed, q))
     timings["init_s"] = time.perf_counter() - t
     # The chosen warm start's warm-up steps are the run's first steps.
     run.best = _Best.of(run.history[-1] if run.history else float("inf"), model, len(run.history))

@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from .losses import COS_CLAMP, wsad
 from .model import FTIRUnmixer
+from .priors import Priors, misfit_floor
 
 __all__ = ["FastTrainer", "PaperTrainer", "Trainer", "infer_tiled", "subspace"]
 
@@ -55,6 +56,7 @@ class Trainer:
 
     model: FTIRUnmixer
     cfg: Any
+    nuisance: torch.Tensor | None  # (B, r) weighted background basis, removed before the angle
     total: int
     stopped_by: str
     detail: dict[str, Any]
@@ -64,6 +66,10 @@ class Trainer:
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
         if opt_state is not None:
             self.opt.load_state_dict(opt_state)
+
+    def prior_value(self, abundances: np.ndarray) -> float:
+        """The priors' part of the objective at the current state (abundances (K, N)); none here."""
+        return 0.0
 
 
 class PaperTrainer(Trainer):
@@ -182,6 +188,8 @@ class FastTrainer(Trainer):
         self.c = c.T.reshape(v.shape[1], h, w).contiguous()  # VᵀDx
         self.xnorm = xnorm.reshape(h, w)  # ‖Dx‖ on all bands
         del z, c
+        floor = misfit_floor(self.c.reshape(v.shape[1], -1), xnorm, model.k) if cfg.minvol or cfg.sparsity else 0.0
+        self.priors = Priors(cfg.minvol, cfg.sparsity, floor)
         self.restart()
         n_pix = h * w
         if n_pix <= cfg.max_pixels_per_step:
@@ -194,6 +202,8 @@ class FastTrainer(Trainer):
             "energy_captured_encoder": cap_in, "energy_captured_loss": cap_loss,
             "tile": list(self.tile),
         }
+        if self.priors:
+            self.detail["misfit_floor_deg"] = float(np.degrees(floor))
 
     def _crop(self) -> tuple[slice, slice]:
         th, tw = self.tile
@@ -201,12 +211,15 @@ class FastTrainer(Trainer):
         c0 = int(torch.randint(0, self.w - tw + 1, (1,), generator=self.gen))
         return slice(r0, r0 + th), slice(c0, c0 + tw)
 
+    def _as_seen(self, m: torch.Tensor) -> torch.Tensor:
+        """Spectra in columns (B, n) as the loss sees them: weighted, the background removed."""
+        m = self.wt[:, None] * m
+        return m if self.nuisance is None else m - self.nuisance @ (self.nuisance.T @ m)
+
     def loss(self, rs: slice, cs: slice) -> torch.Tensor:
         model, p = self.model, self.model.patch_size
         a = model.abundances(self.z[None, :, rs, cs])  # (1, K, h, w)
-        m = (self.wt[:, None] * model.decoder_kernel().reshape(model.n_bands, -1))  # (B, K p²)
-        if self.nuisance is not None:
-            m = m - self.nuisance @ (self.nuisance.T @ m)
+        m = self._as_seen(model.decoder_kernel().reshape(model.n_bands, -1))  # (B, K p²)
         proj_w = self.v.T @ m  # (r, K p²)
         resid = m - self.v @ proj_w  # the decoder outside span V
         gram = resid.T @ resid  # (K p², K p²)
@@ -217,7 +230,17 @@ class FastTrainer(Trainer):
         nsq = proj.square().sum(0) + (ap * (gram @ ap)).sum(0)
         xnorm = self.xnorm[rs, cs].reshape(-1)
         cos = dot / (xnorm * nsq.clamp_min(0).sqrt() + self.cfg.eps)
-        return torch.arccos(cos.clamp(-1 + COS_CLAMP, 1 - COS_CLAMP)).mean()
+        loss = torch.arccos(cos.clamp(-1 + COS_CLAMP, 1 - COS_CLAMP)).mean()
+        if self.priors:  # on the endmembers Ê = Σ W (the kernel positions summed) and these maps
+            loss = loss + self.priors.penalty(m.reshape(model.n_bands, model.k, -1).sum(-1), a[0].flatten(1))
+        return loss
+
+    @torch.no_grad()
+    def prior_value(self, abundances: np.ndarray) -> float:
+        if not self.priors:
+            return 0.0
+        m = self._as_seen(self.model.endmembers())
+        return float(self.priors.penalty(m, torch.as_tensor(abundances, dtype=m.dtype, device=m.device)))
 
     def steps(self, should_stop: Callable[[], bool], start: int = 0,
               warmup: int | None = None) -> Iterator[float]:

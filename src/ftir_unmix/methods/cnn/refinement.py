@@ -21,7 +21,8 @@ class Objective:
     Attributes
     ----------
     mean : float
-        Mean (W)SAD over the pixels (radians).
+        Mean (W)SAD over the pixels (radians), plus the priors when the run has any
+        (``minvol``, ``sparsity``).
     angle : ndarray (H, W)
         The angle of every pixel.
     abundances : ndarray (K, N)
@@ -46,7 +47,7 @@ def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, nuisance: torch.
     e = model.endmembers().detach().cpu().numpy()
     q = None if nuisance is None else nuisance.detach().cpu().numpy().astype(np.float64)
     angle = reconstruction_angles(x, e, a, loss_w, nuisance=q, chunk=chunk)
-    return Objective(float(angle.mean()), angle.reshape(shape), a)
+    return Objective(float(angle.mean()) + loop.prior_value(a), angle.reshape(shape), a)
 
 
 def replace_weakest(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],

@@ -1,4 +1,4 @@
-"""Warm starts of the decoder: endmembers from NMF or VCA + FCLS, and the choice between them."""
+"""Warm starts of the decoder: endmembers from NMF, VCA + FCLS or a minimum-volume simplex, and the choice."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import classical
 from ..base import Progress, StopFlag, should_stop
+from ..simplex import min_volume_simplex
 from .protocols import Trainer
 
 __all__ = ["WarmStart", "candidate_starts", "initial_endmembers", "warm_start_trials"]
@@ -22,13 +23,16 @@ _INIT_PIXELS = 4096
 _YIELD_EVERY = 0.25
 
 
-def initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: int) -> np.ndarray:
+def initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: int,
+                       nuisance: np.ndarray | None = None) -> np.ndarray:
     """Endmembers (B, K) for the decoder's warm start.
 
-    Pure pixels are found on the band-weighted data (so unreliable bands do
-    not steer the choice); the spectra are then fitted on all bands to the
-    resulting abundances by least squares, so that bands with a low weight
-    are not amplified.
+    ``how``: ``"nmf"``, ``"vca"`` (VCA + FCLS) or ``"mvs"`` (the minimum-volume
+    simplex, which needs no pure pixels). The abundances are found on the
+    band-weighted data (so unreliable bands do not steer the choice; the
+    simplex also without the weighted ``nuisance`` basis, the baseline); the
+    spectra are then fitted on all bands to them by least squares, so that
+    bands with a low weight are not amplified.
     """
     if x.shape[0] > _INIT_PIXELS:  # the estimate needs the spread of spectra, not every pixel
         x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], _INIT_PIXELS, replace=False))]
@@ -36,6 +40,9 @@ def initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: int
     xw = x * w
     if how == "nmf":
         _, a = classical.nmf(np.clip(xw, 0, None), k, seed=seed)
+    elif how == "mvs":
+        a, scale = min_volume_simplex(xw, k, seed=seed, nuisance=nuisance)
+        a = a * (scale / np.median(scale[scale > 0]))  # x ≈ s·(E a): the intensity goes with a
     else:
         e_w = classical.vca(xw, k, seed=seed)
         a = classical.fcls(xw, e_w)
@@ -67,15 +74,16 @@ class WarmStart:
     state: dict[str, Any]
 
 
-def candidate_starts(n: int) -> list[tuple[str, str, int]]:
-    """The first ``max(n, 2)`` warm starts as ``(name, how, seed offset)``: NMF and VCA at the
-    run's seed, then VCA and NMF at the next seeds."""
-    out = [("nmf", "nmf", 0), ("vca", "vca", 0)]
+def candidate_starts(n: int, simplex: bool = False) -> list[tuple[str, str, int]]:
+    """The warm starts tried for ``n`` restarts, as ``(name, how, seed offset)``: NMF and VCA at
+    the run's seed (and the minimum-volume simplex with ``simplex``), then VCA and NMF at the
+    next seeds until there are ``n``."""
+    out = [("nmf", "nmf", 0), ("vca", "vca", 0)] + ([("mvs", "mvs", 0)] if simplex else [])
     i = 1
     while len(out) < n:
         out += [(f"vca+{i}", "vca", i), (f"nmf+{i}", "nmf", i)]
         i += 1
-    return out[:max(n, 2)]
+    return out[:max(n, 3 if simplex else 2)]
 
 
 def warm_start_trials(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any, stop: StopFlag,
@@ -83,9 +91,9 @@ def warm_start_trials(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any
     """Try the warm starts; return them best first and leave the model at the best one.
 
     Each candidate (:func:`candidate_starts` of ``cfg.restarts``: NMF and VCA + FCLS,
-    more for more restarts) trains the encoder alone (decoder fixed at the
-    candidate's endmembers) for half the warm-up; the lower the mean loss over
-    its last fifth of those steps, the better. Neither estimate is best
+    the minimum-volume simplex with ``cfg.simplex_start``, more for more restarts)
+    trains the encoder alone (decoder fixed at the candidate's endmembers) for half
+    the warm-up; the lower the mean loss over its last fifth of those steps, the better. Neither estimate is best
     everywhere (docs/benchmarks.md): on Samson the NMF start is ~24° off and
     VCA's ~4°; on layered synthetic sections it is the other way round.
 
@@ -100,11 +108,13 @@ def warm_start_trials(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any
     start = copy.deepcopy(model.state_dict())
     n = max(cfg.warmup_steps // 2, 1)
     trials: list[WarmStart] = []
-    for name, how, offset in candidate_starts(cfg.restarts):
+    nuisance = None if loop.nuisance is None else loop.nuisance.detach().cpu().numpy().astype(np.float64)
+    for name, how, offset in candidate_starts(cfg.restarts, cfg.simplex_start):
         yield Progress(phase="prepare", total=loop.total, elapsed=time.perf_counter() - t0,
                        message=f"warm start: trying {name.upper()}")
         model.load_state_dict(start)
-        model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, how, cfg.seed + offset))
+        model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, how, cfg.seed + offset,
+                                              nuisance))
         loop.restart()
         losses: list[float] = []
         last_yield = time.perf_counter()

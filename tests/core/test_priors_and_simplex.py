@@ -1,0 +1,99 @@
+"""The remedies for images without pure pixels, as options: the minimum-volume simplex warm
+start and the minimum-volume and sparsity priors of the loss (issue 12)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ftir_unmix import unmix
+from ftir_unmix.methods import classical
+from ftir_unmix.methods.cnn.priors import Priors, abundance_sparsity, dispersion, misfit_floor
+from ftir_unmix.methods.cnn.warm_start import candidate_starts
+from ftir_unmix.methods.simplex import min_volume_simplex
+from ftir_unmix.metrics import mean_sad
+
+
+def _no_pure_pixels(seed: int = 0, n: int = 3000, b: int = 60, cap: float = 0.7):
+    """Mixtures of three spectra, none above ``cap`` in any pixel, many on the simplex's facets,
+    each pixel scaled by its own intensity (as ATR contact does)."""
+    rng = np.random.default_rng(seed)
+    e = rng.random((b, 3)) ** 3 + 0.01
+    a = rng.dirichlet([0.7, 0.7, 0.7], size=4 * n)
+    a = a[a.max(1) <= cap][:n]
+    a[: n // 3, 0] = 0.0  # pixels on the facets (one material absent)
+    a[n // 3: 2 * n // 3, 1] = 0.0
+    a /= a.sum(1, keepdims=True)
+    a = a[a.max(1) <= cap]
+    scale = rng.uniform(0.5, 1.5, len(a))[:, None]
+    return e, (scale * a) @ e.T
+
+
+def test_min_volume_simplex_recovers_endmembers_that_no_pixel_shows_pure():
+    e, y = _no_pure_pixels()
+    a, s = min_volume_simplex(y, 3, seed=0)
+    assert a.shape == (3, len(y)) and np.allclose(a.sum(0), 1.0) and (a >= 0).all()
+    b = a * s
+    est = np.linalg.lstsq(b.T, y, rcond=None)[0].T  # y ≈ (s a)ᵀ Eᵀ
+    vca = classical.vca(y, 3, seed=0)
+    sad_mvs, sad_vca = mean_sad(e, est), mean_sad(e, vca)
+    # VCA picks the most extreme pixels, which are mixtures here; the simplex reaches past them.
+    assert sad_mvs < 3.0 and sad_mvs < sad_vca - 3.0, (sad_mvs, sad_vca)
+
+
+def test_min_volume_simplex_refuses_too_few_pixels():
+    with pytest.raises(ValueError, match="k=4"):
+        min_volume_simplex(np.ones((3, 10)), 4)
+
+
+def test_priors_measure_what_they_say():
+    eye = torch.eye(4)
+    assert float(dispersion(torch.ones(10, 4))) == pytest.approx(0.0, abs=1e-6)
+    assert float(dispersion(eye)) == pytest.approx(0.75)  # orthogonal unit directions: 1 − 1/K
+    assert float(abundance_sparsity(eye)) == pytest.approx(0.0, abs=1e-2)  # every pixel pure
+    assert float(abundance_sparsity(torch.full((4, 5), 0.25))) == pytest.approx(1.0, abs=1e-3)
+    # the unit: data of rank 2 have no unavoidable misfit for K = 2, some for K = 1
+    c = torch.randn(2, 500, generator=torch.Generator().manual_seed(0)) + torch.tensor([[3.0], [0.0]])
+    xnorm = torch.linalg.vector_norm(c, dim=0)
+    assert misfit_floor(c, xnorm, 2) == pytest.approx(0.0, abs=1e-3)
+    assert misfit_floor(c, xnorm, 1) > 0.1
+    off = Priors(0.0, 0.0, 0.1)
+    assert not off and off.penalty(eye, eye) == 0.0
+    on = Priors(2.0, 0.0, 0.1)
+    assert float(on.penalty(eye, eye)) == pytest.approx(2.0 * 0.1 * 0.75)
+
+
+def test_simplex_start_is_a_third_warm_start_candidate():
+    assert [c[0] for c in candidate_starts(2)] == ["nmf", "vca"]
+    assert [c[0] for c in candidate_starts(2, simplex=True)] == ["nmf", "vca", "mvs"]
+    assert [c[0] for c in candidate_starts(4, simplex=True)] == ["nmf", "vca", "mvs", "vca+1"]
+
+
+def _weighted_dispersion(r) -> float:
+    m = torch.as_tensor(r.endmembers * r.weights[:, None], dtype=torch.float64)
+    return float(dispersion(m))
+
+
+def test_priors_and_simplex_start_change_the_run_as_documented(small_section, one_torch_thread):
+    opts = dict(epochs=60, warmup_steps=20, device="cpu", restarts=1, refine=False, seed=1)
+    plain = unmix(small_section.cube, 4, **opts)
+    assert "misfit_floor_deg" not in plain.parameters["protocol_detail"]
+    tight = unmix(small_section.cube, 4, minvol=20.0, **opts)
+    assert tight.parameters["minvol"] == 20.0 and tight.parameters["protocol_detail"]["misfit_floor_deg"] > 0
+    # a strong minimum-volume prior pulls the endmembers together
+    assert _weighted_dispersion(tight) < _weighted_dispersion(plain) - 0.05
+    sparse = unmix(small_section.cube, 4, sparsity=20.0, **opts)
+    assert abundance_sparsity(torch.as_tensor(sparse.abundances.reshape(4, -1))) < \
+        abundance_sparsity(torch.as_tensor(plain.abundances.reshape(4, -1))) - 0.05
+    started = unmix(small_section.cube, 4, simplex_start=True, **opts)
+    assert set(started.parameters["warm_start"]["trial_loss"]) == {"nmf", "vca", "mvs"}
+    alone = unmix(small_section.cube, 4, init="mvs", **opts)
+    assert alone.parameters["init"] == "mvs" and "warm_start" not in alone.parameters
+    assert np.isfinite(alone.endmembers).all() and mean_sad(small_section.endmembers, alone.endmembers) < 20
+
+
+@pytest.mark.parametrize("name, value", [("minvol", -1.0), ("sparsity", float("nan")), ("simplex_start", "yes")])
+def test_prior_options_are_checked(small_section, name, value):
+    with pytest.raises((TypeError, ValueError), match=name):  # a wrong type is a TypeError, as everywhere
+        unmix(small_section.cube, 4, **{name: value})
