@@ -139,8 +139,8 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
         starts, record["warm_start"] = yield from warm_start_trials(loop, x, loss_w, cfg, stop, inp.t0)
         run.history = list(starts[0].losses)
     elif cfg.init != "random":
-        q = None if nuisance is None else nuisance.detach().cpu().numpy().astype(np.float64)
-        model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed, q))
+        model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed,
+                                              loop.nuisance_basis))
     timings["init_s"] = time.perf_counter() - t
     # The chosen warm start's warm-up steps are the run's first steps.
     run.best = _Best.of(run.history[-1] if run.history else float("inf"), model, len(run.history))
@@ -153,10 +153,10 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     kept: Objective | None = None  # the whole-image objective of the state kept, once computed
     others: list[np.ndarray] = []  # the other restarts' endmembers
     if cfg.restarts > 1 and len(starts) > 1 and not cancelled:
-        kept, others = yield from _restarts(run, inp, nuisance, starts, record)
+        kept, others = yield from _restarts(run, inp, starts, record)
         cancelled = record["stopped_by"] == "cancel"
     if refine_steps and not cancelled:
-        kept = yield from _refine(run, inp, nuisance, refine_steps, record, kept)
+        kept = yield from _refine(run, inp, refine_steps, record, kept)
         cancelled = record["stopped_by"] == "cancel"
     timings["train_s"] = time.perf_counter() - t_train
     record["steps_run"] = len(run.history)  # the warm-up of the chosen warm start included
@@ -209,7 +209,7 @@ class _Finished:
     endmembers: np.ndarray
 
 
-def _restarts(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, starts: list[WarmStart],
+def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
               record: dict[str, Any]) -> Generator[Progress, None, tuple[Objective, list[np.ndarray]]]:
     """Train the next warm starts to the end too and keep the lowest whole-image objective.
 
@@ -228,7 +228,7 @@ def _restarts(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, s
 
     def finish(name: str) -> _Finished:
         model.load_state_dict(run.best.state)
-        obj = objective(loop, inp.pixels, inp.loss_weights, nuisance, inp.shape)
+        obj = objective(loop, inp.pixels, inp.loss_weights, inp.shape)
         return _Finished(name, obj, run.best, run.history, loop.stopped_by,
                          _final_endmembers(model, inp.background))
 
@@ -253,7 +253,7 @@ def _restarts(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, s
     return win.objective, [f.endmembers for f in done if f is not win]
 
 
-def _refine(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, refine_steps: int,
+def _refine(run: _Training, inp: MethodInput, refine_steps: int,
             record: dict[str, Any], before: Objective | None) -> Generator[Progress, None, Objective]:
     """The refinement pass (docs/method.md): kept only if the whole-image objective drops.
 
@@ -263,10 +263,10 @@ def _refine(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, ref
     cfg, loop, model = inp.config, run.loop, run.model
     model.load_state_dict(run.best.state)
     if before is None:
-        before = objective(loop, inp.pixels, inp.loss_weights, nuisance, inp.shape)
+        before = objective(loop, inp.pixels, inp.loss_weights, inp.shape)
     kept = run.best
-    q = None if nuisance is None else nuisance.detach().cpu().numpy().astype(np.float64)
-    column, pixel = replace_weakest(model, inp.pixels, before, inp.shape, cfg.refine_spot, inp.loss_weights, q)
+    column, pixel = replace_weakest(model, inp.pixels, before, inp.shape, cfg.refine_spot, inp.loss_weights,
+                                    loop.nuisance_basis)
     run.best = _Best(float("inf"), kept.state, kept.step)  # any refinement step beats it
     loop.restart()
     start = loop.total - refine_steps
@@ -276,7 +276,7 @@ def _refine(run: _Training, inp: MethodInput, nuisance: torch.Tensor | None, ref
     if loop.stopped_by == "cancel":
         record["stopped_by"] = "cancel"
     model.load_state_dict(run.best.state)
-    after = objective(loop, inp.pixels, inp.loss_weights, nuisance, inp.shape)
+    after = objective(loop, inp.pixels, inp.loss_weights, inp.shape)
     accepted = after.mean < before.mean and loop.stopped_by != "cancel"
     if not accepted:
         run.best = kept

@@ -11,6 +11,7 @@ is the most steps, ``stopped_by`` says how the last ``steps`` ended,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,12 @@ class Trainer:
     def prior_value(self, abundances: np.ndarray) -> float:
         """The priors' part of the objective at the current state (abundances (K, N)); none here."""
         return 0.0
+
+    @cached_property
+    def nuisance_basis(self) -> np.ndarray | None:
+        """``nuisance`` as float64 numpy, for the steps that work on arrays: the warm starts,
+        the whole-image objective and the refinement's spot."""
+        return None if self.nuisance is None else self.nuisance.detach().cpu().numpy().astype(np.float64)
 
 
 class PaperTrainer(Trainer):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ...metrics import map_peaks, reconstruction_angles
 from .model import FTIRUnmixer
@@ -33,8 +32,8 @@ class Objective:
     abundances: np.ndarray
 
 
-def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, nuisance: torch.Tensor | None,
-              shape: tuple[int, int], chunk: int | None = None) -> Objective:
+def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, shape: tuple[int, int],
+              chunk: int | None = None) -> Objective:
     """The whole-image objective of the model's current state.
 
     Computed with the 1×1 part of the model (``Ê a``); the fast protocol's
@@ -45,8 +44,7 @@ def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, nuisance: torch.
     model.eval()
     a = loop.infer().reshape(model.k, -1)
     e = model.endmembers().detach().cpu().numpy()
-    q = None if nuisance is None else nuisance.detach().cpu().numpy().astype(np.float64)
-    angle = reconstruction_angles(x, e, a, loss_w, nuisance=q, chunk=chunk)
+    angle = reconstruction_angles(x, e, a, loss_w, nuisance=loop.nuisance_basis, chunk=chunk)
     return Objective(float(angle.mean()) + loop.prior_value(a), angle.reshape(shape), a)
 
 

@@ -93,9 +93,10 @@ def warm_start_trials(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any
     Each candidate (:func:`candidate_starts` of ``cfg.restarts``: NMF and VCA + FCLS,
     the minimum-volume simplex with ``cfg.simplex_start``, more for more restarts)
     trains the encoder alone (decoder fixed at the candidate's endmembers) for half
-    the warm-up; the lower the mean loss over its last fifth of those steps, the better. Neither estimate is best
-    everywhere (docs/benchmarks.md): on Samson the NMF start is ~24° off and
-    VCA's ~4°; on layered synthetic sections it is the other way round.
+    the warm-up; the lower the mean loss over its last fifth of those steps, the
+    better. Neither estimate is best everywhere (docs/benchmarks.md): on Samson the
+    NMF start is ~24° off and VCA's ~4°; on layered synthetic sections it is the
+    other way round.
 
     Returns
     -------
@@ -108,13 +109,12 @@ def warm_start_trials(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any
     start = copy.deepcopy(model.state_dict())
     n = max(cfg.warmup_steps // 2, 1)
     trials: list[WarmStart] = []
-    nuisance = None if loop.nuisance is None else loop.nuisance.detach().cpu().numpy().astype(np.float64)
     for name, how, offset in candidate_starts(cfg.restarts, cfg.simplex_start):
         yield Progress(phase="prepare", total=loop.total, elapsed=time.perf_counter() - t0,
                        message=f"warm start: trying {name.upper()}")
         model.load_state_dict(start)
         model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, how, cfg.seed + offset,
-                                              nuisance))
+                                              loop.nuisance_basis))
         loop.restart()
         losses: list[float] = []
         last_yield = time.perf_counter()
