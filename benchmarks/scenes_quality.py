@@ -6,8 +6,8 @@ Hungarian-matched estimate and the abundance RMSE, then prints per-case means
 and per-material angles.
 
 Seeds: tune defaults on ``TUNING_SEEDS`` (0-4) only; report on
-``REPORT_SEEDS`` (9001-9005), which this script refuses unless
-``--report`` is given.
+``REPORT_SEEDS`` (9001-9015, a fresh set of five for each report), which
+this script refuses unless ``--report`` is given.
 
 Examples
 --------
@@ -360,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         "git_modified_files": len((_git("status", "--porcelain", "--untracked-files=no") or "").splitlines()),
         "torch": torch.__version__,
         "python": platform.python_version(), "threads_per_process": args.threads, "jobs": args.jobs,
-        "seed_policy": "tune on TUNING_SEEDS (0-4) only; report on REPORT_SEEDS (9001-9005)",
+        "seed_policy": "tune on TUNING_SEEDS (0-4) only; "
+                       "report on REPORT_SEEDS (9001-9015; five fresh seeds per report)",
         "metrics": "SAD in degrees after Hungarian matching on the angle; abundance RMSE over matched maps",
     }
 

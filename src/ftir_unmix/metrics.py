@@ -18,6 +18,7 @@ from .cube import as_pixels
 
 __all__ = [
     "abundance_rmse",
+    "cone_angles",
     "map_peaks",
     "reconstruction_angles",
     "endmember_sad",
@@ -257,6 +258,65 @@ def reconstruction_angles(
         den = np.linalg.norm(xw, axis=1) * np.linalg.norm(rw, axis=1)
         cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
         out[s:s + chunk] = np.arccos(np.clip(cos, -1.0, 1.0))
+    return out
+
+
+def cone_angles(
+    pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray | None = None, *,
+    nuisance: np.ndarray | None = None, chunk: int | None = None,
+) -> np.ndarray:
+    """Band-weighted angle (radians) between each pixel and the closest nonnegative
+    combination of the endmembers: how well the spectra themselves can explain it.
+
+    Unlike :func:`reconstruction_angles` this needs no abundances: each pixel gets
+    its best nonnegative ones (no sum-to-one: the angle ignores scale), so two sets
+    of endmembers are compared without the error of whatever estimated the maps.
+
+    Parameters
+    ----------
+    pixels : ndarray (N, B)
+    endmembers : ndarray (B, K)
+    weights : ndarray (B,), optional
+        Band weights (ones if omitted).
+    nuisance : ndarray (B, r), optional
+        Orthonormal columns removed from the weighted spectra first (as in
+        :func:`reconstruction_angles`).
+    chunk : int, optional
+        Pixels per block.
+
+    Returns
+    -------
+    ndarray (N,)
+        The angle of each pixel; 90° for a pixel that is zero.
+    """
+    from scipy.linalg import cho_factor, cho_solve, solve_triangular
+    from scipy.optimize import nnls
+
+    x = pixels if hasattr(pixels, "shape") else np.asarray(pixels)
+    n, b = x.shape
+    chunk = chunk or max(256, (1 << 21) // b)
+    w = np.ones(b) if weights is None else np.asarray(weights, dtype=np.float64)
+    ew = np.asarray(endmembers, dtype=np.float64) * w[:, None]
+    if nuisance is not None:
+        ew -= nuisance @ (nuisance.T @ ew)
+    # ‖p − E a‖² = ‖R a − R⁻ᵀ c‖² + 1 − cᵀ G⁻¹ c for a unit p, with G = EᵀE = RᵀR and c = Eᵀp:
+    # the nonnegative least squares runs on K×K instead of B×K.
+    gram = ew.T @ ew
+    gram += 1e-14 * np.trace(gram) * np.eye(gram.shape[0])  # collinear spectra stay solvable
+    factor = cho_factor(gram, lower=False)
+    r = np.triu(factor[0])
+    out = np.full(n, np.pi / 2)
+    for s in range(0, n, chunk):
+        xw = x[s:s + chunk].astype(np.float64) * w
+        if nuisance is not None:
+            xw -= (xw @ nuisance) @ nuisance.T
+        norm = np.linalg.norm(xw, axis=1)
+        ok = norm > 0
+        c = (xw[ok] / norm[ok, None]) @ ew
+        outside = 1.0 - np.einsum("nk,nk->n", c, cho_solve(factor, c.T).T)  # residual of the free fit
+        rhs = solve_triangular(r, c.T, trans="T").T
+        res2 = np.array([nnls(r, v)[1] ** 2 for v in rhs]) + outside
+        out[s:s + chunk][ok] = np.arcsin(np.sqrt(np.clip(res2, 0.0, 1.0)))
     return out
 
 

@@ -102,6 +102,42 @@ def test_auto_warm_start_keeps_the_candidate_with_the_lower_trial_loss(small_sec
     assert "warm_start" not in explicit.parameters
 
 
+def test_cone_angles_are_the_best_nonnegative_fit_of_each_pixel():
+    from scipy.optimize import nnls
+
+    from ftir_unmix.metrics import cone_angles
+
+    rng = np.random.default_rng(3)
+    e = rng.random((WN.size, 3)) + 0.05
+    w = rng.uniform(0.05, 1.0, WN.size)
+    basis = polynomial_basis(WN, 2)
+    q = weighted_nuisance_basis(basis, w)
+    x = rng.random((30, WN.size)) + 0.2 * rng.dirichlet(np.ones(3), 30) @ e.T
+    x[0] = 2.5 * (0.3 * e[:, 0] + 0.7 * e[:, 2]) + basis @ [0.4, -0.2, 0.1]  # inside the cone, on a baseline
+    x[1] = e[:, 0] - 0.5 * e[:, 1]  # needs a negative abundance
+    x[2] = 0.0
+    ours = cone_angles(x, e, w, nuisance=q, chunk=7)  # several chunks
+    xw, ew = x * w, e * w[:, None]
+    xw, ew = xw - (xw @ q) @ q.T, ew - q @ (q.T @ ew)
+    for i in range(1, 30):  # the full B×K problem, pixel by pixel
+        norm = np.linalg.norm(xw[i])
+        ref = np.arcsin(nnls(ew, xw[i] / norm)[1]) if norm else np.pi / 2
+        assert ours[i] == pytest.approx(ref, abs=1e-7), i
+    assert ours[0] == pytest.approx(0.0, abs=1e-5) and ours[1] > 0.05 and ours[2] == pytest.approx(np.pi / 2)
+
+
+def test_cone_angles_prefer_the_true_spectra_to_mixtures_of_them_without_pure_pixels():
+    from ftir_unmix.metrics import cone_angles
+
+    rng = np.random.default_rng(4)
+    e = rng.random((WN.size, 3)) + 0.05
+    a = rng.dirichlet(np.ones(3), 2000)
+    a = a[a.max(axis=1) < 0.6]  # no pixel above 0.6 of any material
+    x = (a @ e.T) * rng.uniform(0.5, 2.0, (len(a), 1))
+    inner = e @ np.array([[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]])  # each a mixture
+    assert cone_angles(x, e).mean() < 1e-5 < 0.01 < cone_angles(x, inner).mean()
+
+
 def test_reconstruction_angles_are_the_training_loss_per_pixel():
     from ftir_unmix.metrics import reconstruction_angles
 

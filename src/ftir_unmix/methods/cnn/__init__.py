@@ -5,8 +5,9 @@
 - :mod:`.protocols`: the paper's patch protocol and the fast whole-image one;
 - :mod:`.warm_start`: decoder initialisation from NMF, VCA + FCLS or a minimum-volume simplex;
 - :mod:`.priors`: optional minimum-volume and sparsity terms of the loss;
-- restarts: further warm starts trained to the end, the lowest whole-image objective kept,
-  their disagreement recorded per endmember (``restart_runs``);
+- restarts: further warm starts trained to the end, the spectra that fit the image best
+  kept (the cone fit of :class:`.refinement.Objective`), their disagreement recorded per
+  endmember (``restart_runs``);
 - :mod:`.refinement`: retry the least-used endmember on the worst-explained spot.
 
 :func:`run_cnn` is the method registered as ``"cnn"`` (see :mod:`ftir_unmix.methods`).
@@ -211,11 +212,13 @@ class _Finished:
 
 def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
               record: dict[str, Any]) -> Generator[Progress, None, tuple[Objective, list[np.ndarray]]]:
-    """Train the next warm starts to the end too and keep the lowest whole-image objective.
+    """Train the next warm starts to the end too and keep the spectra that fit the image best.
 
-    The per-step loss on random tiles is too noisy to compare runs; the objective on the
-    whole image is not (issue 12: on scenes without pure pixels the second warm start
-    often ends at a lower objective and a much better answer).
+    The per-step loss on random tiles is too noisy to compare runs. Runs are compared by
+    the whole image's cone fit (``Objective.fit``: each pixel's angle to the best
+    nonnegative combination of the spectra), not by the angle of the encoder's maps: that
+    map error differs from run to run and made a third restart pick wrong spectra on
+    images without pure pixels (docs/benchmarks.md §0).
 
     Returns
     -------
@@ -244,18 +247,19 @@ def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
         if loop.stopped_by == "cancel":  # keep the best of the restarts that finished
             break
         done.append(finish(start.name))
-    win = min(done, key=lambda f: f.objective.mean)
+    win = min(done, key=lambda f: f.objective.fit)
     run.best, run.history = win.best, win.history
     model.load_state_dict(win.best.state)
     record["restart_runs"] = {"objective_deg": {f.name: float(np.degrees(f.objective.mean)) for f in done},
-                          "chosen": win.name}
+                              "fit_deg": {f.name: float(np.degrees(f.objective.fit)) for f in done},
+                              "chosen": win.name}
     record["stopped_by"] = "cancel" if loop.stopped_by == "cancel" else win.stopped_by
     return win.objective, [f.endmembers for f in done if f is not win]
 
 
 def _refine(run: _Training, inp: MethodInput, refine_steps: int,
             record: dict[str, Any], before: Objective | None) -> Generator[Progress, None, Objective]:
-    """The refinement pass (docs/method.md): kept only if the whole-image objective drops.
+    """The refinement pass (docs/method.md): kept only if the whole image's cone fit improves.
 
     ``before`` is the objective of the state trained so far, when already computed.
     Returns the objective of the state kept (its maps are reused).
@@ -277,12 +281,14 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int,
         record["stopped_by"] = "cancel"
     model.load_state_dict(run.best.state)
     after = objective(loop, inp.pixels, inp.loss_weights, inp.shape)
-    accepted = after.mean < before.mean and loop.stopped_by != "cancel"
+    accepted = after.fit < before.fit and loop.stopped_by != "cancel"
     if not accepted:
         run.best = kept
     record["refinement"] = {
         "replaced": column, "pixel": pixel, "steps": len(run.history) - kept.step if accepted else 0,
         "objective_before_deg": float(np.degrees(before.mean)),
-        "objective_after_deg": float(np.degrees(after.mean)), "accepted": bool(accepted),
+        "objective_after_deg": float(np.degrees(after.mean)),
+        "fit_before_deg": float(np.degrees(before.fit)), "fit_after_deg": float(np.degrees(after.fit)),
+        "accepted": bool(accepted),
     }
     return after if accepted else before

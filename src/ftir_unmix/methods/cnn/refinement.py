@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...metrics import map_peaks, reconstruction_angles
+from ...metrics import cone_angles, map_peaks, reconstruction_angles
 from .model import FTIRUnmixer
 from .protocols import Trainer
 
@@ -25,11 +25,16 @@ class Objective:
     angle : ndarray (H, W)
         The angle of every pixel.
     abundances : ndarray (K, N)
+    fit : float
+        Mean angle from each pixel to the nonnegative cone of the endmembers
+        (:func:`~ftir_unmix.metrics.cone_angles`), plus the same priors: the spectra
+        judged without the encoder's maps. States are compared by it.
     """
 
     mean: float
     angle: np.ndarray
     abundances: np.ndarray
+    fit: float
 
 
 def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, shape: tuple[int, int],
@@ -38,14 +43,19 @@ def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, shape: tuple[int
 
     Computed with the 1×1 part of the model (``Ê a``); the fast protocol's
     warm-started decoder keeps its mass at the kernel centre, so this is the
-    loss it trains.
+    loss it trains. ``fit`` scores the spectra alone: the encoder's maps are a
+    trained approximation whose error differs from run to run, and choosing runs
+    by the loss of those maps picked wrong spectra on images without pure pixels
+    (docs/benchmarks.md §0).
     """
     model = loop.model
     model.eval()
     a = loop.infer().reshape(model.k, -1)
     e = model.endmembers().detach().cpu().numpy()
     angle = reconstruction_angles(x, e, a, loss_w, nuisance=loop.nuisance_basis, chunk=chunk)
-    return Objective(float(angle.mean()) + loop.prior_value(a), angle.reshape(shape), a)
+    prior = loop.prior_value(a)
+    fit = float(cone_angles(x, e, loss_w, nuisance=loop.nuisance_basis, chunk=chunk).mean())
+    return Objective(float(angle.mean()) + prior, angle.reshape(shape), a, fit + prior)
 
 
 def replace_weakest(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],
