@@ -33,7 +33,7 @@ def test_a_registered_method_runs_from_the_panel(viewer, cube_layer, registered,
     w.layer.value, w.k.value = cube_layer, 3
     w.method.value = registered
     # a method that reads neither the CNN, the protocol nor the background greys those out
-    assert not w.loss.enabled and not w.epochs.enabled and not w.baseline.enabled
+    assert not w.loss.enabled and not w.epochs.enabled and not w.baseline.enabled and not w.restarts.enabled
     assert w.k.enabled and w.tau.enabled and w.method.tooltip == "every endmember the first pixel"
     w.run.clicked()
     wait_idle(w)
@@ -41,7 +41,7 @@ def test_a_registered_method_runs_from_the_panel(viewer, cube_layer, registered,
     maps = [lay for lay in viewer.layers if is_abundance_layer(lay)]
     assert len(maps) == 3 and np.allclose(maps[0].data, 1 / 3)
     w.method.value = "cnn"
-    assert w.loss.enabled and w.epochs.enabled and w.baseline.enabled
+    assert w.loss.enabled and w.epochs.enabled and w.baseline.enabled and w.restarts.enabled
 
 
 def test_controls_agree_with_the_configuration(viewer, cube_layer):
@@ -49,8 +49,8 @@ def test_controls_agree_with_the_configuration(viewer, cube_layer):
     _dock, w = viewer.window.add_plugin_dock_widget(PLUGIN, "Unmix")
     defaults = UnmixConfig().resolved()
     checked = []
-    for name in ("method", "k", "loss", "protocol", "baseline", "epochs", "lr", "softmax_scale", "seed",
-                 "device", "gamma_rough", "gamma_flat", "tau", "sharpness", "w_min"):
+    for name in ("method", "k", "loss", "protocol", "baseline", "epochs", "lr", "softmax_scale", "restarts",
+                 "seed", "device", "gamma_rough", "gamma_flat", "tau", "sharpness", "w_min"):
         control, rule = getattr(w, name), parameter_rule(name)
         assert control.value == getattr(defaults, name), name
         if rule.kind == "choice":
@@ -59,5 +59,7 @@ def test_controls_agree_with_the_configuration(viewer, cube_layer):
             low_ok = control.min > rule.low if rule.low_open else control.min >= rule.low
             assert low_ok and control.max <= rule.high, (name, control.min, control.max)
         checked.append(name)
-    assert len(checked) == 15
+    assert len(checked) == 16
     assert w.config() == UnmixConfig(epochs=defaults.epochs)  # the panel's defaults are the engine's
+    w.restarts.value = 1  # a control the run reads
+    assert w.config().restarts == 1

@@ -67,8 +67,8 @@ FORMAT = "napari-ftir-unmix session"
 VERSION = 1
 PLUGIN = "napari-ftir-unmix"
 #: The Unmix panel controls a session keeps (by name).
-UNMIX_CONTROLS = ("method", "k", "loss", "protocol", "baseline", "epochs", "lr", "softmax_scale", "seed",
-                  "device", "k_min", "k_max")
+UNMIX_CONTROLS = ("method", "k", "loss", "protocol", "baseline", "epochs", "lr", "softmax_scale", "restarts",
+                  "seed", "device", "k_min", "k_max")
 
 Ask = Callable[[str], bool]
 Locate = Callable[[dict[str, Any], str], "str | None"]

@@ -63,7 +63,7 @@ __all__ = ["UnmixWidget"]
 
 _DEFAULTS = UnmixConfig()
 #: The config groups whose controls a method without them greys out.
-_GROUP_CONTROLS = {"cnn": ("loss", "softmax_scale"), "protocol": ("protocol", "epochs", "lr"),
+_GROUP_CONTROLS = {"cnn": ("loss", "softmax_scale", "restarts"), "protocol": ("protocol", "epochs", "lr"),
                    "background": ("baseline",)}
 _BASELINE_LABELS = {"quadratic": "quadratic (ATR)"}
 
@@ -113,7 +113,7 @@ class UnmixWidget(Container):
     -----
     Controls, by name: ``layer``, ``units``, ``reopen``, ``method``, ``k``,
     ``loss``, ``protocol``, ``baseline``, ``epochs``, ``lr``,
-    ``softmax_scale``, ``seed``, ``device``, ``gamma_rough``, ``gamma_flat``,
+    ``softmax_scale``, ``restarts``, ``seed``, ``device``, ``gamma_rough``, ``gamma_flat``,
     ``tau``, ``sharpness``, ``w_min``, ``k_min``, ``k_max``, buttons ``run``,
     ``select_k``, ``cancel``, ``export`` and the folder ``output_dir``. The
     band-weight parameters are shared with the Band weights panel; wavenumber
@@ -210,6 +210,11 @@ class UnmixWidget(Container):
                                    step=0.1,
                                    tooltip="Higher values push each pixel towards a single material "
                                            "(crisper maps); lower values allow more mixing. Paper: 3.5.")
+        self.restarts = _spin(SpinBox, "restarts", "restarts",
+                              tooltip="fast protocol: starting points trained to the end; the one whose "
+                                      "spectra explain the image best is kept, and how far they disagree "
+                                      "is shown per endmember. Each costs about one training: 1 is the "
+                                      "quickest, 3 the most reliable on images without pure pixels.")
         self.seed = _spin(SpinBox, "seed", "seed", max=2**31 - 1,
                           tooltip="Same seed, same data, same device → same result.")
         self.device = ComboBox(
@@ -251,7 +256,7 @@ class UnmixWidget(Container):
                       labels=True),
             Container(name="parameters", labels=True, widgets=[
                 self.method, self.k, self.loss, self.protocol, self.baseline, self.epochs, self.lr,
-                self.softmax_scale, self.seed, self.device]),
+                self.softmax_scale, self.restarts, self.seed, self.device]),
             Label(name="weights_title", value="<b>Band weights</b> (shared with the Band "
                                               "weights panel)"),
             Container(name="weight_parameters", labels=True,
@@ -420,7 +425,8 @@ class UnmixWidget(Container):
             method=self.method.value, k=int(self.k.value), loss=self.loss.value,
             protocol=self.protocol.value, baseline=self.baseline.value, epochs=int(self.epochs.value),
             lr=float(self.lr.value), softmax_scale=float(self.softmax_scale.value),
-            seed=int(self.seed.value), device=self.device.value, forced_ranges=forced,
+            restarts=int(self.restarts.value), seed=int(self.seed.value), device=self.device.value,
+            forced_ranges=forced,
             **self._session.weight_params.as_dict(),
         )
 
