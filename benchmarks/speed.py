@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- speed table -->", "<!-- end speed table -->"
 
 
 def _one_run(spec: dict) -> dict:
@@ -146,9 +147,11 @@ def main() -> None:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        args.out.write_text(args.out.read_text().split("<!-- speed table -->")[0]
-                            + "<!-- speed table -->\n" + text if args.out.exists() else text)
+    if args.out:  # only the table between the markers: the written analysis around it stays
+        table = f"{BEGIN}\n{text}{END}"
+        doc = args.out.read_text() if args.out.exists() else ""
+        args.out.write_text(doc[:doc.index(BEGIN)] + table + doc[doc.index(END) + len(END):]
+                            if BEGIN in doc and END in doc else doc + table + "\n")
 
 
 if __name__ == "__main__":

@@ -104,3 +104,15 @@ def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):
     assert expected, "six endmembers for three materials: some must be in doubt"
     printed = [line for line in out.stdout.splitlines() if not line.startswith("wrote ")]
     assert printed == expected
+
+
+def test_a_big_image_is_fitted_on_a_fixed_sample_of_its_pixels(small_section, one_torch_thread, monkeypatch):
+    from ftir_unmix.methods.cnn import refinement
+
+    full = unmix(small_section.cube, 4, restarts=2, **OPTS).parameters["restart_runs"]["fit_deg"]
+    n_pixels = small_section.cube.shape[0] * small_section.cube.shape[1]
+    monkeypatch.setattr(refinement, "FIT_PIXELS", n_pixels // 3)
+    sampled = unmix(small_section.cube, 4, restarts=2, **OPTS).parameters["restart_runs"]["fit_deg"]
+    assert set(sampled) == set(full)
+    assert all(sampled[n] != full[n] for n in full)  # the sample, not the whole image
+    assert all(abs(sampled[n] - full[n]) < 0.1 * full[n] for n in full)  # and representative
