@@ -270,7 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     last[0] = time.perf_counter()
     unmix.run.clicked()
     t0 = time.perf_counter()
-    _wait(app, lambda: unmix.last_progress is not None and unmix.last_progress.step > 30)
+    # training proper (past the warm-start trials, whose progress has no step), with a loss curve
+    _wait(app, lambda: unmix.last_progress is not None and unmix.last_progress.phase == "train"
+          and unmix.last_progress.step > 120)
     unmix.native.grab().save(str(out / "unmix-running.png"))
     _wait(app, lambda: not unmix.busy)
     run_s = time.perf_counter() - t0

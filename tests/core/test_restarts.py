@@ -116,3 +116,15 @@ def test_a_big_image_is_fitted_on_a_fixed_sample_of_its_pixels(small_section, on
     assert set(sampled) == set(full)
     assert all(sampled[n] != full[n] for n in full)  # the sample, not the whole image
     assert all(abs(sampled[n] - full[n]) < 0.1 * full[n] for n in full)  # and representative
+
+
+def test_the_time_left_counts_the_restarts_still_to_come(small_section, one_torch_thread):
+    events = []
+    opts = {**OPTS, "epochs": 300, "patience": 1000}  # no early stop: every restart trains its steps
+    run_to_end(iter_unmix(small_section.cube, k=4, restarts=2, **opts), events.append)
+    first = [ev for ev in events if ev.phase == "train" and ev.eta is not None and not ev.message]
+    assert first and any(ev.message.startswith("restart 2/2") for ev in events)
+    guess = first[0]
+    left = events[-1].elapsed - guess.elapsed
+    # counting only the first restart, the estimate would be about half the time actually left
+    assert guess.eta > 0.65 * left, (guess.eta, left)

@@ -77,8 +77,13 @@ class _Training:
     def _snapshot(self) -> np.ndarray:
         return self.model.endmembers().detach().cpu().numpy()
 
-    def train(self, steps: Iterator[float | None], total: int, message: str = "") -> Generator[Progress, None, None]:
-        """Run ``steps``, keeping the best state and yielding progress (at most every 0.125–0.25 s)."""
+    def train(self, steps: Iterator[float | None], total: int, message: str = "",
+              later: int = 0) -> Generator[Progress, None, None]:
+        """Run ``steps``, keeping the best state and yielding progress (at most every 0.125–0.25 s).
+
+        ``later``: the most steps of the phases still to come (further restarts), counted in
+        the time left so that it stays an upper bound.
+        """
         history = self.history
         t_phase, n_before = time.perf_counter(), len(history)
         last_yield = t_phase
@@ -104,7 +109,7 @@ class _Training:
                 last_yield = now
                 yield Progress(phase="train", step=len(history), total=total, loss=step_loss,
                                best_loss=self.best.loss, elapsed=now - self.t0,
-                               eta=per_step * (total - len(history)), endmembers=self._snapshot(),
+                               eta=per_step * (total - len(history) + later), endmembers=self._snapshot(),
                                message=message)
 
 
@@ -148,7 +153,9 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
 
     t_train = time.perf_counter()
     refine_steps = cfg.step_budget()[1]
-    yield from run.train(loop.steps(lambda: should_stop(stop), start=len(run.history)), cfg.epochs)
+    n_restarts = min(cfg.restarts, len(starts)) if len(starts) > 1 else 1
+    yield from run.train(loop.steps(lambda: should_stop(stop), start=len(run.history)), cfg.epochs,
+                         later=(n_restarts - 1) * loop.total)
     cancelled = loop.stopped_by == "cancel"
     record["stopped_by"] = loop.stopped_by
     kept: Objective | None = None  # the whole-image objective of the state kept, once computed
@@ -243,7 +250,7 @@ def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
         run.history = list(start.losses)
         run.best = _Best.of(run.history[-1], model, len(run.history))
         yield from run.train(loop.steps(lambda: should_stop(inp.stop), start=len(run.history)), cfg.epochs,
-                             message=f"restart {i}/{n}: from {start.name.upper()}")
+                             message=f"restart {i}/{n}: from {start.name.upper()}", later=(n - i) * loop.total)
         if loop.stopped_by == "cancel":  # keep the best of the restarts that finished
             break
         done.append(finish(start.name))
