@@ -61,11 +61,23 @@ def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, shape: tuple[int
     e = model.endmembers().detach().cpu().numpy()
     angle = reconstruction_angles(x, e, a, loss_w, nuisance=loop.nuisance_basis, chunk=chunk)
     prior = loop.prior_value(a)
-    n = x.shape[0]
-    rows = slice(None) if n <= FIT_PIXELS else np.sort(
-        np.random.default_rng(0).choice(n, FIT_PIXELS, replace=False))
-    fit = float(cone_angles(x[rows], e, loss_w, nuisance=loop.nuisance_basis, chunk=chunk).mean())
+    fit = _mean_cone_angle(x, e, loss_w, loop.nuisance_basis, chunk)
     return Objective(float(angle.mean()) + prior, angle.reshape(shape), a, fit + prior)
+
+
+def _mean_cone_angle(x: np.ndarray, e: np.ndarray, loss_w: np.ndarray, nuisance: np.ndarray | None,
+                     chunk: int | None) -> float:
+    """Mean of :func:`cone_angles` over the image, or over a fixed sample of :data:`FIT_PIXELS`
+    of its pixels; read a block of rows at a time (a lazy cube stays on disk)."""
+    n, b = x.shape
+    index = None if n <= FIT_PIXELS else np.sort(np.random.default_rng(0).choice(n, FIT_PIXELS, replace=False))
+    m = n if index is None else len(index)
+    block = chunk or max(256, (1 << 21) // b)
+    total = 0.0
+    for s in range(0, m, block):
+        rows = slice(s, s + block) if index is None else index[s:s + block]
+        total += float(cone_angles(x[rows], e, loss_w, nuisance=nuisance).sum())
+    return total / m
 
 
 def replace_weakest(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],
