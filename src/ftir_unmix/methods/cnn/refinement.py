@@ -12,10 +12,9 @@ from .protocols import Trainer
 
 __all__ = ["FIT_PIXELS", "Objective", "objective", "replace_weakest", "worst_cluster"]
 
-#: The cone fit of a bigger image is the mean over this many of its pixels (a fixed,
-#: seeded sample, the same for every state compared): one exact NNLS per pixel costs
-#: about 40 µs, ten seconds per state at 512×512, while the sample's mean differs from
-#: the whole image's by far less than the restarts' fits do.
+#: The cone fit of a bigger image is the mean over this many of its pixels: one exact
+#: NNLS per pixel costs about 40 µs, ten seconds per state at 512×512. The sample is
+#: fixed (seeded), so every state compared is judged on the same pixels.
 FIT_PIXELS = 32768
 
 
