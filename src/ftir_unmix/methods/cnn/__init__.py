@@ -153,15 +153,15 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
 
     t_train = time.perf_counter()
     refine_steps = cfg.step_budget()[1]
-    n_restarts = min(cfg.restarts, len(starts)) if len(starts) > 1 else 1
+    n_restarts = max(1, min(cfg.restarts, len(starts)))  # the warm starts trained to the end
     yield from run.train(loop.steps(lambda: should_stop(stop), start=len(run.history)), cfg.epochs,
                          later=(n_restarts - 1) * loop.total)
     cancelled = loop.stopped_by == "cancel"
     record["stopped_by"] = loop.stopped_by
     kept: Objective | None = None  # the whole-image objective of the state kept, once computed
     others: list[np.ndarray] = []  # the other restarts' endmembers
-    if cfg.restarts > 1 and len(starts) > 1 and not cancelled:
-        kept, others = yield from _restarts(run, inp, starts, record)
+    if n_restarts > 1 and not cancelled:
+        kept, others = yield from _restarts(run, inp, starts[:n_restarts], record)
         cancelled = record["stopped_by"] == "cancel"
     if refine_steps and not cancelled:
         kept = yield from _refine(run, inp, refine_steps, record, kept)
@@ -219,7 +219,7 @@ class _Finished:
 
 def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
               record: dict[str, Any]) -> Generator[Progress, None, tuple[Objective, list[np.ndarray]]]:
-    """Train the next warm starts to the end too and keep the spectra that fit the image best.
+    """Train the other ``starts`` to the end too and keep the spectra that fit the image best.
 
     The per-step loss on random tiles is too noisy to compare runs. Runs are compared by
     the whole image's cone fit (``Objective.fit``: each pixel's angle to the best
@@ -243,8 +243,8 @@ def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
                          _final_endmembers(model, inp.background))
 
     done = [finish(starts[0].name)]
-    n = min(cfg.restarts, len(starts))
-    for i, start in enumerate(starts[1:n], start=2):
+    n = len(starts)
+    for i, start in enumerate(starts[1:], start=2):
         model.load_state_dict(start.state["model"])
         loop.restart(start.state["opt"])
         run.history = list(start.losses)
