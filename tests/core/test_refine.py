@@ -70,3 +70,39 @@ def test_cluster_spot_is_an_option_of_the_refinement(small_section, one_torch_th
     assert r.parameters["refine_spot"] == "cluster" and 0 <= info["replaced"] < 4 and len(info["pixel"]) == 2
     with pytest.raises(ValueError, match="refine_spot"):
         unmix(small_section.cube, 4, refine_spot="worst")
+
+
+def _band(nu: np.ndarray, centre: float, width: float) -> np.ndarray:
+    return np.exp(-0.5 * ((nu - centre) / width) ** 2)
+
+
+def test_spot_candidate_is_the_spot_with_its_surrounding_matrix_subtracted():
+    # A weak minor material (30 % of a few pixels, under a strong matrix) on sloping baselines:
+    # the spot's own spectrum is far from it; taking out the matrix around the spot gives it back.
+    from ftir_unmix.methods.cnn.refinement import Objective, spot_candidate
+    from ftir_unmix.metrics import cone_angles, spectral_angles
+    from ftir_unmix.preprocess import lower_envelope, polynomial_basis, weighted_nuisance_basis
+
+    rng = np.random.default_rng(0)
+    b, h, w = 300, 24, 24
+    nu = np.arange(b, dtype=np.float64)
+    matrix, other = _band(nu, 60, 6) + 0.8 * _band(nu, 150, 10), _band(nu, 240, 8)
+    minor = _band(nu, 110, 5) + 0.4 * _band(nu, 200, 4)
+    share = np.repeat(np.linspace(0.2, 0.8, w)[None, :], h, axis=0).reshape(-1)
+    x = share[:, None] * matrix + (1 - share)[:, None] * other
+    spot = np.zeros((h, w), bool)
+    spot[11:14, 11:14] = True
+    x[spot.ravel()] = 0.7 * x[spot.ravel()] + 0.3 * minor
+    background = polynomial_basis(nu, 1)
+    x += (rng.uniform(0, 0.3, (h * w, 2)) @ background.T) + rng.normal(0, 0.002, x.shape)
+    nuisance = weighted_nuisance_basis(background, np.ones(b))
+    e = np.stack([matrix, other, x.mean(axis=0)], axis=1)  # the third endmember explains nothing new
+    angle = cone_angles(x, e, nuisance=nuisance)
+    before = Objective(float(angle.mean()), angle.reshape(h, w), np.zeros((3, h * w)), float(angle.mean()))
+
+    candidate = spot_candidate(x, e, before, (h, w), (12, 12), None, nuisance, background)
+
+    def angle_to_minor(s: np.ndarray) -> float:
+        return float(spectral_angles(lower_envelope(s[:, None], background)[0], minor[:, None])[0, 0])
+    assert angle_to_minor(x[12 * w + 12]) > 20.0  # the spot itself: mostly matrix
+    assert angle_to_minor(candidate) < 6.0  # measured 4.8°

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["BASELINES", "baseline_degree", "polynomial_basis", "weighted_nuisance_basis",
-           "lower_envelope"]
+           "lower_envelope", "quantile_baseline"]
 
 #: Choices of the ``baseline`` option and their polynomial degrees.
 BASELINES = {"none": None, "offset": 0, "linear": 1, "quadratic": 2}
@@ -76,6 +76,18 @@ def lower_envelope(endmembers: np.ndarray, basis: np.ndarray, *,
     costs 0.2–0.8° (docs/benchmarks.md).
     """
     e = np.asarray(endmembers, dtype=np.float64)
+    removed = quantile_baseline(e, basis, quantile=quantile)
+    corrected = np.clip(e - removed, 0.0, None)
+    return corrected, e - corrected
+
+
+def quantile_baseline(spectra: np.ndarray, basis: np.ndarray, *, quantile: float = LOWER_QUANTILE) -> np.ndarray:
+    """The polynomial ``basis @ c`` under each column of ``spectra`` (B, K) by quantile regression.
+
+    A fraction ``quantile`` of the bands lies below it (a small linear programme per
+    column). Returns the polynomials (B, K); :func:`lower_envelope` subtracts them.
+    """
+    e = np.asarray(spectra, dtype=np.float64)
     n_bands, n_coef = basis.shape
     # Variables (c, u⁺, u⁻) with e − P c = u⁺ − u⁻; minimise Σ q u⁺ + (1 − q) u⁻.
     cost = np.concatenate([np.zeros(n_coef), np.full(n_bands, quantile), np.full(n_bands, 1.0 - quantile)])
@@ -90,6 +102,5 @@ def lower_envelope(endmembers: np.ndarray, basis: np.ndarray, *,
         res = linprog(cost, A_eq=a_eq, b_eq=e[:, k], bounds=bounds, method="highs")
         coef = res.x[:n_coef] if res.success else np.r_[np.quantile(e[:, k], quantile), np.zeros(n_coef - 1)]
         removed[:, k] = basis @ coef
-    corrected = np.clip(e - removed, 0.0, None)
-    return corrected, e - corrected
+    return removed
 
