@@ -158,13 +158,15 @@ class UnmixConfig:
         this many pixels (a stochastic step, like the paper's mini-batches, at
         a cost independent of the image size).
     refine : bool
-        Fast protocol: after training, give the least-used endmember the
-        spectrum of the worst-explained spot of the image and train again
-        for half the steps; keep the result only if the spectra fit the whole
+        Fast protocol: after training, offer the worst-explained spot of the
+        image, its surrounding matrix subtracted, in place of the endmember whose
+        replacement fits best, and train the others around it for half the
+        steps; keep the result only if the spectra fit the whole
         image better (the mean angle of each pixel to the best nonnegative
         combination of them; recorded under ``refinement``). This recovers a rare
         material that the warm start missed while a common one took two
-        endmembers (docs/benchmarks.md); it costs about half a run.
+        endmembers, or a minor one seen only through its matrix (a pigment
+        grain, a thin crust; docs/benchmarks.md); it costs about half a run.
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -241,7 +243,7 @@ class UnmixConfig:
     n_patches: int = _param(20_000, Rule("int", 1, 10_000_000), "protocol", "paper protocol: patches per epoch")
     batch_size: int = _param(64, Rule("int", 1, 1_000_000), "protocol", "paper protocol: mini-batch size")
     refine: bool = _param(True, Rule("bool"), "protocol",
-                          "fast protocol: retry the least-used endmember on the worst-explained spot")
+                          "fast protocol: retry one endmember on the worst-explained spot, its matrix subtracted")
     refine_spot: str = _param("median", Rule("choice", choices=REFINE_SPOTS), "protocol",
                               "fast protocol: the refinement's spot: 3x3 median of the worst angle, or "
                               "the largest cluster of coherent residuals")

@@ -285,6 +285,7 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int,
     # third of the steps, the other spectra adapt around it: trained freely, a spot's
     # spectrum drifted away from its minor material (minor-spot, tuning seeds 0 and 3:
     # 28° and 42° off; docs/benchmarks.md §0).
+    model.decoder_logits.requires_grad_(True)  # a hook needs it; the steps set it per step
     hold = model.decoder_logits.register_hook(lambda g: g.index_fill(1, torch.tensor([column], device=g.device), 0.0))
     try:
         yield from run.train(loop.steps(lambda: should_stop(inp.stop), start=start,
