@@ -173,7 +173,9 @@ def iter_unmix(
         **out.record,
     }
     abundances = np.asarray(out.abundances, np.float32).reshape(cfg.k, h, w_img)
-    parameters["trust"] = endmember_trust(abundances, out.record.get("restart_runs", {}).get("spread_deg"))
+    refinement = out.record.get("refinement", {})
+    parameters["trust"] = endmember_trust(abundances, out.record.get("restart_runs", {}).get("spread_deg"),
+                                          refinement["replaced"] if refinement.get("accepted") else None)
     return UnmixResult(
         abundances=abundances,
         endmembers=(np.asarray(out.endmembers) * scaling.factor[:, None]).astype(np.float32),

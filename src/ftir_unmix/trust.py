@@ -8,6 +8,9 @@ endmember) and shown by the command line and the Spectra panel:
   restarts. A spectrum that comes out differently depending on where training
   started is one the data does not pin down (docs/benchmarks.md measures how
   the spread relates to the error against the truth).
+- **found by the refinement**: the endmember the refinement put in (an
+  accepted replacement, docs/method.md item 7). No restart found it, so its
+  spread says that, not that the spectrum is unstable; its doubt says so.
 - **share**: the mean abundance of the endmember (its share of what the image
   contains) and the share of pixels where it is the largest abundance. An
   endmember that explains almost nothing may be noise, an artefact or a
@@ -29,14 +32,18 @@ SPREAD_DOUBT_DEG = 5.0
 SMALL_SHARE = 0.01
 
 
-def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None = None) -> list[dict[str, Any]]:
-    """Per endmember: ``abundance_share``, ``dominant_pixels`` and ``restart_spread_deg``.
+def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None = None,
+                    refined: int | None = None) -> list[dict[str, Any]]:
+    """Per endmember: ``abundance_share``, ``dominant_pixels``, ``restart_spread_deg`` and
+    ``found_by_refinement``.
 
     Parameters
     ----------
     abundances : ndarray (K, H, W) or (K, N)
     spread_deg : sequence of float, optional
         The restart spread per endmember (None when the run had one start).
+    refined : int, optional
+        The endmember an accepted refinement replaced (None when there was none).
 
     Returns
     -------
@@ -44,15 +51,16 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
         ``abundance_share`` (mean abundance over the image divided by the
         total, so the shares add up to 1), ``dominant_pixels`` (fraction of
         pixels where the endmember has the largest abundance) and
-        ``restart_spread_deg`` (float or None).
+        ``restart_spread_deg`` (float or None), ``found_by_refinement`` (bool).
     """
     a = np.asarray(abundances, dtype=np.float64).reshape(len(abundances), -1)
     mass = a.sum(axis=1)
     share = mass / mass.sum() if mass.sum() > 0 else np.zeros(len(a))
     dominant = np.bincount(np.argmax(a, axis=0), minlength=len(a)) / max(a.shape[1], 1)
     spread = [None] * len(a) if spread_deg is None else [float(v) for v in spread_deg]
-    return [{"abundance_share": float(s), "dominant_pixels": float(d), "restart_spread_deg": v}
-            for s, d, v in zip(share, dominant, spread)]
+    return [{"abundance_share": float(s), "dominant_pixels": float(d), "restart_spread_deg": v,
+             "found_by_refinement": j == refined}
+            for j, (s, d, v) in enumerate(zip(share, dominant, spread))]
 
 
 def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, str]:
@@ -67,7 +75,10 @@ def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, s
     for name, t in zip(names, trust):
         parts = []
         spread = t.get("restart_spread_deg")
-        if spread is not None and spread > SPREAD_DOUBT_DEG:
+        if t.get("found_by_refinement"):  # records written before this key have no such entry
+            parts.append("was found by the refinement, not by the restarts (a small spot or thin layer?): "
+                         "check its map")
+        elif spread is not None and spread > SPREAD_DOUBT_DEG:
             parts.append(f"varies by {spread:.1f}° between restarts: doubt its spectrum and map")
         if t["abundance_share"] < SMALL_SHARE and t["dominant_pixels"] < SMALL_SHARE:
             parts.append(f"explains {100 * t['abundance_share']:.1f} % of the image and dominates "

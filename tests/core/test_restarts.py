@@ -82,6 +82,13 @@ def test_trust_shares_and_doubts():
     assert set(said) == {"oil", "EM3"}
     assert said["oil"].startswith(f"oil varies by {SPREAD_DOUBT_DEG + 4.0:.1f}° between restarts")
     assert "explains 0.0 % of the image" in said["EM3"]
+    assert not any(t["found_by_refinement"] for t in trust)
+    # the endmember an accepted refinement put in: no restart found it, and the doubt says so
+    refined = endmember_trust(a, [1.0, SPREAD_DOUBT_DEG + 4.0, 0.5], refined=1)
+    assert [t["found_by_refinement"] for t in refined] == [False, True, False]
+    said = doubts(refined, ["lead white", "oil", "EM3"])
+    assert said["oil"].startswith("oil was found by the refinement, not by the restarts")
+    assert "varies by" not in said["oil"]
 
 
 def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):

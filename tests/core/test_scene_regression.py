@@ -49,6 +49,7 @@ def test_a_spot_of_a_weak_minor_pigment_under_its_matrix_is_found():
     assert list(scene.info["minors"]) == ["ultramarine"]
     sad, _, per, record = _score(scene)
     assert record["refinement"]["accepted"]
+    assert record["trust"][record["refinement"]["replaced"]]["found_by_refinement"]  # and the doubt says so
     assert per["ultramarine"] < 10.0 and sad < 6.5, (per, sad)
 
 
