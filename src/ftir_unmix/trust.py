@@ -76,7 +76,7 @@ def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, s
         parts = []
         spread = t.get("restart_spread_deg")
         if t.get("found_by_refinement"):  # records written before this key have no such entry
-            parts.append("was found by the refinement, not by the restarts (a small spot or thin layer?): "
+            parts.append("was found only by the refinement (a small spot or thin layer?): "
                          "check its map")
         elif spread is not None and spread > SPREAD_DOUBT_DEG:
             parts.append(f"varies by {spread:.1f}° between restarts: doubt its spectrum and map")

@@ -87,7 +87,7 @@ def test_trust_shares_and_doubts():
     refined = endmember_trust(a, [1.0, SPREAD_DOUBT_DEG + 4.0, 0.5], refined=1)
     assert [t["found_by_refinement"] for t in refined] == [False, True, False]
     said = doubts(refined, ["lead white", "oil", "EM3"])
-    assert said["oil"].startswith("oil was found by the refinement, not by the restarts")
+    assert said["oil"].startswith("oil was found only by the refinement")
     assert "varies by" not in said["oil"]
 
 
