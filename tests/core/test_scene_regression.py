@@ -43,8 +43,8 @@ def test_a_thin_crust_of_a_minor_material_is_found():
 
 def test_a_spot_of_a_weak_minor_pigment_under_its_matrix_is_found():
     # measured: ultramarine (1.8 % of the pixels, at most 0.8 of a pixel, under lead white)
-    # 5.4°, mean 3.2°, the refinement accepted; 13.8° with the refinement before the spot's
-    # matrix was subtracted (the least-used endmember took the raw spot and it was rejected)
+    # 5.4°, mean 3.2°, the refinement accepted; 20.6° (mean 6.5°) with the refinement before the
+    # spot's matrix was subtracted (the least-used endmember took the raw spot; rejected)
     scene = make_scene("minor-spot-k5", 3, **SIZE)
     assert list(scene.info["minors"]) == ["ultramarine"]
     sad, _, per, record = _score(scene)
