@@ -69,7 +69,7 @@ def _mean_cone_angle(x: np.ndarray, e: np.ndarray, loss_w: np.ndarray, nuisance:
     """Mean of :func:`cone_angles` over the image, or over a fixed sample of :data:`FIT_PIXELS`
     of its pixels; read a block of rows at a time (a lazy cube stays on disk)."""
     n, b = x.shape
-    index = None if n <= FIT_PIXELS else np.sort(np.random.default_rng(0).choice(n, FIT_PIXELS, replace=False))
+    index = _fixed_sample(n, FIT_PIXELS)
     m = n if index is None else len(index)
     block = chunk or max(256, (1 << 21) // b)
     total = 0.0
@@ -77,6 +77,12 @@ def _mean_cone_angle(x: np.ndarray, e: np.ndarray, loss_w: np.ndarray, nuisance:
         rows = slice(s, s + block) if index is None else index[s:s + block]
         total += float(cone_angles(x[rows], e, loss_w, nuisance=nuisance).sum())
     return total / m
+
+
+def _fixed_sample(n: int, size: int) -> np.ndarray | None:
+    """Sorted indices of ``size`` of ``n`` rows, the same on every call (seeded); None for all
+    when ``n <= size``. States compared on one sample are compared on the same pixels."""
+    return None if n <= size else np.sort(np.random.default_rng(0).choice(n, size, replace=False))
 
 
 def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],
@@ -165,9 +171,8 @@ def swap_column(x: np.ndarray, e: np.ndarray, spectrum: np.ndarray, loss_w: np.n
                 nuisance: np.ndarray | None, sample: int = 4096) -> int:
     """The endmember whose replacement by ``spectrum`` fits the image best: the lowest
     mean cone angle over a fixed sample of at most ``sample`` pixels."""
-    n = x.shape[0]
-    rows = slice(None) if n <= sample else np.sort(np.random.default_rng(0).choice(n, sample, replace=False))
-    pixels = np.asarray(x[rows], np.float64)
+    rows = _fixed_sample(x.shape[0], sample)
+    pixels = np.asarray(x[slice(None) if rows is None else rows], np.float64)
     fits = []
     for j in range(e.shape[1]):
         trial = e.copy()
