@@ -323,7 +323,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--render-only", action="store_true", help="only render --json into --markdown")
     ap.add_argument("--report", action="store_true",
                     help="allow REPORT_SEEDS (only for the final report, never for tuning)")
+    ap.add_argument("--allow-builtin", action="store_true",
+                    help="run without the shared data (scenes fall back to built-in spectra and atmosphere)")
     args = ap.parse_args(argv)
+    from ftir_unmix.scenes._data import shared_data_dir
+
+    if shared_data_dir() is None and not (args.allow_builtin or args.render_only):
+        # Without it every scene silently changes (measured spectra and atmosphere replaced):
+        # results would not be comparable with the stored ones (docs/benchmarks.md §0).
+        ap.error("no shared data (set FTIR_UNMIX_SHARED_DATA or put it at ../shared/data): the scenes "
+                 "would fall back to built-in spectra; pass --allow-builtin to run them anyway")
 
     cases = list(CASES) if args.cases == "all" else [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
@@ -361,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__,
         "python": platform.python_version(), "threads_per_process": args.threads, "jobs": args.jobs,
         "seed_policy": "tune on TUNING_SEEDS (0-4) only; "
-                       "report on REPORT_SEEDS (9001-9015; five fresh seeds per report)",
+                       f"report on REPORT_SEEDS ({min(REPORT_SEEDS)}-{max(REPORT_SEEDS)}; five fresh seeds per report)",
         "metrics": "SAD in degrees after Hungarian matching on the angle; abundance RMSE over matched maps",
     }
 

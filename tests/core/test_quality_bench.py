@@ -97,3 +97,16 @@ def test_samson_loads_in_column_major_order(quality, shared_data):
     good = np.corrcoef(y.ravel(), (t.abundances.reshape(3, -1).T @ t.endmembers.T).ravel())[0, 1]
     swapped = t.abundances.transpose(0, 2, 1).reshape(3, -1).T @ t.endmembers.T
     assert good > np.corrcoef(y.ravel(), swapped.ravel())[0, 1] + 0.1
+
+
+def test_scene_benchmark_refuses_to_run_without_the_shared_data(monkeypatch, capsys):
+    # Without it the scenes silently fall back to built-in spectra: a comparison with the
+    # stored results would be on different scenes (this happened twice, docs/benchmarks.md §0).
+    import ftir_unmix.scenes._data as data
+
+    scenes = _load("scenes_quality")
+    monkeypatch.setattr(data, "SHARED_DATA", None)
+    with pytest.raises(SystemExit) as stop:
+        scenes.main(["--cases", "small-k3", "--seeds", "0", "--methods", "vca-fcls"])
+    assert stop.value.code == 2
+    assert "no shared data" in capsys.readouterr().err
