@@ -13,6 +13,7 @@ from ftir_unmix.preprocess.background import (
     baseline_degree,
     lower_envelope,
     polynomial_basis,
+    quantile_subtraction,
     weighted_nuisance_basis,
 )
 from ftir_unmix.result import scale_to
@@ -52,6 +53,27 @@ def test_lower_envelope_recovers_a_spectrum_that_is_transparent_somewhere():
     np.testing.assert_allclose(corrected + removed, shifted, atol=1e-12)
     assert mean_sad(truth, corrected, match=False) < 0.5
     assert mean_sad(truth, shifted, match=False) > 5.0
+
+
+def test_quantile_subtraction_takes_off_what_of_the_others_a_spectrum_holds():
+    # A minor material (bands at 1000 and 1450) seen with 30 % of its matrix (bands at 1450,
+    # 1730 and 2900, one shared) on a sloping baseline: the matrix's own bands say how much
+    # of it is there; the shared band must not pull the subtraction further.
+    basis = polynomial_basis(WN, 2)
+    band = lambda centre, width: np.exp(-0.5 * ((WN - centre) / width) ** 2)  # noqa: E731
+    minor = band(1000.0, 30.0) + 0.6 * band(1450.0, 25.0)
+    matrix = band(1450.0, 25.0) + 0.8 * band(1730.0, 15.0) + 0.5 * band(2900.0, 40.0)
+    other = band(2300.0, 30.0)  # a third material, absent from the spot
+    seen = minor + 0.3 * matrix + basis @ np.array([0.05, 0.03, -0.02])
+    d = quantile_subtraction(seen, np.stack([matrix, other], axis=1), basis, quantile=0.03)
+    assert d[0] == pytest.approx(0.3, abs=0.03)
+    assert d[1] == pytest.approx(0.0, abs=0.01)
+    cleaned, _ = lower_envelope((seen - d[0] * matrix)[:, None], basis)
+    assert mean_sad(minor[:, None], cleaned, match=False) < 1.0
+    assert mean_sad(minor[:, None], lower_envelope(seen[:, None], basis)[0], match=False) > 10.0
+    # Without a baseline basis the baseline is zero.
+    no_basis = quantile_subtraction(minor + 0.3 * matrix, matrix[:, None], None, quantile=0.03)
+    assert no_basis[0] == pytest.approx(0.3, abs=0.03)
 
 
 def test_unknown_baseline_is_refused():

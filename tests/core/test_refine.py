@@ -1,4 +1,4 @@
-"""The refinement pass: replace the least-used endmember, keep it only if the spectra fit the image better."""
+"""The refinement pass: a spot in place of one endmember, kept only if the spectra fit the image better."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def test_refinement_is_kept_only_when_the_spectra_fit_the_image_better(small_sec
     assert "refinement" not in plain.parameters
     assert 0 <= info["replaced"] < 4 and len(info["pixel"]) == 2
     assert len(refined.loss_history) > len(plain.loss_history)  # the extra steps are in the history
+    # Held for its first 13 steps, released for the last 7: the better-fitting state is the one judged.
+    assert info["fit_released_deg"] is not None
+    assert info["fit_after_deg"] == min(info["fit_held_deg"], info["fit_released_deg"])
+    assert info["released"] == (info["fit_released_deg"] < info["fit_held_deg"])
     if info["accepted"]:
         assert info["fit_after_deg"] < info["fit_before_deg"]
         assert not np.array_equal(refined.abundances, plain.abundances)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["BASELINES", "baseline_degree", "polynomial_basis", "weighted_nuisance_basis",
-           "lower_envelope", "quantile_baseline"]
+           "lower_envelope", "quantile_baseline", "quantile_subtraction"]
 
 #: Choices of the ``baseline`` option and their polynomial degrees.
 BASELINES = {"none": None, "offset": 0, "linear": 1, "quadratic": 2}
@@ -88,19 +88,48 @@ def quantile_baseline(spectra: np.ndarray, basis: np.ndarray, *, quantile: float
     column). Returns the polynomials (B, K); :func:`lower_envelope` subtracts them.
     """
     e = np.asarray(spectra, dtype=np.float64)
-    n_bands, n_coef = basis.shape
-    # Variables (c, u⁺, u⁻) with e − P c = u⁺ − u⁻; minimise Σ q u⁺ + (1 − q) u⁻.
-    cost = np.concatenate([np.zeros(n_coef), np.full(n_bands, quantile), np.full(n_bands, 1.0 - quantile)])
+    removed = np.empty_like(e)
+    for k in range(e.shape[1]):
+        coef = _quantile_fit(e[:, k], basis, None, quantile)
+        removed[:, k] = basis @ coef if coef is not None else np.quantile(e[:, k], quantile)
+    return removed
+
+
+def quantile_subtraction(spectrum: np.ndarray, others: np.ndarray, basis: np.ndarray | None, *,
+                         quantile: float) -> np.ndarray:
+    """How much of each of ``others`` (B, m) can be taken off ``spectrum`` (B,) above its baseline.
+
+    Spectral subtraction by quantile regression: the nonnegative multiples ``d``
+    (and a free polynomial ``basis @ c``, if a basis is given) that minimise
+    ``Σ q·max(r, 0) + (1 − q)·max(−r, 0)`` for ``r = spectrum − basis c − others d``.
+    Taking off another material lowers every band it shares with the spectrum
+    and pushes below the baseline the bands it has alone; with a small ``quantile``
+    a band pushed below costs ``(1 − q)/q`` times what a band lowered gains, so
+    the subtraction stops where the others' own bands would turn negative.
+
+    Returns
+    -------
+    ndarray (m,)
+        The multiples ``d`` (zeros if the programme fails).
+    """
+    free = np.zeros((len(spectrum), 0)) if basis is None else basis
+    coef = _quantile_fit(np.asarray(spectrum, np.float64), free, np.asarray(others, np.float64), quantile)
+    return np.zeros(others.shape[1]) if coef is None else coef[free.shape[1]:]
+
+
+def _quantile_fit(y: np.ndarray, free: np.ndarray, nonneg: np.ndarray | None, quantile: float) -> np.ndarray | None:
+    """Quantile regression of ``y`` (B,) on ``free`` (B, p) and nonnegative ``nonneg`` (B, m)
+    columns: the coefficients (p + m,), or None if the linear programme fails."""
     from scipy import sparse
     from scipy.optimize import linprog  # imported here: scipy.optimize costs 0.3 s at start-up
 
+    n_bands = len(y)
+    fixed = free if nonneg is None else np.hstack([free, nonneg])
+    n_coef = fixed.shape[1]
+    # Variables (c, u⁺, u⁻) with y − X c = u⁺ − u⁻; minimise Σ q u⁺ + (1 − q) u⁻.
+    cost = np.concatenate([np.zeros(n_coef), np.full(n_bands, quantile), np.full(n_bands, 1.0 - quantile)])
     eye = sparse.identity(n_bands, format="csr")
-    a_eq = sparse.hstack([sparse.csr_matrix(basis), eye, -eye], format="csr")
-    bounds = [(None, None)] * n_coef + [(0, None)] * (2 * n_bands)
-    removed = np.empty_like(e)
-    for k in range(e.shape[1]):
-        res = linprog(cost, A_eq=a_eq, b_eq=e[:, k], bounds=bounds, method="highs")
-        coef = res.x[:n_coef] if res.success else np.r_[np.quantile(e[:, k], quantile), np.zeros(n_coef - 1)]
-        removed[:, k] = basis @ coef
-    return removed
-
+    a_eq = sparse.hstack([sparse.csr_matrix(fixed), eye, -eye], format="csr")
+    bounds = [(None, None)] * free.shape[1] + [(0, None)] * (n_coef - free.shape[1] + 2 * n_bands)
+    res = linprog(cost, A_eq=a_eq, b_eq=y, bounds=bounds, method="highs")
+    return res.x[:n_coef] if res.success else None

@@ -64,5 +64,6 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: reported once with the defaults of that time; 9006-9010 are a second, fresh
 #: set for the defaults changed after that report, and 9011-9015 a third for the
 #: defaults changed after the second (restarts chosen by the cone fit), 9016-9020 a
-#: fourth for the refinement that subtracts a spot's matrix.
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9021))
+#: fourth for the refinement that subtracts a spot's matrix, 9021-9025 a fifth for the
+#: refinement that also subtracts the other endmembers and may release its spectrum.
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9026))

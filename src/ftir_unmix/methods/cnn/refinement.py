@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...metrics import cone_angles, reconstruction_angles
+from ...preprocess.background import quantile_baseline, quantile_subtraction
 from .model import FTIRUnmixer
 from .protocols import Trainer
 
@@ -16,6 +17,10 @@ __all__ = ["FIT_PIXELS", "Objective", "objective", "spot_candidate", "swap_colum
 #: NNLS per pixel costs about 40 µs, ten seconds per state at 512×512. The sample is
 #: fixed (seeded), so every state compared is judged on the same pixels.
 FIT_PIXELS = 32768
+#: What is left of the other endmembers in the spot's spectrum is taken off down to this
+#: quantile (:func:`~ftir_unmix.preprocess.background.quantile_subtraction`): a band of
+#: theirs may dip below the baseline only if 32 times as much of them is removed elsewhere.
+SUBTRACT_QUANTILE = 0.03
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,11 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     Its spectrum is :func:`spot_candidate`: the spot with the matrix around it
     subtracted, so that a minor material that never occurs pure (a pigment grain
     under its binder, a crust on the paint) is proposed as itself. The endmember
-    replaced is the one whose replacement fits the image best (:func:`swap_column`).
+    replaced is the one whose replacement fits the image best (:func:`swap_column`);
+    what the spectrum still holds of the other endmembers is then taken off
+    (:func:`~ftir_unmix.preprocess.background.quantile_subtraction` at
+    :data:`SUBTRACT_QUANTILE`): the ring around a spot is not quite the matrix
+    under it.
 
     Returns
     -------
@@ -118,7 +127,8 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
         r, c = np.unravel_index(int(np.argmax(median_filter(before.angle, size=3, mode="nearest"))), shape)
     spectrum = spot_candidate(x, e, before, shape, (int(r), int(c)), loss_w, nuisance, background)
     column = swap_column(x, e, spectrum, loss_w, nuisance)
-    e[:, column] = spectrum
+    others = np.delete(e, column, axis=1)
+    e[:, column] = spectrum - others @ quantile_subtraction(spectrum, others, background, quantile=SUBTRACT_QUANTILE)
     model.init_decoder(e)
     return column, [int(r), int(c)]
 
@@ -142,8 +152,6 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple
     (tuning seeds).
     """
     from scipy.optimize import nnls
-
-    from ...preprocess.background import quantile_baseline
 
     h, w = shape
     r, c = spot
