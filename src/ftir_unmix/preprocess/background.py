@@ -124,12 +124,12 @@ def _quantile_fit(y: np.ndarray, free: np.ndarray, nonneg: np.ndarray | None, qu
     from scipy.optimize import linprog  # imported here: scipy.optimize costs 0.3 s at start-up
 
     n_bands = len(y)
-    fixed = free if nonneg is None else np.hstack([free, nonneg])
-    n_coef = fixed.shape[1]
+    design = free if nonneg is None else np.hstack([free, nonneg])
+    n_coef = design.shape[1]
     # Variables (c, u⁺, u⁻) with y − X c = u⁺ − u⁻; minimise Σ q u⁺ + (1 − q) u⁻.
     cost = np.concatenate([np.zeros(n_coef), np.full(n_bands, quantile), np.full(n_bands, 1.0 - quantile)])
     eye = sparse.identity(n_bands, format="csr")
-    a_eq = sparse.hstack([sparse.csr_matrix(fixed), eye, -eye], format="csr")
+    a_eq = sparse.hstack([sparse.csr_matrix(design), eye, -eye], format="csr")
     bounds = [(None, None)] * free.shape[1] + [(0, None)] * (n_coef - free.shape[1] + 2 * n_bands)
     res = linprog(cost, A_eq=a_eq, b_eq=y, bounds=bounds, method="highs")
     return res.x[:n_coef] if res.success else None
