@@ -159,9 +159,11 @@ class UnmixConfig:
         a cost independent of the image size).
     refine : bool
         Fast protocol: after training, offer the worst-explained spot of the
-        image, its surrounding matrix subtracted, in place of the endmember whose
-        replacement fits best, and train the others around it for half the
-        steps; keep the result only if the spectra fit the whole
+        image, its surrounding matrix and the other endmembers subtracted, in
+        place of the endmember whose replacement fits best; train the others
+        around it for half the steps, holding it for the first half of them
+        and releasing it for the second (the better-fitting state is kept);
+        keep the result only if the spectra fit the whole
         image better (the mean angle of each pixel to the best nonnegative
         combination of them; recorded under ``refinement``). This recovers a rare
         material that the warm start missed while a common one took two
