@@ -25,7 +25,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- speed table -->", "<!-- end speed table -->"
+
+
+def markers(device: str) -> tuple[str, str]:
+    """The comments around a device's table in the report: the CPU table and a GPU table live side by side."""
+    tag = "" if device == "cpu" else f" {device}"
+    return f"<!-- speed table{tag} -->", f"<!-- end speed table{tag} -->"
 
 
 def _one_run(spec: dict) -> dict:
@@ -50,7 +55,9 @@ def _one_run(spec: dict) -> dict:
     return {
         "wall_s": wall, "generate_s": gen_s, "timings": r.timings,
         "steps": r.parameters.get("steps_run"), "stopped_by": r.parameters.get("stopped_by"),
-        "device": r.parameters.get("device"), "mean_sad_deg": ev["mean_sad_deg"],
+        "device": r.parameters.get("device"),
+        "gpu": torch.cuda.get_device_name() if str(r.parameters.get("device")).startswith("cuda") else None,
+        "mean_sad_deg": ev["mean_sad_deg"],
         "abundance_rmse": ev["abundance_rmse"], "threads": torch.get_num_threads(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -99,6 +106,7 @@ def main() -> None:
                  dict(height=512, width=512, bands=1504, k=10)]
         repeats = args.repeats
     rows: dict[str, list[dict]] = {}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()[0]
 
     def measure(name: str, spec: dict, n: int) -> None:
@@ -108,6 +116,7 @@ def main() -> None:
             rows[name].append(res)
             print(name, {k: res[k] for k in ("wall_s", "steps", "mean_sad_deg", "abundance_rmse",
                                               "peak_rss_mb")}, flush=True)
+            args.json.write_text(json.dumps(rows, indent=1))  # what is measured survives a kill
 
     measure("fast, target cube", {**big, "options": dev}, repeats)
     measure("paper, target cube (timed epochs)",
@@ -122,14 +131,14 @@ def main() -> None:
         if name not in rows:
             measure(name, {**spec, "options": dev}, 1)
 
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(rows, indent=1))
     fast = rows["fast, target cube"]
     paper = rows["paper, target cube (timed epochs)"][0]
     paper_full = paper["timings"]["train_s"] / args.paper_epochs * 500
     lines = [
-        f"Machine: {platform.processor() or platform.machine()}, {fast[0]['threads']} torch threads, "
-        f"device {fast[0]['device']}; medians of {len(fast)} runs (seeds 0..{len(fast) - 1}); "
+        f"Machine: {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
+        f"{fast[0]['threads']} torch threads, device {fast[0]['device']}"
+        f"{' (' + fast[0]['gpu'] + ')' if fast[0].get('gpu') else ''}; "
+        f"medians of {len(fast)} runs (seeds 0..{len(fast) - 1}); "
         f"load average before the runs {load_before:.1f}.",
         "",
         "| run | wall (s) | steps | mean SAD (°) | abundance RMSE | peak RSS (MB) |",
@@ -147,11 +156,12 @@ def main() -> None:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:  # only the table between the markers: the written analysis around it stays
-        table = f"{BEGIN}\n{text}{END}"
+    if args.out:  # only this device's table between its markers: the written analysis around it stays
+        begin, end = markers(args.device)
+        table = f"{begin}\n{text}{end}"
         doc = args.out.read_text() if args.out.exists() else ""
-        args.out.write_text(doc[:doc.index(BEGIN)] + table + doc[doc.index(END) + len(END):]
-                            if BEGIN in doc and END in doc else doc + table + "\n")
+        args.out.write_text(doc[:doc.index(begin)] + table + doc[doc.index(end) + len(end):]
+                            if begin in doc and end in doc else doc + table + "\n")
 
 
 if __name__ == "__main__":

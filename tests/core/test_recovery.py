@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from ftir_unmix import make_cube, unmix
 from ftir_unmix.metrics import evaluate
@@ -26,6 +27,16 @@ def _score(truth, result):
 
 def test_fast_protocol_recovers_endmembers(clean_section):
     ev = _score(clean_section, unmix(clean_section.cube, 4, seed=0, device="cpu"))
+    assert ev["mean_sad_deg"] < 5.0
+    assert ev["abundance_rmse"] < 0.12
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none on this machine)")
+def test_fast_protocol_recovers_endmembers_on_cuda(clean_section):
+    """The whole default run (warm starts, restarts, refinement) on the GPU, same bounds as on the CPU."""
+    result = unmix(clean_section.cube, 4, seed=0, device="cuda")
+    assert result.parameters["device"].startswith("cuda")
+    ev = _score(clean_section, result)
     assert ev["mean_sad_deg"] < 5.0
     assert ev["abundance_rmse"] < 0.12
 
