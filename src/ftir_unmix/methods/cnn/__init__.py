@@ -102,8 +102,8 @@ class _Training:
                                    elapsed=now - self.t0, message=message)
                 continue
             history.append(step_loss)
-            if step_loss < self.best.loss:
-                self.best = _Best.of(step_loss, self.model, len(history))
+            if self.loop.judged < self.best.loss:  # judged: over several tiles on a big image
+                self.best = _Best.of(self.loop.judged, self.model, len(history))
             per_step = (now - t_phase) / (len(history) - n_before)
             if now - last_yield > _YIELD_EVERY / 2 or len(history) == total:
                 last_yield = now
