@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -294,7 +295,8 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int,
     model.decoder_logits.requires_grad_(True)  # a hook needs it; the steps set it per step
     hold = model.decoder_logits.register_hook(lambda g: g.index_fill(1, torch.tensor([column], device=g.device), 0.0))
     try:
-        yield from run.train(_until(steps, release - start), cfg.epochs, message=message)
+        # islice takes the held steps and leaves the rest of the generator for the release.
+        yield from run.train(itertools.islice(steps, release - start), cfg.epochs, message=message)
     finally:
         hold.remove()
     held = run.best
@@ -326,12 +328,6 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int,
     if not accepted:
         run.best = kept
     return after if accepted else before
-
-
-def _until(steps: Iterator[float], n: int) -> Iterator[float]:
-    """The first ``n`` steps of ``steps``, leaving the rest to a later loop over it."""
-    for _, value in zip(range(n), steps):
-        yield value
 
 
 def _objective_of(run: _Training, inp: MethodInput, best: _Best) -> Objective:
