@@ -136,6 +136,11 @@ class UnmixConfig:
         prior and of an abundance-sparsity (L½) prior added to the loss, in
         units of the image's unavoidable misfit (:mod:`ftir_unmix.methods.cnn.priors`).
         0 (off) by default: neither lowered the error on the held-out scenes.
+    transparency : float
+        Fast protocol: weight of a prior against spectra that dip below their own
+        baseline (a plateau with dips where the other materials absorb), in the same
+        units. 0 (off) by default: on the held-out scenes it mended the no-pure-pixel
+        case it was made for and harmed others (docs/benchmarks.md §0).
     seed : int
         Seeds every random choice; same seed, same device, same result.
     device : {"auto", "cpu", "cuda", "mps"}
@@ -235,6 +240,9 @@ class UnmixConfig:
     sparsity: float = _param(0.0, Rule("float", 0.0, 1000.0), "cnn",
                              "fast protocol: weight of the abundance-sparsity prior, in the same units "
                              "(0: off)")
+    transparency: float = _param(0.0, Rule("float", 0.0, 1000.0), "cnn",
+                                 "fast protocol: weight of the transparency prior (each spectrum lies on "
+                                 "its baseline outside its bands), in the same units (0: off)")
     # --- training protocol
     protocol: str = _param("fast", Rule("choice", choices=PROTOCOLS), "protocol",
                            "fast: whole-image steps, stops on convergence; paper: random 5x5 patches")

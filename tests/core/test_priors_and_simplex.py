@@ -9,10 +9,11 @@ import torch
 
 from ftir_unmix import unmix
 from ftir_unmix.methods import classical
-from ftir_unmix.methods.cnn.priors import Priors, abundance_sparsity, dispersion, misfit_floor
+from ftir_unmix.methods.cnn.priors import Priors, abundance_sparsity, below_baseline, dispersion, misfit_floor
 from ftir_unmix.methods.cnn.warm_start import candidate_starts
 from ftir_unmix.methods.simplex import min_volume_simplex
 from ftir_unmix.metrics import mean_sad
+from ftir_unmix.preprocess.background import polynomial_basis
 
 
 def _no_pure_pixels(seed: int = 0, n: int = 3000, b: int = 60, cap: float = 0.7):
@@ -64,6 +65,25 @@ def test_priors_measure_what_they_say():
     assert float(on.penalty(eye, eye)) == pytest.approx(2.0 * 0.1 * 0.75)
 
 
+def test_transparency_prior_tells_a_spectrum_from_a_plateau_with_dips():
+    wn = np.linspace(650, 4000, 800)
+    bands = lambda centres: sum(np.exp(-0.5 * ((wn - c) / 12) ** 2) for c in centres)  # noqa: E731
+    others = bands([1420, 2090, 3300])
+    real = bands([1710, 1240, 2930])  # bands on a transparent baseline
+    plateau = 0.2 + bands([1710]) - 0.2 * others / others.max()  # c·1 − others: ≥ 0, not a spectrum
+    basis = torch.as_tensor(np.linalg.qr(polynomial_basis(wn, 2))[0])
+    share = lambda e: float(below_baseline(torch.as_tensor(e)[:, None], basis))  # noqa: E731
+    assert share(real) < 0.02 and share(plateau) > 0.1
+    # the loss cannot see a spectrum's polynomial part, and neither does the prior
+    tilted = real + polynomial_basis(wn, 2) @ np.array([0.3, 0.1, -0.2])
+    assert share(tilted) == pytest.approx(share(real), abs=0.01)
+    assert float(below_baseline(torch.as_tensor(plateau)[:, None], None)) == 0.0  # no background term
+    two = torch.as_tensor(np.stack([real, plateau], 1))
+    assert float(below_baseline(two, basis)) == pytest.approx(share(real) + share(plateau), rel=1e-6)
+    on = Priors(0.0, 0.0, 0.1, transparency=2.0, background=basis)
+    assert on and float(on.penalty(two, torch.eye(2))) == pytest.approx(2.0 * 0.1 * float(below_baseline(two, basis)))
+
+
 def test_simplex_start_is_a_third_warm_start_candidate():
     assert [c[0] for c in candidate_starts(2)] == ["nmf", "vca"]
     assert [c[0] for c in candidate_starts(2, simplex=True)] == ["nmf", "vca", "mvs"]
@@ -73,6 +93,11 @@ def test_simplex_start_is_a_third_warm_start_candidate():
 def _weighted_dispersion(r) -> float:
     m = torch.as_tensor(r.endmembers * r.weights[:, None], dtype=torch.float64)
     return float(dispersion(m))
+
+
+def _below_baseline(r) -> float:
+    basis = np.linalg.qr(r.weights[:, None] * polynomial_basis(r.wavenumbers, 2))[0]
+    return float(below_baseline(torch.as_tensor(r.endmembers * r.weights[:, None]), torch.as_tensor(basis)))
 
 
 def test_priors_and_simplex_start_change_the_run_as_documented(small_section, one_torch_thread):
@@ -86,6 +111,10 @@ def test_priors_and_simplex_start_change_the_run_as_documented(small_section, on
     sparse = unmix(small_section.cube, 4, sparsity=20.0, **opts)
     assert abundance_sparsity(torch.as_tensor(sparse.abundances.reshape(4, -1))) < \
         abundance_sparsity(torch.as_tensor(plain.abundances.reshape(4, -1))) - 0.05
+    clear = unmix(small_section.cube, 4, transparency=20.0, **opts)
+    assert clear.parameters["transparency"] == 20.0 and clear.parameters["protocol_detail"]["misfit_floor_deg"] > 0
+    # a strong transparency prior leaves less of the spectra below their baselines
+    assert _below_baseline(clear) < 0.7 * _below_baseline(plain)
     started = unmix(small_section.cube, 4, simplex_start=True, **opts)
     assert set(started.parameters["warm_start"]["trial_loss"]) == {"nmf", "vca", "mvs"}
     alone = unmix(small_section.cube, 4, init="mvs", **opts)
@@ -93,7 +122,8 @@ def test_priors_and_simplex_start_change_the_run_as_documented(small_section, on
     assert np.isfinite(alone.endmembers).all() and mean_sad(small_section.endmembers, alone.endmembers) < 20
 
 
-@pytest.mark.parametrize("name, value", [("minvol", -1.0), ("sparsity", float("nan")), ("simplex_start", "yes")])
+@pytest.mark.parametrize("name, value", [("minvol", -1.0), ("sparsity", float("nan")), ("transparency", -0.5),
+                                         ("simplex_start", "yes")])
 def test_prior_options_are_checked(small_section, name, value):
     with pytest.raises((TypeError, ValueError), match=name):  # a wrong type is a TypeError, as everywhere
         unmix(small_section.cube, 4, **{name: value})

@@ -1,4 +1,4 @@
-"""Priors the fast protocol may add to its loss: minimum volume and abundance sparsity.
+"""Priors the fast protocol may add to its loss: minimum volume, abundance sparsity, transparency.
 
 Both are off by default (``minvol=0``, ``sparsity=0``); on the held-out scene
 family neither lowered the error (docs/benchmarks.md §0), but they are the
@@ -19,7 +19,7 @@ import math
 
 import torch
 
-__all__ = ["Priors", "abundance_sparsity", "dispersion", "misfit_floor"]
+__all__ = ["Priors", "abundance_sparsity", "below_baseline", "dispersion", "misfit_floor"]
 
 #: The misfit floor used as the unit is at least this (radians): a noise-free image
 #: would otherwise make any prior weight infinite.
@@ -65,29 +65,80 @@ def abundance_sparsity(a: torch.Tensor) -> torch.Tensor:
     return ((a.clamp_min(0) + 1e-6).sqrt().sum(0).mean() - 1.0) / (math.sqrt(k) - 1.0)
 
 
-class Priors:
-    """The weighted priors of one run: ``minvol · floor · dispersion + sparsity · floor · L½``.
+#: The quantile of a spectrum's bands its baseline runs along in :func:`below_baseline`:
+#: a pure material absorbs in fewer than 70 % of the bands.
+BASELINE_QUANTILE = 0.3
+
+
+def below_baseline(y: torch.Tensor, basis: torch.Tensor | None, quantile: float = BASELINE_QUANTILE,
+                   iterations: int = 8) -> torch.Tensor:
+    """Summed over the spectra, the share of each one's mass that lies below its baseline.
+
+    With a background term the loss cannot see an endmember's polynomial part, so the
+    decoder's nonnegativity no longer keeps its spectra physical: a flat plateau with
+    dips where the other materials absorb (``c·1 − others``) is as nonnegative as a
+    real spectrum, and it lets one endmember subtract the others, which on images
+    without pure pixels replaced a material by such a difference spectrum
+    (docs/benchmarks.md §0). A material is transparent at most wavenumbers, so its
+    spectrum sits on its baseline there and rises above it in its bands: here the
+    baseline is the polynomial (in ``basis``) under a fraction ``quantile`` of the
+    bands (quantile regression by reweighted least squares; the fit itself carries
+    no gradient), and the share is ``Σ max(−r, 0) / Σ |r|`` of the residual ``r``.
 
     Parameters
     ----------
-    minvol, sparsity : float
+    y : Tensor (B, K)
+        Endmembers as the loss sees them (band-weighted).
+    basis : Tensor (B, r) or None
+        Orthonormal (weighted) background basis; None: no background, the baseline is 0.
+    """
+    if basis is None:
+        return y.new_zeros(())
+    with torch.no_grad():
+        coef = basis.T @ y  # least squares to start
+        floor = 1e-3 * y.abs().amax(0).clamp_min(1e-30)
+        for _ in range(iterations):
+            r = y - basis @ coef
+            w = torch.where(r > 0, quantile, 1.0 - quantile) / torch.maximum(r.abs(), floor)
+            gram = torch.einsum("br,bk,bs->krs", basis, w, basis)
+            coef = torch.linalg.solve(gram, (basis.T @ (w * y)).T.unsqueeze(-1))[..., 0].T
+    r = y - basis @ coef
+    # The share's denominator carries no gradient either: otherwise inflating the bands
+    # above the baseline would lower it as well as lifting the dips below.
+    return (r.clamp_max(0).abs().sum(0) / r.detach().abs().sum(0).clamp_min(1e-30)).sum()
+
+
+class Priors:
+    """The weighted priors of one run: ``floor · (minvol · dispersion + sparsity · L½ +
+    transparency · below-baseline share)``.
+
+    Parameters
+    ----------
+    minvol, sparsity, transparency : float
         The weights in units of the misfit floor (0: off).
     floor : float
         The image's misfit floor (radians, :func:`misfit_floor`).
+    background : Tensor (B, r) or None
+        The weighted background basis the loss projects out (:func:`below_baseline`).
     """
 
-    def __init__(self, minvol: float, sparsity: float, floor: float) -> None:
+    def __init__(self, minvol: float, sparsity: float, floor: float, transparency: float = 0.0,
+                 background: torch.Tensor | None = None) -> None:
         unit = max(floor, _MIN_FLOOR)
-        self.lam, self.mu = minvol * unit, sparsity * unit
+        self.lam, self.mu, self.nu = minvol * unit, sparsity * unit, transparency * unit
+        self.background = background
 
     def __bool__(self) -> bool:
-        return bool(self.lam or self.mu)
+        return bool(self.lam or self.mu or self.nu)
 
     def penalty(self, m: torch.Tensor, a: torch.Tensor) -> torch.Tensor | float:
-        """The priors' part of the loss for endmembers ``m`` (B, K) and abundances ``a`` (K, N)."""
+        """The priors' part of the loss for endmembers ``m`` (B, K; as the loss sees them) and
+        abundances ``a`` (K, N)."""
         out: torch.Tensor | float = 0.0
         if self.lam:
             out = out + self.lam * dispersion(m)
         if self.mu:
             out = out + self.mu * abundance_sparsity(a)
+        if self.nu:
+            out = out + self.nu * below_baseline(m, self.background)
         return out

@@ -212,8 +212,9 @@ class FastTrainer(Trainer):
         self.c = c.T.reshape(v.shape[1], h, w).contiguous()  # VᵀDx
         self.xnorm = xnorm.reshape(h, w)  # ‖Dx‖ on all bands
         del z, c
-        floor = misfit_floor(self.c.reshape(v.shape[1], -1), xnorm, model.k) if cfg.minvol or cfg.sparsity else 0.0
-        self.priors = Priors(cfg.minvol, cfg.sparsity, floor)
+        priors = cfg.minvol or cfg.sparsity or cfg.transparency
+        floor = misfit_floor(self.c.reshape(v.shape[1], -1), xnorm, model.k) if priors else 0.0
+        self.priors = Priors(cfg.minvol, cfg.sparsity, floor, cfg.transparency, nuisance)
         self.restart()
         n_pix = h * w
         if n_pix <= cfg.max_pixels_per_step:
