@@ -33,6 +33,7 @@ from .preprocess import (
     ScaledPixels,
     band_diagnostics,
     baseline_degree,
+    below_baseline_share,
     file_mapping,
     force_ranges,
     polynomial_basis,
@@ -139,9 +140,8 @@ def iter_unmix(
     loss_w = methods.LOSSES[cfg.loss].weights(band_w)
     degree = baseline_degree(cfg.baseline) if "background" in method.uses else None
     background = None if degree is None else polynomial_basis(cube.wavenumbers, degree)
-    warnings = check_unmixable(
-        cube, cfg.k, weights=loss_w, baseline=cfg.baseline, seed=cfg.seed,
-        nuisance=None if background is None else weighted_nuisance_basis(background, loss_w))
+    nuisance = None if background is None else weighted_nuisance_basis(background, loss_w)
+    warnings = check_unmixable(cube, cfg.k, weights=loss_w, baseline=cfg.baseline, seed=cfg.seed, nuisance=nuisance)
     timings = {"weights_s": time.perf_counter() - t0}
     scaling = scale_pixels(cube.pixels, cfg.scaling)
     release_pages(file_mapping(cube.data))  # the statistics above read a memory-mapped cube: let its pages go
@@ -174,8 +174,10 @@ def iter_unmix(
     }
     abundances = np.asarray(out.abundances, np.float32).reshape(cfg.k, h, w_img)
     refinement = out.record.get("refinement", {})
+    # as the loss saw the spectra: scaled, band-weighted
+    below = None if nuisance is None else below_baseline_share(np.asarray(out.endmembers) * loss_w[:, None], nuisance)
     parameters["trust"] = endmember_trust(abundances, out.record.get("restart_runs", {}).get("spread_deg"),
-                                          refinement["replaced"] if refinement.get("accepted") else None)
+                                          refinement["replaced"] if refinement.get("accepted") else None, below)
     return UnmixResult(
         abundances=abundances,
         endmembers=(np.asarray(out.endmembers) * scaling.factor[:, None]).astype(np.float32),

@@ -1,6 +1,6 @@
 """How much to trust each endmember of a result.
 
-Two measures, recorded in the run record under ``trust`` (one entry per
+The measures below, recorded in the run record under ``trust`` (one entry per
 endmember) and shown by the command line and the Spectra panel:
 
 - **restart spread** (CNN with ``restarts ≥ 2``): the largest spectral angle
@@ -11,6 +11,11 @@ endmember) and shown by the command line and the Spectra panel:
 - **found by the refinement**: the endmember the refinement put in (an
   accepted replacement, docs/method.md item 7). No restart found it, so its
   spread says that, not that the spectrum is unstable; its doubt says so.
+- **below its baseline** (methods with a baseline term): the share of the spectrum's
+  mass below its own baseline (:func:`~ftir_unmix.preprocess.background.below_baseline_share`).
+  A material's spectrum lies on its baseline outside its bands; one with dips where
+  other materials absorb is a difference of spectra that the baseline term let through,
+  not a material (docs/benchmarks.md §0).
 - **share**: the mean abundance of the endmember (its share of what the image
   contains) and the share of pixels where it is the largest abundance. An
   endmember that explains almost nothing may be noise, an artefact or a
@@ -24,18 +29,22 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts", "endmember_trust"]
+__all__ = ["BELOW_BASELINE_DOUBT", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts", "endmember_trust"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
+#: A spectrum with more than this share of its mass below its own baseline is reported as a
+#: doubt: true spectra of the held-out scenes 0.003–0.006, difference spectra 0.10–0.22.
+BELOW_BASELINE_DOUBT = 0.05
 #: An endmember with less than this share of the abundance and of the pixels is reported as minor.
 SMALL_SHARE = 0.01
 
 
 def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None = None,
-                    refined: int | None = None) -> list[dict[str, Any]]:
-    """Per endmember: ``abundance_share``, ``dominant_pixels``, ``restart_spread_deg`` and
-    ``found_by_refinement``.
+                    refined: int | None = None,
+                    below_baseline: Sequence[float] | None = None) -> list[dict[str, Any]]:
+    """Per endmember: ``abundance_share``, ``dominant_pixels``, ``restart_spread_deg``,
+    ``found_by_refinement`` and ``below_baseline``.
 
     Parameters
     ----------
@@ -44,6 +53,9 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
         The restart spread per endmember (None when the run had one start).
     refined : int, optional
         The endmember an accepted refinement replaced (None when there was none).
+    below_baseline : sequence of float, optional
+        Per endmember, the share of its spectrum below its own baseline (None without a
+        baseline term).
 
     Returns
     -------
@@ -51,16 +63,18 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
         ``abundance_share`` (mean abundance over the image divided by the
         total, so the shares add up to 1), ``dominant_pixels`` (fraction of
         pixels where the endmember has the largest abundance) and
-        ``restart_spread_deg`` (float or None), ``found_by_refinement`` (bool).
+        ``restart_spread_deg`` (float or None), ``found_by_refinement`` (bool) and
+        ``below_baseline`` (float or None).
     """
     a = np.asarray(abundances, dtype=np.float64).reshape(len(abundances), -1)
     mass = a.sum(axis=1)
     share = mass / mass.sum() if mass.sum() > 0 else np.zeros(len(a))
     dominant = np.bincount(np.argmax(a, axis=0), minlength=len(a)) / max(a.shape[1], 1)
     spread = [None] * len(a) if spread_deg is None else [float(v) for v in spread_deg]
+    below = [None] * len(a) if below_baseline is None else [float(v) for v in below_baseline]
     return [{"abundance_share": float(s), "dominant_pixels": float(d), "restart_spread_deg": v,
-             "found_by_refinement": j == refined}
-            for j, (s, d, v) in enumerate(zip(share, dominant, spread))]
+             "found_by_refinement": j == refined, "below_baseline": u}
+            for j, (s, d, v, u) in enumerate(zip(share, dominant, spread, below))]
 
 
 def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, str]:
@@ -80,6 +94,10 @@ def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, s
                          "check its map")
         elif spread is not None and spread > SPREAD_DOUBT_DEG:
             parts.append(f"varies by {spread:.1f}° between restarts: doubt its spectrum and map")
+        below = t.get("below_baseline")  # records written before this key have no such entry
+        if below is not None and below > BELOW_BASELINE_DOUBT:
+            parts.append(f"dips below its own baseline where other materials absorb ({100 * below:.0f} % "
+                         "of its spectrum): a difference of spectra rather than one material")
         if t["abundance_share"] < SMALL_SHARE and t["dominant_pixels"] < SMALL_SHARE:
             parts.append(f"explains {100 * t['abundance_share']:.1f} % of the image and dominates "
                          f"{100 * t['dominant_pixels']:.1f} % of the pixels: a minor material, noise or an artefact")

@@ -13,7 +13,8 @@ from ftir_unmix.methods.cnn.priors import Priors, abundance_sparsity, below_base
 from ftir_unmix.methods.cnn.warm_start import candidate_starts
 from ftir_unmix.methods.simplex import min_volume_simplex
 from ftir_unmix.metrics import mean_sad
-from ftir_unmix.preprocess.background import polynomial_basis
+from ftir_unmix.preprocess.background import below_baseline_share, polynomial_basis
+from ftir_unmix.trust import BELOW_BASELINE_DOUBT
 
 
 def _no_pure_pixels(seed: int = 0, n: int = 3000, b: int = 60, cap: float = 0.7):
@@ -65,7 +66,7 @@ def test_priors_measure_what_they_say():
     assert float(on.penalty(eye, eye)) == pytest.approx(2.0 * 0.1 * 0.75)
 
 
-def test_transparency_prior_tells_a_spectrum_from_a_plateau_with_dips():
+def test_a_plateau_with_dips_is_told_from_a_spectrum_by_the_prior_and_the_trust_measure():
     wn = np.linspace(650, 4000, 800)
     bands = lambda centres: sum(np.exp(-0.5 * ((wn - c) / 12) ** 2) for c in centres)  # noqa: E731
     others = bands([1420, 2090, 3300])
@@ -78,6 +79,10 @@ def test_transparency_prior_tells_a_spectrum_from_a_plateau_with_dips():
     tilted = real + polynomial_basis(wn, 2) @ np.array([0.3, 0.1, -0.2])
     assert share(tilted) == pytest.approx(share(real), abs=0.01)
     assert float(below_baseline(torch.as_tensor(plateau)[:, None], None)) == 0.0  # no background term
+    # the exact measure the run record keeps (quantile regression by linear programme)
+    exact = below_baseline_share(np.stack([real, plateau, tilted], 1), basis.numpy())
+    assert exact[0] < 0.01 and exact[1] > 3 * BELOW_BASELINE_DOUBT
+    assert exact[2] == pytest.approx(exact[0], abs=1e-6)
     two = torch.as_tensor(np.stack([real, plateau], 1))
     assert float(below_baseline(two, basis)) == pytest.approx(share(real) + share(plateau), rel=1e-6)
     on = Priors(0.0, 0.0, 0.1, transparency=2.0, background=basis)

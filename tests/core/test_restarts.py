@@ -10,7 +10,7 @@ import pytest
 from ftir_unmix import iter_unmix, run_to_end, unmix
 from ftir_unmix.methods.cnn import restart_spread
 from ftir_unmix.methods.cnn.warm_start import candidate_starts
-from ftir_unmix.trust import SPREAD_DOUBT_DEG, doubts, endmember_trust
+from ftir_unmix.trust import BELOW_BASELINE_DOUBT, SPREAD_DOUBT_DEG, doubts, endmember_trust
 
 OPTS = dict(epochs=40, warmup_steps=20, device="cpu", refine=False)
 
@@ -33,6 +33,8 @@ def test_two_restarts_keep_the_spectra_that_fit_the_image_best(small_section, on
     assert len(spread) == 4 and all(0.0 <= v <= 90.0 for v in spread)
     assert [t["restart_spread_deg"] for t in two.parameters["trust"]] == spread
     assert [t["restart_spread_deg"] for t in one.parameters["trust"]] == [None] * 4
+    below = [t["below_baseline"] for t in two.parameters["trust"]]  # the baseline term is on by default
+    assert len(below) == 4 and all(0.0 <= v < BELOW_BASELINE_DOUBT for v in below)
 
 
 def test_more_restarts_add_seeded_starts():
@@ -74,7 +76,7 @@ def test_trust_shares_and_doubts():
     a[1, 0, :5] = 0.9  # EM2 dominates 5 pixels
     a[0, 0, :5] = 0.1
     a[2, 9, 9] = 0.001  # EM3: almost nothing
-    trust = endmember_trust(a, [1.0, SPREAD_DOUBT_DEG + 4.0, 0.5])
+    trust = endmember_trust(a, [1.0, SPREAD_DOUBT_DEG + 4.0, 0.5], below_baseline=[0.004, 0.01, 0.02])
     shares = [t["abundance_share"] for t in trust]
     assert sum(shares) == pytest.approx(1.0) and shares[0] > shares[1] > shares[2]
     assert [t["dominant_pixels"] for t in trust] == pytest.approx([0.95, 0.05, 0.0])
@@ -83,6 +85,14 @@ def test_trust_shares_and_doubts():
     assert said["oil"].startswith(f"oil varies by {SPREAD_DOUBT_DEG + 4.0:.1f}° between restarts")
     assert "explains 0.0 % of the image" in said["EM3"]
     assert not any(t["found_by_refinement"] for t in trust)
+    assert [t["below_baseline"] for t in trust] == [0.004, 0.01, 0.02]
+    # a spectrum with dips below its own baseline is doubted, whatever its spread
+    dips = endmember_trust(a, [1.0, 1.0, 0.5], below_baseline=[BELOW_BASELINE_DOUBT + 0.1, 0.01, 0.0])
+    said = doubts(dips, ["resin?", "oil", "EM3"])
+    assert said["resin?"] == ("resin? dips below its own baseline where other materials absorb (15 % of its "
+                              "spectrum): a difference of spectra rather than one material")
+    assert "oil" not in said
+    assert [t["below_baseline"] for t in endmember_trust(a)] == [None] * 3  # no baseline term
     # the endmember an accepted refinement put in: no restart found it, and the doubt says so
     refined = endmember_trust(a, [1.0, SPREAD_DOUBT_DEG + 4.0, 0.5], refined=1)
     assert [t["found_by_refinement"] for t in refined] == [False, True, False]

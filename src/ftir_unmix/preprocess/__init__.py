@@ -10,13 +10,20 @@
 
 from __future__ import annotations
 
-from .background import BASELINES, baseline_degree, lower_envelope, polynomial_basis, weighted_nuisance_basis
+from .background import (
+    BASELINES,
+    baseline_degree,
+    below_baseline_share,
+    lower_envelope,
+    polynomial_basis,
+    weighted_nuisance_basis,
+)
 from .scaling import SCALINGS, ScaledPixels, Scaling, file_mapping, release_pages, scale_pixels
 from .weights import BandDiagnostics, band_diagnostics, band_weights, force_ranges, robust_z
 
 __all__ = [
     "BASELINES", "SCALINGS", "BandDiagnostics", "ScaledPixels", "Scaling", "band_diagnostics", "band_weights",
     "file_mapping", "release_pages",
-    "baseline_degree", "force_ranges", "lower_envelope", "polynomial_basis", "robust_z",
+    "baseline_degree", "below_baseline_share", "force_ranges", "lower_envelope", "polynomial_basis", "robust_z",
     "scale_pixels", "weighted_nuisance_basis",
 ]
