@@ -270,14 +270,16 @@ def test_trust_of_a_real_run_is_shown(viewer, unmix_panel, wait_idle, spectra, q
 def test_doubts_are_shown_and_older_records_show_nothing(viewer, cube_layer, spectra, qtbot):
     trust = [{"abundance_share": 0.4, "dominant_pixels": 0.4, "restart_spread_deg": 1.0},
              {"abundance_share": 0.3, "dominant_pixels": 0.3, "restart_spread_deg": 9.2},
-             {"abundance_share": 0.295, "dominant_pixels": 0.3, "restart_spread_deg": 2.0},
+             {"abundance_share": 0.295, "dominant_pixels": 0.3, "restart_spread_deg": 2.0,
+              "below_baseline": 0.2},
              {"abundance_share": 0.005, "dominant_pixels": 0.0, "restart_spread_deg": 0.5}]
     result = _known_result(cube_layer, {"method": "cnn", "k": 4, "trust": trust})
     _add_result(viewer, cube_layer, result)
     _wait_identified(qtbot, spectra, result)
     text = spectra.doubts_info.value
     assert text.splitlines() == [f"⚠ {s}" for s in doubts(trust, ["EM1", "EM2", "EM3", "EM4"]).values()]
-    assert "EM2 varies by 9.2° between restarts" in text and text.count("⚠") == 2
+    assert "EM2 varies by 9.2° between restarts" in text and text.count("⚠") == 3
+    assert "EM3 dips below its own baseline where other materials absorb (20 %" in text
     assert not spectra.doubts_info.native.isHidden()
     assert spectra.endmember_choice.native.itemText(1) == "EM2 · spread 9.2° · share 30 %"
 
