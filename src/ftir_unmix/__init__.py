@@ -20,6 +20,7 @@ _EXPORTS = {
     "CubeError": "errors", "CubeReadError": "errors", "DataError": "errors", "OutputError": "errors",
     "ParameterError": "errors", "ResultReadError": "errors", "FTIRUnmixWarning": "errors",
     "load_cube": "io",
+    "KnownSpectra": "known_spectra", "load_known": "known_spectra",
     "UnmixResult": "result", "load_result": "result",
     "Progress": "run", "iter_unmix": "run", "run_to_end": "run", "unmix": "run",
     "BandDiagnostics": "preprocess", "band_diagnostics": "preprocess", "band_weights": "preprocess",
@@ -27,8 +28,9 @@ _EXPORTS = {
 
 __all__ = [
     "BandDiagnostics", "Cube", "CubeError", "CubeReadError", "DataError", "FTIRUnmixWarning",
-    "OutputError", "ParameterError", "Progress", "ResultReadError", "UnmixConfig", "UnmixResult",
-    "band_diagnostics", "band_weights", "iter_unmix", "load_cube", "load_result", "make_cube",
+    "KnownSpectra", "OutputError", "ParameterError", "Progress", "ResultReadError", "UnmixConfig",
+    "UnmixResult", "band_diagnostics", "band_weights", "iter_unmix", "load_cube", "load_known",
+    "load_result", "make_cube",
     "run_to_end", "unmix", "__version__",
 ]
 
@@ -45,6 +47,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ResultReadError,
     )
     from .io import load_cube
+    from .known_spectra import KnownSpectra, load_known
     from .preprocess import BandDiagnostics, band_diagnostics, band_weights
     from .result import UnmixResult, load_result
     from .run import Progress, iter_unmix, run_to_end, unmix

@@ -166,6 +166,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_overwrite_option(p, "an earlier result in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_identify_options(p, after_unmix=True)
+    p.add_argument("--known", action="append", default=[], metavar="DIR_OR_FILE",
+                   help="spectra of materials known to be in the sample (reference files or folders, as "
+                        "for --library; at most K): the first endmembers are held near them and named "
+                        "after them (strength: --known-weight). Repeatable")
     _add_config_options(p, required=("k",))
 
     p = sub.add_parser("select-k", help="unmix for a range of K and recommend one")
@@ -287,6 +291,11 @@ def _unmix(args: argparse.Namespace) -> int:
     from .trust import doubts
 
     cube = _load(args)
+    known = None
+    if args.known:
+        from .known_spectra import load_known
+
+        known = load_known(args.known)
     if args.library or args.markers:  # a wrong path or marker file fails before the run, not after
         from .identify import load_markers
 
@@ -308,7 +317,7 @@ def _unmix(args: argparse.Namespace) -> int:
                 bars[0].set_postfix(loss=f"{event.loss:.4f}")
 
         try:
-            result = run_to_end(iter_unmix(cube, config, stop=interrupts.stop), show)
+            result = run_to_end(iter_unmix(cube, config, stop=interrupts.stop, known=known), show)
         finally:
             for bar in bars:
                 bar.close()

@@ -141,6 +141,11 @@ class UnmixConfig:
         baseline (a plateau with dips where the other materials absorb), in the same
         units. 0 (off) by default: on the held-out scenes it mended the no-pure-pixel
         case it was made for and harmed others (docs/benchmarks.md §0).
+    known_weight : float
+        Fast protocol, for runs given known spectra (``unmix(..., known=…)``,
+        ``--known``): how strongly each holds its endmember near itself, in the
+        same units (:mod:`ftir_unmix.methods.cnn.known`); 0: the known spectra
+        are only where training starts. Default 1.
     seed : int
         Seeds every random choice; same seed, same device, same result.
     device : {"auto", "cpu", "cuda", "mps"}
@@ -243,6 +248,9 @@ class UnmixConfig:
     transparency: float = _param(0.0, Rule("float", 0.0, 1000.0), "cnn",
                                  "fast protocol: weight of the transparency prior (each spectrum lies on "
                                  "its baseline outside its bands), in the same units (0: off)")
+    known_weight: float = _param(1.0, Rule("float", 0.0, 1000.0), "cnn",
+                                 "fast protocol, with known spectra: how strongly each is held near its "
+                                 "endmember, in the same units (0: only a start)")
     # --- training protocol
     protocol: str = _param("fast", Rule("choice", choices=PROTOCOLS), "protocol",
                            "fast: whole-image steps, stops on convergence; paper: random 5x5 patches")

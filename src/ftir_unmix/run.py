@@ -28,7 +28,9 @@ from .checks import check_forced_ranges, check_unmixable, checked_weights, requi
 from .config import UnmixConfig
 from .cube import Cube
 from .errors import DataError
+from .known_spectra import KnownSpectra
 from .methods import MethodInput, Progress, StopFlag, should_stop
+from .metrics import spectral_angles
 from .preprocess import (
     ScaledPixels,
     band_diagnostics,
@@ -101,6 +103,7 @@ def iter_unmix(
     *,
     weights: np.ndarray | None = None,
     stop: StopFlag = None,
+    known: KnownSpectra | None = None,
     **changes: Any,
 ) -> Generator[Progress, None, UnmixResult]:
     """Unmix a cube, yielding :class:`Progress` events; return an :class:`UnmixResult`.
@@ -117,6 +120,10 @@ def iter_unmix(
     stop : threading.Event or callable, optional
         Checked during training; when set, training ends and the result of
         the best step so far is returned with ``cancelled=True``.
+    known : KnownSpectra, optional
+        Spectra of materials known to be in the sample (at most K): each holds one
+        endmember near itself (weight ``known_weight``); those endmembers come first
+        and are named after them. Only methods that take them (``cnn``, fast protocol).
     """
     require_cube(cube)
     if config is not None and not isinstance(config, UnmixConfig):
@@ -126,6 +133,14 @@ def iter_unmix(
     if cube.n_bands < 3:
         raise DataError(f"unmixing needs at least 3 bands; the cube has {cube.n_bands}")
     check_forced_ranges(cfg.forced_ranges, cube.wavenumbers)
+    if known is not None and not len(known):
+        known = None
+    if known is not None:
+        if "known" not in method.uses:
+            raise ValueError(f"method {cfg.method!r} does not take known spectra")
+        if len(known) > cfg.k:
+            raise ValueError(f"{len(known)} known spectra for K = {cfg.k}: give at most K")
+        known_values = known.on(cube.wavenumbers)
     t0 = time.perf_counter()
     h, w_img, n_bands = cube.shape
     yield Progress(phase="prepare", total=cfg.epochs, message="band weights")
@@ -150,7 +165,8 @@ def iter_unmix(
         out = yield from relay(
             method.function()(MethodInput(
                 pixels=ScaledPixels(cube.pixels, scaling), shape=(h, w_img), wavenumbers=cube.wavenumbers,
-                loss_weights=loss_w, background=background, config=cfg, stop=stop, t0=t0)),
+                loss_weights=loss_w, background=background, config=cfg, stop=stop, t0=t0,
+                known=None if known is None else known_values / scaling.factor[:, None])),
             # snapshots of the spectra in the cube's units
             lambda ev: ev if ev.endmembers is None
             else replace(ev, endmembers=ev.endmembers * scaling.factor[:, None]),
@@ -176,8 +192,20 @@ def iter_unmix(
     refinement = out.record.get("refinement", {})
     # as the loss saw the spectra: scaled, band-weighted
     below = None if nuisance is None else below_baseline_share(np.asarray(out.endmembers) * loss_w[:, None], nuisance)
+    names: list[str] = []
+    known_deg: list[float] = []
+    if known is not None:
+        # the angle each named endmember ended at from its reference, as the loss saw both
+        seen = _as_seen(np.asarray(out.endmembers)[:, :len(known)] * scaling.factor[:, None], loss_w, nuisance)
+        known_deg = [float(v) for v in np.diag(spectral_angles(_as_seen(known_values, loss_w, nuisance), seen))]
+        parameters["known_spectra"] = {
+            "names": list(known.names), "sources": list(known.sources), "weight": cfg.known_weight,
+            "angle_deg": known_deg,
+        }
+        names = [*known.names, *(f"EM{i + 1}" for i in range(len(known), cfg.k))]
     parameters["trust"] = endmember_trust(abundances, out.record.get("restart_runs", {}).get("spread_deg"),
-                                          refinement["replaced"] if refinement.get("accepted") else None, below)
+                                          refinement["replaced"] if refinement.get("accepted") else None, below,
+                                          known_deg)
     return UnmixResult(
         abundances=abundances,
         endmembers=(np.asarray(out.endmembers) * scaling.factor[:, None]).astype(np.float32),
@@ -186,8 +214,14 @@ def iter_unmix(
         versions=_versions(), timings=timings,
         diagnostics={**diag.columns(), "weight": band_w, "auto_weight": diag.weights,
                      "median_spectrum": diag.median_spectrum},
-        cancelled=out.cancelled,
+        cancelled=out.cancelled, names=names,
     )
+
+
+def _as_seen(m: np.ndarray, loss_w: np.ndarray, nuisance: np.ndarray | None) -> np.ndarray:
+    """Spectra in columns as the loss sees them: band-weighted, the background removed."""
+    m = np.asarray(m, np.float64) * loss_w[:, None]
+    return m if nuisance is None else m - nuisance @ (nuisance.T @ m)
 
 
 def unmix(
@@ -198,6 +232,7 @@ def unmix(
     method: str = "cnn",
     weights: np.ndarray | None = None,
     stop: StopFlag = None,
+    known: KnownSpectra | None = None,
     callback: Callable[[Progress], Any] | None = None,
     **options: Any,
 ) -> UnmixResult:
@@ -220,6 +255,9 @@ def unmix(
         Set it to stop early and get the best result so far.
     callback : callable, optional
         Called with every :class:`Progress` event.
+    known : KnownSpectra, optional
+        Spectra of materials known to be in the sample (:func:`ftir_unmix.load_known`):
+        the first endmembers are held near them and named after them.
     **options
         Any other field of :class:`~ftir_unmix.UnmixConfig` (``epochs``,
         ``protocol``, ``lr``, ``seed``, ``device``, ``gamma_rough``, …).
@@ -239,5 +277,5 @@ def unmix(
     (6, 16, 16)
     """
     config = UnmixConfig(k=k, loss=loss, method=method).updated(**options)
-    return run_to_end(iter_unmix(cube, config, weights=weights, stop=stop), callback)
+    return run_to_end(iter_unmix(cube, config, weights=weights, stop=stop, known=known), callback)
 

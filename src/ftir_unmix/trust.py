@@ -16,6 +16,10 @@ endmember) and shown by the command line and the Spectra panel:
   A material's spectrum lies on its baseline outside its bands; one with dips where
   other materials absorb is a difference of spectra that the baseline term let through,
   not a material (docs/benchmarks.md §0).
+- **known spectrum** (runs given known spectra): the angle between the endmember and the
+  known spectrum that held it, as the loss saw both. Held by a weight, an endmember
+  ends far from its reference only where the data disagree with it: the reference may
+  not match the material in this sample.
 - **share**: the mean abundance of the endmember (its share of what the image
   contains) and the share of pixels where it is the largest abundance. An
   endmember that explains almost nothing may be noise, an artefact or a
@@ -29,22 +33,27 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["BELOW_BASELINE_DOUBT", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts", "endmember_trust"]
+__all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts",
+           "endmember_trust"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
 #: A spectrum with more than this share of its mass below its own baseline is reported as a
 #: doubt: true spectra of the held-out scenes 0.003–0.006, difference spectra 0.10–0.22.
 BELOW_BASELINE_DOUBT = 0.05
+#: An endmember held by a known spectrum that ends further than this (degrees) from it is
+#: reported as a doubt.
+KNOWN_DOUBT_DEG = 5.0
 #: An endmember with less than this share of the abundance and of the pixels is reported as minor.
 SMALL_SHARE = 0.01
 
 
 def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None = None,
                     refined: int | None = None,
-                    below_baseline: Sequence[float] | None = None) -> list[dict[str, Any]]:
+                    below_baseline: Sequence[float] | None = None,
+                    known_deg: Sequence[float] = ()) -> list[dict[str, Any]]:
     """Per endmember: ``abundance_share``, ``dominant_pixels``, ``restart_spread_deg``,
-    ``found_by_refinement`` and ``below_baseline``.
+    ``found_by_refinement``, ``below_baseline`` and ``known_angle_deg``.
 
     Parameters
     ----------
@@ -56,6 +65,8 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
     below_baseline : sequence of float, optional
         Per endmember, the share of its spectrum below its own baseline (None without a
         baseline term).
+    known_deg : sequence of float, optional
+        For the first endmembers, held by known spectra: the angle to each one's spectrum.
 
     Returns
     -------
@@ -63,8 +74,8 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
         ``abundance_share`` (mean abundance over the image divided by the
         total, so the shares add up to 1), ``dominant_pixels`` (fraction of
         pixels where the endmember has the largest abundance) and
-        ``restart_spread_deg`` (float or None), ``found_by_refinement`` (bool) and
-        ``below_baseline`` (float or None).
+        ``restart_spread_deg`` (float or None), ``found_by_refinement`` (bool),
+        ``below_baseline`` and ``known_angle_deg`` (float or None).
     """
     a = np.asarray(abundances, dtype=np.float64).reshape(len(abundances), -1)
     mass = a.sum(axis=1)
@@ -72,9 +83,10 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
     dominant = np.bincount(np.argmax(a, axis=0), minlength=len(a)) / max(a.shape[1], 1)
     spread = [None] * len(a) if spread_deg is None else [float(v) for v in spread_deg]
     below = [None] * len(a) if below_baseline is None else [float(v) for v in below_baseline]
+    known = [float(v) for v in known_deg] + [None] * (len(a) - len(known_deg))
     return [{"abundance_share": float(s), "dominant_pixels": float(d), "restart_spread_deg": v,
-             "found_by_refinement": j == refined, "below_baseline": u}
-            for j, (s, d, v, u) in enumerate(zip(share, dominant, spread, below))]
+             "found_by_refinement": j == refined, "below_baseline": u, "known_angle_deg": g}
+            for j, (s, d, v, u, g) in enumerate(zip(share, dominant, spread, below, known))]
 
 
 def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, str]:
@@ -98,6 +110,10 @@ def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, s
         if below is not None and below > BELOW_BASELINE_DOUBT:
             parts.append(f"dips below its own baseline where other materials absorb ({100 * below:.0f} % "
                          "of its spectrum): a difference of spectra rather than one material")
+        held = t.get("known_angle_deg")  # runs without known spectra have none
+        if held is not None and held > KNOWN_DOUBT_DEG:
+            parts.append(f"ends {held:.1f}° from the known spectrum that held it: the reference may not "
+                         "match the material in this sample")
         if t["abundance_share"] < SMALL_SHARE and t["dominant_pixels"] < SMALL_SHARE:
             parts.append(f"explains {100 * t['abundance_share']:.1f} % of the image and dominates "
                          f"{100 * t['dominant_pixels']:.1f} % of the pixels: a minor material, noise or an artefact")

@@ -10,7 +10,7 @@ import pytest
 from ftir_unmix import iter_unmix, run_to_end, unmix
 from ftir_unmix.methods.cnn import restart_spread
 from ftir_unmix.methods.cnn.warm_start import candidate_starts
-from ftir_unmix.trust import BELOW_BASELINE_DOUBT, SPREAD_DOUBT_DEG, doubts, endmember_trust
+from ftir_unmix.trust import BELOW_BASELINE_DOUBT, KNOWN_DOUBT_DEG, SPREAD_DOUBT_DEG, doubts, endmember_trust
 
 OPTS = dict(epochs=40, warmup_steps=20, device="cpu", refine=False)
 
@@ -99,6 +99,13 @@ def test_trust_shares_and_doubts():
     said = doubts(refined, ["lead white", "oil", "EM3"])
     assert said["oil"].startswith("oil was found only by the refinement")
     assert "varies by" not in said["oil"]
+    # an endmember held by a known spectrum that ends far from it: the reference is doubted
+    held = endmember_trust(a, known_deg=[KNOWN_DOUBT_DEG + 2.0, 1.0])
+    assert [t["known_angle_deg"] for t in held] == [KNOWN_DOUBT_DEG + 2.0, 1.0, None]
+    said = doubts(held, ["lead white", "oil", "EM3"])
+    assert said["lead white"] == ("lead white ends 7.0° from the known spectrum that held it: the reference may "
+                                  "not match the material in this sample")
+    assert "oil" not in said
 
 
 def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):

@@ -268,3 +268,33 @@ def test_event_loop_stays_responsive(viewer, medium_cube, qtbot, wait_idle, reco
     # a layer) and are bounded generously: shared CI machines stall on their own.
     assert by_phase.get("train", 0.0) < max(0.3, 4 * idle)
     assert worst < max(1.5, 4 * idle)
+
+
+def test_known_spectra_name_the_first_maps(viewer, unmix_panel, wait_idle, cube_layer, notifications, tmp_path):
+    w = unmix_panel
+    assert w.known.tooltip and w.known_weight.value == 1.0
+    wn = np.asarray(cube_layer.metadata["wavenumbers"])
+    bright = np.unravel_index(int(np.argmax(cube_layer.data.sum(0))), cube_layer.data.shape[1:])
+    spectrum = cube_layer.data[:, bright[0], bright[1]]
+    ref = tmp_path / "lead white.csv"
+    ref.write_text("wavenumber,absorbance\n" + "\n".join(f"{x},{y}" for x, y in zip(wn, spectrum)) + "\n")
+    w.known.value = (ref,)
+    w.known_weight.value = 2.0
+    w.run.clicked()
+    wait_idle(w)
+    maps = _maps(viewer)
+    assert [m.name for m in maps] == ["lead white abundance", "EM2 abundance", "EM3 abundance"]
+    record = w.result.parameters["known_spectra"]
+    assert record["names"] == ["lead white"] and record["weight"] == 2.0
+    first = w.result
+    # a file that is not a spectrum: one message naming it, nothing lost
+    bad = tmp_path / "notes.csv"
+    bad.write_text("a note, not a spectrum\n")
+    w.known.value = (bad,)
+    w.run.clicked()
+    wait_idle(w)
+    assert any("notes.csv" in m for m in notifications.errors())
+    assert w.result is first and len(_maps(viewer)) == 3 and w.run.enabled
+    # the methods that do not take known spectra grey the controls out
+    w.method.value = "nmf"
+    assert not w.known.enabled and not w.known_weight.enabled

@@ -61,7 +61,7 @@ def get(name: str) -> Method:
 
 register(Method("cnn", "FTIR-unmixer: CNN autoencoder, band-weighted spectral angle (Pande et al. 2026)",
                 "ftir_unmix.methods.cnn:run_cnn",
-                uses=frozenset({"cnn", "protocol", "background"}), iterative=True, k_rule="count"))
+                uses=frozenset({"cnn", "protocol", "background", "known"}), iterative=True, k_rule="count"))
 register(Method("nmf", "nonnegative matrix factorisation (scikit-learn), abundances summing to one",
                 "ftir_unmix.methods.classical:run_nmf"))
 register(Method("vca-fcls", "vertex component analysis + fully constrained least squares",

@@ -86,6 +86,9 @@ class MethodInput:
         with ``cancelled=True``.
     t0 : float
         ``time.perf_counter()`` when the run started (for ``Progress.elapsed``).
+    known : ndarray (B, R) or None
+        Spectra of materials known to be in the sample, in the units of ``pixels``;
+        only methods whose ``uses`` include ``"known"`` accept them.
     """
 
     pixels: np.ndarray
@@ -96,6 +99,7 @@ class MethodInput:
     config: Any
     stop: StopFlag = None
     t0: float = 0.0
+    known: np.ndarray | None = None
 
 
 @dataclass

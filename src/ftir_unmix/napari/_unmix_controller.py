@@ -26,6 +26,7 @@ from ..config import UnmixConfig
 from ..errors import CubeError
 from ..export import write_outputs
 from ..io import load_cube
+from ..known_spectra import KnownSpectra
 from ..result import UnmixResult
 from ..run import Progress, iter_unmix
 from ..safe_write import folder_state
@@ -74,12 +75,12 @@ def fmt_seconds(s: float | None) -> str:
 
 
 def _train(data: Any, wavenumbers: np.ndarray, pixel_size: float | None, metadata: dict[str, Any],
-           config: UnmixConfig, stop: threading.Event,
+           config: UnmixConfig, known: KnownSpectra | None, stop: threading.Event,
            ) -> Generator[Progress, None, UnmixResult | Failure]:
     """Worker body of Run: build the cube (validation is slow for big cubes) and train."""
     try:
         cube = cube_from_layer_arrays(data, wavenumbers, pixel_size, metadata)
-        result = yield from iter_unmix(cube, config, stop=stop)
+        result = yield from iter_unmix(cube, config, stop=stop, known=known)
     except (ValueError, CubeError) as exc:  # refused input or parameters: a plain message
         return Failure(str(exc))
     return result
@@ -244,12 +245,13 @@ class UnmixController:
         self.progress.emit(0, maximum)
         self.status.emit("preparing…")
 
-    def run(self, layer: Any, wn: np.ndarray, config: UnmixConfig) -> None:
-        """Train on ``layer`` in a worker; results arrive as layers."""
+    def run(self, layer: Any, wn: np.ndarray, config: UnmixConfig, known: KnownSpectra | None = None) -> None:
+        """Train on ``layer`` in a worker (``known``: spectra of materials known to be in the
+        sample); results arrive as layers."""
         self.history = []
         self.last_progress = None
         self.curve_changed.emit()
-        self._start("run", max(1, config.resolved().epochs), _train, layer, wn, config)
+        self._start("run", max(1, config.resolved().epochs), _train, layer, wn, config, known)
 
     def select_k(self, layer: Any, wn: np.ndarray, config: UnmixConfig, k_values: list[int]) -> None:
         """One unmixing per K in a worker; the recommended K arrives through :attr:`k_recommended`."""

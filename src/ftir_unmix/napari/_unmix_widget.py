@@ -42,7 +42,9 @@ from qtpy.QtWidgets import QSizePolicy
 
 from .. import methods
 from ..config import DEVICES, PROTOCOLS, UnmixConfig, parameter_rule
+from ..errors import DataError
 from ..io import Y_UNITS
+from ..known_spectra import KnownSpectra, load_known
 from ..preprocess import BASELINES
 from ..result import UnmixResult
 from ..select_k import KSweep, SweepProgress
@@ -64,7 +66,7 @@ __all__ = ["UnmixWidget"]
 _DEFAULTS = UnmixConfig()
 #: The config groups whose controls a method without them greys out.
 _GROUP_CONTROLS = {"cnn": ("loss", "softmax_scale", "restarts"), "protocol": ("protocol", "epochs", "lr"),
-                   "background": ("baseline",)}
+                   "background": ("baseline",), "known": ("known", "known_weight")}
 _BASELINE_LABELS = {"quadratic": "quadratic (ATR)"}
 
 
@@ -215,6 +217,15 @@ class UnmixWidget(Container):
                                       "spectra explain the image best is kept, and how far they disagree "
                                       "is shown per endmember. Each costs about one training: 1 is the "
                                       "quickest, 3 the most reliable on images without pure pixels.")
+        self.known = FileEdit(
+            name="known", label="known spectra", mode="rm", nullable=True,
+            tooltip="Optional: reference spectra (CSV, JCAMP-DX…) of materials you know are in "
+                    "the sample, at most K. The first endmembers are held near them and named "
+                    "after them: this helps most where a material never occurs pure.",
+        )
+        self.known_weight = _spin(FloatSpinBox, "known_weight", "hold known", max=100.0, step=0.5,
+                                  tooltip="How strongly each known spectrum holds its endmember (in units "
+                                          "of the image's unavoidable misfit); 0: only a starting point.")
         self.seed = _spin(SpinBox, "seed", "seed", max=2**31 - 1,
                           tooltip="Same seed, same data, same device → same result.")
         self.device = ComboBox(
@@ -256,7 +267,7 @@ class UnmixWidget(Container):
                       labels=True),
             Container(name="parameters", labels=True, widgets=[
                 self.method, self.k, self.loss, self.protocol, self.baseline, self.epochs, self.lr,
-                self.softmax_scale, self.restarts, self.seed, self.device]),
+                self.softmax_scale, self.restarts, self.known, self.known_weight, self.seed, self.device]),
             Label(name="weights_title", value="<b>Band weights</b> (shared with the Band "
                                               "weights panel)"),
             Container(name="weight_parameters", labels=True,
@@ -426,7 +437,7 @@ class UnmixWidget(Container):
             protocol=self.protocol.value, baseline=self.baseline.value, epochs=int(self.epochs.value),
             lr=float(self.lr.value), softmax_scale=float(self.softmax_scale.value),
             restarts=int(self.restarts.value), seed=int(self.seed.value), device=self.device.value,
-            forced_ranges=forced,
+            known_weight=float(self.known_weight.value), forced_ranges=forced,
             **self._session.weight_params.as_dict(),
         )
 
@@ -443,10 +454,27 @@ class UnmixWidget(Container):
             return self.controller.refuse(what, str(exc))
         return (*checked, config)
 
+    def known_spectra(self) -> KnownSpectra | None:
+        """The spectra of the files chosen under "known spectra" (None when none are chosen).
+
+        Raises
+        ------
+        DataError
+            A file that cannot be used (the message names it and the reason).
+        """
+        paths = [p for p in (self.known.value or ()) if str(p) not in ("", ".")]
+        return load_known(paths) if paths else None
+
     def _on_run(self, *_: Any) -> None:
         checked = self._checked_input("Unmix")
-        if checked is not None:
-            self.controller.run(*checked)
+        if checked is None:
+            return
+        try:
+            known = self.known_spectra()
+        except DataError as exc:
+            self.controller.refuse("Unmix", str(exc))
+            return
+        self.controller.run(*checked, known=known)
 
     def _on_select_k(self, *_: Any) -> None:
         k_min, k_max = int(self.k_min.value), int(self.k_max.value)

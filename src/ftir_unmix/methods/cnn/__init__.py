@@ -134,8 +134,15 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     ).to(device)
     nuisance = None if inp.background is None else torch.as_tensor(
         weighted_nuisance_basis(inp.background, loss_w), dtype=torch.float32, device=device)
-    trainer = PaperTrainer if cfg.protocol == "paper" else FastTrainer
-    loop = trainer(model, x, (h, w_img), loss_w, cfg, device, gen, nuisance)
+    n_known = 0 if inp.known is None else inp.known.shape[1]
+    if n_known and cfg.protocol == "paper":
+        raise ValueError("known spectra need the fast protocol (protocol='fast')")
+    if n_known > cfg.k:
+        raise ValueError(f"{n_known} known spectra for K = {cfg.k}: give at most K")
+    if cfg.protocol == "paper":
+        loop: Trainer = PaperTrainer(model, x, (h, w_img), loss_w, cfg, device, gen, nuisance)
+    else:
+        loop = FastTrainer(model, x, (h, w_img), loss_w, cfg, device, gen, nuisance, inp.known)
     record["protocol_detail"] = loop.detail
     timings["setup_s"] = time.perf_counter() - t
 
@@ -143,11 +150,11 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     run = _Training(model, loop, inp.t0)
     starts: list[WarmStart] = []
     if cfg.init == "auto":  # fast protocol: the best of the warm starts
-        starts, record["warm_start"] = yield from warm_start_trials(loop, x, loss_w, cfg, stop, inp.t0)
+        starts, record["warm_start"] = yield from warm_start_trials(loop, x, loss_w, cfg, stop, inp.t0, inp.known)
         run.history = list(starts[0].losses)
     elif cfg.init != "random":
         model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, cfg.init, cfg.seed,
-                                              loop.nuisance_basis))
+                                              loop.nuisance_basis, inp.known))
     timings["init_s"] = time.perf_counter() - t
     # The chosen warm start's warm-up steps are the run's first steps.
     run.best = _Best.of(run.history[-1] if run.history else float("inf"), model, len(run.history))
@@ -164,7 +171,7 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     if n_restarts > 1 and not cancelled:
         kept, others = yield from _restarts(run, inp, starts[:n_restarts], record)
         cancelled = record["stopped_by"] == "cancel"
-    if refine_steps and not cancelled:
+    if refine_steps and not cancelled and n_known < cfg.k:  # known columns are never replaced
         kept = yield from _refine(run, inp, refine_steps, record, kept)
         cancelled = record["stopped_by"] == "cancel"
     timings["train_s"] = time.perf_counter() - t_train
@@ -278,7 +285,8 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int,
         before = objective(loop, inp.pixels, inp.loss_weights, inp.shape)
     kept = run.best
     column, pixel = swap_in_spot(model, inp.pixels, before, inp.shape, cfg.refine_spot, inp.loss_weights,
-                                 loop.nuisance_basis, inp.background)
+                                 loop.nuisance_basis, inp.background,
+                                 fixed=0 if inp.known is None else inp.known.shape[1])
     run.best = _Best(float("inf"), kept.state, kept.step)  # any refinement step beats it
     loop.restart()
     start = loop.total - refine_steps

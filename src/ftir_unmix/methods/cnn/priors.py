@@ -1,10 +1,12 @@
-"""Priors the fast protocol may add to its loss: minimum volume, abundance sparsity, transparency.
+"""Priors the fast protocol may add to its loss: minimum volume, abundance sparsity, transparency,
+known spectra.
 
 All are off by default (``minvol=0``, ``sparsity=0``, ``transparency=0``); on the
 held-out scene family none lowered the error (docs/benchmarks.md §0). The first
 two are the standard remedies of the unmixing literature for images without pure
 pixels; the third is against a flaw of the baseline term (:func:`below_baseline`).
-A user can try them.
+A user can try them. The fourth is there only when the user gives known spectra
+(:mod:`.known`).
 
 Their weights are in units of the image's **unavoidable misfit**: the mean
 angle between each (band-weighted, background-free) pixel and its projection
@@ -21,6 +23,7 @@ import math
 import torch
 
 from ...preprocess.background import TRANSPARENT_QUANTILE
+from .known import known_angles
 
 __all__ = ["Priors", "abundance_sparsity", "below_baseline", "dispersion", "misfit_floor"]
 
@@ -104,7 +107,7 @@ def below_baseline(y: torch.Tensor, basis: torch.Tensor | None, quantile: float 
 
 class Priors:
     """The weighted priors of one run: ``floor · (minvol · dispersion + sparsity · L½ +
-    transparency · below-baseline share)``.
+    transparency · below-baseline share + known_weight · Σ angles to the known spectra)``.
 
     Parameters
     ----------
@@ -114,16 +117,24 @@ class Priors:
         The image's misfit floor (radians, :func:`misfit_floor`).
     background : Tensor (B, r) or None
         The weighted background basis the loss projects out (:func:`below_baseline`).
+    known : Tensor (B, R) or None
+        Known spectra as the loss sees them, held near by the first R endmembers
+        (:func:`~.known.known_angles`).
+    known_weight : float
+        Their weight in units of the misfit floor.
     """
 
     def __init__(self, minvol: float, sparsity: float, floor: float, transparency: float = 0.0,
-                 background: torch.Tensor | None = None) -> None:
+                 background: torch.Tensor | None = None, known: torch.Tensor | None = None,
+                 known_weight: float = 0.0) -> None:
         unit = max(floor, _MIN_FLOOR)
         self.lam, self.mu, self.nu = minvol * unit, sparsity * unit, transparency * unit
         self.background = background
+        self.known = known
+        self.kappa = known_weight * unit if known is not None else 0.0
 
     def __bool__(self) -> bool:
-        return bool(self.lam or self.mu or self.nu)
+        return bool(self.lam or self.mu or self.nu or self.kappa)
 
     def penalty(self, m: torch.Tensor, a: torch.Tensor) -> torch.Tensor | float:
         """The priors' part of the loss for endmembers ``m`` (B, K; as the loss sees them) and
@@ -135,4 +146,6 @@ class Priors:
             out = out + self.mu * abundance_sparsity(a)
         if self.nu:
             out = out + self.nu * below_baseline(m, self.background)
+        if self.kappa:
+            out = out + self.kappa * known_angles(m, self.known).sum()
         return out

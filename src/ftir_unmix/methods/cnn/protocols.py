@@ -164,7 +164,8 @@ class FastTrainer(Trainer):
     """
 
     def __init__(self, model: FTIRUnmixer, x: Any, shape: tuple[int, int], loss_w: np.ndarray, cfg: Any,
-                 device: torch.device, gen: torch.Generator, nuisance: torch.Tensor | None = None) -> None:
+                 device: torch.device, gen: torch.Generator, nuisance: torch.Tensor | None = None,
+                 known: np.ndarray | None = None) -> None:
         self.model, self.cfg, self.device, self.gen = model, cfg, device, gen
         self.nuisance = nuisance  # (B, r) orthonormal, removed from Dx and Dx̂ before the angle
         self.total = cfg.step_budget()[0]
@@ -212,9 +213,11 @@ class FastTrainer(Trainer):
         self.c = c.T.reshape(v.shape[1], h, w).contiguous()  # VᵀDx
         self.xnorm = xnorm.reshape(h, w)  # ‖Dx‖ on all bands
         del z, c
-        priors = cfg.minvol or cfg.sparsity or cfg.transparency
+        held = None if known is None or not cfg.known_weight else self._as_seen(
+            torch.as_tensor(known, dtype=torch.float32, device=device))
+        priors = cfg.minvol or cfg.sparsity or cfg.transparency or held is not None
         floor = misfit_floor(self.c.reshape(v.shape[1], -1), xnorm, model.k) if priors else 0.0
-        self.priors = Priors(cfg.minvol, cfg.sparsity, floor, cfg.transparency, nuisance)
+        self.priors = Priors(cfg.minvol, cfg.sparsity, floor, cfg.transparency, nuisance, held, cfg.known_weight)
         self.restart()
         n_pix = h * w
         if n_pix <= cfg.max_pixels_per_step:

@@ -92,7 +92,7 @@ def _fixed_sample(n: int, size: int) -> np.ndarray | None:
 
 def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],
                  spot: str = "median", loss_w: np.ndarray | None = None, nuisance: np.ndarray | None = None,
-                 background: np.ndarray | None = None) -> tuple[int, list[int]]:
+                 background: np.ndarray | None = None, fixed: int = 0) -> tuple[int, list[int]]:
     """Put the spectrum of the worst-explained spot of the image in place of one endmember.
 
     The spot:
@@ -109,7 +109,7 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     what the spectrum still holds of the other endmembers is then taken off
     (:func:`~ftir_unmix.preprocess.background.quantile_subtraction` at
     :data:`SUBTRACT_QUANTILE`): the ring around a spot is not quite the matrix
-    under it.
+    under it. The first ``fixed`` endmembers (known spectra) are never replaced.
 
     Returns
     -------
@@ -126,7 +126,7 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     else:
         r, c = np.unravel_index(int(np.argmax(median_filter(before.angle, size=3, mode="nearest"))), shape)
     spectrum = spot_candidate(x, e, before, shape, (int(r), int(c)), loss_w, nuisance, background)
-    column = swap_column(x, e, spectrum, loss_w, nuisance)
+    column = swap_column(x, e, spectrum, loss_w, nuisance, first=fixed)
     others = np.delete(e, column, axis=1)
     e[:, column] = spectrum - others @ quantile_subtraction(spectrum, others, background, quantile=SUBTRACT_QUANTILE)
     model.init_decoder(e)
@@ -176,17 +176,17 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple
 
 
 def swap_column(x: np.ndarray, e: np.ndarray, spectrum: np.ndarray, loss_w: np.ndarray | None,
-                nuisance: np.ndarray | None, sample: int = 4096) -> int:
-    """The endmember whose replacement by ``spectrum`` fits the image best: the lowest
-    mean cone angle over a fixed sample of at most ``sample`` pixels."""
+                nuisance: np.ndarray | None, sample: int = 4096, first: int = 0) -> int:
+    """The endmember (from ``first`` on) whose replacement by ``spectrum`` fits the image
+    best: the lowest mean cone angle over a fixed sample of at most ``sample`` pixels."""
     rows = _fixed_sample(x.shape[0], sample)
     pixels = np.asarray(x[slice(None) if rows is None else rows], np.float64)
     fits = []
-    for j in range(e.shape[1]):
+    for j in range(first, e.shape[1]):
         trial = e.copy()
         trial[:, j] = spectrum
         fits.append(float(cone_angles(pixels, trial, loss_w, nuisance=nuisance).mean()))
-    return int(np.argmin(fits))
+    return first + int(np.argmin(fits))
 
 
 def _as_seen(m: np.ndarray, loss_w: np.ndarray | None, nuisance: np.ndarray | None) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 from .. import classical
 from ..base import Progress, StopFlag, should_stop
 from ..simplex import min_volume_simplex
+from .known import place_known
 from .protocols import Trainer
 
 __all__ = ["WarmStart", "candidate_starts", "initial_endmembers", "warm_start_trials"]
@@ -24,7 +25,7 @@ _YIELD_EVERY = 0.25
 
 
 def initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: int,
-                       nuisance: np.ndarray | None = None) -> np.ndarray:
+                       nuisance: np.ndarray | None = None, known: np.ndarray | None = None) -> np.ndarray:
     """Endmembers (B, K) for the decoder's warm start.
 
     ``how``: ``"nmf"``, ``"vca"`` (VCA + FCLS) or ``"mvs"`` (the minimum-volume
@@ -32,7 +33,9 @@ def initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: int
     band-weighted data (so unreliable bands do not steer the choice; the
     simplex also without the weighted ``nuisance`` basis, the baseline); the
     spectra are then fitted on all bands to them by least squares, so that
-    bands with a low weight are not amplified.
+    bands with a low weight are not amplified. ``known`` spectra (B, R) take
+    the first columns, each in place of the estimate closest to it
+    (:func:`~.known.place_known`).
     """
     if x.shape[0] > _INIT_PIXELS:  # the estimate needs the spread of spectra, not every pixel
         x = x[np.sort(np.random.default_rng(seed).choice(x.shape[0], _INIT_PIXELS, replace=False))]
@@ -48,8 +51,10 @@ def initial_endmembers(x: np.ndarray, w: np.ndarray, k: int, how: str, seed: int
         a = classical.fcls(xw, e_w)
     # x ≈ aᵀ eᵀ: least squares per band with a shared (K×K) Gram, then clip.
     gram = a @ a.T + 1e-6 * np.eye(k)
-    e = np.linalg.solve(gram, a @ x).T
-    return np.clip(e, 1e-6, None).astype(np.float32)
+    e = np.clip(np.linalg.solve(gram, a @ x).T, 1e-6, None)
+    if known is not None:
+        e = place_known(e, known, w, nuisance)
+    return e.astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,8 @@ def candidate_starts(n: int, simplex: bool = False) -> list[tuple[str, str, int]
 
 
 def warm_start_trials(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any, stop: StopFlag,
-                      t0: float) -> Generator[Any, None, tuple[list[WarmStart], dict[str, Any]]]:
+                      t0: float, known: np.ndarray | None = None
+                      ) -> Generator[Any, None, tuple[list[WarmStart], dict[str, Any]]]:
     """Try the warm starts; return them best first and leave the model at the best one.
 
     Each candidate (:func:`candidate_starts` of ``cfg.restarts``: NMF and VCA + FCLS,
@@ -96,7 +102,7 @@ def warm_start_trials(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any
     the warm-up; the lower the mean loss over its last fifth of those steps, the
     better. Neither estimate is best everywhere (docs/benchmarks.md): on Samson the
     NMF start is ~24° off and VCA's ~4°; on layered synthetic sections it is the
-    other way round.
+    other way round. ``known`` spectra take the first columns of every candidate.
 
     Returns
     -------
@@ -114,7 +120,7 @@ def warm_start_trials(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, cfg: Any
                        message=f"warm start: trying {name.upper()}")
         model.load_state_dict(start)
         model.init_decoder(initial_endmembers(x, loss_w.astype(np.float32), cfg.k, how, cfg.seed + offset,
-                                              loop.nuisance_basis))
+                                              loop.nuisance_basis, known))
         loop.restart()
         losses: list[float] = []
         last_yield = time.perf_counter()
