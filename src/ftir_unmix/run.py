@@ -33,6 +33,7 @@ from .methods import MethodInput, Progress, StopFlag, should_stop
 from .metrics import spectral_angles
 from .preprocess import (
     ScaledPixels,
+    as_seen,
     band_diagnostics,
     baseline_degree,
     below_baseline_share,
@@ -196,8 +197,8 @@ def iter_unmix(
     known_deg: list[float] = []
     if known is not None:
         # the angle each named endmember ended at from its reference, as the loss saw both
-        seen = _as_seen(np.asarray(out.endmembers)[:, :len(known)] * scaling.factor[:, None], loss_w, nuisance)
-        known_deg = [float(v) for v in np.diag(spectral_angles(_as_seen(known_values, loss_w, nuisance), seen))]
+        seen = as_seen(np.asarray(out.endmembers)[:, :len(known)] * scaling.factor[:, None], loss_w, nuisance)
+        known_deg = [float(v) for v in np.diag(spectral_angles(as_seen(known_values, loss_w, nuisance), seen))]
         parameters["known_spectra"] = {
             "names": list(known.names), "sources": list(known.sources), "weight": cfg.known_weight,
             "angle_deg": known_deg,
@@ -216,12 +217,6 @@ def iter_unmix(
                      "median_spectrum": diag.median_spectrum},
         cancelled=out.cancelled, names=names,
     )
-
-
-def _as_seen(m: np.ndarray, loss_w: np.ndarray, nuisance: np.ndarray | None) -> np.ndarray:
-    """Spectra in columns as the loss sees them: band-weighted, the background removed."""
-    m = np.asarray(m, np.float64) * loss_w[:, None]
-    return m if nuisance is None else m - nuisance @ (nuisance.T @ m)
 
 
 def unmix(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .background import (
     BASELINES,
+    as_seen,
     baseline_degree,
     below_baseline_share,
     lower_envelope,
@@ -22,8 +23,8 @@ from .scaling import SCALINGS, ScaledPixels, Scaling, file_mapping, release_page
 from .weights import BandDiagnostics, band_diagnostics, band_weights, force_ranges, robust_z
 
 __all__ = [
-    "BASELINES", "SCALINGS", "BandDiagnostics", "ScaledPixels", "Scaling", "band_diagnostics", "band_weights",
-    "file_mapping", "release_pages",
+    "BASELINES", "SCALINGS", "BandDiagnostics", "ScaledPixels", "Scaling", "as_seen", "band_diagnostics",
+    "band_weights", "file_mapping", "release_pages",
     "baseline_degree", "below_baseline_share", "force_ranges", "lower_envelope", "polynomial_basis", "robust_z",
     "scale_pixels", "weighted_nuisance_basis",
 ]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["BASELINES", "baseline_degree", "polynomial_basis", "weighted_nuisance_basis",
+__all__ = ["BASELINES", "as_seen", "baseline_degree", "polynomial_basis", "weighted_nuisance_basis",
            "below_baseline_share", "lower_envelope", "quantile_baseline", "quantile_subtraction"]
 
 #: Choices of the ``baseline`` option and their polynomial degrees.
@@ -58,6 +58,15 @@ def weighted_nuisance_basis(basis: np.ndarray, weights: np.ndarray) -> np.ndarra
     """Orthonormal basis (B, r) of ``diag(weights) @ basis``: what the weighted loss projects out."""
     q, _ = np.linalg.qr(np.asarray(weights, np.float64)[:, None] * basis)
     return q
+
+
+def as_seen(spectra: np.ndarray, weights: np.ndarray | None, nuisance: np.ndarray | None) -> np.ndarray:
+    """Spectra in columns (B, n) as the loss sees them: band-weighted (``weights`` None: all 1), the
+    weighted background (``nuisance``, orthonormal, from :func:`weighted_nuisance_basis`) removed."""
+    m = np.asarray(spectra, np.float64)
+    if weights is not None:
+        m = m * np.asarray(weights, np.float64)[:, None]
+    return m if nuisance is None else m - nuisance @ (nuisance.T @ m)
 
 
 def lower_envelope(endmembers: np.ndarray, basis: np.ndarray, *,

@@ -25,13 +25,9 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from ...metrics import spectral_angles
+from ...preprocess.background import as_seen
 
 __all__ = ["known_angles", "place_known"]
-
-
-def _as_seen(m: np.ndarray, loss_w: np.ndarray, nuisance: np.ndarray | None) -> np.ndarray:
-    m = np.asarray(m, np.float64) * np.asarray(loss_w, np.float64)[:, None]
-    return m if nuisance is None else m - nuisance @ (nuisance.T @ m)
 
 
 def place_known(e: np.ndarray, known: np.ndarray, loss_w: np.ndarray, nuisance: np.ndarray | None) -> np.ndarray:
@@ -56,7 +52,7 @@ def place_known(e: np.ndarray, known: np.ndarray, loss_w: np.ndarray, nuisance: 
     k, r = e.shape[1], known.shape[1]
     if r > k:
         raise ValueError(f"{r} known spectra for {k} endmembers: give at most K")
-    angles = spectral_angles(_as_seen(known, loss_w, nuisance), _as_seen(e, loss_w, nuisance))
+    angles = spectral_angles(as_seen(known, loss_w, nuisance), as_seen(e, loss_w, nuisance))
     rows, cols = linear_sum_assignment(angles)
     chosen = cols[np.argsort(rows)]
     rest = [j for j in range(k) if j not in set(chosen.tolist())]

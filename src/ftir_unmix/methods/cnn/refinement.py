@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...metrics import cone_angles, reconstruction_angles
-from ...preprocess.background import quantile_baseline, quantile_subtraction
+from ...preprocess.background import as_seen, quantile_baseline, quantile_subtraction
 from .model import FTIRUnmixer
 from .protocols import Trainer
 
@@ -169,7 +169,7 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple
     ring = (rows * w + cols)[np.maximum(np.abs(rows - r), np.abs(cols - c)) > 2]
     calm = ring[before.angle.ravel()[ring] <= 1.5 * np.median(before.angle)]
     matrix = np.asarray(x[calm if len(calm) >= 3 else ring], np.float64).T  # (B, n)
-    share, _ = nnls(_as_seen(matrix, loss_w, nuisance), _as_seen(pixel[:, None], loss_w, nuisance)[:, 0])
+    share, _ = nnls(as_seen(matrix, loss_w, nuisance), as_seen(pixel[:, None], loss_w, nuisance)[:, 0])
     trials = pixel[:, None] - np.outer(matrix @ share, np.linspace(0.0, 3.0, 31))
     baseline = 0.0 if background is None else quantile_baseline(trials, background)
     return trials[:, int(np.argmin(np.abs(trials - baseline).sum(axis=0)))]
@@ -188,12 +188,6 @@ def swap_column(x: np.ndarray, e: np.ndarray, spectrum: np.ndarray, loss_w: np.n
         fits.append(float(cone_angles(pixels, trial, loss_w, nuisance=nuisance).mean()))
     return first + int(np.argmin(fits))
 
-
-def _as_seen(m: np.ndarray, loss_w: np.ndarray | None, nuisance: np.ndarray | None) -> np.ndarray:
-    """Spectra in columns (B, n) as the loss sees them: weighted, the background removed."""
-    if loss_w is not None:
-        m = m * np.asarray(loss_w, np.float64)[:, None]
-    return m if nuisance is None else m - nuisance @ (nuisance.T @ m)
 
 
 def worst_cluster(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple[int, int],
