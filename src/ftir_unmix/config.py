@@ -248,6 +248,9 @@ class UnmixConfig:
     transparency: float = _param(0.0, Rule("float", 0.0, 1000.0), "cnn",
                                  "fast protocol: weight of the transparency prior (each spectrum lies on "
                                  "its baseline outside its bands), in the same units (0: off)")
+    spare: int = _param(0, Rule("int", 0, 8), "cnn",
+                        "extra endmembers trained for what is not a material (variability, artefacts) "
+                        "and dropped at the end")
     known_weight: float = _param(1.0, Rule("float", 0.0, 1000.0), "cnn",
                                  "fast protocol, with known spectra: how strongly each is held near its "
                                  "endmember, in the same units (0: only a start)")

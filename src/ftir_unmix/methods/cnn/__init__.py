@@ -8,7 +8,8 @@
 - restarts: further warm starts trained to the end, the spectra that fit the image best
   kept (the cone fit of :class:`.refinement.Objective`), their disagreement recorded per
   endmember (``restart_runs``);
-- :mod:`.refinement`: retry one endmember on the worst-explained spot, its matrix subtracted.
+- :mod:`.refinement`: retry one endmember on the worst-explained spot, its matrix subtracted;
+- :mod:`.spare`: K + s endmembers trained, the s that are not materials dropped.
 
 :func:`run_cnn` is the method registered as ``"cnn"`` (see :mod:`ftir_unmix.methods`).
 """
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import time
 from collections.abc import Generator, Iterator
@@ -31,6 +33,7 @@ from ..base import MethodInput, MethodOutput, Progress, should_stop
 from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
 from .refinement import Objective, objective, swap_in_spot
+from .spare import choose_spares, drop_columns
 from .warm_start import WarmStart, initial_endmembers, warm_start_trials
 
 __all__ = ["restart_spread", "resolve_device", "run_cnn"]
@@ -115,7 +118,36 @@ class _Training:
 
 
 def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
-    """Train the autoencoder on the prepared data; return maps, spectra and the run-record entries."""
+    """Train the autoencoder on the prepared data; return maps, spectra and the run-record entries.
+
+    With ``spare`` > 0 it trains K + spare endmembers and drops the spares (:mod:`.spare`).
+    """
+    cfg = inp.config
+    if not cfg.spare:
+        return (yield from _train_and_infer(inp))
+    out = yield from _train_and_infer(dataclasses.replace(inp, config=dataclasses.replace(cfg, k=cfg.k + cfg.spare)))
+    h, w_img = inp.shape
+    n_known = 0 if inp.known is None else inp.known.shape[1]
+    nuisance = None if inp.background is None else weighted_nuisance_basis(inp.background, inp.loss_weights)
+    a = out.abundances.reshape(cfg.k + cfg.spare, -1)
+    columns, why = choose_spares(out.endmembers, a, cfg.spare, inp.loss_weights, nuisance, first=n_known)
+    endmembers, abundances = drop_columns(out.endmembers, a, columns)
+    kept = [j for j in range(cfg.k + cfg.spare) if j not in columns]
+    record = out.record
+    record["spare"] = {"trained_k": cfg.k + cfg.spare, "dropped": why}
+    spread = record.get("restart_runs", {}).get("spread_deg")
+    if spread is not None:
+        record["restart_runs"]["spread_deg"] = [spread[j] for j in kept]
+    refinement = record.get("refinement")
+    if refinement is not None:  # the column it replaced, in the numbering of the kept ones (None: dropped)
+        replaced = refinement["replaced"]
+        refinement["replaced"] = kept.index(replaced) if replaced in kept else None
+        refinement["accepted"] = bool(refinement["accepted"] and replaced in kept)
+    return dataclasses.replace(out, abundances=abundances.reshape(cfg.k, h, w_img), endmembers=endmembers)
+
+
+def _train_and_infer(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
+    """:func:`run_cnn` for ``inp.config.k`` endmembers."""
     cfg, x, (h, w_img), loss_w = inp.config, inp.pixels, inp.shape, inp.loss_weights
     n_bands = x.shape[1]
     stop = inp.stop
