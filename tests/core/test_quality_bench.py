@@ -110,3 +110,17 @@ def test_scene_benchmark_refuses_to_run_without_the_shared_data(monkeypatch, cap
         scenes.main(["--cases", "small-k3", "--seeds", "0", "--methods", "vca-fcls"])
     assert stop.value.code == 2
     assert "no shared data" in capsys.readouterr().err
+
+
+def test_known_spectra_benchmark_gives_references_that_are_not_the_truth():
+    bench = _load("known_spectra_quality")
+    rng = np.random.default_rng(0)
+    wn = np.linspace(650.0, 4000.0, 600)
+    truth = np.exp(-0.5 * ((wn - 1700) / 15) ** 2) + 0.5 * np.exp(-0.5 * ((wn - 2900) / 30) ** 2)
+    angles = [bench.seen_angle(wn, truth, bench.lab_reference(wn, truth, rng)) for _ in range(20)]
+    assert 1.0 < min(angles) and max(angles) < 40.0  # distorted, still the same material
+    run = bench.run_one("nopure-k4", 0, 1, {"epochs": 20, "warmup_steps": 5, "restarts": 1, "threads": 1},
+                        {"height": 16, "width": 24})
+    assert len(run["known"]) == 1 and run["known"][0] in run["names"]
+    assert len(run["sad_deg"]) == 4 and len(run["ended_from_reference_deg"]) == 1
+    assert "known materials" in bench.summary([run])
