@@ -169,8 +169,6 @@ def _train_and_infer(inp: MethodInput) -> Generator[Progress, None, MethodOutput
     n_known = 0 if inp.known is None else inp.known.shape[1]
     if n_known and cfg.protocol == "paper":
         raise ValueError("known spectra need the fast protocol (protocol='fast')")
-    if n_known > cfg.k:
-        raise ValueError(f"{n_known} known spectra for K = {cfg.k}: give at most K")
     if cfg.protocol == "paper":
         loop: Trainer = PaperTrainer(model, x, (h, w_img), loss_w, cfg, device, gen, nuisance)
     else:
