@@ -67,5 +67,6 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: fourth for the refinement that subtracts a spot's matrix, 9021-9025 a fifth for the
 #: refinement that also subtracts the other endmembers and may release its spectrum;
 #: 9026-9030 a sixth, at the held-out cross-section's size (64×256) with the same defaults;
-#: 9031-9035 a seventh, for runs given known spectra (benchmarks/known_spectra_quality.py).
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9036))
+#: 9031-9035 a seventh, for runs given known spectra (benchmarks/known_spectra_quality.py);
+#: 9036-9040 an eighth, for the spare endmember chosen by the cone fit (64×256).
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9041))

@@ -129,9 +129,8 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     h, w_img = inp.shape
     n_known = 0 if inp.known is None else inp.known.shape[1]
     nuisance = None if inp.background is None else weighted_nuisance_basis(inp.background, inp.loss_weights)
-    a = out.abundances.reshape(cfg.k + cfg.spare, -1)
-    columns, why = choose_spares(out.endmembers, a, cfg.spare, inp.loss_weights, nuisance, first=n_known)
-    endmembers, abundances = drop_columns(out.endmembers, a, columns)
+    columns, why = choose_spares(out.endmembers, inp.pixels, cfg.spare, inp.loss_weights, nuisance, first=n_known)
+    endmembers, abundances = drop_columns(out.endmembers, out.abundances.reshape(cfg.k + cfg.spare, -1), columns)
     kept = [j for j in range(cfg.k + cfg.spare) if j not in columns]
     record = out.record
     record["spare"] = {"trained_k": cfg.k + cfg.spare, "dropped": why}

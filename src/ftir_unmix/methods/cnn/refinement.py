@@ -11,7 +11,8 @@ from ...preprocess.background import as_seen, quantile_baseline, quantile_subtra
 from .model import FTIRUnmixer
 from .protocols import Trainer
 
-__all__ = ["FIT_PIXELS", "Objective", "objective", "spot_candidate", "swap_column", "swap_in_spot", "worst_cluster"]
+__all__ = ["FIT_PIXELS", "Objective", "fixed_pixels", "objective", "spot_candidate", "swap_column", "swap_in_spot",
+           "worst_cluster"]
 
 #: The cone fit of a bigger image is the mean over this many of its pixels: one exact
 #: NNLS per pixel costs about 40 µs, ten seconds per state at 512×512. The sample is
@@ -82,6 +83,12 @@ def _mean_cone_angle(x: np.ndarray, e: np.ndarray, loss_w: np.ndarray, nuisance:
         rows = slice(s, s + block) if index is None else index[s:s + block]
         total += float(cone_angles(x[rows], e, loss_w, nuisance=nuisance).sum())
     return total / m
+
+
+def fixed_pixels(x: np.ndarray, size: int) -> np.ndarray:
+    """The rows of :func:`_fixed_sample` (all when there are no more than ``size``), as float64."""
+    rows = _fixed_sample(x.shape[0], size)
+    return np.asarray(x[slice(None) if rows is None else rows], np.float64)
 
 
 def _fixed_sample(n: int, size: int) -> np.ndarray | None:
@@ -179,8 +186,7 @@ def swap_column(x: np.ndarray, e: np.ndarray, spectrum: np.ndarray, loss_w: np.n
                 nuisance: np.ndarray | None, sample: int = 4096, first: int = 0) -> int:
     """The endmember (from ``first`` on) whose replacement by ``spectrum`` fits the image
     best: the lowest mean cone angle over a fixed sample of at most ``sample`` pixels."""
-    rows = _fixed_sample(x.shape[0], sample)
-    pixels = np.asarray(x[slice(None) if rows is None else rows], np.float64)
+    pixels = fixed_pixels(x, sample)
     fits = []
     for j in range(first, e.shape[1]):
         trial = e.copy()
