@@ -142,9 +142,9 @@ class UnmixConfig:
         units. 0 (off) by default: on the held-out scenes it mended the no-pure-pixel
         case it was made for and harmed others (docs/benchmarks.md §0).
     spare : int
-        Extra endmembers trained for what is not a material and dropped at the end
-        (:mod:`ftir_unmix.methods.cnn.spare`). 0 by default: the rule that picks them
-        without the truth dropped real materials on the held-out scenes.
+        Extra endmembers trained for what is not a material and dropped at the end, those
+        whose removal costs the image's cone fit least (:mod:`ftir_unmix.methods.cnn.spare`).
+        0 by default until the checks a default needs are done (docs/benchmarks.md).
     known_weight : float
         Fast protocol, for runs given known spectra (``unmix(..., known=…)``,
         ``--known``): how strongly each holds its endmember near itself, in the
@@ -254,7 +254,7 @@ class UnmixConfig:
                                  "its baseline outside its bands), in the same units (0: off)")
     spare: int = _param(0, Rule("int", 0, 8), "cnn",
                         "extra endmembers trained for what is not a material (variability, artefacts) "
-                        "and dropped at the end (0: none; off by default, docs/benchmarks.md)")
+                        "and dropped at the end: those the image's fit needs least (0: none)")
     known_weight: float = _param(1.0, Rule("float", 0.0, 1000.0), "cnn",
                                  "fast protocol, with known spectra: how strongly each is held near its "
                                  "endmember, in the same units (0: only a start)")
