@@ -144,7 +144,8 @@ class UnmixConfig:
     spare : int
         Extra endmembers trained for what is not a material and dropped at the end, those
         whose removal costs the image's cone fit least (:mod:`ftir_unmix.methods.cnn.spare`).
-        0 by default until the checks a default needs are done (docs/benchmarks.md).
+        0 by default: on fresh scenes it mended images with many materials and no pure
+        pixels and lost materials on simpler ones and on Samson (docs/benchmarks.md).
     known_weight : float
         Fast protocol, for runs given known spectra (``unmix(..., known=…)``,
         ``--known``): how strongly each holds its endmember near itself, in the
