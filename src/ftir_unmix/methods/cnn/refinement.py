@@ -195,7 +195,6 @@ def swap_column(x: np.ndarray, e: np.ndarray, spectrum: np.ndarray, loss_w: np.n
     return first + int(np.argmin(fits))
 
 
-
 def worst_cluster(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple[int, int],
                   loss_w: np.ndarray | None, nuisance: np.ndarray | None) -> tuple[np.ndarray, tuple[int, int]]:
     """Mean spectrum of the largest group of badly explained pixels sharing one residual direction.
