@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError
-from .identify._spectra import resample
-from .identify.library import Library, load_library
+from .identify import Library, load_library, resample
 
 __all__ = ["MIN_COVERAGE", "KnownSpectra", "load_known"]
 

@@ -141,6 +141,8 @@ def iter_unmix(
             raise ValueError(f"method {cfg.method!r} does not take known spectra")
         if len(known) > cfg.k:
             raise ValueError(f"{len(known)} known spectra for K = {cfg.k}: give at most K")
+        if cfg.protocol == "paper":  # refused before the band weights are spent
+            raise ValueError("known spectra need the fast protocol (protocol='fast')")
         known_values = known.on(cube.wavenumbers)
     t0 = time.perf_counter()
     h, w_img, n_bands = cube.shape

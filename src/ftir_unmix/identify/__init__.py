@@ -11,13 +11,14 @@
   (``marker_bands.csv``, ``marker_sources.csv``); :func:`load_markers` merges a user's file.
 - :func:`identify` returns, per endmember, candidates with scores and evidence;
   :func:`identification_to_json` and :func:`format_identification` render them.
+- :func:`resample` puts a spectrum onto other band positions (band-averaged where finer).
 
 See docs/identification.md. Nothing here imports torch, napari, Qt or matplotlib.
 """
 
 from __future__ import annotations
 
-from ._spectra import CO2_REGION
+from ._spectra import CO2_REGION, resample
 from .library import (
     Library,
     LibraryProblem,
@@ -67,6 +68,7 @@ __all__ = [
     "read_endmembers_csv",
     "read_marker_file",
     "read_reference_file",
+    "resample",
     "spectral_angle_deg",
     "summary",
     "weighted_correlation",

@@ -166,8 +166,6 @@ def _train_and_infer(inp: MethodInput) -> Generator[Progress, None, MethodOutput
     nuisance = None if inp.background is None else torch.as_tensor(
         weighted_nuisance_basis(inp.background, loss_w), dtype=torch.float32, device=device)
     n_known = 0 if inp.known is None else inp.known.shape[1]
-    if n_known and cfg.protocol == "paper":
-        raise ValueError("known spectra need the fast protocol (protocol='fast')")
     if cfg.protocol == "paper":
         loop: Trainer = PaperTrainer(model, x, (h, w_img), loss_w, cfg, device, gen, nuisance)
     else:
