@@ -82,7 +82,8 @@ class UnmixConfig:
         ``refine=False``, default 300). A run with ``refine=True`` trains for
         at most ``epochs - epochs // 3`` steps and refines for at most
         ``epochs // 3``. The warm-start trial of the losing candidate is not
-        counted (recorded under ``warm_start``).
+        counted (recorded under ``warm_start``); a second run with a spare
+        endmember (``spare_when_needed``) has a budget of its own.
     n_patches, batch_size : int
         Paper protocol sampling.
     lr : float
@@ -144,8 +145,14 @@ class UnmixConfig:
     spare : int
         Extra endmembers trained for what is not a material and dropped at the end, those
         whose removal costs the image's cone fit least (:mod:`ftir_unmix.methods.cnn.spare`).
-        0 by default: on fresh scenes it mended images with many materials and no pure
-        pixels and lost materials on simpler ones and on Samson (docs/benchmarks.md).
+        0 by default: trained always, it mended images with many materials and no pure
+        pixels and cost the simpler ones and Samson (docs/benchmarks.md).
+    spare_when_needed : bool
+        Fast protocol, with a baseline term, ``spare`` = 0: a run that ends with an
+        endmember more than 5 % below its own baseline (a difference spectrum: an
+        endmember spent on what K spectra cannot explain, a material lost) is trained
+        again with one spare endmember, and that run is kept (recorded under ``spare``;
+        the run takes about twice as long then). On by default (docs/benchmarks.md).
     known_weight : float
         Fast protocol, for runs given known spectra (``unmix(..., known=…)``,
         ``--known``): how strongly each holds its endmember near itself, in the
@@ -256,6 +263,9 @@ class UnmixConfig:
     spare: int = _param(0, Rule("int", 0, 8), "cnn",
                         "extra endmembers trained for what is not a material (variability, artefacts) "
                         "and dropped at the end: those the image's fit needs least (0: none)")
+    spare_when_needed: bool = _param(True, Rule("bool"), "cnn",
+                                     "fast protocol, with a baseline term: when an endmember ends as a "
+                                     "difference spectrum (below its own baseline), train again with one spare")
     known_weight: float = _param(1.0, Rule("float", 0.0, 1000.0), "cnn",
                                  "fast protocol, with known spectra: how strongly each is held near its "
                                  "endmember, in the same units (0: only a start)")

@@ -29,7 +29,7 @@ from .config import UnmixConfig
 from .cube import Cube
 from .errors import DataError
 from .known_spectra import KnownSpectra
-from .methods import MethodInput, Progress, StopFlag, should_stop
+from .methods import MethodInput, Progress, StopFlag, relay, should_stop
 from .metrics import spectral_angles
 from .preprocess import (
     ScaledPixels,
@@ -50,17 +50,6 @@ from .trust import endmember_trust
 __all__ = ["Progress", "StopFlag", "iter_unmix", "relay", "run_to_end", "should_stop", "unmix"]
 
 _R = TypeVar("_R")
-_E = TypeVar("_E")
-
-
-def relay(gen: Generator[_E, None, _R], wrap: Callable[[_E], Any]) -> Generator[Any, None, _R]:
-    """Yield ``wrap(event)`` for every event of ``gen``; return ``gen``'s value (``yield from`` with a map)."""
-    while True:
-        try:
-            event = next(gen)
-        except StopIteration as done:
-            return done.value
-        yield wrap(event)
 
 
 def run_to_end(gen: Generator[Any, None, _R], callback: Callable[[Any], Any] | None = None) -> _R:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts",
-           "endmember_trust"]
+           "endmember_trust", "spare_note"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
@@ -120,3 +120,20 @@ def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, s
         if parts:
             out[name] = f"{name} " + "; ".join(parts)
     return out
+
+
+def spare_note(parameters: dict[str, Any]) -> str | None:
+    """The sentence that says a run was trained again with a spare endmember, and why; None otherwise.
+
+    Examples
+    --------
+    >>> spare_note({"spare_endmembers": {"reason": "EM6 of the first run was 29% below its own baseline",
+    ...                                  "trained_k": 7, "dropped": [{"column": 5, "cost_deg": 1.0}]}})
+    'EM6 of the first run was 29% below its own baseline: trained again with 7 endmembers, the spare dropped'
+    """
+    spare = parameters.get("spare_endmembers")
+    if not spare or spare.get("reason") == "asked for":
+        return None
+    if spare.get("second_run") == "cancelled":
+        return f"{spare['reason']}: the second run, with a spare endmember, was cancelled; this is the first"
+    return f"{spare['reason']}: trained again with {spare['trained_k']} endmembers, the spare dropped"

@@ -10,7 +10,14 @@ import pytest
 from ftir_unmix import iter_unmix, run_to_end, unmix
 from ftir_unmix.methods.cnn import restart_spread
 from ftir_unmix.methods.cnn.warm_start import candidate_starts
-from ftir_unmix.trust import BELOW_BASELINE_DOUBT, KNOWN_DOUBT_DEG, SPREAD_DOUBT_DEG, doubts, endmember_trust
+from ftir_unmix.trust import (
+    BELOW_BASELINE_DOUBT,
+    KNOWN_DOUBT_DEG,
+    SPREAD_DOUBT_DEG,
+    doubts,
+    endmember_trust,
+    spare_note,
+)
 
 OPTS = dict(epochs=40, warmup_steps=20, device="cpu", refine=False)
 
@@ -126,6 +133,8 @@ def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):
     assert len(trust) == 6 and all(t["restart_spread_deg"] is not None for t in trust)
     expected = list(doubts(trust, record["names"]).values())
     assert expected, "six endmembers for three materials: some must be in doubt"
+    note = spare_note(record["parameters"])  # first, when the run was trained again with a spare
+    expected = ([note] if note else []) + expected
     printed = [line for line in out.stdout.splitlines() if not line.startswith("wrote ")]
     assert printed == expected
 

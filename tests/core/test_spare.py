@@ -7,6 +7,7 @@ import pytest
 
 from ftir_unmix import unmix
 from ftir_unmix.methods.cnn.spare import choose_spares, drop_columns
+from ftir_unmix.metrics import cone_angles
 from ftir_unmix.preprocess import polynomial_basis, weighted_nuisance_basis
 
 
@@ -29,13 +30,32 @@ def test_the_spare_is_the_spectrum_the_image_needs_least(spectra):
     x = a @ e[:, :3].T + 0.002 * rng.standard_normal((600, len(wn)))
     m = np.column_stack([e[:, 0], e[:, 3], e[:, 1], e[:, 2]])  # the unused one in column 1
     columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None)
-    assert columns == [1] and why[0]["column"] == 1 and why[0]["fit_cost_deg"] < 0.1
+    assert columns == [1] and why[0]["column"] == 1 and why[0]["cost_deg"] < 0.1
     # with a baseline term too
     nuisance = weighted_nuisance_basis(polynomial_basis(wn, 2), np.ones(len(wn)))
     assert choose_spares(m, x + 0.05, 1, np.ones(len(wn)), nuisance)[0] == [1]
     # known spectra (the first columns) are never chosen, and each further spare costs more fit
     columns, why = choose_spares(m, x, 2, np.ones(len(wn)), None, first=2)
-    assert set(columns) <= {2, 3} and len(set(columns)) == 2 and why[1]["fit_cost_deg"] > 1.0
+    assert set(columns) <= {2, 3} and len(set(columns)) == 2 and why[1]["cost_deg"] > 1.0
+
+
+def test_a_minor_material_is_kept_over_a_residue_every_pixel_needs_a_little(spectra):
+    """A spot in 1 % of the pixels costs the image's mean fit less than a residue column
+    present everywhere at 5 %; dropping the spot loses a material (issue 12: minor materials)."""
+    wn, e = spectra
+    rng = np.random.default_rng(1)
+    n = 2000
+    residue = _bands(wn, [2200, 2600], width=60.0)  # what the other spectra cannot explain
+    a = rng.dirichlet([1.0, 1.0], size=n)
+    x = a @ e[:, :2].T + 0.05 * residue[None, :]
+    spot = rng.choice(n, n // 100, replace=False)
+    x[spot] = 0.5 * x[spot] + 0.5 * e[:, 2]
+    m = np.column_stack([e[:, 0], e[:, 1], e[:, 2], residue])
+    columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None)
+    assert columns == [3], why
+    # the image's mean fit alone would have dropped the spot's material
+    mean_cost = {j: float(np.mean(cone_angles(x, np.delete(m, j, 1)) - cone_angles(x, m))) for j in (2, 3)}
+    assert mean_cost[2] < mean_cost[3]
 
 
 def test_drop_columns_renormalises_the_maps():
@@ -50,10 +70,61 @@ def test_a_run_with_a_spare_returns_k_materials_and_says_which_it_dropped(small_
     r = unmix(small_section.cube, 4, spare=1, epochs=60, warmup_steps=20, device="cpu", restarts=2, seed=1)
     assert r.endmembers.shape[1] == 4 and r.abundances.shape[0] == 4 and len(r.names) == 4
     np.testing.assert_allclose(r.abundances.sum(0), 1.0, atol=1e-5)
-    spare = r.parameters["spare"]
+    spare = r.parameters["spare_endmembers"]
     assert spare["trained_k"] == 5 and len(spare["dropped"]) == 1 and 0 <= spare["dropped"][0]["column"] < 5
     assert len(r.parameters["restart_runs"]["spread_deg"]) == 4 and len(r.parameters["trust"]) == 4
     replaced = r.parameters["refinement"]["replaced"]
     assert replaced is None or 0 <= replaced < 4
     with pytest.raises(ValueError, match="spare"):
         unmix(small_section.cube, 4, spare=-1)
+
+
+def test_a_difference_spectrum_trains_the_run_again_with_a_spare(small_section, one_torch_thread, monkeypatch):
+    """``spare_when_needed``: a first run that ends with an endmember below its own baseline
+    (here made so) is trained again with K + 1 and the spare dropped; the record says why."""
+    import ftir_unmix.methods.cnn as cnn
+
+    opts = dict(epochs=40, warmup_steps=10, device="cpu", restarts=1, seed=1)
+    share = np.zeros(4)
+    monkeypatch.setattr(cnn, "below_baseline_share", lambda spectra, basis: share[:spectra.shape[1]])
+    plain = unmix(small_section.cube, 4, **opts)
+    assert "spare_endmembers" not in plain.parameters  # no spectrum below its baseline: one run
+    assert plain.parameters["spare_when_needed"] is True
+
+    share[2] = 0.3
+    events = []
+    r = unmix(small_section.cube, 4, callback=events.append, **opts)
+    spare = r.parameters["spare_endmembers"]
+    assert spare["reason"] == "EM3 of the first run was 30% below its own baseline"
+    assert spare["trained_k"] == 5 and len(spare["dropped"]) == 1
+    assert spare["first_run"]["steps_run"] == plain.parameters["steps_run"]
+    assert r.parameters["steps_run"] > plain.parameters["steps_run"]
+    assert r.endmembers.shape[1] == 4 and len(r.parameters["trust"]) == 4
+    assert "first_run_s" in r.timings
+    assert any("training again with a spare" in e.message for e in events if e.phase == "train")
+    # off: the first run is the answer
+    off = unmix(small_section.cube, 4, spare_when_needed=False, **opts)
+    assert "spare_endmembers" not in off.parameters
+    np.testing.assert_allclose(off.endmembers, plain.endmembers)
+
+
+def test_cancelling_the_second_run_keeps_the_first(small_section, one_torch_thread, monkeypatch):
+    import threading
+
+    import ftir_unmix.methods.cnn as cnn
+    from ftir_unmix.config import UnmixConfig
+    from ftir_unmix.run import iter_unmix, run_to_end
+
+    monkeypatch.setattr(cnn, "below_baseline_share", lambda spectra, basis: np.full(spectra.shape[1], 0.3))
+    stop = threading.Event()
+
+    def cancel_in_second_run(ev):
+        if ev.phase == "train" and "training again" in ev.message:
+            stop.set()
+
+    cfg = UnmixConfig(k=4, epochs=40, warmup_steps=10, device="cpu", restarts=1, seed=1)
+    r = run_to_end(iter_unmix(small_section.cube, cfg, stop=stop), cancel_in_second_run)
+    assert r.parameters["spare_endmembers"] == {"reason": "EM1 of the first run was 30% below its own baseline",
+                                     "second_run": "cancelled"}
+    assert r.parameters["stopped_by"] == "cancel"
+    assert r.endmembers.shape[1] == 4 and np.isfinite(r.endmembers).all()

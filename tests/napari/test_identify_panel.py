@@ -17,7 +17,7 @@ from ftir_unmix.napari._identify_panel import (
 )
 from ftir_unmix.napari._layers import RESULT_KEY, abundance_layer_tuples, is_abundance_layer
 from ftir_unmix.result import UnmixResult
-from ftir_unmix.trust import doubts
+from ftir_unmix.trust import doubts, spare_note
 
 PLUGIN = "napari-ftir-unmix"
 
@@ -262,7 +262,8 @@ def test_trust_of_a_real_run_is_shown(viewer, unmix_panel, wait_idle, spectra, q
     shown = [spectra.endmember_choice.native.itemText(i) for i in range(spectra.endmember_choice.native.count())]
     assert shown == [f"{n} · spread {t['restart_spread_deg']:.1f}° · share {100 * t['abundance_share']:.0f} %"
                      for n, t in zip(names, trust, strict=True)]
-    expected = "\n".join(f"⚠ {s}" for s in doubts(trust, names).values())
+    note = spare_note(result.parameters)  # a run trained again with a spare says so first
+    expected = "\n".join(([f"ℹ {note}"] if note else []) + [f"⚠ {s}" for s in doubts(trust, names).values()])
     assert spectra.doubts_info.value == expected
     assert spectra.doubts_info.native.isHidden() == (not expected)
 
@@ -282,6 +283,17 @@ def test_doubts_are_shown_and_older_records_show_nothing(viewer, cube_layer, spe
     assert "EM3 dips below its own baseline where other materials absorb (20 %" in text
     assert not spectra.doubts_info.native.isHidden()
     assert spectra.endmember_choice.native.itemText(1) == "EM2 · spread 9.2° · share 30 %"
+
+    # a run trained again with a spare endmember: the note comes first
+    spared = _known_result(cube_layer, {"method": "cnn", "k": 4, "trust": trust, "spare_endmembers": {
+        "reason": "EM3 of the first run was 20% below its own baseline", "trained_k": 5,
+        "dropped": [{"column": 4, "cost_deg": 0.8}]}})
+    _add_result(viewer, cube_layer, spared)
+    _wait_identified(qtbot, spectra, spared)
+    lines = spectra.doubts_info.value.splitlines()
+    assert lines[0] == ("ℹ EM3 of the first run was 20% below its own baseline: trained again with 5 endmembers, "
+                        "the spare dropped")
+    assert lines[1:] == [f"⚠ {s}" for s in doubts(trust, spectra.names()).values()] and len(lines) == 4
 
     # a result from an older run.json: no trust record, nothing shown (and nothing breaks)
     old = _known_result(cube_layer, {"method": "cnn", "k": 4})

@@ -25,10 +25,10 @@ The command line's ``--method``, the Unmix panel's method choice and
 
 from __future__ import annotations
 
-from .base import LOSSES, Loss, Method, MethodInput, MethodOutput, Progress, StopFlag, should_stop
+from .base import LOSSES, Loss, Method, MethodInput, MethodOutput, Progress, StopFlag, relay, should_stop
 
 __all__ = ["LOSSES", "Loss", "Method", "MethodInput", "MethodOutput", "Progress", "StopFlag", "available", "get",
-           "register", "should_stop", "unregister"]
+           "register", "relay", "should_stop", "unregister"]
 
 _REGISTRY: dict[str, Method] = {}
 

@@ -6,11 +6,15 @@ import importlib
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["LOSSES", "Loss", "Method", "MethodInput", "MethodOutput", "Progress", "StopFlag", "should_stop"]
+__all__ = ["LOSSES", "Loss", "Method", "MethodInput", "MethodOutput", "Progress", "StopFlag", "relay",
+           "should_stop"]
+
+_R = TypeVar("_R")
+_E = TypeVar("_E")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +54,16 @@ class Progress:
 
 #: What a caller may pass to stop a run early: an event, a callable returning True, or None.
 StopFlag = threading.Event | Callable[[], bool] | None
+
+
+def relay(gen: Generator[_E, None, _R], wrap: Callable[[_E], Any]) -> Generator[Any, None, _R]:
+    """Yield ``wrap(event)`` for every event of ``gen``; return ``gen``'s value (``yield from`` with a map)."""
+    while True:
+        try:
+            event = next(gen)
+        except StopIteration as done:
+            return done.value
+        yield wrap(event)
 
 
 def should_stop(stop: StopFlag) -> bool:

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..identify import Candidate, Library, Reference, best_match, identify, load_library
 from ..result import UnmixResult, scale_to
-from ..trust import doubts
+from ..trust import doubts, spare_note
 from ._layers import RESULT_KEY
 
 __all__ = [
@@ -270,8 +270,10 @@ def trust_labels(result: UnmixResult | None, names: Sequence[str]) -> list[str]:
 
 
 def doubt_text(result: UnmixResult | None, names: Sequence[str]) -> str:
-    """The doubt sentences (:func:`ftir_unmix.trust.doubts`), one a line; empty when none."""
+    """The doubt sentences (:func:`ftir_unmix.trust.doubts`), one a line, after the note that
+    the run was trained again with a spare (:func:`ftir_unmix.trust.spare_note`); empty when none."""
     trust = trust_of(result)
     if trust is None:
         return ""
-    return "\n".join(f"⚠ {s}" for s in doubts(trust, list(names)).values())
+    note = spare_note(result.parameters) if result is not None else None
+    return "\n".join(([f"ℹ {note}"] if note else []) + [f"⚠ {s}" for s in doubts(trust, list(names)).values()])

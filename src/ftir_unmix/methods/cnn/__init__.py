@@ -9,7 +9,8 @@
   kept (the cone fit of :class:`.refinement.Objective`), their disagreement recorded per
   endmember (``restart_runs``);
 - :mod:`.refinement`: retry one endmember on the worst-explained spot, its matrix subtracted;
-- :mod:`.spare`: K + s endmembers trained, the s that are not materials dropped.
+- :mod:`.spare`: K + s endmembers trained, the s that are not materials dropped; by default
+  one spare, and only when a first run ends with a difference spectrum.
 
 :func:`run_cnn` is the method registered as ``"cnn"`` (see :mod:`ftir_unmix.methods`).
 """
@@ -29,7 +30,9 @@ import torch
 
 from ...metrics import match_endmembers, spectral_angles
 from ...preprocess import lower_envelope, weighted_nuisance_basis
-from ..base import MethodInput, MethodOutput, Progress, should_stop
+from ...preprocess.background import below_baseline_share
+from ...trust import BELOW_BASELINE_DOUBT
+from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
 from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
 from .refinement import Objective, objective, swap_in_spot
@@ -121,19 +124,51 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     """Train the autoencoder on the prepared data; return maps, spectra and the run-record entries.
 
     With ``spare`` > 0 it trains K + spare endmembers and drops the spares (:mod:`.spare`).
+    Otherwise, with ``spare_when_needed`` and a baseline term, a run that ends with a
+    difference spectrum (more than :data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT` of it
+    below its own baseline: an endmember spent on what the model cannot explain, a
+    material lost) is trained again with one spare, and that run is kept.
     """
     cfg = inp.config
-    if not cfg.spare:
-        return (yield from _train_and_infer(inp))
-    out = yield from _train_and_infer(dataclasses.replace(inp, config=dataclasses.replace(cfg, k=cfg.k + cfg.spare)))
+    if cfg.spare:
+        return (yield from _with_spares(inp, cfg.spare, "asked for"))
+    out = yield from _train_and_infer(inp)
+    if not cfg.spare_when_needed or inp.background is None or out.cancelled or cfg.protocol != "fast":
+        return out
+    below = below_baseline_share(out.endmembers * inp.loss_weights[:, None],
+                                 weighted_nuisance_basis(inp.background, inp.loss_weights))
+    worst = int(np.argmax(below))
+    if below[worst] <= BELOW_BASELINE_DOUBT:
+        return out
+    why = f"EM{worst + 1} of the first run was {below[worst]:.0%} below its own baseline"
+    offset = out.record["steps_run"]
+    again = yield from relay(
+        _with_spares(inp, 1, why), lambda ev: dataclasses.replace(
+            ev, step=ev.step + offset, total=ev.total + offset,
+            message=f"a difference spectrum: training again with a spare endmember. {ev.message}".strip()))
+    if again.cancelled:  # the first run is complete: keep it rather than a part of the second
+        out.record["spare_endmembers"] = {"reason": why, "second_run": "cancelled"}
+        out.record["stopped_by"] = "cancel"
+        return dataclasses.replace(out, cancelled=True)
+    again.record["spare_endmembers"]["first_run"] = {"below_baseline": [float(v) for v in below],
+                                          "steps_run": offset}
+    again.record["steps_run"] += offset
+    timings = {**again.timings, "first_run_s": sum(out.timings.values())}
+    return dataclasses.replace(again, history=out.history + again.history, timings=timings)
+
+
+def _with_spares(inp: MethodInput, count: int, reason: str) -> Generator[Progress, None, MethodOutput]:
+    """Train K + ``count`` endmembers and drop the ``count`` the image needs least."""
+    cfg = inp.config
+    out = yield from _train_and_infer(dataclasses.replace(inp, config=dataclasses.replace(cfg, k=cfg.k + count)))
     h, w_img = inp.shape
     n_known = 0 if inp.known is None else inp.known.shape[1]
     nuisance = None if inp.background is None else weighted_nuisance_basis(inp.background, inp.loss_weights)
-    columns, why = choose_spares(out.endmembers, inp.pixels, cfg.spare, inp.loss_weights, nuisance, first=n_known)
-    endmembers, abundances = drop_columns(out.endmembers, out.abundances.reshape(cfg.k + cfg.spare, -1), columns)
-    kept = [j for j in range(cfg.k + cfg.spare) if j not in columns]
+    columns, why = choose_spares(out.endmembers, inp.pixels, count, inp.loss_weights, nuisance, first=n_known)
+    endmembers, abundances = drop_columns(out.endmembers, out.abundances.reshape(cfg.k + count, -1), columns)
+    kept = [j for j in range(cfg.k + count) if j not in columns]
     record = out.record
-    record["spare"] = {"trained_k": cfg.k + cfg.spare, "dropped": why}
+    record["spare_endmembers"] = {"reason": reason, "trained_k": cfg.k + count, "dropped": why}
     spread = record.get("restart_runs", {}).get("spread_deg")
     if spread is not None:
         record["restart_runs"]["spread_deg"] = [spread[j] for j in kept]

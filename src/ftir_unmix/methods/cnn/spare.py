@@ -8,14 +8,20 @@ material it should have been was lost (nopure-k6 at 64×256, tuning seeds 0–2:
 docs/benchmarks.md §0). Given a spare, the run puts that residue there: the six materials
 are among the seven spectra at 8.3° (matched against the truth).
 
-Which one is the spare is told by the objective that already judges restarts and the
-refinement, the whole image's cone fit: the spare is the spectrum whose removal costs
-the least fit (:func:`choose_spares`). On the tuning seeds that was the spectrum the truth
-leaves unmatched in 23 of 24 runs; a first rule by the spectrum's shape (most below its
-baseline, else the smaller half of the closest pair) was right in 11 and lost calcite
-next to lead white (docs/benchmarks.md, stop 25). The maps of the others are renormalised.
-On fresh seeds it mended nopure-k6 (11.8 → 8.9°) and lost materials where there was no
-residue to hold (nopure-k4, a minor spot; Samson 4.9 → 9.3°), so ``spare`` is 0 by default.
+Which one is the spare is told by the whole image's cone fit (the objective that already
+judges restarts and the refinement): the spare is the spectrum the image needs least
+(:func:`choose_spares`). "Least" is judged where each spectrum is needed most, by the
+pixels whose fit would suffer most without it: a minor material (a spot, a crust: 1–3 % of
+the pixels) costs the image's mean fit little, and the mean rule dropped it in 4 of 40 tuning
+runs (minor-crust and minor-spot, seeds 0–4: 18–21° instead of 4°); the 99.5th percentile of
+the per-pixel cost picked the spectrum the truth leaves unmatched in 39 of 40 and one 0.1°
+worse in the 40th (docs/benchmarks.md). The maps of the others are renormalised.
+
+Trained always (``spare`` > 0) it mends images with many materials and no pure pixels and
+costs the simpler ones: the material spectra lean on the spare (small-k3 seed 1: 1.9° → 6.3°).
+By default (``spare_when_needed``) one spare is trained only when a first run ends with a
+difference spectrum (:func:`~ftir_unmix.preprocess.background.below_baseline_share` above
+:data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT`): :func:`ftir_unmix.methods.cnn.run_cnn`.
 """
 
 from __future__ import annotations
@@ -27,17 +33,22 @@ import numpy as np
 from ...metrics import cone_angles
 from .refinement import fixed_pixels
 
-__all__ = ["choose_spares", "drop_columns"]
+__all__ = ["NEEDED_QUANTILE", "choose_spares", "drop_columns"]
+
+#: A spectrum's cost is judged at this quantile of the pixels (see :func:`choose_spares`).
+NEEDED_QUANTILE = 0.995
 
 
 def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w: np.ndarray,
-                  nuisance: np.ndarray | None, first: int = 0, sample: int = 4096
-                  ) -> tuple[list[int], list[dict[str, Any]]]:
-    """The ``count`` endmembers whose removal costs the whole image's fit least, one at a time.
+                  nuisance: np.ndarray | None, first: int = 0, sample: int = 16384,
+                  quantile: float = NEEDED_QUANTILE) -> tuple[list[int], list[dict[str, Any]]]:
+    """The ``count`` endmembers the image needs least, one at a time.
 
-    The fit is the mean cone angle (:func:`~ftir_unmix.metrics.cone_angles`: each pixel
-    against the best nonnegative mix of the spectra, as the loss sees them) over a fixed
-    sample of at most ``sample`` pixels.
+    Each pixel's fit is its cone angle (:func:`~ftir_unmix.metrics.cone_angles`: the pixel
+    against the best nonnegative mix of the spectra, as the loss sees them); what a
+    spectrum costs is the ``quantile`` of how much the angles grow without it, over a
+    fixed sample of at most ``sample`` pixels: small only for a spectrum that no pixel
+    needs much.
 
     Parameters
     ----------
@@ -50,29 +61,32 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
         The weighted background basis.
     first : int
         Columns before it (known spectra) are never chosen.
+    sample, quantile
+        See above.
 
     Returns
     -------
     columns : list of int
         The columns chosen, in the original numbering.
     why : list of dict
-        Per column: ``column`` and ``fit_cost_deg``, how much the mean angle grew without it.
+        Per column: ``column`` and ``cost_deg``, the ``quantile`` of the per-pixel growth.
     """
     x = fixed_pixels(pixels, sample)
 
-    def fit(columns: list[int]) -> float:
-        return float(cone_angles(x, endmembers[:, columns], loss_w, nuisance=nuisance).mean())
+    def angles(columns: list[int]) -> np.ndarray:
+        return cone_angles(x, endmembers[:, columns], loss_w, nuisance=nuisance)
 
     kept = list(range(endmembers.shape[1]))
     chosen: list[int] = []
     why: list[dict[str, Any]] = []
     for _ in range(count):
-        base = fit(kept)
-        costs = {j: fit([c for c in kept if c != j]) - base for j in kept if j >= first}
+        base = angles(kept)
+        costs = {j: float(np.quantile(angles([c for c in kept if c != j]) - base, quantile))
+                 for j in kept if j >= first}
         pick = min(costs, key=costs.__getitem__)
         kept.remove(pick)
         chosen.append(pick)
-        why.append({"column": int(pick), "fit_cost_deg": float(np.degrees(costs[pick]))})
+        why.append({"column": int(pick), "cost_deg": float(np.degrees(costs[pick]))})
     return chosen, why
 
 
