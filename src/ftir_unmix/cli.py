@@ -182,8 +182,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="CSV file: one row of diagnostics per K")
     _add_overwrite_option(p, "an existing --out file")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    # No refinement in a sweep: a faint or duplicated map is the very signal it looks for.
-    _add_config_options(p, skip=("k", "refine"))
+    # No refinement or second run with a spare in a sweep: a faint or duplicated map, a
+    # difference spectrum, is the very signal it looks for.
+    _add_config_options(p, skip=("k", "refine", "spare_when_needed"))
     p.set_defaults(epochs=SWEEP_STEPS)
 
     p = sub.add_parser("identify", help="name endmember spectra against reference libraries and marker bands")

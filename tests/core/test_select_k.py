@@ -47,6 +47,9 @@ def test_recommendation_hits_true_k_on_a_clear_case(four, method, options):
     assert rec.text.startswith("K = 4: ") and any("larger K" in r for r in rec.reasons)
     assert rec.rule == sweep.rule
     assert sweep.rule == ("count" if method == "cnn" else "largest-clean")
+    # a sweep never trains a K again with a spare: a difference spectrum at too high a K is its signal
+    assert not any("spare_endmembers" in r.parameters for r in sweep.results.values())
+    assert all(r.parameters["spare_when_needed"] is False for r in sweep.results.values())
     # Every K above the truth was rejected for a stated reason.
     for d in sweep.diagnostics:
         if d.k > 4 and sweep.rule == "largest-clean":

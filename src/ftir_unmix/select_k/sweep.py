@@ -253,10 +253,11 @@ def iter_sweep_k(
             break
         yield SweepProgress(k=k, index=i, total=len(ks), elapsed=time.perf_counter() - t0)
         t = time.perf_counter()
-        # No refinement: a faint or duplicated map is the very signal the sweep looks for. One
+        # No refinement and no second run with a spare: a faint or duplicated map, a
+        # difference spectrum at too high a K, is the very signal the sweep looks for. One
         # start: restarts double each K's cost, and the K criteria were set without them.
         config = UnmixConfig(k=k, method=method, seed=seed).updated(
-            **{**unmix_options, "refine": False, "restarts": 1})
+            **{**unmix_options, "refine": False, "restarts": 1, "spare_when_needed": False})
         result = yield from relay(
             iter_unmix(cube, config, weights=weights, stop=stop),
             lambda ev, k=k, i=i: SweepProgress(k=k, index=i, total=len(ks), event=ev,
