@@ -144,15 +144,16 @@ class UnmixConfig:
         case it was made for and harmed others (docs/benchmarks.md §0).
     spare : int
         Extra endmembers trained for what is not a material and dropped at the end, those
-        whose removal costs the image's cone fit least (:mod:`ftir_unmix.methods.cnn.spare`).
+        the image needs least (:mod:`ftir_unmix.methods.cnn.spare`).
         0 by default: trained always, it mended images with many materials and no pure
         pixels and cost the simpler ones and Samson (docs/benchmarks.md).
     spare_when_needed : bool
         Fast protocol, with a baseline term, ``spare`` = 0: a run that ends with an
         endmember more than 5 % below its own baseline (a difference spectrum: an
         endmember spent on what K spectra cannot explain, a material lost) is trained
-        again with one spare endmember, and that run is kept (recorded under ``spare``;
-        the run takes about twice as long then). On by default (docs/benchmarks.md).
+        again with one spare endmember, and that run is kept (recorded under
+        ``spare_endmembers``; the run takes about twice as long then). On by
+        default (docs/benchmarks.md).
     known_weight : float
         Fast protocol, for runs given known spectra (``unmix(..., known=…)``,
         ``--known``): how strongly each holds its endmember near itself, in the

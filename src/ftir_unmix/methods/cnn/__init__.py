@@ -29,8 +29,7 @@ import numpy as np
 import torch
 
 from ...metrics import match_endmembers, spectral_angles
-from ...preprocess import lower_envelope, weighted_nuisance_basis
-from ...preprocess.background import below_baseline_share
+from ...preprocess import below_baseline_share, lower_envelope, weighted_nuisance_basis
 from ...trust import BELOW_BASELINE_DOUBT
 from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
 from .model import FTIRUnmixer
@@ -150,8 +149,8 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
         out.record["spare_endmembers"] = {"reason": why, "second_run": "cancelled"}
         out.record["stopped_by"] = "cancel"
         return dataclasses.replace(out, cancelled=True)
-    again.record["spare_endmembers"]["first_run"] = {"below_baseline": [float(v) for v in below],
-                                          "steps_run": offset}
+    again.record["spare_endmembers"]["first_run"] = {
+        "below_baseline": [float(v) for v in below], "steps_run": offset}
     again.record["steps_run"] += offset
     timings = {**again.timings, "first_run_s": sum(out.timings.values())}
     return dataclasses.replace(again, history=out.history + again.history, timings=timings)
