@@ -297,4 +297,15 @@ def test_known_spectra_name_the_first_maps(viewer, unmix_panel, wait_idle, cube_
     assert w.result is first and len(_maps(viewer)) == 3 and w.run.enabled
     # the methods that do not take known spectra grey the controls out
     w.method.value = "nmf"
-    assert not w.known.enabled and not w.known_weight.enabled
+    assert not w.known.enabled and not w.known_weight.enabled and not w.spare_when_needed.enabled
+
+
+def test_the_spare_if_needed_box_reaches_the_run(viewer, unmix_panel, wait_idle, cube_layer):
+    """On by default; unticked, the run record says so and no second run is trained."""
+    w = unmix_panel
+    assert w.spare_when_needed.value is True and w.spare_when_needed.enabled and w.spare_when_needed.tooltip
+    w.spare_when_needed.value = False
+    w.run.clicked()
+    wait_idle(w)
+    assert w.result.parameters["spare_when_needed"] is False
+    assert "spare_endmembers" not in w.result.parameters

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from magicgui.widgets import (
+    CheckBox,
     ComboBox,
     Container,
     FileEdit,
@@ -65,8 +66,9 @@ __all__ = ["UnmixWidget"]
 
 _DEFAULTS = UnmixConfig()
 #: The config groups whose controls a method without them greys out.
-_GROUP_CONTROLS = {"cnn": ("loss", "softmax_scale", "restarts"), "protocol": ("protocol", "epochs", "lr"),
-                   "background": ("baseline",), "known": ("known", "known_weight")}
+_GROUP_CONTROLS = {"cnn": ("loss", "softmax_scale", "restarts", "spare_when_needed"),
+                   "protocol": ("protocol", "epochs", "lr"), "background": ("baseline",),
+                   "known": ("known", "known_weight")}
 _BASELINE_LABELS = {"quadratic": "quadratic (ATR)"}
 
 
@@ -115,7 +117,8 @@ class UnmixWidget(Container):
     -----
     Controls, by name: ``layer``, ``units``, ``reopen``, ``method``, ``k``,
     ``loss``, ``protocol``, ``baseline``, ``epochs``, ``lr``,
-    ``softmax_scale``, ``restarts``, ``seed``, ``device``, ``gamma_rough``, ``gamma_flat``,
+    ``softmax_scale``, ``restarts``, ``spare_when_needed``, ``known``, ``known_weight``, ``seed``,
+    ``device``, ``gamma_rough``, ``gamma_flat``,
     ``tau``, ``sharpness``, ``w_min``, ``k_min``, ``k_max``, buttons ``run``,
     ``select_k``, ``cancel``, ``export`` and the folder ``output_dir``. The
     band-weight parameters are shared with the Band weights panel; wavenumber
@@ -217,6 +220,11 @@ class UnmixWidget(Container):
                                       "spectra explain the image best is kept, and how far they disagree "
                                       "is shown per endmember. Each costs about one training: 1 is the "
                                       "quickest, 3 the most reliable on images without pure pixels.")
+        self.spare_when_needed = CheckBox(
+            name="spare_when_needed", label="spare if needed", value=_DEFAULTS.spare_when_needed,
+            tooltip="fast protocol, with a baseline: when an endmember comes out as a difference of "
+                    "spectra (below its own baseline, a material lost), train again with one spare "
+                    "endmember and drop the one the image needs least. That run takes about twice as long.")
         self.known = FileEdit(
             name="known", label="known spectra", mode="rm", nullable=True,
             tooltip="Optional: reference spectra (CSV, JCAMP-DX…) of materials you know are in "
@@ -267,7 +275,8 @@ class UnmixWidget(Container):
                       labels=True),
             Container(name="parameters", labels=True, widgets=[
                 self.method, self.k, self.loss, self.protocol, self.baseline, self.epochs, self.lr,
-                self.softmax_scale, self.restarts, self.known, self.known_weight, self.seed, self.device]),
+                self.softmax_scale, self.restarts, self.spare_when_needed, self.known, self.known_weight,
+                self.seed, self.device]),
             Label(name="weights_title", value="<b>Band weights</b> (shared with the Band "
                                               "weights panel)"),
             Container(name="weight_parameters", labels=True,
@@ -436,7 +445,8 @@ class UnmixWidget(Container):
             method=self.method.value, k=int(self.k.value), loss=self.loss.value,
             protocol=self.protocol.value, baseline=self.baseline.value, epochs=int(self.epochs.value),
             lr=float(self.lr.value), softmax_scale=float(self.softmax_scale.value),
-            restarts=int(self.restarts.value), seed=int(self.seed.value), device=self.device.value,
+            restarts=int(self.restarts.value), spare_when_needed=bool(self.spare_when_needed.value),
+            seed=int(self.seed.value), device=self.device.value,
             known_weight=float(self.known_weight.value), forced_ranges=forced,
             **self._session.weight_params.as_dict(),
         )
