@@ -60,6 +60,8 @@ METHODS: dict[str, dict[str, Any]] = {
     "CNN+WSAD (VCA init)": {"method": "cnn", "loss": "wsad", "init": "vca"},
     # What the baseline term buys (the library default is baseline="quadratic").
     "CNN+WSAD (no baseline term)": {"method": "cnn", "loss": "wsad", "baseline": "none"},
+    # What the second run with a spare (after a difference spectrum) buys: the first run only.
+    "CNN+WSAD (first run only)": {"method": "cnn", "loss": "wsad", "spare_when_needed": False},
     # Diagnosis only: WSAD with the true artefact bands at w_min and 1 elsewhere.
     "CNN+WSAD(oracle w)": {"method": "cnn", "loss": "wsad", "oracle_weights": True},
 }
