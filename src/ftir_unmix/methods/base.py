@@ -6,9 +6,12 @@ import importlib
 import threading
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 
 import numpy as np
+
+from ..preprocess import weighted_nuisance_basis
 
 __all__ = ["LOSSES", "Loss", "Method", "MethodInput", "MethodOutput", "Progress", "StopFlag", "relay",
            "should_stop"]
@@ -114,6 +117,12 @@ class MethodInput:
     stop: StopFlag = None
     t0: float = 0.0
     known: np.ndarray | None = None
+
+    @cached_property
+    def nuisance(self) -> np.ndarray | None:
+        """The weighted background basis (B, r) the loss removes
+        (:func:`~ftir_unmix.preprocess.weighted_nuisance_basis`); None without a background term."""
+        return None if self.background is None else weighted_nuisance_basis(self.background, self.loss_weights)
 
 
 @dataclass

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ...metrics import match_endmembers, spectral_angles
-from ...preprocess import below_baseline_share, lower_envelope, weighted_nuisance_basis
+from ...preprocess import below_baseline_share, lower_envelope
 from ...trust import BELOW_BASELINE_DOUBT
 from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
 from .model import FTIRUnmixer
@@ -134,8 +134,7 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     out = yield from _train_and_infer(inp)
     if not cfg.spare_when_needed or inp.background is None or out.cancelled or cfg.protocol != "fast":
         return out
-    below = below_baseline_share(out.endmembers * inp.loss_weights[:, None],
-                                 weighted_nuisance_basis(inp.background, inp.loss_weights))
+    below = below_baseline_share(out.endmembers * inp.loss_weights[:, None], inp.nuisance)
     worst = int(np.argmax(below))
     if below[worst] <= BELOW_BASELINE_DOUBT:
         return out
@@ -162,8 +161,7 @@ def _with_spares(inp: MethodInput, count: int, reason: str) -> Generator[Progres
     out = yield from _train_and_infer(dataclasses.replace(inp, config=dataclasses.replace(cfg, k=cfg.k + count)))
     h, w_img = inp.shape
     n_known = 0 if inp.known is None else inp.known.shape[1]
-    nuisance = None if inp.background is None else weighted_nuisance_basis(inp.background, inp.loss_weights)
-    columns, why = choose_spares(out.endmembers, inp.pixels, count, inp.loss_weights, nuisance, first=n_known)
+    columns, why = choose_spares(out.endmembers, inp.pixels, count, inp.loss_weights, inp.nuisance, first=n_known)
     endmembers, abundances = drop_columns(out.endmembers, out.abundances.reshape(cfg.k + count, -1), columns)
     kept = [j for j in range(cfg.k + count) if j not in columns]
     record = out.record
@@ -197,8 +195,7 @@ def _train_and_infer(inp: MethodInput) -> Generator[Progress, None, MethodOutput
         softmax_scale=cfg.softmax_scale, dropout=cfg.dropout,
         in_channels=min(cfg.reduced_rank, n_bands, h * w_img) if cfg.protocol == "fast" else None,
     ).to(device)
-    nuisance = None if inp.background is None else torch.as_tensor(
-        weighted_nuisance_basis(inp.background, loss_w), dtype=torch.float32, device=device)
+    nuisance = None if inp.nuisance is None else torch.as_tensor(inp.nuisance, dtype=torch.float32, device=device)
     n_known = 0 if inp.known is None else inp.known.shape[1]
     if cfg.protocol == "paper":
         loop: Trainer = PaperTrainer(model, x, (h, w_img), loss_w, cfg, device, gen, nuisance)
