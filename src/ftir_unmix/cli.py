@@ -289,7 +289,7 @@ def _unmix(args: argparse.Namespace) -> int:
 
     from .export import write_outputs
     from .run import iter_unmix, run_to_end
-    from .trust import doubts, spare_note
+    from .trust import run_notes
 
     cube = _load(args)
     known = None
@@ -329,8 +329,7 @@ def _unmix(args: argparse.Namespace) -> int:
             result.identification = identification_to_json(found)
             for name, answer in summary(found).items():
                 print(f"{name}: {answer}")
-        note = spare_note(result.parameters)
-        for line in ([note] if note else []) + list(doubts(result.parameters["trust"], result.names).values()):
+        for _, line in run_notes(result.parameters, result.parameters["trust"], result.names):
             print(line)
         # the stop flag ends training, not writing: the result is written whole
         paths = write_outputs(result, args.out, overwrite=args.overwrite)

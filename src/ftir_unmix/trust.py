@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts",
-           "endmember_trust", "spare_note"]
+           "endmember_trust", "run_notes", "spare_note"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
@@ -137,3 +137,12 @@ def spare_note(parameters: dict[str, Any]) -> str | None:
     if spare.get("second_run") == "cancelled":
         return f"{spare['reason']}: the second run, with a spare endmember, was cancelled; this is the first"
     return f"{spare['reason']}: trained again with {spare['trained_k']} endmembers, the spare dropped"
+
+
+def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names: Sequence[str]
+              ) -> list[tuple[str, str]]:
+    """What a user is told after a run, in order: ``("note", …)`` from :func:`spare_note`, then
+    ``("doubt", …)`` per endmember from :func:`doubts` (the CLI prints them, the Spectra panel
+    marks them ℹ and ⚠)."""
+    note = spare_note(parameters)
+    return ([("note", note)] if note else []) + [("doubt", s) for s in doubts(trust, names).values()]

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..identify import Candidate, Library, Reference, best_match, identify, load_library
 from ..result import UnmixResult, scale_to
-from ..trust import doubts, spare_note
+from ..trust import run_notes
 from ._layers import RESULT_KEY
 
 __all__ = [
@@ -270,10 +270,9 @@ def trust_labels(result: UnmixResult | None, names: Sequence[str]) -> list[str]:
 
 
 def doubt_text(result: UnmixResult | None, names: Sequence[str]) -> str:
-    """The doubt sentences (:func:`ftir_unmix.trust.doubts`), one a line, after the note that
-    the run was trained again with a spare (:func:`ftir_unmix.trust.spare_note`); empty when none."""
+    """:func:`ftir_unmix.trust.run_notes` one a line, notes marked ℹ and doubts ⚠; empty when none."""
     trust = trust_of(result)
-    if trust is None:
+    if result is None or trust is None:
         return ""
-    note = spare_note(result.parameters) if result is not None else None
-    return "\n".join(([f"ℹ {note}"] if note else []) + [f"⚠ {s}" for s in doubts(trust, list(names)).values()])
+    return "\n".join(f"{'ℹ' if kind == 'note' else '⚠'} {text}"
+                     for kind, text in run_notes(result.parameters, trust, list(names)))
