@@ -124,3 +124,29 @@ def test_known_spectra_benchmark_gives_references_that_are_not_the_truth():
     assert len(run["known"]) == 1 and run["known"][0] in run["names"]
     assert len(run["sad_deg"]) == 4 and len(run["ended_from_reference_deg"]) == 1
     assert "known materials" in bench.summary([run])
+
+
+def test_spare_trigger_benchmark_scores_thresholds_and_reads_the_first_run():
+    bench = _load("spare_trigger")
+
+    def run(below, k, k1):
+        return {"case": "c", "seed": 0, "k_run": {"below": [0.0, below], "mean_sad_deg": k},
+                "spare_run": {"mean_sad_deg": k1}}
+
+    runs = [run(0.20, 10.0, 6.0), run(0.04, 8.0, 4.0), run(0.01, 3.0, 5.0)]
+    table = bench.analyse(runs, [0.05, 0.03, 0.0])
+    assert "K 7.00°, K + 1 5.00°" in table and "(oracle) 4.33°" in table
+    assert "| 0.050 | 5.67° | 1 | 0 | 0.00° |" in table  # only the first run trained again
+    assert "| 0.030 | 4.33° | 2 | 0 | 0.00° |" in table
+    assert "| 0.000 | 5.00° | 3 | 1 | 2.00° |" in table  # the third is worse with the spare
+
+    from ftir_unmix import unmix
+    from ftir_unmix.scenes import make_scene
+
+    scene = make_scene("small-k3", 0, height=12, width=16)
+    result = unmix(scene.cube, 3, epochs=10, warmup_steps=4, restarts=2, refine=False, threads=1)
+    signals = bench.first_run_signals(scene.cube, result)
+    assert len(signals["below"]) == 3 and all(0.0 <= v <= 1.0 for v in signals["below"])
+    assert len(signals["spread"]) == 3
+    q = [signals["cone_q"][str(v)] for v in bench.CONE_QUANTILES]
+    assert q == sorted(q) and 0.0 < q[0] < 90.0
