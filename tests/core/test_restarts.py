@@ -16,6 +16,7 @@ from ftir_unmix.trust import (
     SPREAD_DOUBT_DEG,
     doubts,
     endmember_trust,
+    run_notes,
     spare_note,
 )
 
@@ -113,6 +114,13 @@ def test_trust_shares_and_doubts():
     assert said["lead white"] == ("lead white ends 7.0° from the known spectrum that held it: the reference may "
                                   "not match the material in this sample")
     assert "oil" not in said
+    # what a user is told, in order: the spare note first, then the doubts
+    again = {"spare_endmembers": {"reason": "EM2 of the first run was 9% below its own baseline",
+                                  "trained_k": 4, "dropped": [{"column": 3, "cost_deg": 0.4}]}}
+    told = run_notes(again, held, ["lead white", "oil", "EM3"])
+    assert [kind for kind, _ in told] == ["note", "doubt", "doubt"]
+    assert told[0][1] == spare_note(again) and told[1][1].startswith("lead white ends")
+    assert run_notes({}, held, ["lead white", "oil", "EM3"]) == told[1:]
 
 
 def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):
