@@ -6,7 +6,7 @@ Hungarian-matched estimate and the abundance RMSE, then prints per-case means
 and per-material angles.
 
 Seeds: tune defaults on ``TUNING_SEEDS`` (0-4) only; report on
-``REPORT_SEEDS`` (9001-9045, a fresh set of five for each report), which
+``REPORT_SEEDS`` (9001-9050, a fresh set of five for each report), which
 this script refuses unless ``--report`` is given.
 
 Examples
