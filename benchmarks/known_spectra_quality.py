@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenes_quality import _init_worker, parse_options  # noqa: E402
+from scenes_quality import _init_worker, checked_seeds, parse_options, refuse_without_shared_data  # noqa: E402
 
 
 def lab_reference(wavenumbers: np.ndarray, spectrum: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -103,7 +103,6 @@ def summary(runs: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ftir_unmix.scenes import REPORT_SEEDS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default="nopure-k4,nopure-k6", help="comma-separated case names")
@@ -117,13 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--report", action="store_true", help="allow REPORT_SEEDS")
     args = ap.parse_args(argv)
-    from ftir_unmix.scenes._data import shared_data_dir
-
-    if shared_data_dir() is None:
-        ap.error("no shared data (FTIR_UNMIX_SHARED_DATA): the scenes would fall back to built-in spectra")
-    seeds = [int(s) for s in args.seeds.split(",")]
-    if set(seeds) & set(REPORT_SEEDS) and not args.report:
-        ap.error("REPORT_SEEDS need --report (never tune on them)")
+    refuse_without_shared_data(ap)
+    seeds = checked_seeds(ap, args.seeds, args.report)
     options = parse_options(args.options)
     size = {"height": args.height, "width": args.width}
     jobs = [(c, s, n) for c in args.cases.split(",") for s in seeds

@@ -57,6 +57,29 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def refuse_without_shared_data(ap: argparse.ArgumentParser, escape: str = "") -> None:
+    """Stop (``ap.error``) when the shared data is missing: every scene would silently change
+    (measured spectra and atmosphere replaced by built-in ones) and results would not be
+    comparable with the stored ones (docs/benchmarks.md §0). ``escape``: the option that
+    runs them anyway, named in the message."""
+    from ftir_unmix.scenes._data import shared_data_dir
+
+    if shared_data_dir() is None:
+        ap.error("no shared data (set FTIR_UNMIX_SHARED_DATA or put it at ../shared/data): the scenes "
+                 "would fall back to built-in spectra" + (f"; pass {escape} to run them anyway" if escape else ""))
+
+
+def checked_seeds(ap: argparse.ArgumentParser, text: str, report: bool) -> list[int]:
+    """Comma-separated seeds; REPORT_SEEDS only with ``report`` (``--report``), never while tuning."""
+    from ftir_unmix.scenes import REPORT_SEEDS
+
+    seeds = [int(s) for s in text.split(",") if s.strip()]
+    if set(seeds) & set(REPORT_SEEDS) and not report:
+        ap.error(f"seeds {sorted(set(seeds) & set(REPORT_SEEDS))} are REPORT_SEEDS: pass --report only "
+                 "for the final report, never while tuning")
+    return seeds
+
+
 def parse_options(items: list[str]) -> dict[str, Any]:
     """Parse ``["key=value", ...]`` into a dict of unmix options."""
     out: dict[str, Any] = {}
@@ -343,13 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--allow-builtin", action="store_true",
                     help="run without the shared data (scenes fall back to built-in spectra and atmosphere)")
     args = ap.parse_args(argv)
-    from ftir_unmix.scenes._data import shared_data_dir
-
-    if shared_data_dir() is None and not (args.allow_builtin or args.render_only):
-        # Without it every scene silently changes (measured spectra and atmosphere replaced):
-        # results would not be comparable with the stored ones (docs/benchmarks.md §0).
-        ap.error("no shared data (set FTIR_UNMIX_SHARED_DATA or put it at ../shared/data): the scenes "
-                 "would fall back to built-in spectra; pass --allow-builtin to run them anyway")
+    if not (args.allow_builtin or args.render_only):
+        refuse_without_shared_data(ap, "--allow-builtin")
 
     cases = list(CASES) if args.cases == "all" else [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
@@ -359,10 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     bad = [m for m in methods if m not in METHODS]
     if bad:
         ap.error(f"unknown methods {bad}; known: {', '.join(METHODS)}")
-    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    if set(seeds) & set(REPORT_SEEDS) and not args.report:
-        ap.error(f"seeds {sorted(set(seeds) & set(REPORT_SEEDS))} are REPORT_SEEDS: pass --report only "
-                 "for the final report, never while tuning")
+    seeds = checked_seeds(ap, args.seeds, args.report)
     options = parse_options(args.options)
     size = {"height": args.height, "width": args.width, "bands": args.bands}
     if args.render_only:

@@ -46,7 +46,13 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenes_quality import _init_worker, _write_json, parse_options  # noqa: E402
+from scenes_quality import (  # noqa: E402
+    _init_worker,
+    _write_json,
+    checked_seeds,
+    parse_options,
+    refuse_without_shared_data,
+)
 
 #: Quantiles of the first run's per-pixel cone angles that are recorded.
 CONE_QUANTILES = (0.5, 0.9, 0.99, 0.995, 0.999)
@@ -118,7 +124,7 @@ def analyse(runs: list[dict[str, Any]], thresholds: list[float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ftir_unmix.scenes import CASES, REPORT_SEEDS, TUNING_SEEDS
+    from ftir_unmix.scenes import CASES, TUNING_SEEDS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
@@ -140,13 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = [r for path in args.analyse for r in json.loads(path.read_text())["runs"]]
         print(analyse(runs, thresholds))
         return 0
-    from ftir_unmix.scenes._data import shared_data_dir
-
-    if shared_data_dir() is None:
-        ap.error("no shared data (FTIR_UNMIX_SHARED_DATA): the scenes would fall back to built-in spectra")
-    seeds = [int(s) for s in args.seeds.split(",")]
-    if set(seeds) & set(REPORT_SEEDS) and not args.report:
-        ap.error("REPORT_SEEDS need --report (never tune on them)")
+    refuse_without_shared_data(ap)
+    seeds = checked_seeds(ap, args.seeds, args.report)
     cases = list(CASES) if args.cases == "all" else args.cases.split(",")
     spare_options = parse_options(args.spare_options)
     size = {"height": args.height, "width": args.width}
