@@ -150,7 +150,9 @@ class UnmixConfig:
     spare_when_needed : bool
         Fast protocol, with a baseline term, ``spare`` = 0: a run that ends with an
         endmember more than 5 % below its own baseline (a difference spectrum: an
-        endmember spent on what K spectra cannot explain, a material lost) is trained
+        endmember spent on what K spectra cannot explain, a material lost) or one that
+        is mostly narrow atmospheric lines (drifting water vapour,
+        :mod:`ftir_unmix.preprocess.atmosphere`) is trained
         again with one spare endmember, and that run is kept (recorded under
         ``spare_endmembers``; the run takes about twice as long then). On by
         default (docs/benchmarks.md).
@@ -266,7 +268,8 @@ class UnmixConfig:
                         "and dropped at the end: those the image's fit needs least (0: none)")
     spare_when_needed: bool = _param(True, Rule("bool"), "cnn",
                                      "fast protocol, with a baseline term: when an endmember ends as a "
-                                     "difference spectrum (below its own baseline), train again with one spare")
+                                     "difference spectrum (below its own baseline) or as water vapour lines, "
+                                     "train again with one spare")
     known_weight: float = _param(1.0, Rule("float", 0.0, 1000.0), "cnn",
                                  "fast protocol, with known spectra: how strongly each is held near its "
                                  "endmember, in the same units (0: only a start)")

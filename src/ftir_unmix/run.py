@@ -39,6 +39,7 @@ from .preprocess import (
     below_baseline_share,
     file_mapping,
     force_ranges,
+    narrow_line_share,
     polynomial_basis,
     release_pages,
     scale_pixels,
@@ -197,7 +198,7 @@ def iter_unmix(
         names = [*known.names, *(f"EM{i + 1}" for i in range(len(known), cfg.k))]
     parameters["trust"] = endmember_trust(abundances, out.record.get("restart_runs", {}).get("spread_deg"),
                                           refinement["replaced"] if refinement.get("accepted") else None, below,
-                                          known_deg)
+                                          known_deg, narrow_line_share(out.endmembers, cube.wavenumbers))
     return UnmixResult(
         abundances=abundances,
         endmembers=(np.asarray(out.endmembers) * scaling.factor[:, None]).astype(np.float32),

@@ -16,6 +16,10 @@ endmember) and shown by the command line and the Spectra panel:
   A material's spectrum lies on its baseline outside its bands; one with dips where
   other materials absorb is a difference of spectra that the baseline term let through,
   not a material (docs/benchmarks.md §0).
+- **atmospheric lines**: the share of the spectrum's norm in lines narrower than 4 cm⁻¹
+  (:func:`~ftir_unmix.preprocess.narrow_line_share`). Above
+  :data:`~ftir_unmix.preprocess.ATMOSPHERE_LINE_SHARE` it is drifting water vapour, not a
+  material (with the spare on, such a run is trained again and the vapour dropped).
 - **known spectrum** (runs given known spectra): the angle between the endmember and the
   known spectrum that held it, as the loss saw both. Held by a weight, an endmember
   ends far from its reference only where the data disagree with it: the reference may
@@ -32,6 +36,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from .preprocess.atmosphere import ATMOSPHERE_LINE_SHARE
 
 __all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts",
            "endmember_trust", "run_notes", "spare_note"]
@@ -51,9 +57,10 @@ SMALL_SHARE = 0.01
 def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None = None,
                     refined: int | None = None,
                     below_baseline: Sequence[float] | None = None,
-                    known_deg: Sequence[float] = ()) -> list[dict[str, Any]]:
+                    known_deg: Sequence[float] = (),
+                    narrow_lines: Sequence[float] | None = None) -> list[dict[str, Any]]:
     """Per endmember: ``abundance_share``, ``dominant_pixels``, ``restart_spread_deg``,
-    ``found_by_refinement``, ``below_baseline`` and ``known_angle_deg``.
+    ``found_by_refinement``, ``below_baseline``, ``known_angle_deg`` and ``narrow_lines``.
 
     Parameters
     ----------
@@ -67,6 +74,8 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
         baseline term).
     known_deg : sequence of float, optional
         For the first endmembers, held by known spectra: the angle to each one's spectrum.
+    narrow_lines : sequence of float, optional
+        Per endmember, the share of its spectrum in narrow (atmospheric) lines.
 
     Returns
     -------
@@ -75,7 +84,7 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
         total, so the shares add up to 1), ``dominant_pixels`` (fraction of
         pixels where the endmember has the largest abundance) and
         ``restart_spread_deg`` (float or None), ``found_by_refinement`` (bool),
-        ``below_baseline`` and ``known_angle_deg`` (float or None).
+        ``below_baseline``, ``known_angle_deg`` and ``narrow_lines`` (float or None).
     """
     a = np.asarray(abundances, dtype=np.float64).reshape(len(abundances), -1)
     mass = a.sum(axis=1)
@@ -84,9 +93,10 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
     spread = [None] * len(a) if spread_deg is None else [float(v) for v in spread_deg]
     below = [None] * len(a) if below_baseline is None else [float(v) for v in below_baseline]
     known = [float(v) for v in known_deg] + [None] * (len(a) - len(known_deg))
+    lines = [None] * len(a) if narrow_lines is None else [float(v) for v in narrow_lines]
     return [{"abundance_share": float(s), "dominant_pixels": float(d), "restart_spread_deg": v,
-             "found_by_refinement": j == refined, "below_baseline": u, "known_angle_deg": g}
-            for j, (s, d, v, u, g) in enumerate(zip(share, dominant, spread, below, known))]
+             "found_by_refinement": j == refined, "below_baseline": u, "known_angle_deg": g, "narrow_lines": n}
+            for j, (s, d, v, u, g, n) in enumerate(zip(share, dominant, spread, below, known, lines))]
 
 
 def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, str]:
@@ -110,6 +120,10 @@ def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, s
         if below is not None and below > BELOW_BASELINE_DOUBT:
             parts.append(f"dips below its own baseline where other materials absorb ({100 * below:.0f} % "
                          "of its spectrum): a difference of spectra rather than one material")
+        lines = t.get("narrow_lines")  # records written before this key have no such entry
+        if lines is not None and lines > ATMOSPHERE_LINE_SHARE:
+            parts.append(f"is mostly narrow lines ({100 * lines:.0f} % of its spectrum): drifting water "
+                         "vapour rather than a material")
         held = t.get("known_angle_deg")  # runs without known spectra have none
         if held is not None and held > KNOWN_DOUBT_DEG:
             parts.append(f"ends {held:.1f}° from the known spectrum that held it: the reference may not "

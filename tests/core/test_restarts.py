@@ -10,6 +10,7 @@ import pytest
 from ftir_unmix import iter_unmix, run_to_end, unmix
 from ftir_unmix.methods.cnn import restart_spread
 from ftir_unmix.methods.cnn.warm_start import candidate_starts
+from ftir_unmix.preprocess import ATMOSPHERE_LINE_SHARE
 from ftir_unmix.trust import (
     BELOW_BASELINE_DOUBT,
     KNOWN_DOUBT_DEG,
@@ -101,6 +102,12 @@ def test_trust_shares_and_doubts():
                               "spectrum): a difference of spectra rather than one material")
     assert "oil" not in said
     assert [t["below_baseline"] for t in endmember_trust(a)] == [None] * 3  # no baseline term
+    # a spectrum that is mostly narrow lines is doubted as water vapour
+    vapour = endmember_trust(a, narrow_lines=[0.05, ATMOSPHERE_LINE_SHARE + 0.26, 0.1])
+    said = doubts(vapour, ["lead white", "EM2", "EM3"])
+    assert said["EM2"] == ("EM2 is mostly narrow lines (46 % of its spectrum): drifting water vapour rather "
+                           "than a material")
+    assert "lead white" not in said and [t["narrow_lines"] for t in endmember_trust(a)] == [None] * 3
     # the endmember an accepted refinement put in: no restart found it, and the doubt says so
     refined = endmember_trust(a, [1.0, SPREAD_DOUBT_DEG + 4.0, 0.5], refined=1)
     assert [t["found_by_refinement"] for t in refined] == [False, True, False]

@@ -37,6 +37,11 @@ def test_the_spare_is_the_spectrum_the_image_needs_least(spectra):
     # known spectra (the first columns) are never chosen, and each further spare costs more fit
     columns, why = choose_spares(m, x, 2, np.ones(len(wn)), None, first=2)
     assert set(columns) <= {2, 3} and len(set(columns)) == 2 and why[1]["cost_deg"] > 1.0
+    # a column of atmospheric lines goes first however much the image needs it; a known one never
+    columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None, atmosphere=[2])
+    assert columns == [2] and why[0]["cost_deg"] > 1.0
+    assert choose_spares(m, x, 2, np.ones(len(wn)), None, atmosphere=[2])[0] == [2, 1]
+    assert choose_spares(m, x, 1, np.ones(len(wn)), None, first=3, atmosphere=[2])[0] == [3]
 
 
 def test_a_minor_material_is_kept_over_a_residue_every_pixel_needs_a_little(spectra):

@@ -223,8 +223,9 @@ class UnmixWidget(Container):
         self.spare_when_needed = CheckBox(
             name="spare_when_needed", label="spare if needed", value=_DEFAULTS.spare_when_needed,
             tooltip="fast protocol, with a baseline: when an endmember comes out as a difference of "
-                    "spectra (below its own baseline, a material lost), train again with one spare "
-                    "endmember and drop the one the image needs least. That run takes about twice as long.")
+                    "spectra (below its own baseline) or as water vapour lines, a material lost for it, "
+                    "train again with one spare endmember and drop the one the image needs least. "
+                    "That run takes about twice as long.")
         self.known = FileEdit(
             name="known", label="known spectra", mode="rm", nullable=True,
             tooltip="Optional: reference spectra (CSV, JCAMP-DX…) of materials you know are in "

@@ -10,7 +10,8 @@
   endmember (``restart_runs``);
 - :mod:`.refinement`: retry one endmember on the worst-explained spot, its matrix subtracted;
 - :mod:`.spare`: K + s endmembers trained, the s that are not materials dropped; by default
-  one spare, and only when a first run ends with a difference spectrum.
+  one spare, and only when a first run ends with a difference spectrum or with atmospheric
+  lines.
 
 :func:`run_cnn` is the method registered as ``"cnn"`` (see :mod:`ftir_unmix.methods`).
 """
@@ -29,7 +30,8 @@ import numpy as np
 import torch
 
 from ...metrics import match_endmembers, spectral_angles
-from ...preprocess import below_baseline_share, lower_envelope
+from ...preprocess import ATMOSPHERE_LINE_SHARE, below_baseline_share, lower_envelope, narrow_line_share
+from ...preprocess.atmosphere import LINE_WIDTH_CM
 from ...trust import BELOW_BASELINE_DOUBT
 from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
 from .model import FTIRUnmixer
@@ -123,10 +125,13 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     """Train the autoencoder on the prepared data; return maps, spectra and the run-record entries.
 
     With ``spare`` > 0 it trains K + spare endmembers and drops the spares (:mod:`.spare`).
-    Otherwise, with ``spare_when_needed`` and a baseline term, a run that ends with a
-    difference spectrum (more than :data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT` of it
-    below its own baseline: an endmember spent on what the model cannot explain, a
-    material lost) is trained again with one spare, and that run is kept.
+    Otherwise, with ``spare_when_needed`` and a baseline term, a run that ends with an
+    endmember spent on what is not a material, a material lost for it, is trained again
+    with one spare, and that run is kept. Two signs tell such an endmember: it is mostly
+    narrow atmospheric lines (:func:`~ftir_unmix.preprocess.narrow_line_share` above
+    :data:`~ftir_unmix.preprocess.ATMOSPHERE_LINE_SHARE`: drifting water vapour), or it is
+    a difference spectrum (more than :data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT` of it
+    below its own baseline: what the model cannot explain otherwise).
     """
     cfg = inp.config
     if cfg.spare:
@@ -135,21 +140,27 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     if not cfg.spare_when_needed or inp.background is None or out.cancelled or cfg.protocol != "fast":
         return out
     below = below_baseline_share(out.endmembers * inp.loss_weights[:, None], inp.nuisance)
-    worst = int(np.argmax(below))
-    if below[worst] <= BELOW_BASELINE_DOUBT:
+    lines = narrow_line_share(out.endmembers, inp.wavenumbers)
+    worst, vapour = int(np.argmax(below)), int(np.argmax(lines))
+    if lines[vapour] > ATMOSPHERE_LINE_SHARE:
+        why = (f"EM{vapour + 1} of the first run was atmospheric lines ({lines[vapour]:.0%} of it narrower than "
+               f"{LINE_WIDTH_CM:g} cm⁻¹)")
+    elif below[worst] > BELOW_BASELINE_DOUBT:
+        why = f"EM{worst + 1} of the first run was {below[worst]:.0%} below its own baseline"
+    else:
         return out
-    why = f"EM{worst + 1} of the first run was {below[worst]:.0%} below its own baseline"
     offset = out.record["steps_run"]
     again = yield from relay(
         _with_spares(inp, 1, why), lambda ev: dataclasses.replace(
             ev, step=ev.step + offset, total=ev.total + offset,
-            message=f"a difference spectrum: training again with a spare endmember. {ev.message}".strip()))
+            message=f"a material lost: training again with a spare endmember. {ev.message}".strip()))
     if again.cancelled:  # the first run is complete: keep it rather than a part of the second
         out.record["spare_endmembers"] = {"reason": why, "second_run": "cancelled"}
         out.record["stopped_by"] = "cancel"
         return dataclasses.replace(out, cancelled=True)
     again.record["spare_endmembers"]["first_run"] = {
-        "below_baseline": [float(v) for v in below], "steps_run": offset}
+        "below_baseline": [float(v) for v in below], "narrow_line_share": [float(v) for v in lines],
+        "steps_run": offset}
     again.record["steps_run"] += offset
     timings = {**again.timings, "first_run_s": sum(out.timings.values())}
     return dataclasses.replace(again, history=out.history + again.history, timings=timings)
@@ -161,7 +172,9 @@ def _with_spares(inp: MethodInput, count: int, reason: str) -> Generator[Progres
     out = yield from _train_and_infer(dataclasses.replace(inp, config=dataclasses.replace(cfg, k=cfg.k + count)))
     h, w_img = inp.shape
     n_known = 0 if inp.known is None else inp.known.shape[1]
-    columns, why = choose_spares(out.endmembers, inp.pixels, count, inp.loss_weights, inp.nuisance, first=n_known)
+    lines = narrow_line_share(out.endmembers, inp.wavenumbers)
+    columns, why = choose_spares(out.endmembers, inp.pixels, count, inp.loss_weights, inp.nuisance, first=n_known,
+                                 atmosphere=[int(j) for j in np.argsort(-lines) if lines[j] > ATMOSPHERE_LINE_SHARE])
     endmembers, abundances = drop_columns(out.endmembers, out.abundances.reshape(cfg.k + count, -1), columns)
     kept = [j for j in range(cfg.k + count) if j not in columns]
     record = out.record

@@ -21,11 +21,16 @@ Trained always (``spare`` > 0) it mends images with many materials and no pure p
 costs the simpler ones: the material spectra lean on the spare (small-k3 seed 1: 1.9° → 6.3°).
 By default (``spare_when_needed``) one spare is trained only when a first run ends with a
 difference spectrum (:func:`~ftir_unmix.preprocess.background.below_baseline_share` above
-:data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT`): :func:`ftir_unmix.methods.cnn.run_cnn`.
+:data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT`) or with an endmember of water vapour lines
+(:func:`~ftir_unmix.preprocess.narrow_line_share`): :func:`ftir_unmix.methods.cnn.run_cnn`.
+An endmember of atmospheric lines is always dropped first, however much the image needs it
+(a vapour strong enough to outweigh a material: the toy of tests/core/test_atmosphere.py
+ends at 25° with the least-needed rule and 3.5° with this one).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -41,8 +46,9 @@ NEEDED_QUANTILE = 0.995
 
 def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w: np.ndarray,
                   nuisance: np.ndarray | None, first: int = 0, sample: int = 16384,
-                  quantile: float = NEEDED_QUANTILE) -> tuple[list[int], list[dict[str, Any]]]:
-    """The ``count`` endmembers the image needs least, one at a time.
+                  quantile: float = NEEDED_QUANTILE, atmosphere: Sequence[int] = ()
+                  ) -> tuple[list[int], list[dict[str, Any]]]:
+    """The ``count`` endmembers the image needs least, one at a time (``atmosphere`` first).
 
     Each pixel's fit is its cone angle (:func:`~ftir_unmix.metrics.cone_angles`: the pixel
     against the best nonnegative mix of the spectra, as the loss sees them); what a
@@ -63,6 +69,9 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
         Columns before it (known spectra) are never chosen.
     sample, quantile
         See above.
+    atmosphere : sequence of int
+        Columns that are atmospheric lines (:func:`~ftir_unmix.preprocess.narrow_line_share`):
+        chosen first, however much the image needs them, for they are not materials.
 
     Returns
     -------
@@ -79,11 +88,12 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
     kept = list(range(endmembers.shape[1]))
     chosen: list[int] = []
     why: list[dict[str, Any]] = []
-    for _ in range(count):
+    forced = [j for j in atmosphere if j >= first][:count]
+    for i in range(count):
         base = angles(kept)
         costs = {j: float(np.quantile(angles([c for c in kept if c != j]) - base, quantile))
                  for j in kept if j >= first}
-        pick = min(costs, key=costs.__getitem__)
+        pick = forced[i] if i < len(forced) else min(costs, key=costs.__getitem__)
         kept.remove(pick)
         chosen.append(pick)
         why.append({"column": int(pick), "cost_deg": float(np.degrees(costs[pick]))})
