@@ -98,7 +98,7 @@ def _init_worker(threads: int) -> None:
 
 
 def run_one(case: str, seed: int, method: str, options: dict[str, Any],
-            size: dict[str, int | None], threads: int = 1) -> dict[str, Any]:
+            size: dict[str, Any], threads: int = 1) -> dict[str, Any]:
     """Build one scene, unmix it with one method, compare with the truth."""
     import torch
 
@@ -357,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=None,
                     help="scene width in pixels (default: the generator's 128; the reports use 96)")
     ap.add_argument("--bands", type=int, default=None, help="band count (default: the generator's 838)")
+    ap.add_argument("--atmosphere-scale", type=float, default=1.0,
+                    help="multiply every case's drifting CO2 and water vapour (a stress test; default 1)")
     ap.add_argument("--resume", action="store_true", help="keep the runs already in --json and skip them")
     ap.add_argument("--markdown", type=Path, default=None,
                     help="write the report section into this markdown file (docs/benchmarks.md)")
@@ -379,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"unknown methods {bad}; known: {', '.join(METHODS)}")
     seeds = checked_seeds(ap, args.seeds, args.report)
     options = parse_options(args.options)
-    size = {"height": args.height, "width": args.width, "bands": args.bands}
+    size = {"height": args.height, "width": args.width, "bands": args.bands,
+            "atmosphere_scale": args.atmosphere_scale}
     if args.render_only:
         if args.json is None or args.markdown is None:
             ap.error("--render-only needs --json and --markdown")

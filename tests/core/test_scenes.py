@@ -220,6 +220,12 @@ def test_atmosphere_drifts_and_changes_sign(no_shared_data):
         assert amount.std() > 0.1 * abs(amount.mean()) + 1e-6  # it drifts over the image
         both_signs += bool((amount > 0).any() and (amount < 0).any())
     assert both_signs >= 1  # over- and under-compensation in the same image
+    # a stress test scales the atmosphere alone: the same scene otherwise
+    plain = make_scene("small-k3", 0, parts=True, height=16, width=16, bands=200)
+    strong = make_scene("small-k3", 0, parts=True, height=16, width=16, bands=200, atmosphere_scale=4.0)
+    np.testing.assert_allclose(strong.parts["atmosphere"], 4.0 * plain.parts["atmosphere"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(strong.parts["mixed"], plain.parts["mixed"])
+    assert strong.info["atmosphere_strength"] == pytest.approx(4.0 * plain.info["atmosphere_strength"])
 
 
 def test_variability_and_contact_scale_the_pure_pixels():

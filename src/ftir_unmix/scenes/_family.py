@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -518,7 +518,7 @@ def _positions(values: np.ndarray, lo: float, hi: float, n: int) -> tuple[np.nda
 
 
 def make_scene(case: str, seed: int, *, height: int | None = None, width: int | None = None,
-               bands: int | None = None, parts: bool = False) -> Scene:
+               bands: int | None = None, parts: bool = False, atmosphere_scale: float = 1.0) -> Scene:
     """Build one scene of the family, deterministically from ``(case, seed)``.
 
     Parameters
@@ -534,6 +534,9 @@ def make_scene(case: str, seed: int, *, height: int | None = None, width: int | 
         Number of bands over 650–4000 cm⁻¹ (default 838, about 4 cm⁻¹).
     parts : bool
         Keep the additive components in :attr:`Scene.parts` (memory ×5).
+    atmosphere_scale : float
+        Multiplies the case's atmosphere (CO₂ and water vapour drifting over the image): a
+        stress test of a purge that drifts more than the case assumes (1: the case's).
 
     Returns
     -------
@@ -562,6 +565,8 @@ def make_scene(case: str, seed: int, *, height: int | None = None, width: int | 
     k = spec.k
     var = spec.variability
     art_p = spec.artefacts
+    if atmosphere_scale != 1.0:
+        art_p = replace(art_p, atmosphere=art_p.atmosphere * float(atmosphere_scale))
     size = h / 64.0
 
     # Spectra: a grid of (shift, width) variants per material; the middle one is the truth.
@@ -645,6 +650,7 @@ def make_scene(case: str, seed: int, *, height: int | None = None, width: int | 
         "reference_absorbance": ref,
         "noise_sigma": sigma,
         "snr_db": art_p.snr_db,
+        "atmosphere_strength": art_p.atmosphere,
         "spikes": spikes.tolist(),
         "min_pair_angle_deg": float(off.min()) if off.size else None,
     })
