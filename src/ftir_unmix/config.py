@@ -152,8 +152,8 @@ class UnmixConfig:
         endmember more than 5 % below its own baseline (a difference spectrum: an
         endmember spent on what K spectra cannot explain, a material lost) or one that
         is mostly narrow atmospheric lines (drifting water vapour,
-        :mod:`ftir_unmix.preprocess.atmosphere`) is trained
-        again with one spare endmember, and that run is kept (recorded under
+        :mod:`ftir_unmix.preprocess.atmosphere`) is trained again with one spare
+        endmember, and that run is kept (recorded under
         ``spare_endmembers``; the run takes about twice as long then). On by
         default (docs/benchmarks.md).
     known_weight : float
