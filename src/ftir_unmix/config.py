@@ -119,6 +119,13 @@ class UnmixConfig:
         zero where the material is transparent (:mod:`ftir_unmix.preprocess.background`).
         Default ``"quadratic"``: ATR spectra always carry such a baseline;
         use ``"none"`` for data without one (e.g. reflectance images).
+    atmosphere : bool
+        With a baseline term: the spectra of drifting water vapour and CO₂ are
+        estimated from the image (:func:`ftir_unmix.preprocess.estimate_atmosphere`)
+        and join the baseline's polynomials, so each pixel gets its own amount of
+        them and no endmember is spent on them. Only components the image shows
+        clearly are used (recorded under ``preprocessing.atmosphere``). On by default
+        (docs/benchmarks.md).
     init : {"auto", "nmf", "vca", "mvs", "random"}
         Decoder initialisation: from a fast endmember estimate (NMF,
         VCA + FCLS, or the minimum-volume simplex of
@@ -239,6 +246,9 @@ class UnmixConfig:
                           "global: one robust scale; minmax: every band to [0, 1] (authors' code)")
     baseline: str = _param("quadratic", Rule("choice", choices=tuple(BASELINES)), "background",
                            "smooth per-pixel baseline fitted with the mixture (none for data without one)")
+    atmosphere: bool = _param(True, Rule("bool"), "background",
+                              "with a baseline term: estimate the drifting water vapour and CO2 from the "
+                              "image and fit them with the baseline")
     # --- the CNN and its loss
     loss: str = _param("wsad", Rule("choice", choices=tuple(LOSSES)), "cnn",
                        "wsad: band-weighted spectral angle; sad: every band alike")

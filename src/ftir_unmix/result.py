@@ -14,6 +14,7 @@ import numpy as np
 from ._version import __version__
 from .errors import ResultReadError
 from .jsonable import dumps
+from .preprocess.atmosphere import ATMOSPHERE_COLUMN
 from .preprocess.background import BASELINES, polynomial_basis
 from .safe_write import PRODUCER, atomic_file
 
@@ -90,15 +91,19 @@ class UnmixResult:
         return np.moveaxis(np.tensordot(self.endmembers, a, axes=(1, 0)), 0, -1)
 
     def baseline_basis(self) -> np.ndarray | None:
-        """Polynomial basis (B, d + 1) of the run's baseline term, or None without one.
+        """Basis (B, d + 1 + m) of the run's background term, or None without one: the baseline's
+        polynomials and the m atmospheric spectra the run estimated and fitted (``atmosphere``).
 
         The maps and spectra stand for ``x ≈ s Ê a + P c`` with a per-pixel
-        scale ``s`` and baseline coefficients ``c`` (see :func:`scale_to`).
+        scale ``s`` and background coefficients ``c`` (see :func:`scale_to`).
         """
         if self.parameters.get("method", "cnn") != "cnn":
             return None
         degree = BASELINES.get(self.parameters.get("baseline", "none"))
-        return None if degree is None else polynomial_basis(self.wavenumbers, degree)
+        if degree is None:
+            return None
+        atmosphere = [np.asarray(v, np.float64) for k, v in self.diagnostics.items() if k.startswith(ATMOSPHERE_COLUMN)]
+        return np.column_stack([polynomial_basis(self.wavenumbers, degree), *atmosphere])
 
     def run_record(self) -> dict[str, Any]:
         """The JSON-ready part of the record: parameters, versions, timings, names."""

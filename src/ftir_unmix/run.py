@@ -37,6 +37,7 @@ from .preprocess import (
     band_diagnostics,
     baseline_degree,
     below_baseline_share,
+    estimate_atmosphere,
     file_mapping,
     force_ranges,
     narrow_line_share,
@@ -148,6 +149,10 @@ def iter_unmix(
     loss_w = methods.LOSSES[cfg.loss].weights(band_w)
     degree = baseline_degree(cfg.baseline) if "background" in method.uses else None
     background = None if degree is None else polynomial_basis(cube.wavenumbers, degree)
+    atmosphere = None if background is None or not cfg.atmosphere else (
+        estimate_atmosphere(cube.data, cube.wavenumbers, cfg.k))
+    if atmosphere is not None and atmosphere.names:  # fitted per pixel, like the baseline
+        background = np.column_stack([background, atmosphere.spectra])
     nuisance = None if background is None else weighted_nuisance_basis(background, loss_w)
     warnings = check_unmixable(cube, cfg.k, weights=loss_w, baseline=cfg.baseline, seed=cfg.seed, nuisance=nuisance)
     timings = {"weights_s": time.perf_counter() - t0}
@@ -172,6 +177,7 @@ def iter_unmix(
             "scaling": scaling.note,
             "baseline": cfg.baseline if background is not None
             else f"none (method {cfg.method} has no baseline term)",
+            "atmosphere": "off" if atmosphere is None else atmosphere.record(),
             "band_weights": weight_source + (", forced ranges to w_min" if cfg.forced_ranges else ""),
             "band_weight_pixels": diag.pixels_used,
             "cube_repairs": list(cube.metadata.get("repairs", [])),
@@ -206,7 +212,8 @@ def iter_unmix(
         loss_history=np.asarray(out.history, dtype=np.float64), parameters=parameters,
         versions=_versions(), timings=timings,
         diagnostics={**diag.columns(), "weight": band_w, "auto_weight": diag.weights,
-                     "median_spectrum": diag.median_spectrum},
+                     "median_spectrum": diag.median_spectrum,
+                     **({} if atmosphere is None else atmosphere.columns())},
         cancelled=out.cancelled, names=names,
     )
 

@@ -40,7 +40,7 @@ import numpy as np
 from .preprocess.atmosphere import ATMOSPHERE_LINE_SHARE
 
 __all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts",
-           "endmember_trust", "run_notes", "spare_note"]
+           "atmosphere_note", "endmember_trust", "run_notes", "spare_note"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
@@ -153,10 +153,27 @@ def spare_note(parameters: dict[str, Any]) -> str | None:
     return f"{spare['reason']}: trained again with {spare['trained_k']} endmembers, the spare dropped"
 
 
+def atmosphere_note(parameters: dict[str, Any]) -> str | None:
+    """The sentence that says which atmospheric components the run estimated and fitted; None when none.
+
+    Examples
+    --------
+    >>> atmosphere_note({"preprocessing": {"atmosphere": {"found": ["water vapour", "CO2"]}}})
+    'water vapour and CO2 drift across the image: estimated from it and fitted in every pixel with the baseline'
+    """
+    found = (parameters.get("preprocessing", {}).get("atmosphere") or {})
+    names = found.get("found") if isinstance(found, dict) else None
+    if not names:
+        return None
+    verb = "drifts" if len(names) == 1 else "drift"
+    return (f"{' and '.join(names)} {verb} across the image: estimated from it and fitted in every pixel "
+            "with the baseline")
+
+
 def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names: Sequence[str]
               ) -> list[tuple[str, str]]:
-    """What a user is told after a run, in order: ``("note", …)`` from :func:`spare_note`, then
-    ``("doubt", …)`` per endmember from :func:`doubts` (the CLI prints them, the Spectra panel
-    marks them ℹ and ⚠)."""
-    note = spare_note(parameters)
-    return ([("note", note)] if note else []) + [("doubt", s) for s in doubts(trust, names).values()]
+    """What a user is told after a run, in order: ``("note", …)`` from :func:`atmosphere_note` and
+    :func:`spare_note`, then ``("doubt", …)`` per endmember from :func:`doubts` (the CLI prints
+    them, the Spectra panel marks them ℹ and ⚠)."""
+    notes = [("note", n) for n in (atmosphere_note(parameters), spare_note(parameters)) if n]
+    return notes + [("doubt", s) for s in doubts(trust, names).values()]

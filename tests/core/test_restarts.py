@@ -15,6 +15,7 @@ from ftir_unmix.trust import (
     BELOW_BASELINE_DOUBT,
     KNOWN_DOUBT_DEG,
     SPREAD_DOUBT_DEG,
+    atmosphere_note,
     doubts,
     endmember_trust,
     run_notes,
@@ -128,6 +129,14 @@ def test_trust_shares_and_doubts():
     assert [kind for kind, _ in told] == ["note", "doubt", "doubt"]
     assert told[0][1] == spare_note(again) and told[1][1].startswith("lead white ends")
     assert run_notes({}, held, ["lead white", "oil", "EM3"]) == told[1:]
+    # the atmosphere the run fitted comes first; none found, nothing said
+    fitted = {**again, "preprocessing": {"atmosphere": {"found": ["CO2"], "dominance": {"CO2": 12.0}}}}
+    told = run_notes(fitted, held, ["lead white", "oil", "EM3"])
+    assert told[0] == ("note", "CO2 drifts across the image: estimated from it and fitted in every pixel "
+                               "with the baseline")
+    assert told[1:] == run_notes(again, held, ["lead white", "oil", "EM3"])
+    for off in ({"atmosphere": "off"}, {"atmosphere": {"found": [], "dominance": {"CO2": 1.1}}}):
+        assert atmosphere_note({"preprocessing": off}) is None
 
 
 def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):
@@ -148,8 +157,9 @@ def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):
     assert len(trust) == 6 and all(t["restart_spread_deg"] is not None for t in trust)
     expected = list(doubts(trust, record["names"]).values())
     assert expected, "six endmembers for three materials: some must be in doubt"
-    note = spare_note(record["parameters"])  # first, when the run was trained again with a spare
-    expected = ([note] if note else []) + expected
+    # first, the atmosphere the run fitted and a second run with a spare, where there were
+    notes = [atmosphere_note(record["parameters"]), spare_note(record["parameters"])]
+    expected = [n for n in notes if n] + expected
     printed = [line for line in out.stdout.splitlines() if not line.startswith("wrote ")]
     assert printed == expected
 

@@ -78,6 +78,7 @@ def study(make_napari_viewer, small_npz, tmp_path, qtbot, wait_idle, monkeypatch
     unmix.k.value, unmix.epochs.value, unmix.seed.value, unmix.device.value = 3, 5, 11, "cpu"
     unmix.known_weight.value = 2.5
     unmix.spare_when_needed.value = False
+    unmix.atmosphere.value = False
     unmix.run.clicked()
     wait_idle(unmix)
     maps = sorted((lay for lay in viewer.layers if is_abundance_layer(lay)),
@@ -149,7 +150,7 @@ def test_round_trip_restores_every_layer_and_panel(study, make_napari_viewer, tm
         assert f"{panel} ({PLUGIN})" in docks, panel
     unmix2 = docks[f"Unmix ({PLUGIN})"]
     assert (unmix2.k.value, unmix2.seed.value, unmix2.epochs.value, unmix2.known_weight.value) == (3, 11, 5, 2.5)
-    assert unmix2.spare_when_needed.value is False
+    assert unmix2.spare_when_needed.value is False and unmix2.atmosphere.value is False
     assert unmix2.result is restored
     spectra2 = docks[f"Spectra ({PLUGIN})"]
     qtbot.waitUntil(lambda: len(spectra2.region_stats) == 2, timeout=5000)

@@ -298,10 +298,11 @@ def test_known_spectra_name_the_first_maps(viewer, unmix_panel, wait_idle, cube_
     # the methods that do not take known spectra grey the controls out
     w.method.value = "nmf"
     assert not w.known.enabled and not w.known_weight.enabled and not w.spare_when_needed.enabled
+    assert not w.atmosphere.enabled  # NMF has no background term
 
 
-def test_the_spare_if_needed_box_reaches_the_run(viewer, unmix_panel, wait_idle, cube_layer):
-    """On by default; unticked, the run record says so and no second run is trained."""
+def test_the_spare_and_atmosphere_boxes_reach_the_run(viewer, unmix_panel, wait_idle, cube_layer):
+    """Both on by default; unticked, the run record says so (and no second run is trained)."""
     w = unmix_panel
     assert w.spare_when_needed.value is True and w.spare_when_needed.enabled and w.spare_when_needed.tooltip
     w.spare_when_needed.value = False
@@ -309,3 +310,11 @@ def test_the_spare_if_needed_box_reaches_the_run(viewer, unmix_panel, wait_idle,
     wait_idle(w)
     assert w.result.parameters["spare_when_needed"] is False
     assert "spare_endmembers" not in w.result.parameters
+    # the atmosphere box: on by default, the run records what it looked for; off, it says so
+    assert w.atmosphere.value is True and w.atmosphere.enabled and w.atmosphere.tooltip
+    assert set(w.result.parameters["preprocessing"]["atmosphere"]) == {"found", "dominance"}
+    w.atmosphere.value = False
+    w.run.clicked()
+    wait_idle(w)
+    assert w.result.parameters["atmosphere"] is False
+    assert w.result.parameters["preprocessing"]["atmosphere"] == "off"

@@ -67,8 +67,8 @@ FORMAT = "napari-ftir-unmix session"
 VERSION = 1
 PLUGIN = "napari-ftir-unmix"
 #: The Unmix panel controls a session keeps (by name).
-UNMIX_CONTROLS = ("method", "k", "loss", "protocol", "baseline", "epochs", "lr", "softmax_scale", "restarts",
-                  "spare_when_needed", "known", "known_weight",
+UNMIX_CONTROLS = ("method", "k", "loss", "protocol", "baseline", "atmosphere", "epochs", "lr", "softmax_scale",
+                  "restarts", "spare_when_needed", "known", "known_weight",
                   "seed", "device", "k_min", "k_max")
 
 Ask = Callable[[str], bool]

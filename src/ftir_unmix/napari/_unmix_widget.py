@@ -67,7 +67,7 @@ __all__ = ["UnmixWidget"]
 _DEFAULTS = UnmixConfig()
 #: The config groups whose controls a method without them greys out.
 _GROUP_CONTROLS = {"cnn": ("loss", "softmax_scale", "restarts", "spare_when_needed"),
-                   "protocol": ("protocol", "epochs", "lr"), "background": ("baseline",),
+                   "protocol": ("protocol", "epochs", "lr"), "background": ("baseline", "atmosphere"),
                    "known": ("known", "known_weight")}
 _BASELINE_LABELS = {"quadratic": "quadratic (ATR)"}
 
@@ -116,7 +116,7 @@ class UnmixWidget(Container):
     Notes
     -----
     Controls, by name: ``layer``, ``units``, ``reopen``, ``method``, ``k``,
-    ``loss``, ``protocol``, ``baseline``, ``epochs``, ``lr``,
+    ``loss``, ``protocol``, ``baseline``, ``atmosphere``, ``epochs``, ``lr``,
     ``softmax_scale``, ``restarts``, ``spare_when_needed``, ``known``, ``known_weight``, ``seed``,
     ``device``, ``gamma_rough``, ``gamma_flat``,
     ``tau``, ``sharpness``, ``w_min``, ``k_min``, ``k_max``, buttons ``run``,
@@ -205,6 +205,11 @@ class UnmixWidget(Container):
                     "the materials, so it does not end up in their spectra. Keep quadratic for "
                     "ATR-FTIR; choose none for data already baseline-corrected.",
         )
+        self.atmosphere = CheckBox(
+            name="atmosphere", label="fit vapour, CO₂", value=_DEFAULTS.atmosphere,
+            tooltip="with a baseline: water vapour and CO₂ that drift across the image are estimated "
+                    "from it and fitted in every pixel with the baseline, so no endmember is spent "
+                    "on them. Only what the image shows clearly is used; the run's notes say what.")
         self.epochs = _spin(SpinBox, "epochs", "max. steps / epochs",
                             tooltip="fast protocol: the most steps in all, refinement included; "
                                     "paper protocol: epochs (500 in the paper).")
@@ -275,7 +280,7 @@ class UnmixWidget(Container):
             Container(name="units_row", widgets=[self.units, self.reopen], layout="horizontal",
                       labels=True),
             Container(name="parameters", labels=True, widgets=[
-                self.method, self.k, self.loss, self.protocol, self.baseline, self.epochs, self.lr,
+                self.method, self.k, self.loss, self.protocol, self.baseline, self.atmosphere, self.epochs, self.lr,
                 self.softmax_scale, self.restarts, self.spare_when_needed, self.known, self.known_weight,
                 self.seed, self.device]),
             Label(name="weights_title", value="<b>Band weights</b> (shared with the Band "
@@ -444,7 +449,8 @@ class UnmixWidget(Container):
         forced = forced_ranges_of(layer.metadata) if layer is not None else ()
         return UnmixConfig(
             method=self.method.value, k=int(self.k.value), loss=self.loss.value,
-            protocol=self.protocol.value, baseline=self.baseline.value, epochs=int(self.epochs.value),
+            protocol=self.protocol.value, baseline=self.baseline.value, atmosphere=bool(self.atmosphere.value),
+            epochs=int(self.epochs.value),
             lr=float(self.lr.value), softmax_scale=float(self.softmax_scale.value),
             restarts=int(self.restarts.value), spare_when_needed=bool(self.spare_when_needed.value),
             seed=int(self.seed.value), device=self.device.value,

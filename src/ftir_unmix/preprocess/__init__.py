@@ -5,13 +5,14 @@
 - :mod:`.background`: the smooth per-pixel background (baseline) term — a
   polynomial basis, its weighted orthonormal form, and the convention that
   picks endmember spectra that are zero where the material is transparent;
-- :mod:`.atmosphere`: how much of a spectrum is narrow atmospheric lines (water vapour);
+- :mod:`.atmosphere`: how much of a spectrum is narrow atmospheric lines (water vapour), and the
+  spectra of the image's drifting water vapour and CO₂, estimated from the image;
 - :mod:`.scaling`: scaling of the pixel spectra.
 """
 
 from __future__ import annotations
 
-from .atmosphere import ATMOSPHERE_LINE_SHARE, narrow_line_share
+from .atmosphere import ATMOSPHERE_LINE_SHARE, AtmosphereEstimate, estimate_atmosphere, narrow_line_share
 from .background import (
     BASELINES,
     as_seen,
@@ -25,8 +26,8 @@ from .scaling import SCALINGS, ScaledPixels, Scaling, file_mapping, release_page
 from .weights import BandDiagnostics, band_diagnostics, band_weights, force_ranges, robust_z
 
 __all__ = [
-    "ATMOSPHERE_LINE_SHARE", "BASELINES", "SCALINGS", "BandDiagnostics", "ScaledPixels", "Scaling", "as_seen",
-    "band_diagnostics", "band_weights", "file_mapping", "release_pages", "baseline_degree", "below_baseline_share",
-    "force_ranges", "lower_envelope", "narrow_line_share", "polynomial_basis", "robust_z",
-    "scale_pixels", "weighted_nuisance_basis",
+    "ATMOSPHERE_LINE_SHARE", "AtmosphereEstimate", "BASELINES", "SCALINGS", "BandDiagnostics", "ScaledPixels",
+    "Scaling", "as_seen", "band_diagnostics", "band_weights", "estimate_atmosphere", "file_mapping",
+    "release_pages", "baseline_degree", "below_baseline_share", "force_ranges", "lower_envelope",
+    "narrow_line_share", "polynomial_basis", "robust_z", "scale_pixels", "weighted_nuisance_basis",
 ]

@@ -19,15 +19,31 @@ the band weights take out.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-__all__ = ["ATMOSPHERE_LINE_SHARE", "LINE_WIDTH_CM", "WATER_RANGES", "narrow_line_share", "narrow_lines"]
+__all__ = ["ATMOSPHERE_COLUMN", "ATMOSPHERE_DOMINANCE", "ATMOSPHERE_LINE_SHARE", "CO2_RANGES", "LINE_WIDTH_CM",
+           "WATER_RANGES", "AtmosphereEstimate", "estimate_atmosphere", "narrow_line_share", "narrow_lines"]
 
 #: Lines narrower than this (the Gaussian smoothing's standard deviation, cm⁻¹) count as atmosphere.
 LINE_WIDTH_CM = 4.0
 #: Where water vapour's rotational lines lie (cm⁻¹).
 WATER_RANGES = ((1250.0, 2050.0), (3400.0, 4000.0))
+#: Where CO₂ absorbs (cm⁻¹): its asymmetric stretch and its bend.
+CO2_RANGES = ((2250.0, 2400.0), (610.0, 720.0))
+#: The part of :data:`CO2_RANGES` where condensed materials rarely absorb: its amounts are read there.
+CO2_STRETCH = (2250.0, 2400.0)
+#: An atmospheric component is taken as found when the leading singular value of what the
+#: materials do not explain is this many times the next one. Measured on the scene family
+#: (tuning seeds 0–2, 32×128 and 64×256 px, docs/method.md): 1.0–1.9 without an atmosphere,
+#: 3.6–15 for water vapour and 5–140 for CO₂ with one.
+ATMOSPHERE_DOMINANCE = 3.0
+#: Prefix of the estimated spectra among a result's per-band diagnostics.
+ATMOSPHERE_COLUMN = "atmosphere_"
+#: Blocks of pixels the estimate needs per component that represents the materials.
+BLOCKS_PER_COMPONENT = 8
 #: Above this share of its norm in narrow lines a spectrum is water vapour, not a material: above
 #: every material spectrum measured (0.11 at most), below water vapour alone (see above).
 ATMOSPHERE_LINE_SHARE = 0.2
@@ -56,8 +72,138 @@ def narrow_line_share(spectra: np.ndarray, wavenumbers: np.ndarray) -> np.ndarra
     """
     e = np.asarray(spectra, dtype=np.float64)
     wn = np.asarray(wavenumbers, dtype=np.float64)
-    water = np.zeros(wn.shape, dtype=bool)
-    for lo, hi in WATER_RANGES:
-        water |= (wn >= lo) & (wn <= hi)
-    lines = narrow_lines(e, wn)[water]
+    lines = narrow_lines(e, wn)[_in_ranges(wn, WATER_RANGES)]
     return np.linalg.norm(lines, axis=0) / np.maximum(np.linalg.norm(e, axis=0), 1e-30)
+
+
+def _in_ranges(wn: np.ndarray, ranges: tuple[tuple[float, float], ...]) -> np.ndarray:
+    inside = np.zeros(wn.shape, dtype=bool)
+    for lo, hi in ranges:
+        inside |= (wn >= lo) & (wn <= hi)
+    return inside
+
+
+@dataclass(frozen=True)
+class AtmosphereEstimate:
+    """The atmosphere's spectra as estimated from one image (:func:`estimate_atmosphere`).
+
+    Attributes
+    ----------
+    spectra : ndarray (B, m)
+        One column per component found (``names``), zero outside its ranges; ``m`` may be 0.
+    names : tuple of str
+        ``"water vapour"``, ``"CO2"``: the components found.
+    dominance : dict
+        Per component looked for, its leading singular value over the next one
+        (found when at least :data:`ATMOSPHERE_DOMINANCE`).
+    """
+
+    spectra: np.ndarray
+    names: tuple[str, ...] = ()
+    dominance: dict[str, float] = field(default_factory=dict)
+
+    def record(self) -> dict:
+        """What the run record keeps: the components found and the evidence for each."""
+        return {"found": list(self.names), "dominance": {k: round(v, 2) for k, v in self.dominance.items()}}
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The spectra by column name (:data:`ATMOSPHERE_COLUMN` + name), as a result's diagnostics keep
+        them (saved with it, written to ``band_weights.csv``, part of its baseline basis)."""
+        return {ATMOSPHERE_COLUMN + name.replace(" ", "_"): self.spectra[:, i] for i, name in enumerate(self.names)}
+
+
+def _block_means(data: np.ndarray, block: int) -> np.ndarray:
+    """Means over ``block``×``block`` pixels, (blocks, B) float64; one row of blocks read at a time."""
+    h, w, n_bands = data.shape
+    hb, wb = max(h // block, 1), max(w // block, 1)
+    bh, bw = h // hb, w // wb
+    out = np.empty((hb, wb, n_bands))
+    for i in range(hb):
+        rows = np.asarray(data[i * bh:(i + 1) * bh, :wb * bw], dtype=np.float64)
+        out[i] = rows.reshape(bh, wb, bw, n_bands).mean(axis=(0, 2))
+    return out.reshape(hb * wb, n_bands)
+
+
+def estimate_atmosphere(data: np.ndarray, wavenumbers: np.ndarray, k: int) -> AtmosphereEstimate:
+    """Estimate the spectra of drifting water vapour and CO₂ from the image itself.
+
+    An absorbance image carries what the background measurement did not cancel: water
+    vapour and CO₂ whose amounts drift across the acquisition. Their spectra are the same
+    in every pixel; only the amounts change, independently of the materials. The estimate
+    uses that:
+
+    1. the image is averaged over blocks of 4×4 pixels (the atmosphere drifts slowly; the
+       noise falls by 4);
+    2. the materials (and the baseline) are represented by the leading ``2k + 10``
+       principal components of the bands where no atmosphere absorbs; what they predict
+       is removed from the rest, so that what is left in the atmosphere's ranges
+       drifts independently of the materials;
+    3. water vapour: the leading component of that remainder's narrow lines
+       (:func:`narrow_lines`, in :data:`WATER_RANGES`) gives each block's amount; CO₂:
+       the leading component of the remainder at 2250–2400 cm⁻¹;
+    4. each spectrum is the regression of the remainder on those amounts, over the whole
+       of its ranges, so it keeps the broad envelope a vapour spectrum has under its lines.
+
+    A component counts as found only when its leading singular value is at least
+    :data:`ATMOSPHERE_DOMINANCE` times the next one (noise and material residues have
+    no dominant direction), and water vapour only when the spectrum is mostly narrow lines
+    (:data:`ATMOSPHERE_LINE_SHARE`). On the scene family (64×256 px, tuning seeds) the
+    vapour spectrum came out 4–13° from the truth at normal and at 4× strength.
+
+    Parameters
+    ----------
+    data : ndarray (H, W, B)
+        Absorbance image (may be memory-mapped; read once, block by block).
+    wavenumbers : ndarray (B,)
+    k : int
+        Number of materials the run unmixes (sets how many components represent them).
+
+    Returns
+    -------
+    AtmosphereEstimate
+    """
+    wn = np.asarray(wavenumbers, dtype=np.float64)
+    water, co2 = _in_ranges(wn, WATER_RANGES), _in_ranges(wn, CO2_RANGES)
+    stretch = _in_ranges(wn, (CO2_STRETCH,))
+    other = ~water & ~co2
+    h, w, _ = data.shape
+    rank = 2 * int(k) + 10
+    for block in (4, 2, 1):  # coarse blocks, but enough of them to fit the materials' components
+        if (h // block) * (w // block) >= BLOCKS_PER_COMPONENT * rank:
+            break
+    pixels = _block_means(data, block)
+    n = len(pixels)
+    rank = min(rank, n // BLOCKS_PER_COMPONENT, int(other.sum()) - 1)
+    found: list[tuple[str, np.ndarray]] = []
+    dominance: dict[str, float] = {}
+    if rank < 1 or not water.any() and not stretch.any():
+        return AtmosphereEstimate(np.zeros((wn.size, 0)))
+    centred = pixels[:, other] - pixels[:, other].mean(axis=0)
+    u = np.linalg.svd(centred, full_matrices=False)[0][:, :rank]
+    t = np.column_stack([np.full(n, 1.0 / np.sqrt(n)), u])  # orthonormal: the materials, the baseline
+
+    def unexplained(x: np.ndarray) -> np.ndarray:
+        return x - t @ (t.T @ x)
+
+    def component(name: str, seen: np.ndarray, ranges: np.ndarray) -> None:
+        if seen.shape[1] < 2:
+            return
+        left = unexplained(seen)
+        _, s, vt = np.linalg.svd(left, full_matrices=False)
+        dominance[name] = float(s[0] / max(s[1], 1e-30))
+        if dominance[name] < ATMOSPHERE_DOMINANCE:
+            return
+        amounts = left @ vt[0]
+        spectrum = np.zeros(wn.size)
+        spectrum[ranges] = unexplained(pixels[:, ranges]).T @ amounts / max(float(amounts @ amounts), 1e-30)
+        # absorbance lines point up (the amounts' sign is arbitrary)
+        found.append((name, spectrum if spectrum.max() >= -spectrum.min() else -spectrum))
+
+    if water.any():
+        component("water vapour", narrow_lines(pixels.T, wn).T[:, water], water)
+        if found and narrow_line_share(found[-1][1][:, None], wn)[0] < ATMOSPHERE_LINE_SHARE:
+            found.pop()
+    if stretch.any():
+        component("CO2", pixels[:, stretch], co2)
+    spectra = np.column_stack([s for _, s in found]) if found else np.zeros((wn.size, 0))
+    return AtmosphereEstimate(spectra, tuple(name for name, _ in found), dominance)

@@ -73,5 +73,7 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: 9046-9050 a tenth, the same defaults again (how much one set of five seeds tells);
 #: 9051-9055 an eleventh, on scenes whose atmosphere drifts four times as much
 #: (``atmosphere_scale=4``; 9051-9053 used, after the run trained again when an endmember
-#: is water vapour lines); 9056-9060 a twelfth, those defaults at normal strength.
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9061))
+#: is water vapour lines; 9054-9055 after the atmosphere estimated from the image);
+#: 9056-9060 a twelfth, those defaults at normal strength; 9061-9065 a thirteenth, with the
+#: atmosphere estimated from the image and fitted per pixel.
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9066))
