@@ -85,6 +85,13 @@ def test_the_other_generator_s_co2_is_found_and_its_faint_vapour_left_alone():
     assert estimate_atmosphere(flat.cube.data, flat.cube.wavenumbers, 6).names == ()
 
 
+def test_too_few_pixels_give_no_estimate():
+    """A 6×6 map cannot tell a drifting atmosphere from six materials: nothing is looked for."""
+    tiny = make_scene("aggregates-k6", 0, height=6, width=6)
+    est = estimate_atmosphere(tiny.cube.data, tiny.wavenumbers, tiny.k)
+    assert est.names == () and est.dominance == {} and est.spectra.shape == (tiny.wavenumbers.size, 0)
+
+
 @pytest.fixture(scope="module")
 def vapour_scene():
     """Three materials mixed everywhere, and water vapour drifting from −0.5 to 1.5 times a

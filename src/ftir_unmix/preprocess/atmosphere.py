@@ -133,7 +133,8 @@ def estimate_atmosphere(data: np.ndarray, wavenumbers: np.ndarray, k: int) -> At
     uses that:
 
     1. the image is averaged over blocks of 4×4 pixels (the atmosphere drifts slowly; the
-       noise falls by 4);
+       noise falls by 4; smaller blocks where there would be fewer than 8 per component of
+       step 2, and no estimate where single pixels are too few);
     2. the materials (and the baseline) are represented by the leading ``2k + 10``
        principal components of the bands where no atmosphere absorbs; what they predict
        is removed from the rest, so that what is left in the atmosphere's ranges
@@ -167,17 +168,15 @@ def estimate_atmosphere(data: np.ndarray, wavenumbers: np.ndarray, k: int) -> At
     stretch = _in_ranges(wn, (CO2_STRETCH,))
     other = ~water & ~co2
     h, w, _ = data.shape
-    rank = 2 * int(k) + 10
-    for block in (4, 2, 1):  # coarse blocks, but enough of them to fit the materials' components
-        if (h // block) * (w // block) >= BLOCKS_PER_COMPONENT * rank:
-            break
-    pixels = _block_means(data, block)
-    n = len(pixels)
-    rank = min(rank, n // BLOCKS_PER_COMPONENT, int(other.sum()) - 1)
+    rank = min(2 * int(k) + 10, int(other.sum()) - 1)
     found: list[tuple[str, np.ndarray]] = []
     dominance: dict[str, float] = {}
-    if rank < 1 or not water.any() and not stretch.any():
+    blocks = [b for b in (4, 2, 1) if (h // b) * (w // b) >= BLOCKS_PER_COMPONENT * rank]
+    if not blocks or rank < 1 or not water.any() and not stretch.any():
+        # too few pixels to tell the atmosphere from the materials, or none of its bands
         return AtmosphereEstimate(np.zeros((wn.size, 0)))
+    pixels = _block_means(data, blocks[0])  # coarse blocks, but enough of them for the materials' components
+    n = len(pixels)
     centred = pixels[:, other] - pixels[:, other].mean(axis=0)
     u = np.linalg.svd(centred, full_matrices=False)[0][:, :rank]
     t = np.column_stack([np.full(n, 1.0 / np.sqrt(n)), u])  # orthonormal: the materials, the baseline
