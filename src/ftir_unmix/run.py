@@ -177,7 +177,8 @@ def iter_unmix(
             "scaling": scaling.note,
             "baseline": cfg.baseline if background is not None
             else f"none (method {cfg.method} has no baseline term)",
-            "atmosphere": "off" if atmosphere is None else atmosphere.record(),
+            "atmosphere": atmosphere.record() if atmosphere is not None
+            else "off" if not cfg.atmosphere else "off (no baseline term)",
             "band_weights": weight_source + (", forced ranges to w_min" if cfg.forced_ranges else ""),
             "band_weight_pixels": diag.pixels_used,
             "cube_repairs": list(cube.metadata.get("repairs", [])),

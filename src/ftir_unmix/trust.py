@@ -161,8 +161,8 @@ def atmosphere_note(parameters: dict[str, Any]) -> str | None:
     >>> atmosphere_note({"preprocessing": {"atmosphere": {"found": ["water vapour", "CO2"]}}})
     'water vapour and CO2 drift across the image: estimated from it and fitted in every pixel with the baseline'
     """
-    found = (parameters.get("preprocessing", {}).get("atmosphere") or {})
-    names = found.get("found") if isinstance(found, dict) else None
+    found = parameters.get("preprocessing", {}).get("atmosphere")
+    names = found.get("found") if isinstance(found, dict) else None  # "off" when not looked for
     if not names:
         return None
     verb = "drifts" if len(names) == 1 else "drift"

@@ -151,3 +151,8 @@ def test_the_estimated_vapour_is_fitted_per_pixel_and_costs_no_endmember(vapour_
     assert narrow_line_share(r.endmembers, cube.wavenumbers).max() < ATMOSPHERE_LINE_SHARE
     ev = evaluate(truth, abundances, r.endmembers, r.abundances)
     assert max(ev["per_endmember_sad_deg"]) < 12.0, ev["per_endmember_sad_deg"]
+
+
+def test_no_atmosphere_is_looked_for_without_a_background_term(vapour_scene):
+    cube, _, _ = vapour_scene
+    assert unmix(cube, 3, method="nmf").parameters["preprocessing"]["atmosphere"] == "off (no baseline term)"

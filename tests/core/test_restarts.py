@@ -135,7 +135,8 @@ def test_trust_shares_and_doubts():
     assert told[0] == ("note", "CO2 drifts across the image: estimated from it and fitted in every pixel "
                                "with the baseline")
     assert told[1:] == run_notes(again, held, ["lead white", "oil", "EM3"])
-    for off in ({"atmosphere": "off"}, {"atmosphere": {"found": [], "dominance": {"CO2": 1.1}}}):
+    for off in ({"atmosphere": "off"}, {"atmosphere": "off (no baseline term)"},
+                {"atmosphere": {"found": [], "dominance": {"CO2": 1.1}}}):
         assert atmosphere_note({"preprocessing": off}) is None
 
 
