@@ -169,8 +169,6 @@ def estimate_atmosphere(data: np.ndarray, wavenumbers: np.ndarray, k: int) -> At
     other = ~water & ~co2
     h, w, _ = data.shape
     rank = min(2 * int(k) + 10, int(other.sum()) - 1)
-    found: list[tuple[str, np.ndarray]] = []
-    dominance: dict[str, float] = {}
     blocks = [b for b in (4, 2, 1) if (h // b) * (w // b) >= BLOCKS_PER_COMPONENT * rank]
     if not blocks or rank < 1 or not water.any() and not stretch.any():
         # too few pixels to tell the atmosphere from the materials, or none of its bands
@@ -180,29 +178,33 @@ def estimate_atmosphere(data: np.ndarray, wavenumbers: np.ndarray, k: int) -> At
     centred = pixels[:, other] - pixels[:, other].mean(axis=0)
     u = np.linalg.svd(centred, full_matrices=False)[0][:, :rank]
     t = np.column_stack([np.full(n, 1.0 / np.sqrt(n)), u])  # orthonormal: the materials, the baseline
+    dominance: dict[str, float] = {}
 
     def unexplained(x: np.ndarray) -> np.ndarray:
         return x - t @ (t.T @ x)
 
-    def component(name: str, seen: np.ndarray, ranges: np.ndarray) -> None:
+    def component(name: str, seen: np.ndarray, ranges: np.ndarray) -> np.ndarray | None:
+        """The spectrum over ``ranges`` of what leads in ``seen`` once the materials are removed;
+        None when nothing there dominates (or there are fewer than two bands)."""
         if seen.shape[1] < 2:
-            return
+            return None
         left = unexplained(seen)
         _, s, vt = np.linalg.svd(left, full_matrices=False)
         dominance[name] = float(s[0] / max(s[1], 1e-30))
         if dominance[name] < ATMOSPHERE_DOMINANCE:
-            return
+            return None
         amounts = left @ vt[0]
         spectrum = np.zeros(wn.size)
         spectrum[ranges] = unexplained(pixels[:, ranges]).T @ amounts / max(float(amounts @ amounts), 1e-30)
         # absorbance lines point up (the amounts' sign is arbitrary)
-        found.append((name, spectrum if spectrum.max() >= -spectrum.min() else -spectrum))
+        return spectrum if spectrum.max() >= -spectrum.min() else -spectrum
 
-    if water.any():
-        component("water vapour", narrow_lines(pixels.T, wn).T[:, water], water)
-        if found and narrow_line_share(found[-1][1][:, None], wn)[0] < ATMOSPHERE_LINE_SHARE:
-            found.pop()
-    if stretch.any():
-        component("CO2", pixels[:, stretch], co2)
-    spectra = np.column_stack([s for _, s in found]) if found else np.zeros((wn.size, 0))
-    return AtmosphereEstimate(spectra, tuple(name for name, _ in found), dominance)
+    found: dict[str, np.ndarray] = {}
+    vapour = component("water vapour", narrow_lines(pixels.T, wn).T[:, water], water)
+    if vapour is not None and narrow_line_share(vapour[:, None], wn)[0] >= ATMOSPHERE_LINE_SHARE:
+        found["water vapour"] = vapour  # mostly narrow lines, as water vapour is
+    carbon_dioxide = component("CO2", pixels[:, stretch], co2)
+    if carbon_dioxide is not None:
+        found["CO2"] = carbon_dioxide
+    spectra = np.column_stack(list(found.values())) if found else np.zeros((wn.size, 0))
+    return AtmosphereEstimate(spectra, tuple(found), dominance)
