@@ -136,6 +136,8 @@ def run_one(case: str, seed: int, method: str, options: dict[str, Any],
         "per_material": per_material,
         "trained_again": (result.parameters.get("spare_endmembers") or {}).get("reason"),
         "atmosphere": result.parameters.get("preprocessing", {}).get("atmosphere"),
+        "refinement": {k: result.parameters["refinement"].get(k) for k in ("proposal", "accepted")}
+        if "refinement" in result.parameters else None,
         "scene": {"measured_used": scene.info["measured_used"],
                   "atmosphere_source": scene.info["atmosphere_source"],
                   "caps": scene.info["caps"], "minors": scene.info["minors"]},

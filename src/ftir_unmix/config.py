@@ -201,6 +201,10 @@ class UnmixConfig:
         material that the warm start missed while a common one took two
         endmembers, or a minor one seen only through its matrix (a pigment
         grain, a thin crust; docs/benchmarks.md); it costs about half a run.
+        With ``refine_peaks`` (default) each minor endmember (a spot or a crust
+        on the maps) is offered too, the same subtraction made at its own map's
+        peak: a minor material with no pure pixel is otherwise often learnt as
+        its spot's mixture with the matrix. The proposal that fits best is tried.
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -297,6 +301,9 @@ class UnmixConfig:
     refine_spot: str = _param("median", Rule("choice", choices=REFINE_SPOTS), "protocol",
                               "fast protocol: the refinement's spot: 3x3 median of the worst angle, or "
                               "the largest cluster of coherent residuals")
+    refine_peaks: bool = _param(True, Rule("bool"), "protocol",
+                                "fast protocol: the refinement also offers each minor endmember (a spot, a crust) "
+                                "purified at its own map's peak; the proposal that fits the image best is tried")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")

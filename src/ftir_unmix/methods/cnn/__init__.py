@@ -355,9 +355,10 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int,
     if before is None:
         before = objective(loop, inp.pixels, inp.loss_weights, inp.shape)
     kept = run.best
-    column, pixel = swap_in_spot(model, inp.pixels, before, inp.shape, cfg.refine_spot, inp.loss_weights,
-                                 loop.nuisance_basis, inp.background,
-                                 fixed=0 if inp.known is None else inp.known.shape[1])
+    proposal = swap_in_spot(model, inp.pixels, before, inp.shape, cfg.refine_spot, inp.loss_weights,
+                            loop.nuisance_basis, inp.background,
+                            fixed=0 if inp.known is None else inp.known.shape[1], peaks=cfg.refine_peaks)
+    column = proposal.column
     run.best = _Best(float("inf"), kept.state, kept.step)  # any refinement step beats it
     loop.restart()
     start = loop.total - refine_steps
@@ -395,7 +396,8 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int,
     model.load_state_dict(run.best.state)
     accepted = after.fit < before.fit and loop.stopped_by != "cancel"
     record["refinement"] = {
-        "replaced": column, "pixel": pixel, "steps": len(run.history) - kept.step if accepted else 0,
+        "replaced": column, "pixel": proposal.pixel, "proposal": proposal.source,
+        "steps": len(run.history) - kept.step if accepted else 0,
         "objective_before_deg": float(np.degrees(before.mean)),
         "objective_after_deg": float(np.degrees(after.mean)),
         "fit_before_deg": float(np.degrees(before.fit)), "fit_after_deg": float(np.degrees(after.fit)),

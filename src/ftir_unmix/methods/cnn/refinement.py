@@ -11,8 +11,8 @@ from ...preprocess.background import as_seen, quantile_baseline, quantile_subtra
 from .model import FTIRUnmixer
 from .protocols import Trainer
 
-__all__ = ["FIT_PIXELS", "Objective", "fixed_pixels", "objective", "spot_candidate", "swap_column", "swap_in_spot",
-           "worst_cluster"]
+__all__ = ["FIT_PIXELS", "MINOR_SHARE", "Objective", "Proposal", "fixed_pixels", "minor_columns", "objective",
+           "spot_candidate", "swap_column", "swap_in_spot", "worst_cluster"]
 
 #: The cone fit of a bigger image is the mean over this many of its pixels: one exact
 #: NNLS per pixel costs about 40 µs, ten seconds per state at 512×512. The sample is
@@ -22,6 +22,11 @@ FIT_PIXELS = 32768
 #: quantile (:func:`~ftir_unmix.preprocess.background.quantile_subtraction`): a band of
 #: theirs may dip below the baseline only if 32 times as much of them is removed elsewhere.
 SUBTRACT_QUANTILE = 0.03
+#: Proposals for the refinement are compared by the cone fit over a fixed sample of this many pixels.
+SWAP_PIXELS = 4096
+#: An endmember is minor when its map is at least half its peak on at most this share of the
+#: pixels (a spot, a crust): the refinement also offers it purified at its peak.
+MINOR_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def _fixed_sample(n: int, size: int) -> np.ndarray | None:
 
 def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],
                  spot: str = "median", loss_w: np.ndarray | None = None, nuisance: np.ndarray | None = None,
-                 background: np.ndarray | None = None, fixed: int = 0) -> tuple[int, list[int]]:
+                 background: np.ndarray | None = None, fixed: int = 0, peaks: bool = True) -> Proposal:
     """Put the spectrum of the worst-explained spot of the image in place of one endmember.
 
     The spot:
@@ -118,12 +123,17 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     :data:`SUBTRACT_QUANTILE`): the ring around a spot is not quite the matrix
     under it. The first ``fixed`` endmembers (known spectra) are never replaced.
 
+    With ``peaks``, each minor endmember (:func:`minor_columns`) is also offered
+    purified: the same subtraction at its own map's peak, in its own place. A minor
+    material with no pure pixel is otherwise learnt as the spot's mixture with its
+    matrix, and the worst-explained spot is then elsewhere. Of all the proposals the
+    one whose spectra fit the image best (the mean cone angle over a fixed sample of
+    :data:`SWAP_PIXELS` pixels) is put in.
+
     Returns
     -------
-    column : int
-        The endmember replaced.
-    pixel : [row, col]
-        The centre (or seed) of the spot.
+    Proposal
+        The endmember replaced, the spot's pixel and which proposal it was.
     """
     from scipy.ndimage import median_filter
 
@@ -134,10 +144,53 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
         r, c = np.unravel_index(int(np.argmax(median_filter(before.angle, size=3, mode="nearest"))), shape)
     spectrum = spot_candidate(x, e, before, shape, (int(r), int(c)), loss_w, nuisance, background)
     column = swap_column(x, e, spectrum, loss_w, nuisance, first=fixed)
-    others = np.delete(e, column, axis=1)
-    e[:, column] = spectrum - others @ quantile_subtraction(spectrum, others, background, quantile=SUBTRACT_QUANTILE)
+    proposals = [(Proposal(column, [int(r), int(c)], "worst spot"),
+                  _without_others(spectrum, e, column, background))]
+    if peaks:
+        for j in minor_columns(before.abundances, first=fixed):
+            maps = median_filter(before.abundances[j].reshape(shape), size=3, mode="nearest")
+            rj, cj = np.unravel_index(int(np.argmax(maps)), shape)
+            peak = spot_candidate(x, e, before, shape, (int(rj), int(cj)), loss_w, nuisance, background)
+            proposals.append((Proposal(j, [int(rj), int(cj)], f"EM{j + 1}'s peak"),
+                              _without_others(peak, e, j, background)))
+    if len(proposals) > 1:
+        pixels = fixed_pixels(x, SWAP_PIXELS)
+
+        def fit(proposal: tuple[Proposal, np.ndarray]) -> float:
+            trial = e.copy()
+            trial[:, proposal[0].column] = proposal[1]
+            return float(cone_angles(pixels, trial, loss_w, nuisance=nuisance).mean())
+        proposals.sort(key=fit)
+    chosen, spectrum = proposals[0]
+    e[:, chosen.column] = spectrum
     model.init_decoder(e)
-    return column, [int(r), int(c)]
+    return chosen
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the refinement put in: the endmember replaced, the spot's pixel [row, col] and
+    which proposal won (``"worst spot"`` or ``"EMj's peak"``)."""
+
+    column: int
+    pixel: list[int]
+    source: str
+
+
+def minor_columns(abundances: np.ndarray, first: int = 0) -> list[int]:
+    """The endmembers (from ``first`` on) whose map is at least half its peak on at most
+    :data:`MINOR_SHARE` of the pixels: a spot or a crust, not a layer."""
+    a = np.asarray(abundances, np.float64)
+    peak = a.max(axis=1, keepdims=True)
+    share = (a >= 0.5 * peak).mean(axis=1)
+    return [j for j in range(first, a.shape[0]) if peak[j, 0] > 0 and share[j] <= MINOR_SHARE]
+
+
+def _without_others(spectrum: np.ndarray, e: np.ndarray, column: int, background: np.ndarray | None) -> np.ndarray:
+    """``spectrum`` less what it holds of the endmembers other than ``column`` (down to
+    :data:`SUBTRACT_QUANTILE`)."""
+    others = np.delete(e, column, axis=1)
+    return spectrum - others @ quantile_subtraction(spectrum, others, background, quantile=SUBTRACT_QUANTILE)
 
 
 def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple[int, int],
@@ -183,7 +236,7 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple
 
 
 def swap_column(x: np.ndarray, e: np.ndarray, spectrum: np.ndarray, loss_w: np.ndarray | None,
-                nuisance: np.ndarray | None, sample: int = 4096, first: int = 0) -> int:
+                nuisance: np.ndarray | None, sample: int = SWAP_PIXELS, first: int = 0) -> int:
     """The endmember (from ``first`` on) whose replacement by ``spectrum`` fits the image
     best: the lowest mean cone angle over a fixed sample of at most ``sample`` pixels."""
     pixels = fixed_pixels(x, sample)
