@@ -19,6 +19,7 @@ def test_refinement_is_kept_only_when_the_spectra_fit_the_image_better(small_sec
     info = refined.parameters["refinement"]
     assert "refinement" not in plain.parameters
     assert 0 <= info["replaced"] < 4 and len(info["pixel"]) == 2
+    assert info["proposal"] in ("worst spot", f"EM{info['replaced'] + 1}'s peak")
     assert len(refined.loss_history) > len(plain.loss_history)  # the extra steps are in the history
     # Held for its first 13 steps, released for the last 7: the better-fitting state is the one judged.
     assert info["fit_released_deg"] is not None
