@@ -136,7 +136,7 @@ def test_a_minor_endmember_learnt_as_its_mixture_with_the_matrix_is_offered_puri
     from ftir_unmix.methods.cnn.model import FTIRUnmixer
     from ftir_unmix.methods.cnn.refinement import Objective, swap_in_spot
     from ftir_unmix.metrics import cone_angles, spectral_angles
-    from ftir_unmix.preprocess import polynomial_basis, weighted_nuisance_basis
+    from ftir_unmix.preprocess import as_seen, polynomial_basis, weighted_nuisance_basis
 
     rng = np.random.default_rng(1)
     b, h, w = 300, 24, 40
@@ -163,8 +163,8 @@ def test_a_minor_endmember_learnt_as_its_mixture_with_the_matrix_is_offered_puri
     before = Objective(float(angle.mean()), angle.reshape(h, w), a, float(angle.mean()))
 
     def to_minor(spectrum: np.ndarray) -> float:  # as the loss sees it: the baseline removed
-        seen = spectrum - nuisance @ (nuisance.T @ spectrum)
-        return float(spectral_angles(seen[:, None], minor[:, None] - nuisance @ (nuisance.T @ minor[:, None]))[0, 0])
+        seen = as_seen(np.stack([spectrum, minor], axis=1), None, nuisance)
+        return float(spectral_angles(seen[:, :1], seen[:, 1:])[0, 0])
 
     def offered(peaks: bool) -> tuple[str, int, float]:
         torch.manual_seed(0)

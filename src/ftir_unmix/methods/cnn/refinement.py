@@ -142,8 +142,9 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
         _, (r, c) = worst_cluster(x, e, before, shape, loss_w, nuisance)
     else:
         r, c = np.unravel_index(int(np.argmax(median_filter(before.angle, size=3, mode="nearest"))), shape)
+    pixels = fixed_pixels(x, SWAP_PIXELS)  # every proposal is judged on the same pixels, read once
     spectrum = spot_candidate(x, e, before, shape, (int(r), int(c)), loss_w, nuisance, background)
-    column = swap_column(x, e, spectrum, loss_w, nuisance, first=fixed)
+    column = swap_column(pixels, e, spectrum, loss_w, nuisance, first=fixed)
     proposals = [(Proposal(column, [int(r), int(c)], "worst spot"),
                   _without_others(spectrum, e, column, background))]
     if peaks:
@@ -154,13 +155,7 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
             proposals.append((Proposal(j, [int(rj), int(cj)], f"EM{j + 1}'s peak"),
                               _without_others(peak, e, j, background)))
     if len(proposals) > 1:
-        pixels = fixed_pixels(x, SWAP_PIXELS)
-
-        def fit(proposal: tuple[Proposal, np.ndarray]) -> float:
-            trial = e.copy()
-            trial[:, proposal[0].column] = proposal[1]
-            return float(cone_angles(pixels, trial, loss_w, nuisance=nuisance).mean())
-        proposals.sort(key=fit)
+        proposals.sort(key=lambda p: _fit_with(pixels, e, p[0].column, p[1], loss_w, nuisance))
     chosen, spectrum = proposals[0]
     e[:, chosen.column] = spectrum
     model.init_decoder(e)
@@ -235,17 +230,20 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple
     return trials[:, int(np.argmin(np.abs(trials - baseline).sum(axis=0)))]
 
 
-def swap_column(x: np.ndarray, e: np.ndarray, spectrum: np.ndarray, loss_w: np.ndarray | None,
-                nuisance: np.ndarray | None, sample: int = SWAP_PIXELS, first: int = 0) -> int:
-    """The endmember (from ``first`` on) whose replacement by ``spectrum`` fits the image
-    best: the lowest mean cone angle over a fixed sample of at most ``sample`` pixels."""
-    pixels = fixed_pixels(x, sample)
-    fits = []
-    for j in range(first, e.shape[1]):
-        trial = e.copy()
-        trial[:, j] = spectrum
-        fits.append(float(cone_angles(pixels, trial, loss_w, nuisance=nuisance).mean()))
+def swap_column(pixels: np.ndarray, e: np.ndarray, spectrum: np.ndarray, loss_w: np.ndarray | None,
+                nuisance: np.ndarray | None, first: int = 0) -> int:
+    """The endmember (from ``first`` on) whose replacement by ``spectrum`` fits ``pixels`` (a
+    fixed sample of the image, :func:`fixed_pixels`) best: the lowest mean cone angle."""
+    fits = [_fit_with(pixels, e, j, spectrum, loss_w, nuisance) for j in range(first, e.shape[1])]
     return first + int(np.argmin(fits))
+
+
+def _fit_with(pixels: np.ndarray, e: np.ndarray, column: int, spectrum: np.ndarray, loss_w: np.ndarray | None,
+              nuisance: np.ndarray | None) -> float:
+    """Mean cone angle of ``pixels`` with ``spectrum`` in place of endmember ``column``."""
+    trial = e.copy()
+    trial[:, column] = spectrum
+    return float(cone_angles(pixels, trial, loss_w, nuisance=nuisance).mean())
 
 
 def worst_cluster(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple[int, int],
