@@ -76,6 +76,33 @@ def test_quantile_subtraction_takes_off_what_of_the_others_a_spectrum_holds():
     assert no_basis[0] == pytest.approx(0.3, abs=0.03)
 
 
+@pytest.mark.parametrize("with_others", [False, True])
+def test_quantile_fit_is_the_quantile_regression(with_others):
+    """The dual programme gives the primal's coefficients: the quantile regression written
+    out directly (residual split into its positive and negative parts) and solved."""
+    from scipy.optimize import linprog
+
+    from ftir_unmix.preprocess.background import _quantile_fit
+
+    rng = np.random.default_rng(4)
+    free = polynomial_basis(WN, 2)
+    others = np.abs(rng.normal(size=(len(WN), 3))).cumsum(axis=0) / len(WN) if with_others else None
+    y = free @ np.array([0.2, -0.1, 0.05]) + np.abs(rng.normal(0, 0.05, len(WN)))
+    if with_others:
+        y = y + others @ np.array([0.4, 0.0, 0.7])
+    q = 0.1
+    design = free if others is None else np.hstack([free, others])
+    n, m = design.shape
+    eye = np.eye(n)
+    primal = linprog(np.concatenate([np.zeros(m), np.full(n, q), np.full(n, 1 - q)]),
+                     A_eq=np.hstack([design, eye, -eye]), b_eq=y,
+                     bounds=[(None, None)] * 3 + [(0, None)] * (m - 3 + 2 * n), method="highs")
+    coef = _quantile_fit(y, free, others, q)
+    np.testing.assert_allclose(coef, primal.x[:m], atol=1e-8)
+    if with_others:
+        assert (coef[3:] >= -1e-12).all()
+
+
 def test_unknown_baseline_is_refused():
     with pytest.raises(ValueError, match="baseline must be one of"):
         baseline_degree("cubic")
