@@ -173,10 +173,12 @@ class UnmixConfig:
     device : {"auto", "cpu", "cuda", "mps"}
         ``"auto"`` takes CUDA, then MPS, then the CPU.
     threads : int or None
-        CPU threads torch may use during the run (restored afterwards); None
-        keeps torch's setting (all cores). Floating-point sums depend on the
-        thread count, so the same seed reproduces a result bit for bit only
-        with the same ``threads`` (batch runs set it per worker).
+        CPU threads torch and numpy's BLAS may use during the run (restored
+        afterwards); None keeps their settings (all cores). Floating-point sums
+        depend on the thread count, and training can grow a difference in the
+        last digits into another answer, so the same seed reproduces a result
+        only with the same ``threads`` (batch runs set it per worker). The run
+        record's ``threads_used`` says what was in force.
     reduced_rank : int
         Fast protocol: dimension of the band subspace for encoder input and loss.
     tol, patience : float, int
@@ -225,8 +227,8 @@ class UnmixConfig:
     device: str = _param("auto", Rule("choice", choices=DEVICES), "run",
                          "auto: CUDA, then Apple MPS, then the CPU")
     threads: int | None = _param(None, Rule("int", 1, 1024, optional=True), "run",
-                                 "CPU threads of the run (default: torch's own choice); the last "
-                                 "digits of a result depend on it")
+                                 "CPU threads of the run, torch's and numpy's (default: their own "
+                                 "choice); a result depends on it")
     # --- band weights (Pande et al. 2026, Sec. II-E)
     gamma_rough: float = _param(0.0, WEIGHT_RULES["gamma_rough"], "weights",
                                 "weight of the roughness score (the paper: 0.75)")

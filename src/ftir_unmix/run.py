@@ -66,19 +66,36 @@ def run_to_end(gen: Generator[Any, None, _R], callback: Callable[[Any], Any] | N
 
 
 @contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Let torch use ``n`` CPU threads for the block (None: leave its setting alone)."""
-    if n is None:
-        yield
-        return
-    import torch
+def _threads(n: int | None) -> Iterator[dict[str, int | None]]:
+    """Let torch and numpy's BLAS use ``n`` CPU threads for the block (None: leave them alone).
 
+    Both matter to a result: the warm start's and the estimates' linear algebra runs in
+    BLAS, and a different thread count there changes the last digits, which training can
+    grow into a different answer (docs/benchmarks.md, open lead 10). Yields the counts in
+    force, for the run record.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    if n is None:
+        yield _thread_counts()
+        return
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        yield
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield _thread_counts()
     finally:
         torch.set_num_threads(before)
+
+
+def _thread_counts() -> dict[str, int | None]:
+    """CPU threads torch and the BLAS libraries loaded (numpy's, scipy's) use now."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    blas = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    return {"torch": torch.get_num_threads(), "blas": max(blas) if blas else None}
 
 
 def _versions() -> dict[str, str]:
@@ -134,7 +151,17 @@ def iter_unmix(
             raise ValueError(f"{len(known)} known spectra for K = {cfg.k}: give at most K")
         if cfg.protocol == "paper":  # refused before the band weights are spent
             raise ValueError("known spectra need the fast protocol (protocol='fast')")
-        known_values = known.on(cube.wavenumbers)
+    known_values = None if known is None else known.on(cube.wavenumbers)
+    with _threads(cfg.threads) as threads_used:
+        result = yield from _unmix_checked(cube, cfg, method, weights, stop, known, known_values)
+    result.parameters["threads_used"] = threads_used
+    return result
+
+
+def _unmix_checked(cube: Cube, cfg: UnmixConfig, method: methods.Method, weights: np.ndarray | None,
+                   stop: StopFlag, known: KnownSpectra | None,
+                   known_values: np.ndarray | None) -> Generator[Progress, None, UnmixResult]:
+    """The body of :func:`iter_unmix`, once its arguments are checked."""
     t0 = time.perf_counter()
     h, w_img, n_bands = cube.shape
     yield Progress(phase="prepare", total=cfg.epochs, message="band weights")
@@ -159,16 +186,15 @@ def iter_unmix(
     scaling = scale_pixels(cube.pixels, cfg.scaling)
     release_pages(file_mapping(cube.data))  # the statistics above read a memory-mapped cube: let its pages go
 
-    with _torch_threads(cfg.threads):
-        out = yield from relay(
-            method.function()(MethodInput(
-                pixels=ScaledPixels(cube.pixels, scaling), shape=(h, w_img), wavenumbers=cube.wavenumbers,
-                loss_weights=loss_w, background=background, config=cfg, stop=stop, t0=t0,
-                known=None if known is None else known_values / scaling.factor[:, None])),
-            # snapshots of the spectra in the cube's units
-            lambda ev: ev if ev.endmembers is None
-            else replace(ev, endmembers=ev.endmembers * scaling.factor[:, None]),
-        )
+    out = yield from relay(
+        method.function()(MethodInput(
+            pixels=ScaledPixels(cube.pixels, scaling), shape=(h, w_img), wavenumbers=cube.wavenumbers,
+            loss_weights=loss_w, background=background, config=cfg, stop=stop, t0=t0,
+            known=None if known_values is None else known_values / scaling.factor[:, None])),
+        # snapshots of the spectra in the cube's units
+        lambda ev: ev if ev.endmembers is None
+        else replace(ev, endmembers=ev.endmembers * scaling.factor[:, None]),
+    )
     timings.update(out.timings)
     timings["total_s"] = time.perf_counter() - t0
     parameters: dict[str, Any] = {

@@ -65,6 +65,33 @@ def test_same_seed_same_result_bit_for_bit(small_section, protocol):
     assert not np.array_equal(a.endmembers, c.endmembers)
 
 
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def test_threads_bound_torch_and_blas_during_the_run_only(small_section):
+    """``threads`` holds numpy's BLAS too (its sums decide the warm start), and the record
+    says what was in force."""
+    from threadpoolctl import threadpool_limits
+
+    seen = []
+
+    def on_event(event):
+        if event.phase == "train":
+            seen.append((torch.get_num_threads(), *_blas_threads()))
+
+    with threadpool_limits(limits=2, user_api="blas"):  # a known count to come back to
+        torch_before = torch.get_num_threads()
+        result = unmix(small_section.cube, 3, threads=1, callback=on_event, **TINY)
+        assert seen and set(seen) == {(1,) * len(seen[0])}
+        assert result.parameters["threads_used"] == {"torch": 1, "blas": 1}
+        assert (torch.get_num_threads(), set(_blas_threads())) == (torch_before, {2})
+        free = unmix(small_section.cube, 3, **TINY)
+        assert free.parameters["threads_used"] == {"torch": torch_before, "blas": 2}
+
+
 def test_stop_returns_best_result_so_far(small_section):
     stop = threading.Event()
     stopped_at = []
