@@ -150,3 +150,29 @@ def test_spare_trigger_benchmark_scores_thresholds_and_reads_the_first_run():
     assert len(signals["spread"]) == 3
     q = [signals["cone_q"][str(v)] for v in bench.CONE_QUANTILES]
     assert q == sorted(q) and 0.0 < q[0] < 90.0
+
+
+def test_paired_methods_pairs_runs_of_the_same_scene_across_files(tmp_path, capsys):
+    """Runs pair up by case, seed and shape; variants of a method (options) are left out;
+    the counts and the sign test follow the differences."""
+    paired = _load("paired_methods")
+
+    def run(method, case, seed, sad, options=None):
+        return {"method": method, "case": case, "seed": seed, "shape": [8, 8, 50], "mean_sad_deg": sad,
+                "options": paired.METHODS[method] if options is None else options}
+
+    first = [run("cnn", "a", s, 5.0 + s) for s in range(8)] + [run("cnn", "b", 0, 3.0),
+                                                               run("cnn", "b", 1, 9.0, {"refine": False})]
+    second = [run("cnn-sad", "a", s, 4.0 + s) for s in range(8)] + [run("cnn-sad", "b", 0, 3.02),
+                                                                    run("cnn-sad", "b", 1, 2.0)]
+    for name, runs in (("one.json", first), ("two.json", second)):
+        (tmp_path / name).write_text(json.dumps({"runs": runs}))
+    assert paired.main(["cnn", "cnn-sad", "--pair", f"{tmp_path / 'one.json'},{tmp_path / 'two.json'}"]) == 0
+    out = capsys.readouterr().out
+    # case a: 8 pairs, each 1 degree worse; case b: one pair (the variant is not paired), a tie
+    assert ("a                n   8  mean +1.00  median +1.00  worse   8  better   0  tied   0  "
+            "sign test p 0.00781") in out
+    assert "b                n   1  mean -0.02  median -0.02  worse   0  better   0  tied   1  sign test p 1" in out
+    assert "cases worse 1/2" in out
+    with pytest.raises(SystemExit):
+        paired.main(["cnn", "nmf", "--pair", str(tmp_path / "one.json")])
