@@ -77,5 +77,6 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: 9056-9060 a twelfth, those defaults at normal strength; 9061-9065 a thirteenth, with the
 #: atmosphere estimated from the image and fitted per pixel (9062 and 9065 then diagnosed:
 #: ultramarine learnt as its spot's mixture); 9066-9070 a fourteenth, with the refinement
-#: that also offers a minor endmember purified at its own peak.
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9071))
+#: that also offers a minor endmember purified at its own peak (9070 then diagnosed on
+#: layered-k8-var); 9071-9075 a fifteenth, the same defaults (quantile fits solved as their dual).
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9076))
