@@ -151,17 +151,16 @@ def iter_unmix(
             raise ValueError(f"{len(known)} known spectra for K = {cfg.k}: give at most K")
         if cfg.protocol == "paper":  # refused before the band weights are spent
             raise ValueError("known spectra need the fast protocol (protocol='fast')")
-    known_values = None if known is None else known.on(cube.wavenumbers)
     with _threads(cfg.threads) as threads_used:
-        result = yield from _unmix_checked(cube, cfg, method, weights, stop, known, known_values)
+        result = yield from _unmix_checked(cube, cfg, method, weights, stop, known)
     result.parameters["threads_used"] = threads_used
     return result
 
 
 def _unmix_checked(cube: Cube, cfg: UnmixConfig, method: methods.Method, weights: np.ndarray | None,
-                   stop: StopFlag, known: KnownSpectra | None,
-                   known_values: np.ndarray | None) -> Generator[Progress, None, UnmixResult]:
+                   stop: StopFlag, known: KnownSpectra | None) -> Generator[Progress, None, UnmixResult]:
     """The body of :func:`iter_unmix`, once its arguments are checked."""
+    known_values = None if known is None else known.on(cube.wavenumbers)
     t0 = time.perf_counter()
     h, w_img, n_bands = cube.shape
     yield Progress(phase="prepare", total=cfg.epochs, message="band weights")
