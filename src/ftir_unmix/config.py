@@ -96,7 +96,7 @@ class UnmixConfig:
         ``"paper"`` (the paper's), 0 for ``"fast"`` (dropout on the abundance
         logits made the maps about four times less accurate there, see
         docs/method.md).
-    gamma_rough, gamma_flat, tau, sharpness, w_min, corr_floor, eps : band-weight parameters.
+    gamma_rough, gamma_flat, tau, sharpness, w_min, corr_floor, corr_model, eps : band-weight parameters.
         As in the paper except ``gamma_rough``: 0 here (the paper: 0.75). The
         roughness score flags genuine sharp absorption bands of FTIR spectra
         (CH stretches, carboxylates) as unreliable and made WSAD worse than
@@ -104,7 +104,12 @@ class UnmixConfig:
         keeps the paper's 0.75. ``corr_floor`` (ours; the paper has none, 0)
         is the smallest spread the neighbour-correlation deficit is scored
         in: without it a clean image distrusts bands whose neighbours
-        correlate at 0.95 (docs/benchmarks.md §3).
+        correlate at 0.95 (docs/benchmarks.md §3). ``corr_model="neighbours"``
+        (ours; the default is the paper's ``"pairs"``) measures that deficit
+        as what two bands on each side do not predict: narrow bands that
+        shift from pixel to pixel keep their weight, but a residue of the
+        atmosphere that varies coherently from pixel to pixel is predicted
+        too and no longer cut (:mod:`ftir_unmix.preprocess.weights`).
     forced_ranges : tuple of (lo, hi)
         Wavenumber ranges (cm⁻¹) whose weights are forced to ``w_min``.
     scaling : {"global", "none", "minmax"}
@@ -243,6 +248,11 @@ class UnmixConfig:
     corr_floor: float = _param(0.05, WEIGHT_RULES["corr_floor"], "weights",
                                "smallest spread (MAD) the neighbour-correlation deficit is scored in "
                                "(the paper: 0)")
+    corr_model: str = _param(PAPER_WEIGHT_DEFAULTS["corr_model"], WEIGHT_RULES["corr_model"], "weights",
+                             "how a band's neighbour correlation is measured: pairs: the worse adjacent "
+                             "correlation (the paper); neighbours: the share that two bands on each "
+                             "side do not predict (keeps shifting bands, misses coherent atmospheric "
+                             "residues)")
     eps: float = _param(PAPER_WEIGHT_DEFAULTS["eps"], WEIGHT_RULES["eps"], "weights",
                         "guard against division by zero")
     forced_ranges: tuple[tuple[float, float], ...] = field(default_factory=tuple, metadata={
@@ -373,8 +383,8 @@ class UnmixConfig:
             raise ValueError(f"group must be one of {', '.join(GROUPS)}; got {name!r}")
         return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("group") == name}
 
-    def weight_params(self) -> dict[str, float]:
+    def weight_params(self) -> dict[str, float | str]:
         """The keyword arguments of :func:`ftir_unmix.band_weights`."""
         return dict(gamma_rough=self.gamma_rough, gamma_flat=self.gamma_flat, tau=self.tau,
                     sharpness=self.sharpness, w_min=self.w_min, corr_floor=self.corr_floor,
-                    eps=self.eps)
+                    corr_model=self.corr_model, eps=self.eps)

@@ -24,7 +24,7 @@ from typing import Any
 
 from .errors import ParameterError
 
-__all__ = ["Rule", "WEIGHT_RULES", "PAPER_WEIGHT_DEFAULTS", "check_weight_params"]
+__all__ = ["CORR_MODELS", "Rule", "WEIGHT_RULES", "PAPER_WEIGHT_DEFAULTS", "check_weight_params"]
 
 
 def _fmt(v: float) -> str:
@@ -121,6 +121,12 @@ class Rule:
         return value
 
 
+#: How the neighbour-correlation deficit of a band is measured: ``"pairs"`` (the
+#: paper) takes the worse of its correlations with the two adjacent bands;
+#: ``"neighbours"`` (ours) the share of it that two bands on each side do not
+#: predict, so a narrow band that shifts from pixel to pixel is not taken for noise.
+CORR_MODELS: tuple[str, ...] = ("pairs", "neighbours")
+
 #: The band-weight parameters (Pande et al. 2026, Sec. II-E).
 WEIGHT_RULES: dict[str, Rule] = {
     "gamma_rough": Rule("float", 0.0, 100.0),
@@ -129,21 +135,23 @@ WEIGHT_RULES: dict[str, Rule] = {
     "sharpness": Rule("float", 0.0, 100.0, low_open=True),
     "w_min": Rule("float", 0.0, 1.0),
     "corr_floor": Rule("float", 0.0, 1.0),
+    "corr_model": Rule("choice", choices=CORR_MODELS),
     "eps": Rule("float", 0.0, 1e-2, low_open=True),
 }
 
 #: The paper's band-weight defaults (the contract of :func:`ftir_unmix.band_weights`).
 #: ``gamma_flat``: the paper gives no value and the authors' code leaves the
-#: term out; 0 reproduces that (docs/method.md). ``corr_floor`` is ours, not the
-#: paper's: 0 (no floor) reproduces the paper. Unmixing runs use ``gamma_rough = 0``
-#: and a floor instead (:class:`ftir_unmix.UnmixConfig`).
-PAPER_WEIGHT_DEFAULTS: dict[str, float] = {
+#: term out; 0 reproduces that (docs/method.md). ``corr_floor`` and ``corr_model``
+#: are ours, not the paper's: 0 (no floor) and ``"pairs"`` reproduce the paper.
+#: Unmixing runs use ``gamma_rough = 0`` and a floor instead
+#: (:class:`ftir_unmix.UnmixConfig`).
+PAPER_WEIGHT_DEFAULTS: dict[str, float | str] = {
     "gamma_rough": 0.75, "gamma_flat": 0.0, "tau": 3.0, "sharpness": 2.0, "w_min": 0.05,
-    "corr_floor": 0.0, "eps": 1e-8,
+    "corr_floor": 0.0, "corr_model": "pairs", "eps": 1e-8,
 }
 
 
-def check_weight_params(**params: Any) -> dict[str, float]:
+def check_weight_params(**params: Any) -> dict[str, float | str]:
     """The band-weight parameters checked by :data:`WEIGHT_RULES` (unknown names refused)."""
     unknown = set(params) - set(WEIGHT_RULES)
     if unknown:

@@ -56,7 +56,8 @@ def test_a_spot_of_a_weak_minor_pigment_under_its_matrix_is_found():
 def test_default_weights_keep_the_well_correlated_bands_of_a_clean_scene():
     # measured (48×96 px, 838 bands): 16 bands below 0.5 with the default floor (spikes and
     # the noisy low-wavenumber edge), 107 without it (neighbour correlations of 0.90–0.95:
-    # the low-wavenumber bands of lead white, oxalate and clay and the O-H region)
+    # the low-wavenumber bands of lead white, oxalate and clay and the O-H region); 4 with
+    # corr_model="neighbours" (the four spikes that dominate their band)
     scene = make_scene("nopure-k4", 0, height=48, width=96)
     diag = band_diagnostics(scene.cube.data, **UnmixConfig().weight_params())
     paper = diag.reweighted(corr_floor=0.0)

@@ -159,6 +159,7 @@ def test_force_ranges():
     dict(gamma_rough=0.0, gamma_flat=1.5, tau=1.0, sharpness=5.0, w_min=0.2),
     dict(gamma_rough=2.0, gamma_flat=0.3, tau=6.0, sharpness=0.5, w_min=0.0),
     dict(gamma_rough=0.0, gamma_flat=0.0, tau=3.0, sharpness=2.0, w_min=0.05, corr_floor=0.1),
+    dict(gamma_rough=0.0, corr_floor=0.05, corr_model="neighbours"),
 ])
 def test_reweighted_matches_a_full_recomputation(params):
     y = np.random.default_rng(4).gamma(2.0, 1.0, size=(60, 30))
@@ -188,3 +189,29 @@ def test_corr_floor_keeps_well_correlated_bands_of_a_clean_image():
     assert floored.weights[:20].min() > 0.9  # kept with it
     assert floored.weights[99:102].max() < 0.1  # the noise band and its neighbours still out
     assert floored.params["corr_floor"] == 0.05
+
+
+def test_neighbour_model_keeps_a_shifting_narrow_band_and_still_cuts_spikes_and_noise():
+    """The paper's pair correlation reads a narrow band that shifts from pixel to pixel as
+    unreliable; what the two bands on each side predict does not, and a spike or a noise band
+    stays out. The scene: a narrow band (10 cm⁻¹ wide, like lead white's 680 or calcite's 712)
+    whose centre moves by ±6 cm⁻¹ on a 4 cm⁻¹ axis, over a broad band that covers every band."""
+    rng = np.random.default_rng(6)
+    wn, n_pix = np.arange(650.0, 1450.0, 4.0), 3000
+    broad = np.exp(-((wn - 1050) / 400) ** 2)
+    narrow = np.exp(-((wn - 700 - rng.uniform(-6, 6, size=(n_pix, 1))) / 6) ** 2)
+    a = rng.dirichlet([1.0, 1.0], size=n_pix)
+    y = a[:, :1] * broad + a[:, 1:] * (narrow + 0.5 * broad) + rng.normal(scale=2e-3, size=(n_pix, wn.size))
+    spike_band, noise_band = int(np.searchsorted(wn, 1000)), int(np.searchsorted(wn, 1300))
+    y[rng.choice(n_pix, 30, replace=False), spike_band] += rng.uniform(2, 5, size=30)  # 1 % of the pixels
+    y[:, noise_band] = rng.normal(scale=0.3, size=n_pix)
+    opts = dict(gamma_rough=0.0, corr_floor=0.05)
+    pairs = band_diagnostics(y, corr_model="pairs", **opts)
+    neighbours = band_diagnostics(y, corr_model="neighbours", **opts)
+    near = np.abs(wn - 700) <= 12
+    assert pairs.weights[near].max() < 0.1  # the paper cuts the shifting band
+    assert neighbours.weights[near].min() > 0.9  # kept
+    assert pairs.weights[[spike_band, noise_band]].max() < 0.1
+    np.testing.assert_array_equal(np.flatnonzero(neighbours.weights < 0.5), [spike_band, noise_band])
+    assert neighbours.params["corr_model"] == "neighbours"
+    np.testing.assert_array_equal(neighbours.corr_deficits["pairs"], pairs.d_corr)

@@ -73,6 +73,7 @@ def study(make_napari_viewer, small_npz, tmp_path, qtbot, wait_idle, monkeypatch
     _d, photo = viewer.window.add_plugin_dock_widget(PLUGIN, "Photo")
     _d, weights = viewer.window.add_plugin_dock_widget(PLUGIN, "Band weights")
     weights.tau.value = 2.5
+    weights.corr_model.value = "neighbours"
     weights.force_range(2280, 2400)
     unmix.layer.value = cube
     unmix.k.value, unmix.epochs.value, unmix.seed.value, unmix.device.value = 3, 5, 11, "cpu"
@@ -137,6 +138,7 @@ def test_round_trip_restores_every_layer_and_panel(study, make_napari_viewer, tm
     assert len({m.metadata[RESULT_KEY]["run_id"] for m in maps}) == 1
     # band-weight edits and forced ranges
     assert get_session(fresh).weight_params.tau == 2.5
+    assert get_session(fresh).weight_params.corr_model == "neighbours"
     assert cube.metadata[FORCED_RANGES_KEY] == [[2280.0, 2400.0]]
     # derived layers point at the restored image again
     for name in ("regions", "dominant material", "photo photo.png", "FTIR points"):

@@ -22,9 +22,9 @@ def weights_panel(viewer, cube_layer, qtbot):
     return w
 
 
-def _params(w) -> dict[str, float]:
+def _params(w) -> dict[str, float | str]:
     return {n: getattr(w, n).value for n in ("gamma_rough", "gamma_flat", "tau", "sharpness",
-                                             "w_min")}
+                                             "w_min", "corr_floor", "corr_model")}
 
 
 def test_defaults_are_those_of_a_run(weights_panel):
@@ -72,6 +72,19 @@ def test_parameters_are_shared_with_unmix_panel(viewer, weights_panel):
     u.gamma_rough.value = 1.5
     assert weights_panel.gamma_rough.value == pytest.approx(1.5)
     assert u.config().w_min == pytest.approx(0.2)
+
+
+def test_correlation_model_is_chosen_in_the_panel_and_used_by_the_run(viewer, weights_panel, small_cube):
+    w = weights_panel
+    assert w.corr_model.value == "pairs" and set(w.corr_model.choices) == {"pairs", "neighbours"}
+    _dock, u = viewer.window.add_plugin_dock_widget(PLUGIN, "Unmix")
+    for model in ("neighbours", "pairs"):
+        w.corr_model.value = model
+        w.redraw(sync=True)
+        expected = band_diagnostics(small_cube.data, **_params(w))
+        assert expected.params["corr_model"] == model
+        np.testing.assert_allclose(w.weights, expected.weights, rtol=1e-9)
+        assert u.corr_model.value == model and u.config().corr_model == model
 
 
 def test_presets_span_and_reset(weights_panel, cube_layer, small_cube):

@@ -753,12 +753,17 @@ def _link(pairs: list[tuple[dict[str, Any], Any]], by_ref: dict[int, Any]) -> No
 
 
 def _restore_viewer(viewer: Any, record: dict[str, Any], by_ref: dict[int, Any]) -> None:
-    from ._session import get_session
+    from ..parameters import WEIGHT_RULES
+    from ._session import get_session, typed_weight_param
 
     params = get_session(viewer).weight_params
     for name, value in (record.get("weight_params") or {}).items():
         if hasattr(params, name):
-            setattr(params, name, float(value))
+            try:  # a value this version does not accept keeps the panel's own
+                checked = WEIGHT_RULES[name].check(name, typed_weight_param(name, value))
+            except (TypeError, ValueError):
+                continue
+            setattr(params, name, checked)
     state = record.get("viewer") or {}
     with contextlib.suppress(Exception):
         if state.get("ndisplay"):

@@ -14,8 +14,9 @@ from typing import Any
 from psygnal import Signal, evented
 
 from ..config import UnmixConfig
+from ..parameters import WEIGHT_RULES
 
-__all__ = ["Session", "WeightParams", "get_session"]
+__all__ = ["Session", "WeightParams", "get_session", "typed_weight_param"]
 
 _DEFAULTS = UnmixConfig()
 
@@ -31,10 +32,16 @@ class WeightParams:
     sharpness: float = _DEFAULTS.sharpness
     w_min: float = _DEFAULTS.w_min
     corr_floor: float = _DEFAULTS.corr_floor
+    corr_model: str = _DEFAULTS.corr_model
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | str]:
         """The parameters by name."""
-        return {f.name: float(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: typed_weight_param(f.name, getattr(self, f.name)) for f in fields(self)}
+
+
+def typed_weight_param(name: str, value: Any) -> float | str:
+    """A weight parameter as the engine takes it: a choice as text, anything else a float."""
+    return str(value) if WEIGHT_RULES[name].kind == "choice" else float(value)
 
 
 WEIGHT_PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(WeightParams))

@@ -101,7 +101,7 @@ class BandWeightsWidget(Container):
     Notes
     -----
     Controls, by name: ``layer``, ``gamma_rough``, ``gamma_flat``, ``tau``,
-    ``corr_floor``, ``sharpness``, ``w_min`` (shared with the Unmix panel), ``drag_mode``,
+    ``corr_floor``, ``corr_model``, ``sharpness``, ``w_min`` (shared with the Unmix panel), ``drag_mode``,
     buttons ``co2``, ``water``, ``reset``.
     """
 
@@ -144,7 +144,8 @@ class BandWeightsWidget(Container):
             Container(name="source", labels=True, widgets=[self.layer]),
             Container(name="parameters", layout="horizontal", labels=False, widgets=[
                 Container(name="scores", labels=True,
-                          widgets=[c["gamma_rough"], c["gamma_flat"], c["tau"], c["corr_floor"]]),
+                          widgets=[c["gamma_rough"], c["gamma_flat"], c["tau"], c["corr_floor"],
+                                   c["corr_model"]]),
                 Container(name="mapping", labels=True,
                           widgets=[c["sharpness"], c["w_min"], self.drag_mode]),
             ]),

@@ -8,7 +8,7 @@ from magicgui.widgets import ComboBox, FloatSpinBox
 
 from ..parameters import WEIGHT_RULES
 from ._layers import is_cube_layer
-from ._session import WEIGHT_PARAM_NAMES, WeightParams
+from ._session import WEIGHT_PARAM_NAMES, WeightParams, typed_weight_param
 
 __all__ = [
     "ask_open_path",
@@ -37,10 +37,15 @@ WEIGHT_TOOLTIPS = {
     "corr_floor": "Smallest spread the neighbour-correlation deficit is measured in. 0 (the paper) "
                   "lets a clean image distrust bands whose neighbours still correlate at 0.95; "
                   "the default 0.05 distrusts only bands that are poorly correlated.",
+    "corr_model": "How a band's agreement with its neighbours is measured. pairs (default, the "
+                  "paper): the worse correlation with an adjacent band. neighbours: what the two "
+                  "bands on each side cannot predict, so a narrow band that shifts a little from "
+                  "pixel to pixel keeps its weight, but a drifting atmospheric residue is kept too.",
 }
 _WEIGHT_LABELS = {
     "gamma_rough": "γ roughness", "gamma_flat": "γ flatness", "tau": "τ threshold",
     "sharpness": "sharpness", "w_min": "w_min (floor)", "corr_floor": "corr. floor",
+    "corr_model": "corr. model",
 }
 #: Spin-box (step, upper end); the lower end and the hard upper bound come from the engine's rules.
 _WEIGHT_STEPS = {
@@ -76,10 +81,14 @@ def cube_layer_choices(viewer: Any) -> list[tuple[str, Any]]:
     return [(layer.name, layer) for layer in _viewer_layers(viewer) if is_cube_layer(layer)]
 
 
-def make_weight_controls(params: WeightParams) -> dict[str, FloatSpinBox]:
-    """One spin box per band-weight parameter, named like the parameter."""
-    out = {}
+def make_weight_controls(params: WeightParams) -> dict[str, FloatSpinBox | ComboBox]:
+    """One spin box (a drop-down for a choice) per band-weight parameter, named like the parameter."""
+    out: dict[str, FloatSpinBox | ComboBox] = {}
     for name in WEIGHT_PARAM_NAMES:
+        if WEIGHT_RULES[name].kind == "choice":
+            out[name] = ComboBox(name=name, label=_WEIGHT_LABELS[name], value=getattr(params, name),
+                                 choices=list(WEIGHT_RULES[name].options), tooltip=WEIGHT_TOOLTIPS[name])
+            continue
         lo, hi, step = _weight_range(name)
         out[name] = FloatSpinBox(
             name=name, label=_WEIGHT_LABELS[name], value=getattr(params, name),
@@ -88,18 +97,18 @@ def make_weight_controls(params: WeightParams) -> dict[str, FloatSpinBox]:
     return out
 
 
-def bind_weight_controls(controls: dict[str, FloatSpinBox], params: WeightParams) -> None:
-    """Two-way link between spin boxes and the shared parameters."""
+def bind_weight_controls(controls: dict[str, FloatSpinBox | ComboBox], params: WeightParams) -> None:
+    """Two-way link between the controls and the shared parameters."""
     for name, widget in controls.items():
-        widget.changed.connect(lambda value, n=name: setattr(params, n, float(value)))
+        widget.changed.connect(lambda value, n=name: setattr(params, n, typed_weight_param(n, value)))
         signal = getattr(params.events, name)
         pull = _make_pull(widget)
         signal.connect(pull)
         widget.native.destroyed.connect(lambda *_, s=signal, f=pull: s.disconnect(f))
 
 
-def _make_pull(widget: FloatSpinBox) -> Any:
-    def _pull(value: float) -> None:
+def _make_pull(widget: FloatSpinBox | ComboBox) -> Any:
+    def _pull(value: float | str) -> None:
         try:
             if widget.value != value:
                 widget.value = value

@@ -13,6 +13,18 @@ correlation deficit is tiny (0.01), so bands whose neighbours still
 correlate at 0.95 score above ``tau``. ``corr_floor`` (ours, not the paper's)
 is the smallest spread that deficit is measured in, so only bands that are
 poorly correlated in absolute terms are distrusted (docs/benchmarks.md §3).
+
+``corr_model`` (ours) says how that deficit is measured. The paper's
+``"pairs"`` takes a band's worse correlation with an adjacent band. Where a
+narrow band shifts by a few cm⁻¹ from pixel to pixel, the bands on its flanks
+move in opposite directions and that correlation falls to 0.65–0.8, so the
+paper cuts bands that hold much of what tells two materials apart.
+``"neighbours"`` measures the share of a band's variation that the two bands
+on each side do not predict (1 − R² of a linear fit over the pixels): a shift
+is a combination of the neighbours, a spike or noise is not. Nor, though, is
+it blind to a residue of the atmosphere whose lines vary together from pixel
+to pixel: that is predicted by the neighbours too, and no longer cut
+(``tests/core/test_recovery.py``), so the paper's ``"pairs"`` stays the default.
 """
 
 from __future__ import annotations
@@ -52,8 +64,8 @@ class BandDiagnostics:
     score : ndarray (B,)
         The combined robust score ``s``.
     d_corr, d_rough, d_flat : ndarray (B,)
-        Neighbour-correlation deficit, roughness of the median spectrum,
-        flatness (``-log`` variance).
+        Neighbour-correlation deficit (of the ``corr_model`` in ``params``),
+        roughness of the median spectrum, flatness (``-log`` variance).
     z_corr, z_rough, z_flat : ndarray (B,)
         Their robust z-scores (before clipping at 0).
     median_spectrum : ndarray (B,)
@@ -62,6 +74,9 @@ class BandDiagnostics:
         The parameters used.
     pixels_used : int
         How many pixels the statistics were measured on (a sample of a large image).
+    corr_deficits : dict
+        The neighbour-correlation deficit of every ``corr_model``, so that
+        :meth:`reweighted` can switch between them.
     """
 
     weights: np.ndarray
@@ -75,6 +90,7 @@ class BandDiagnostics:
     median_spectrum: np.ndarray
     params: dict = field(default_factory=dict)
     pixels_used: int = 0
+    corr_deficits: dict = field(default_factory=dict)
 
     #: names of the per-band columns written next to the weights
     COLUMNS = ("weight", "score", "d_corr", "d_rough", "d_flat", "z_corr", "z_rough", "z_flat")
@@ -90,9 +106,10 @@ class BandDiagnostics:
         if unknown:
             raise TypeError(f"unknown band-weight parameter(s): {', '.join(sorted(unknown))}")
         new = {**self.params, **check_weight_params(**params)}
-        z_corr = robust_z(self.d_corr, new["eps"], min_spread=new["corr_floor"])
+        d_corr = self.corr_deficits.get(new["corr_model"], self.d_corr)
+        z_corr = robust_z(d_corr, new["eps"], min_spread=new["corr_floor"])
         score, weights = _score_and_weights(z_corr, self.z_rough, self.z_flat, **new)
-        return replace(self, weights=weights, score=score, z_corr=z_corr, params=new)
+        return replace(self, weights=weights, score=score, d_corr=d_corr, z_corr=z_corr, params=new)
 
     def columns(self) -> dict[str, np.ndarray]:
         """The per-band arrays by column name (weight first)."""
@@ -113,7 +130,12 @@ def robust_z(u: np.ndarray, eps: float = 1e-8, *, min_spread: float = 0.0) -> np
 #: Pixels (at most) the diagnostics are measured on; larger images are sampled.
 MAX_PIXELS = 65_536
 #: float64 values (bands × pixels) standardised at a time by :func:`band_diagnostics`.
-_BLOCK_VALUES = 1 << 22
+_BLOCK_VALUES = 1 << 21
+#: Bands on each side that predict a band in the ``"neighbours"`` correlation model.
+PREDICTORS = 2
+#: Ridge (in correlation units) of that prediction: neighbours of a smooth
+#: spectrum correlate at 0.999, so their covariance is nearly singular.
+_RIDGE = 1e-3
 
 
 def band_diagnostics(
@@ -125,6 +147,7 @@ def band_diagnostics(
     sharpness: float = _PAPER["sharpness"],
     w_min: float = _PAPER["w_min"],
     corr_floor: float = _PAPER["corr_floor"],
+    corr_model: str = _PAPER["corr_model"],
     eps: float = _PAPER["eps"],
     max_pixels: int | None = MAX_PIXELS,
     seed: int = 0,
@@ -149,6 +172,10 @@ def band_diagnostics(
         Smallest spread (MAD) the neighbour-correlation deficit is scored in;
         0 (the paper) lets a clean image's tiny spread flag well-correlated
         bands.
+    corr_model : {"pairs", "neighbours"}
+        How the neighbour-correlation deficit is measured: 1 − the worse
+        correlation with an adjacent band (the paper), or 1 − R² of the band
+        predicted from ``PREDICTORS`` bands on each side (module docstring).
     eps : float
         Guard against division by zero and ``log(0)``.
     max_pixels : int or None
@@ -164,19 +191,22 @@ def band_diagnostics(
     BandDiagnostics
     """
     params = check_weight_params(gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
-                                 sharpness=sharpness, w_min=w_min, corr_floor=corr_floor, eps=eps)
+                                 sharpness=sharpness, w_min=w_min, corr_floor=corr_floor,
+                                 corr_model=corr_model, eps=eps)
     y = as_pixels(data, "data", min_bands=3, min_pixels=2, finite=False)
     if max_pixels is not None and y.shape[0] > max_pixels:
         y = take_rows(y, np.sort(np.random.default_rng(seed).choice(y.shape[0], max_pixels, replace=False)))
     as_pixels(y, "data")  # finite: checked on what is used (a sample of a large image)
     n_pix, n_bands = y.shape
     med, mad, var = np.empty(n_bands), np.empty(n_bands), np.empty(n_bands)
-    rho = np.empty(n_bands - 1)
-    # Every statistic is per band or per pair of neighbours, so the bands are
-    # processed in blocks: a 512×512×1504 cube would otherwise need several
-    # float64 copies of itself (12 GB).
-    block = max(2, _BLOCK_VALUES // n_pix)
-    last = None  # standardised last band of the previous block
+    lags = 2 * PREDICTORS
+    # cov[b, l] = mean_p(Z_{p,b} Z_{p,b+l}) of the standardised bands Z.
+    cov = np.zeros((n_bands, lags + 1))
+    # Every statistic is per band or per band and its near neighbours, so the
+    # bands are processed in blocks: a 512×512×1504 cube would otherwise need
+    # several float64 copies of itself (12 GB).
+    block = max(lags, _BLOCK_VALUES // n_pix)
+    tail = np.empty((n_pix, 0))  # the standardised last bands of the previous block
     for b0 in range(0, n_bands, block):
         b1 = min(n_bands, b0 + block)
         yb = y[:, b0:b1].astype(np.float64)
@@ -188,18 +218,16 @@ def band_diagnostics(
         yb /= mad[b0:b1] + eps
         yb -= yb.mean(axis=0)
         yb /= yb.std(axis=0) + eps
-        # Neighbour correlation ρ_b = mean_p(Z_{p,b} Z_{p,b+1}).
-        rho[b0:b1 - 1] = np.einsum("pb,pb->b", yb[:, :-1], yb[:, 1:]) / n_pix
-        if last is not None:
-            rho[b0 - 1] = float(last @ yb[:, 0]) / n_pix
-        last = yb[:, -1].copy()
+        for lag in range(min(lags, b1 - b0 - 1) + 1):  # pairs (b, b + lag) inside the block
+            cov[b0:b1 - lag, lag] = np.einsum("pb,pb->b", yb[:, :yb.shape[1] - lag], yb[:, lag:]) / n_pix
+        for i in range(tail.shape[1]):  # pairs from the previous block's last bands into this one
+            band = b0 - tail.shape[1] + i
+            for j in range(b0, min(b1, band + lags + 1)):
+                cov[band, j - band] = float(tail[:, i] @ yb[:, j - b0]) / n_pix
+        tail = yb[:, -lags:].copy()  # a few bands: no second copy of the block is kept
 
-    # A band is as reliable as its worse neighbour link.
-    c = np.empty(n_bands)
-    c[0] = rho[0]
-    c[-1] = rho[-1]
-    c[1:-1] = np.minimum(rho[:-1], rho[1:])
-    d_corr = 1.0 - c
+    corr_deficits = {"pairs": _pair_deficit(cov[:-1, 1]), "neighbours": _prediction_deficit(cov)}
+    d_corr = corr_deficits[corr_model]
 
     # Roughness of the median spectrum (second difference; edges copy neighbours).
     d_rough = np.empty(n_bands)
@@ -216,13 +244,46 @@ def band_diagnostics(
     return BandDiagnostics(
         weights=weights, score=score, d_corr=d_corr, d_rough=d_rough, d_flat=d_flat,
         z_corr=z_corr, z_rough=z_rough, z_flat=z_flat, median_spectrum=med, params=params,
-        pixels_used=n_pix,
+        pixels_used=n_pix, corr_deficits=corr_deficits,
     )
+
+
+def _pair_deficit(rho: np.ndarray) -> np.ndarray:
+    """The paper's deficit ``1 - c``: a band is as reliable as its worse link ``rho`` (B - 1,)."""
+    c = np.empty(rho.size + 1)
+    c[0] = rho[0]
+    c[-1] = rho[-1]
+    c[1:-1] = np.minimum(rho[:-1], rho[1:])
+    return 1.0 - c
+
+
+def _prediction_deficit(cov: np.ndarray) -> np.ndarray:
+    """``1 - R²`` of each standardised band fitted by ``PREDICTORS`` bands on each side.
+
+    ``cov`` is (B, 2 * PREDICTORS + 1): the covariances of each band with the
+    bands ``0 … 2 * PREDICTORS`` above it. Missing neighbours at the ends of
+    the axis get zero covariances, so they predict nothing.
+    """
+    n_bands, k = cov.shape[0], PREDICTORS
+    offsets = np.r_[-k:0, 1:k + 1]
+    nb = np.arange(n_bands)[:, None] + offsets  # (B, 2k) neighbour indices
+    ok = (nb >= 0) & (nb < n_bands)
+
+    def c(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        lo, gap = np.minimum(i, j), np.abs(i - j)
+        return cov[np.clip(lo, 0, n_bands - 1), gap]
+
+    g = np.where(ok, c(np.arange(n_bands)[:, None], nb), 0.0)
+    both = ok[:, :, None] & ok[:, None, :]
+    gram = np.where(both, c(nb[:, :, None], nb[:, None, :]), 0.0) + np.eye(2 * k) * (
+        _RIDGE + ~ok[:, :, None])  # a missing neighbour: identity row, no covariance
+    fit = np.einsum("bi,bi->b", g, np.linalg.solve(gram, g[:, :, None])[:, :, 0])
+    return 1.0 - fit
 
 
 def _score_and_weights(z_corr: np.ndarray, z_rough: np.ndarray, z_flat: np.ndarray, *,
                        gamma_rough: float, gamma_flat: float, tau: float, sharpness: float,
-                       w_min: float, corr_floor: float = 0.0,
+                       w_min: float, corr_floor: float = 0.0, corr_model: str = "pairs",
                        eps: float = 1e-8) -> tuple[np.ndarray, np.ndarray]:
     """Combined score ``s`` and weights ``w`` from the robust z-scores."""
     score = (
@@ -243,6 +304,7 @@ def band_weights(
     sharpness: float = _PAPER["sharpness"],
     w_min: float = _PAPER["w_min"],
     corr_floor: float = _PAPER["corr_floor"],
+    corr_model: str = _PAPER["corr_model"],
     eps: float = _PAPER["eps"],
 ) -> np.ndarray:
     """Band-reliability weights ``w`` (B,) of a cube.
@@ -261,7 +323,7 @@ def band_weights(
     """
     return band_diagnostics(
         data, gamma_rough=gamma_rough, gamma_flat=gamma_flat, tau=tau,
-        sharpness=sharpness, w_min=w_min, corr_floor=corr_floor, eps=eps,
+        sharpness=sharpness, w_min=w_min, corr_floor=corr_floor, corr_model=corr_model, eps=eps,
     ).weights
 
 

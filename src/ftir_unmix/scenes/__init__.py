@@ -78,5 +78,7 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: atmosphere estimated from the image and fitted per pixel (9062 and 9065 then diagnosed:
 #: ultramarine learnt as its spot's mixture); 9066-9070 a fourteenth, with the refinement
 #: that also offers a minor endmember purified at its own peak (9070 then diagnosed on
-#: layered-k8-var); 9071-9075 a fifteenth, the same defaults (quantile fits solved as their dual).
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9076))
+#: layered-k8-var); 9071-9075 a fifteenth, the same defaults (quantile fits solved as their dual);
+#: 9076-9080 a sixteenth, with the band weights' correlation deficit measured as what the
+#: neighbours do not predict (``corr_model="neighbours"``).
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9081))
