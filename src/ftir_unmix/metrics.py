@@ -9,6 +9,7 @@ error. Conventions: endmembers are columns ``(B, K)``; abundances are
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from scipy.optimize import linear_sum_assignment
 from .cube import as_pixels
 
 __all__ = [
+    "WeightedPixels",
     "abundance_rmse",
     "cone_angles",
     "map_peaks",
@@ -238,27 +240,8 @@ def reconstruction_angles(
     ndarray (N,)
         The angle of each pixel; 90° where either spectrum is zero.
     """
-    x = pixels if hasattr(pixels, "shape") else np.asarray(pixels)  # row blocks: may be a lazy view
-    n, b = x.shape
-    chunk = chunk or max(256, (1 << 21) // b)
-    e = np.asarray(endmembers, dtype=np.float64)
-    a = np.asarray(abundances, dtype=np.float64).reshape(e.shape[1], -1)
-    if a.shape[1] != n:
-        raise ValueError(f"{a.shape[1]} abundance pixels for {n} spectra")
-    w = np.ones(b) if weights is None else np.asarray(weights, dtype=np.float64)
-    ew = e * w[:, None]
-    out = np.empty(n)
-    for s in range(0, n, chunk):
-        xw = x[s:s + chunk].astype(np.float64) * w
-        rw = a[:, s:s + chunk].T @ ew.T
-        if nuisance is not None:
-            xw -= (xw @ nuisance) @ nuisance.T
-            rw -= (rw @ nuisance) @ nuisance.T
-        num = np.einsum("nb,nb->n", xw, rw)
-        den = np.linalg.norm(xw, axis=1) * np.linalg.norm(rw, axis=1)
-        cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-        out[s:s + chunk] = np.arccos(np.clip(cos, -1.0, 1.0))
-    return out
+    return WeightedPixels(pixels, weights, nuisance=nuisance, chunk=chunk).reconstruction_angles(
+        endmembers, abundances)
 
 
 def cone_angles(
@@ -271,6 +254,7 @@ def cone_angles(
     Unlike :func:`reconstruction_angles` this needs no abundances: each pixel gets
     its best nonnegative ones (no sum-to-one: the angle ignores scale), so two sets
     of endmembers are compared without the error of whatever estimated the maps.
+    To compare many sets on the same pixels, prepare them once with :class:`WeightedPixels`.
 
     Parameters
     ----------
@@ -289,35 +273,106 @@ def cone_angles(
     ndarray (N,)
         The angle of each pixel; 90° for a pixel that is zero.
     """
-    from scipy.linalg import cho_factor, cho_solve, solve_triangular
-    from scipy.optimize import nnls
+    return WeightedPixels(pixels, weights, nuisance=nuisance, chunk=chunk).cone_angles(endmembers)
 
-    x = pixels if hasattr(pixels, "shape") else np.asarray(pixels)
-    n, b = x.shape
-    chunk = chunk or max(256, (1 << 21) // b)
-    w = np.ones(b) if weights is None else np.asarray(weights, dtype=np.float64)
-    ew = np.asarray(endmembers, dtype=np.float64) * w[:, None]
-    if nuisance is not None:
-        ew -= nuisance @ (nuisance.T @ ew)
-    # ‖p − E a‖² = ‖R a − R⁻ᵀ c‖² + 1 − cᵀ G⁻¹ c for a unit p, with G = EᵀE = RᵀR and c = Eᵀp:
-    # the nonnegative least squares runs on K×K instead of B×K.
-    gram = ew.T @ ew
-    gram += 1e-14 * np.trace(gram) * np.eye(gram.shape[0])  # collinear spectra stay solvable
-    factor = cho_factor(gram, lower=False)
-    r = np.triu(factor[0])
-    out = np.full(n, np.pi / 2)
-    for s in range(0, n, chunk):
-        xw = x[s:s + chunk].astype(np.float64) * w
-        if nuisance is not None:
-            xw -= (xw @ nuisance) @ nuisance.T
-        norm = np.linalg.norm(xw, axis=1)
-        ok = norm > 0
-        c = (xw[ok] / norm[ok, None]) @ ew
-        outside = 1.0 - np.einsum("nk,nk->n", c, cho_solve(factor, c.T).T)  # residual of the free fit
-        rhs = solve_triangular(r, c.T, trans="T").T
-        res2 = np.array([nnls(r, v)[1] ** 2 for v in rhs]) + outside
-        out[s:s + chunk][ok] = np.arcsin(np.sqrt(np.clip(res2, 0.0, 1.0)))
-    return out
+
+class WeightedPixels:
+    """Pixels prepared for angles to many sets of endmembers: the cone fit
+    (:func:`cone_angles`) and the reconstruction angle (:func:`reconstruction_angles`).
+
+    The weighting, the background removal and each pixel's norm are computed once.
+    Each call then reads the pixels once more for one product with the K weighted
+    endmembers, ``c = Eᵀp̂`` per unit pixel ``p̂``: the background-free pixel against an
+    endmember with the background removed is the raw pixel against the weighted one,
+    for the latter is orthogonal to the background. With ``G = EᵀE`` the reconstruction
+    ``E a`` is at ``cos = cᵀa / √(aᵀGa)``, and the best nonnegative ``a`` (all pixels'
+    K×K problems solved together) leaves ``‖p̂ − E a‖² = 1 − 2cᵀa + aᵀGa``. Only the
+    norms are kept: the pixels are read a block of rows at a time (a lazy,
+    memory-mapped cube stays on disk).
+
+    Parameters
+    ----------
+    pixels : ndarray (N, B)
+    weights : ndarray (B,), optional
+        Band weights (ones if omitted).
+    nuisance : ndarray (B, r), optional
+        Orthonormal columns removed from the weighted spectra first.
+    rows : ndarray of int, optional
+        Use only these rows (sorted), e.g. a fixed sample of a big image.
+    chunk : int, optional
+        Pixels per block (default: about 2²¹ values).
+    """
+
+    def __init__(self, pixels: np.ndarray, weights: np.ndarray | None = None, *,
+                 nuisance: np.ndarray | None = None, rows: np.ndarray | None = None,
+                 chunk: int | None = None) -> None:
+        self.pixels = pixels if hasattr(pixels, "shape") else np.asarray(pixels)
+        b = self.pixels.shape[1]
+        self.rows = rows
+        self.size = self.pixels.shape[0] if rows is None else len(rows)
+        self.chunk = chunk or max(256, (1 << 21) // b)
+        self.weights = np.ones(b) if weights is None else np.asarray(weights, dtype=np.float64)
+        self.nuisance = nuisance
+        self.norms = np.empty(self.size)
+        for part, x in self._blocks():
+            x *= self.weights
+            if nuisance is not None:
+                x -= (x @ nuisance) @ nuisance.T
+            self.norms[part] = np.linalg.norm(x, axis=1)
+
+    def _blocks(self) -> Iterator[tuple[slice, np.ndarray]]:
+        """(part, rows as a float64 array of their own) block by block."""
+        for s in range(0, self.size, self.chunk):
+            part = slice(s, min(self.size, s + self.chunk))
+            index = part if self.rows is None else self.rows[part]
+            yield part, np.array(self.pixels[index], dtype=np.float64)
+
+    def _against(self, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``c`` (n, K) of the pixels with a nonzero norm, their mask, and ``G`` (K, K)."""
+        w = self.weights
+        ew = np.asarray(endmembers, dtype=np.float64) * w[:, None]
+        if self.nuisance is not None:
+            ew -= self.nuisance @ (self.nuisance.T @ ew)
+        gram = ew.T @ ew
+        project = ew * w[:, None]
+        c = np.empty((self.size, gram.shape[0]))
+        for part, x in self._blocks():
+            c[part] = x @ project
+        ok = self.norms > 0
+        return c[ok] / self.norms[ok, None], ok, gram
+
+    def cone_angles(self, endmembers: np.ndarray) -> np.ndarray:
+        """The cone angle (radians) of each prepared pixel for these endmembers (B, K);
+        90° for a pixel that is zero."""
+        from ._nnls import nnls_gram
+
+        c, ok, gram = self._against(endmembers)
+        gram += 1e-14 * np.trace(gram) * np.eye(gram.shape[0])  # collinear spectra stay solvable
+        a = nnls_gram(gram, c)  # all pixels at once: they share the K×K solves
+        res2 = 1.0 - 2.0 * np.einsum("nk,nk->n", c, a) + np.einsum("nk,nk->n", a @ gram, a)
+        out = np.full(self.size, np.pi / 2)
+        out[ok] = np.arcsin(np.sqrt(np.clip(res2, 0.0, 1.0)))
+        return out
+
+    def mean_cone_angle(self, endmembers: np.ndarray) -> float:
+        """The mean cone angle (radians) of the prepared pixels."""
+        return float(self.cone_angles(endmembers).mean())
+
+    def reconstruction_angles(self, endmembers: np.ndarray, abundances: np.ndarray) -> np.ndarray:
+        """The angle (radians) between each prepared pixel and ``E a``, abundances (K, n) or
+        (K, H, W) of the prepared pixels; 90° where either is zero."""
+        e = np.asarray(endmembers)
+        a = np.asarray(abundances, dtype=np.float64).reshape(e.shape[1], -1)
+        if a.shape[1] != self.size:
+            raise ValueError(f"{a.shape[1]} abundance pixels for {self.size} spectra")
+        c, ok, gram = self._against(e)
+        a = a.T[ok]
+        num = np.einsum("nk,nk->n", c, a)
+        den = np.sqrt(np.clip(np.einsum("nk,nk->n", a @ gram, a), 0.0, None))
+        cos = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        out = np.full(self.size, np.pi / 2)
+        out[ok] = np.arccos(np.clip(cos, -1.0, 1.0))
+        return out
 
 
 def evaluate(

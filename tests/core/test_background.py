@@ -175,6 +175,50 @@ def test_cone_angles_are_the_best_nonnegative_fit_of_each_pixel():
     assert ours[0] == pytest.approx(0.0, abs=1e-5) and ours[1] > 0.05 and ours[2] == pytest.approx(np.pi / 2)
 
 
+@pytest.mark.parametrize("k", [1, 3, 8, 15])
+def test_batched_nnls_equals_scipy_row_by_row(k):
+    from scipy.optimize import nnls
+
+    from ftir_unmix._nnls import nnls_gram
+
+    rng = np.random.default_rng(k)
+    a = np.abs(rng.normal(size=(40, k))) ** 2
+    if k > 2:
+        a[:, 1] = a[:, 0] + 1e-6 * rng.random(40)  # nearly collinear columns
+    y = rng.normal(size=(500, 40))
+    y[:100] = np.abs(y[:100]) @ (a @ np.abs(rng.normal(size=(k, 40)))) / 10  # inside or near the cone
+    y[100:120] = -np.abs(y[100:120]) @ np.abs(a) @ np.ones((k, 40))  # nothing helps: a = 0
+    gram = a.T @ a
+    ours = nnls_gram(gram, y @ a)
+    assert (ours >= 0).all()
+    for i in range(len(y)):
+        ref = nnls(a, y[i])[1]
+        assert np.linalg.norm(a @ ours[i] - y[i]) == pytest.approx(ref, rel=1e-7, abs=1e-9), i
+    assert not ours[100:120].any()
+
+
+def test_prepared_pixels_give_the_one_shot_angles_on_their_rows():
+    from ftir_unmix.metrics import WeightedPixels, cone_angles, reconstruction_angles
+
+    rng = np.random.default_rng(5)
+    e = rng.random((WN.size, 4)) + 0.05
+    w = rng.uniform(0.05, 1.0, WN.size)
+    q = weighted_nuisance_basis(polynomial_basis(WN, 2), w)
+    x = (rng.dirichlet(np.ones(4), 300) @ e.T + 0.01 * rng.random((300, WN.size))).astype(np.float32)
+    rows = np.sort(rng.choice(300, 90, replace=False))
+    fit = WeightedPixels(x, w, nuisance=q, rows=rows, chunk=16)
+    for spectra in (e, e[:, :3], e @ rng.dirichlet(np.ones(4), 4).T):  # several sets on the same pixels
+        np.testing.assert_allclose(fit.cone_angles(spectra), cone_angles(x[rows], spectra, w, nuisance=q),
+                                   rtol=1e-9, atol=1e-12)
+        a = rng.dirichlet(np.ones(spectra.shape[1]), len(rows)).T
+        np.testing.assert_allclose(fit.reconstruction_angles(spectra, a),
+                                   reconstruction_angles(x[rows], spectra, a, w, nuisance=q), rtol=1e-9, atol=1e-12)
+    assert fit.mean_cone_angle(e) < fit.mean_cone_angle(e[:, :3])
+    x64 = x.astype(np.float64)
+    WeightedPixels(x64, w, nuisance=q).cone_angles(e)
+    np.testing.assert_array_equal(x64, x.astype(np.float64))  # the caller's pixels are not touched
+
+
 def test_cone_angles_prefer_the_true_spectra_to_mixtures_of_them_without_pure_pixels():
     from ftir_unmix.metrics import cone_angles
 

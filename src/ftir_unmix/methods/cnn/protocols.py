@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
 from .losses import COS_CLAMP, wsad
 from .model import FTIRUnmixer
+from .neighbourhoods import neighbourhoods, quadratic_form
 from .priors import Priors, misfit_floor
 
 __all__ = ["FastTrainer", "PaperTrainer", "Trainer", "infer_tiled", "subspace"]
@@ -67,6 +67,9 @@ class Trainer:
     judged: float = float("inf")
     _span: float = 1.0  # steps the running mean reaches back (1: the step's own loss)
     _mean: tuple[float, float] = (0.0, 0.0)  # the running mean's weighted sum and weight
+    #: (pixels, weights, image, sample): the image prepared for the whole-image objective
+    #: (:class:`~ftir_unmix.metrics.WeightedPixels`), set by its first call.
+    prepared: tuple[Any, Any, Any, Any] | None = None
 
     def restart(self, opt_state: dict[str, Any] | None = None) -> None:
         """A fresh optimiser for the model's current parameters (or the given optimiser state);
@@ -256,11 +259,11 @@ class FastTrainer(Trainer):
         proj_w = self.v.T @ m  # (r, K p²)
         resid = m - self.v @ proj_w  # the decoder outside span V
         gram = resid.T @ resid  # (K p², K p²)
-        ap = F.unfold(a, p, padding=p // 2)[0]  # (K p², n)
+        ap = neighbourhoods(a[0], p)  # (K p², n)
         proj = proj_w @ ap  # (r, n)
         c = self.c[:, rs, cs].reshape(proj.shape[0], -1)
         dot = (c * proj).sum(0)
-        nsq = proj.square().sum(0) + (ap * (gram @ ap)).sum(0)
+        nsq = proj.square().sum(0) + quadratic_form(gram, ap)
         xnorm = self.xnorm[rs, cs].reshape(-1)
         cos = dot / (xnorm * nsq.clamp_min(0).sqrt() + self.cfg.eps)
         loss = torch.arccos(cos.clamp(-1 + COS_CLAMP, 1 - COS_CLAMP)).mean()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...metrics import cone_angles, reconstruction_angles
+from ...metrics import WeightedPixels, cone_angles
 from ...preprocess.background import as_seen, quantile_baseline, quantile_subtraction
 from .model import FTIRUnmixer
 from .protocols import Trainer
@@ -69,25 +69,25 @@ def objective(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, shape: tuple[int
     model.eval()
     a = loop.infer().reshape(model.k, -1)
     e = model.endmembers().detach().cpu().numpy()
-    angle = reconstruction_angles(x, e, a, loss_w, nuisance=loop.nuisance_basis, chunk=chunk)
+    image, sample = _prepared(loop, x, loss_w, chunk)
+    angle = image.reconstruction_angles(e, a)
     prior = loop.prior_value(a)
-    fit = _mean_cone_angle(x, e, loss_w, loop.nuisance_basis, chunk)
+    fit = sample.mean_cone_angle(e)
     return Objective(float(angle.mean()) + prior, angle.reshape(shape), a, fit + prior)
 
 
-def _mean_cone_angle(x: np.ndarray, e: np.ndarray, loss_w: np.ndarray, nuisance: np.ndarray | None,
-                     chunk: int | None) -> float:
-    """Mean of :func:`cone_angles` over the image, or over a fixed sample of :data:`FIT_PIXELS`
-    of its pixels; read a block of rows at a time (a lazy cube stays on disk)."""
-    n, b = x.shape
-    index = _fixed_sample(n, FIT_PIXELS)
-    m = n if index is None else len(index)
-    block = chunk or max(256, (1 << 21) // b)
-    total = 0.0
-    for s in range(0, m, block):
-        rows = slice(s, s + block) if index is None else index[s:s + block]
-        total += float(cone_angles(x[rows], e, loss_w, nuisance=nuisance).sum())
-    return total / m
+def _prepared(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, chunk: int | None
+              ) -> tuple[WeightedPixels, WeightedPixels]:
+    """The image's pixels prepared for the objective, and the fixed sample of :data:`FIT_PIXELS`
+    of them for the cone fit (the same on smaller images); prepared once per training loop."""
+    cached = loop.prepared
+    if cached is None or cached[0] is not x or cached[1] is not loss_w:
+        image = WeightedPixels(x, loss_w, nuisance=loop.nuisance_basis, chunk=chunk)
+        rows = _fixed_sample(x.shape[0], FIT_PIXELS)
+        sample = image if rows is None else WeightedPixels(x, loss_w, nuisance=loop.nuisance_basis, rows=rows,
+                                                           chunk=chunk)
+        loop.prepared = cached = (x, loss_w, image, sample)
+    return cached[2], cached[3]
 
 
 def fixed_pixels(x: np.ndarray, size: int) -> np.ndarray:
@@ -142,9 +142,9 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
         _, (r, c) = worst_cluster(x, e, before, shape, loss_w, nuisance)
     else:
         r, c = np.unravel_index(int(np.argmax(median_filter(before.angle, size=3, mode="nearest"))), shape)
-    pixels = fixed_pixels(x, SWAP_PIXELS)  # every proposal is judged on the same pixels, read once
+    pixels = WeightedPixels(fixed_pixels(x, SWAP_PIXELS), loss_w, nuisance=nuisance)  # each proposal: same pixels
     spectrum = spot_candidate(x, e, before, shape, (int(r), int(c)), loss_w, nuisance, background)
-    column = swap_column(pixels, e, spectrum, loss_w, nuisance, first=fixed)
+    column = swap_column(pixels, e, spectrum, first=fixed)
     proposals = [(Proposal(column, [int(r), int(c)], "worst spot"),
                   _without_others(spectrum, e, column, background))]
     if peaks:
@@ -155,7 +155,7 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
             proposals.append((Proposal(j, [int(rj), int(cj)], f"EM{j + 1}'s peak"),
                               _without_others(peak, e, j, background)))
     if len(proposals) > 1:
-        proposals.sort(key=lambda p: _fit_with(pixels, e, p[0].column, p[1], loss_w, nuisance))
+        proposals.sort(key=lambda p: _fit_with(pixels, e, p[0].column, p[1]))
     chosen, spectrum = proposals[0]
     e[:, chosen.column] = spectrum
     model.init_decoder(e)
@@ -230,20 +230,18 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple
     return trials[:, int(np.argmin(np.abs(trials - baseline).sum(axis=0)))]
 
 
-def swap_column(pixels: np.ndarray, e: np.ndarray, spectrum: np.ndarray, loss_w: np.ndarray | None,
-                nuisance: np.ndarray | None, first: int = 0) -> int:
+def swap_column(pixels: WeightedPixels, e: np.ndarray, spectrum: np.ndarray, first: int = 0) -> int:
     """The endmember (from ``first`` on) whose replacement by ``spectrum`` fits ``pixels`` (a
-    fixed sample of the image, :func:`fixed_pixels`) best: the lowest mean cone angle."""
-    fits = [_fit_with(pixels, e, j, spectrum, loss_w, nuisance) for j in range(first, e.shape[1])]
+    fixed sample of the image, :func:`fixed_pixels`, prepared) best: the lowest mean cone angle."""
+    fits = [_fit_with(pixels, e, j, spectrum) for j in range(first, e.shape[1])]
     return first + int(np.argmin(fits))
 
 
-def _fit_with(pixels: np.ndarray, e: np.ndarray, column: int, spectrum: np.ndarray, loss_w: np.ndarray | None,
-              nuisance: np.ndarray | None) -> float:
+def _fit_with(pixels: WeightedPixels, e: np.ndarray, column: int, spectrum: np.ndarray) -> float:
     """Mean cone angle of ``pixels`` with ``spectrum`` in place of endmember ``column``."""
     trial = e.copy()
     trial[:, column] = spectrum
-    return float(cone_angles(pixels, trial, loss_w, nuisance=nuisance).mean())
+    return pixels.mean_cone_angle(trial)
 
 
 def worst_cluster(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple[int, int],

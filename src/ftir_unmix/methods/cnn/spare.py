@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ...metrics import cone_angles
+from ...metrics import WeightedPixels
 from .refinement import fixed_pixels
 
 __all__ = ["NEEDED_QUANTILE", "choose_spares", "drop_columns"]
@@ -80,10 +80,10 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
     why : list of dict
         Per column: ``column`` and ``cost_deg``, the ``quantile`` of the per-pixel growth.
     """
-    x = fixed_pixels(pixels, sample)
+    x = WeightedPixels(fixed_pixels(pixels, sample), loss_w, nuisance=nuisance)
 
     def angles(columns: list[int]) -> np.ndarray:
-        return cone_angles(x, endmembers[:, columns], loss_w, nuisance=nuisance)
+        return x.cone_angles(endmembers[:, columns])
 
     kept = list(range(endmembers.shape[1]))
     chosen: list[int] = []
