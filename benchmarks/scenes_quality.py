@@ -95,6 +95,11 @@ def _init_worker(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)
+    if sys.platform.startswith("linux"):  # a killed report takes its workers with it (PR_SET_PDEATHSIG)
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
 def run_one(case: str, seed: int, method: str, options: dict[str, Any],
