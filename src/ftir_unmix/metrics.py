@@ -8,6 +8,7 @@ error. Conventions: endmembers are columns ``(B, K)``; abundances are
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -315,17 +316,25 @@ class WeightedPixels:
         self.nuisance = nuisance
         self.norms = np.empty(self.size)
         for part, x in self._blocks():
-            x *= self.weights
+            xw = x * self.weights
             if nuisance is not None:
-                x -= (x @ nuisance) @ nuisance.T
-            self.norms[part] = np.linalg.norm(x, axis=1)
+                xw -= (xw @ nuisance) @ nuisance.T
+            self.norms[part] = np.linalg.norm(xw, axis=1)
+
+    def sample(self, rows: np.ndarray) -> WeightedPixels:
+        """These of the prepared rows (sorted indices into them), their norms taken from this set's."""
+        part = copy.copy(self)
+        part.rows = rows if self.rows is None else self.rows[rows]
+        part.size = len(rows)
+        part.norms = self.norms[rows]
+        return part
 
     def _blocks(self) -> Iterator[tuple[slice, np.ndarray]]:
-        """(part, rows as a float64 array of their own) block by block."""
+        """(part, rows as float64; a view where the pixels already are) block by block."""
         for s in range(0, self.size, self.chunk):
             part = slice(s, min(self.size, s + self.chunk))
             index = part if self.rows is None else self.rows[part]
-            yield part, np.array(self.pixels[index], dtype=np.float64)
+            yield part, np.asarray(self.pixels[index], dtype=np.float64)
 
     def _against(self, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``c`` (n, K) of the pixels with a nonzero norm, their mask, and ``G`` (K, K)."""

@@ -214,6 +214,8 @@ def test_prepared_pixels_give_the_one_shot_angles_on_their_rows():
         np.testing.assert_allclose(fit.reconstruction_angles(spectra, a),
                                    reconstruction_angles(x[rows], spectra, a, w, nuisance=q), rtol=1e-9, atol=1e-12)
     assert fit.mean_cone_angle(e) < fit.mean_cone_angle(e[:, :3])
+    whole = WeightedPixels(x, w, nuisance=q, chunk=16)  # the same rows as a sample of the whole image
+    np.testing.assert_allclose(whole.sample(rows).cone_angles(e), fit.cone_angles(e), rtol=1e-12, atol=1e-14)
     x64 = x.astype(np.float64)
     WeightedPixels(x64, w, nuisance=q).cone_angles(e)
     np.testing.assert_array_equal(x64, x.astype(np.float64))  # the caller's pixels are not touched

@@ -84,8 +84,7 @@ def _prepared(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, chunk: int | Non
     if cached is None or cached[0] is not x or cached[1] is not loss_w:
         image = WeightedPixels(x, loss_w, nuisance=loop.nuisance_basis, chunk=chunk)
         rows = _fixed_sample(x.shape[0], FIT_PIXELS)
-        sample = image if rows is None else WeightedPixels(x, loss_w, nuisance=loop.nuisance_basis, rows=rows,
-                                                           chunk=chunk)
+        sample = image if rows is None else image.sample(rows)
         loop.prepared = cached = (x, loss_w, image, sample)
     return cached[2], cached[3]
 
