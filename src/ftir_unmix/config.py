@@ -212,6 +212,18 @@ class UnmixConfig:
         on the maps) is offered too, the same subtraction made at its own map's
         peak: a minor material with no pure pixel is otherwise often learnt as
         its spot's mixture with the matrix. The proposal that fits best is tried.
+    polish : int
+        Fast protocol: after training (restarts and refinement included), this many
+        iterations of alternating nonnegative least squares fit the spectra to the
+        whole image's cone fit directly (:mod:`ftir_unmix.methods.cnn.cone_polish`);
+        the maps are then each pixel's nonnegative coefficients on them, scaled to
+        sum to one, instead of the encoder's. A run trained again by
+        ``spare_when_needed`` keeps the polish only if no spectrum became vapour lines or a
+        difference spectrum; ``spare`` > 0 and a run with a prior (``minvol``,
+        ``sparsity``, ``transparency``, which the polish would undo) are not polished.
+        Recorded under ``polished``
+        (docs/benchmarks.md, stop 34: better on most held-out scenes, worse where a
+        material's pure pixels vary much, and on Samson).
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -316,6 +328,9 @@ class UnmixConfig:
     refine_peaks: bool = _param(True, Rule("bool"), "protocol",
                                 "fast protocol: the refinement also offers each minor endmember (a spot, a crust) "
                                 "purified at its own map's peak; the proposal that fits the image best is tried")
+    polish: int = _param(30, Rule("int", 0, 1000), "protocol",
+                         "fast protocol: iterations of alternating nonnegative least squares that fit the "
+                         "final spectra to the whole image's cone fit; the maps are then that fit's (0: off)")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")

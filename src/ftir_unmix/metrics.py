@@ -350,18 +350,26 @@ class WeightedPixels:
         ok = self.norms > 0
         return c[ok] / self.norms[ok, None], ok, gram
 
-    def cone_angles(self, endmembers: np.ndarray) -> np.ndarray:
-        """The cone angle (radians) of each prepared pixel for these endmembers (B, K);
-        90° for a pixel that is zero."""
+    def cone_fit(self, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The cone angle (radians) of each prepared pixel for these endmembers (B, K), 90° for
+        a pixel that is zero, and the nonnegative coefficients (N, K) of its closest point
+        (for the pixel scaled to unit weighted norm; zero for a zero pixel)."""
         from ._nnls import nnls_gram
 
         c, ok, gram = self._against(endmembers)
         gram += 1e-14 * np.trace(gram) * np.eye(gram.shape[0])  # collinear spectra stay solvable
         a = nnls_gram(gram, c)  # all pixels at once: they share the K×K solves
         res2 = 1.0 - 2.0 * np.einsum("nk,nk->n", c, a) + np.einsum("nk,nk->n", a @ gram, a)
-        out = np.full(self.size, np.pi / 2)
-        out[ok] = np.arcsin(np.sqrt(np.clip(res2, 0.0, 1.0)))
-        return out
+        angles = np.full(self.size, np.pi / 2)
+        angles[ok] = np.arcsin(np.sqrt(np.clip(res2, 0.0, 1.0)))
+        coefficients = np.zeros((self.size, gram.shape[0]))
+        coefficients[ok] = a
+        return angles, coefficients
+
+    def cone_angles(self, endmembers: np.ndarray) -> np.ndarray:
+        """The cone angle (radians) of each prepared pixel for these endmembers (B, K);
+        90° for a pixel that is zero."""
+        return self.cone_fit(endmembers)[0]
 
     def mean_cone_angle(self, endmembers: np.ndarray) -> float:
         """The mean cone angle (radians) of the prepared pixels."""

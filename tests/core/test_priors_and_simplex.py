@@ -111,6 +111,7 @@ def test_priors_and_simplex_start_change_the_run_as_documented(small_section, on
     assert "misfit_floor_deg" not in plain.parameters["protocol_detail"]
     tight = unmix(small_section.cube, 4, minvol=20.0, **opts)
     assert tight.parameters["minvol"] == 20.0 and tight.parameters["protocol_detail"]["misfit_floor_deg"] > 0
+    assert "polished" in plain.parameters and "polished" not in tight.parameters  # the polish would undo a prior
     # a strong minimum-volume prior pulls the endmembers together
     assert _weighted_dispersion(tight) < _weighted_dispersion(plain) - 0.05
     sparse = unmix(small_section.cube, 4, sparsity=20.0, **opts)

@@ -70,10 +70,20 @@ def _artefact_cube(seed, h=16, w=20, b=240, amp=0.6):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_wsad_beats_sad_on_atmospheric_residue_and_spikes(seed):
-    # measured: seed 0 WSAD 7.9° vs SAD 30.1°, seed 1 WSAD 7.0° vs SAD 30.4°
+    # measured: seed 0 WSAD 7.9° vs SAD 30.1°, seed 1 WSAD 7.0° vs SAD 30.4° (the losses alone:
+    # the polish, which changes both, is checked below)
     truth, cube = _artefact_cube(seed)
-    wsad = _score(truth, unmix(cube, 4, loss="wsad", seed=0, device="cpu"))
-    sad = _score(truth, unmix(cube, 4, loss="sad", seed=0, device="cpu"))
+    wsad = _score(truth, unmix(cube, 4, loss="wsad", seed=0, device="cpu", polish=0))
+    sad = _score(truth, unmix(cube, 4, loss="sad", seed=0, device="cpu", polish=0))
     assert wsad["mean_sad_deg"] < 12.0
     assert wsad["mean_sad_deg"] < sad["mean_sad_deg"] - 8.0
     assert wsad["abundance_rmse"] < sad["abundance_rmse"]
+
+
+def test_the_polish_does_not_fit_the_atmospheric_residue_into_the_spectra():
+    # measured on seed 1 with the polish (30 iterations): WSAD 8.6° (7.1° without), SAD 16.1° (28.0°)
+    truth, cube = _artefact_cube(1)
+    wsad = _score(truth, unmix(cube, 4, loss="wsad", seed=0, device="cpu"))
+    sad = _score(truth, unmix(cube, 4, loss="sad", seed=0, device="cpu"))
+    assert wsad["mean_sad_deg"] < 11.0
+    assert wsad["mean_sad_deg"] < sad["mean_sad_deg"] - 4.0

@@ -81,5 +81,6 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: layered-k8-var); 9071-9075 a fifteenth, the same defaults (quantile fits solved as their dual);
 #: 9076-9080 a sixteenth, with the band weights' correlation deficit measured as what the
 #: neighbours do not predict (``corr_model="neighbours"``); 9081-9085 a seventeenth, the
-#: defaults with the faster training step and cone fit (same loss, its gradient rounded otherwise).
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9086))
+#: defaults with the faster training step and cone fit (same loss, its gradient rounded otherwise);
+#: 9086-9090 an eighteenth, the defaults and the cone-fit polish of the spectra (``polish``).
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9091))

@@ -11,8 +11,8 @@ from ...preprocess.background import as_seen, quantile_baseline, quantile_subtra
 from .model import FTIRUnmixer
 from .protocols import Trainer
 
-__all__ = ["FIT_PIXELS", "MINOR_SHARE", "Objective", "Proposal", "fixed_pixels", "minor_columns", "objective",
-           "spot_candidate", "swap_column", "swap_in_spot", "worst_cluster"]
+__all__ = ["FIT_PIXELS", "MINOR_SHARE", "Objective", "Proposal", "fixed_pixels", "fixed_sample", "minor_columns",
+           "objective", "spot_candidate", "swap_column", "swap_in_spot", "worst_cluster"]
 
 #: The cone fit of a bigger image is the mean over this many of its pixels: one exact
 #: NNLS per pixel costs about 40 µs, ten seconds per state at 512×512. The sample is
@@ -83,19 +83,19 @@ def _prepared(loop: Trainer, x: np.ndarray, loss_w: np.ndarray, chunk: int | Non
     cached = loop.prepared
     if cached is None or cached[0] is not x or cached[1] is not loss_w:
         image = WeightedPixels(x, loss_w, nuisance=loop.nuisance_basis, chunk=chunk)
-        rows = _fixed_sample(x.shape[0], FIT_PIXELS)
+        rows = fixed_sample(x.shape[0], FIT_PIXELS)
         sample = image if rows is None else image.sample(rows)
         loop.prepared = cached = (x, loss_w, image, sample)
     return cached[2], cached[3]
 
 
 def fixed_pixels(x: np.ndarray, size: int) -> np.ndarray:
-    """The rows of :func:`_fixed_sample` (all when there are no more than ``size``), as float64."""
-    rows = _fixed_sample(x.shape[0], size)
+    """The rows of :func:`fixed_sample` (all when there are no more than ``size``), as float64."""
+    rows = fixed_sample(x.shape[0], size)
     return np.asarray(x[slice(None) if rows is None else rows], np.float64)
 
 
-def _fixed_sample(n: int, size: int) -> np.ndarray | None:
+def fixed_sample(n: int, size: int) -> np.ndarray | None:
     """Sorted indices of ``size`` of ``n`` rows, the same on every call (seeded); None for all
     when ``n <= size``. States compared on one sample are compared on the same pixels."""
     return None if n <= size else np.sort(np.random.default_rng(0).choice(n, size, replace=False))

@@ -1,0 +1,97 @@
+"""The polish of the spectra (``polish``) against none, paired: one training per scene.
+
+Each scene of the independent family (:mod:`ftir_unmix.scenes`) is unmixed once with
+``polish=0``; the same result is then polished as a run does it
+(:func:`ftir_unmix.methods.cnn.cone_polish.polish`) for each iteration count asked for,
+so the variants differ only by the polish. Writes one JSON line per scene: per variant the
+mean SAD (degrees, Hungarian-matched), the abundance RMSE and the per-material figures.
+
+Seeds: as in ``scenes_quality.py``, REPORT_SEEDS only with ``--report``.
+
+Example (the eighteenth report, docs/benchmarks.md)::
+
+    OMP_NUM_THREADS=1 python benchmarks/polish_pairs.py --seeds 9086,9087,9088,9089,9090 --report \\
+        --iterations 10,30 --jobs 2 --out benchmarks/results/polish_pairs_fresh18_64x256.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenes_quality import _init_worker, checked_seeds, refuse_without_shared_data  # noqa: E402
+
+
+def _scores(scene: Any, endmembers: np.ndarray, abundances: np.ndarray) -> dict[str, Any]:
+    from ftir_unmix.metrics import evaluate
+
+    ev = evaluate(scene.endmembers, scene.abundances, endmembers, abundances)
+    perm = np.asarray(ev["permutation"])
+    truth = scene.abundances.reshape(scene.k, -1)
+    est = np.asarray(abundances).reshape(scene.k, -1)[perm]
+    return {"mean": float(ev["mean_sad_deg"]), "rmse": float(ev["abundance_rmse"]),
+            "per": [float(v) for v in ev["per_endmember_sad_deg"]],
+            "per_rmse": [float(v) for v in np.sqrt(np.mean((truth - est) ** 2, axis=1))]}
+
+
+def run_one(case: str, seed: int, loss: str, iterations: list[int], size: dict[str, int]) -> dict[str, Any]:
+    """One scene: trained once without the polish, then polished ``iterations`` times."""
+    import ftir_unmix
+    from ftir_unmix.methods.cnn.cone_polish import polish
+    from ftir_unmix.preprocess.background import weighted_nuisance_basis
+    from ftir_unmix.scenes import make_scene
+
+    scene = make_scene(case, seed, **size)
+    r = ftir_unmix.unmix(scene.cube, scene.k, loss=loss, polish=0)
+    out = {"case": case, "seed": seed, "loss": loss, "names": scene.names, "minors": scene.info["minors"],
+           "variants": {"none": _scores(scene, r.endmembers, r.abundances)}}
+    # The run's pixels are the cube's divided by one number (scaling="global"), to which the
+    # cone fit and the maps (scaled to sum to one) are blind.
+    pixels = np.asarray(scene.cube.data, np.float32).reshape(-1, scene.cube.shape[-1])
+    background = r.baseline_basis()
+    nuisance = None if background is None else weighted_nuisance_basis(background, r.weights)
+    for n in iterations:
+        e, maps, record = polish(pixels, np.asarray(r.endmembers, np.float64), r.weights, nuisance, background,
+                                 iterations=n)
+        out["variants"][f"polish{n}"] = {**_scores(scene, e, maps.reshape(scene.abundances.shape)), **record}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ftir_unmix.scenes import CASES
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
+    ap.add_argument("--seeds", required=True, help="comma-separated seeds")
+    ap.add_argument("--loss", default="wsad", choices=("wsad", "sad"))
+    ap.add_argument("--iterations", default="30", help="comma-separated polish iterations to compare with none")
+    ap.add_argument("--height", type=int, default=64)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", type=Path, required=True, help="JSON lines, appended as scenes finish")
+    ap.add_argument("--report", action="store_true", help="allow REPORT_SEEDS")
+    args = ap.parse_args(argv)
+    refuse_without_shared_data(ap)
+    cases = list(CASES) if args.cases == "all" else args.cases.split(",")
+    seeds = checked_seeds(ap, args.seeds, args.report)
+    iterations = [int(v) for v in args.iterations.split(",")]
+    size = {"height": args.height, "width": args.width}
+    with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as ex, args.out.open("a") as f:
+        futures = [ex.submit(run_one, c, s, args.loss, iterations, size) for s in seeds for c in cases]
+        for future in as_completed(futures):
+            line = future.result()
+            f.write(json.dumps(line) + "\n")
+            f.flush()
+            print(line["case"], line["seed"], {k: round(v["mean"], 2) for k, v in line["variants"].items()}, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""The last polish of the spectra on the whole image's cone fit (:mod:`ftir_unmix.methods.cnn.cone_polish`)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from ftir_unmix import unmix
+from ftir_unmix.methods.cnn.cone_polish import cone_maps, polish_endmembers
+from ftir_unmix.metrics import WeightedPixels, endmember_sad
+from ftir_unmix.preprocess.background import as_seen, polynomial_basis, weighted_nuisance_basis
+
+WN = np.linspace(650.0, 4000.0, 120)
+
+
+def _bands(centres: list[float], width: float = 40.0) -> np.ndarray:
+    return sum(np.exp(-0.5 * ((WN - c) / width) ** 2) for c in centres)
+
+
+def _mixtures(n: int = 600, seed: int = 0, baseline: bool = False):
+    """Noise-free mixtures of three spectra with overlapping bands, 5 % of the pixels pure,
+    each pixel scaled (contact); with ``baseline`` a random quadratic added to each."""
+    rng = np.random.default_rng(seed)
+    truth = np.column_stack([_bands([1000, 1700, 2900]), _bands([1400, 1700, 3300]), _bands([1100, 1550, 2950])])
+    a = rng.dirichlet(np.ones(3), n)
+    a[: n // 20] = np.eye(3)[rng.integers(0, 3, n // 20)]
+    x = (a @ truth.T) * rng.uniform(0.5, 1.5, (n, 1))
+    basis = polynomial_basis(WN, 2)
+    if baseline:
+        x += rng.uniform(0.0, 0.3, (n, 3)) @ basis.T
+    return truth, a, x, basis
+
+
+def _mixed_inwards(truth: np.ndarray) -> np.ndarray:
+    """Each spectrum blended with the others: a start inside the data, as a run that stopped short."""
+    return truth @ np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+
+
+@pytest.mark.parametrize("baseline", [False, True])
+def test_the_polish_moves_spectra_started_inside_the_data_to_the_truth(baseline):
+    truth, _, x, basis = _mixtures(baseline=baseline)
+    w = np.random.default_rng(1).uniform(0.3, 1.0, WN.size)
+    nuisance = weighted_nuisance_basis(basis, w) if baseline else None
+    start = _mixed_inwards(truth)
+    p = polish_endmembers(x, start, w, nuisance, iterations=200)
+
+    def sad(e: np.ndarray) -> float:  # as the loss sees them: a spectrum is known up to the background
+        return float(endmember_sad(as_seen(truth, w, nuisance), as_seen(e, w, nuisance)).mean())
+
+    before, after = sad(start), sad(p.endmembers)
+    assert before > 5.0
+    assert after < 0.5, (before, after)
+    assert p.fit_after < p.fit_before
+    assert p.iterations == 200
+    assert np.allclose(np.linalg.norm(p.endmembers, axis=0), np.linalg.norm(start, axis=0))  # norms kept
+
+
+def test_each_iteration_lowers_the_cone_fit():
+    truth, _, x, _ = _mixtures(seed=2)
+    w = np.ones(WN.size)
+    e = _mixed_inwards(truth)
+    fits = []
+    for _ in range(4):
+        p = polish_endmembers(x, e, w, None, iterations=1)
+        fits.append((p.fit_before, p.fit_after))
+        e = p.endmembers
+    assert all(after < before for before, after in fits)
+    assert all(np.isclose(fits[i][1], fits[i + 1][0]) for i in range(3))
+
+
+def test_fixed_spectra_stay_and_a_stop_returns_the_start():
+    truth, _, x, _ = _mixtures(seed=3)
+    start = _mixed_inwards(truth)
+    p = polish_endmembers(x, start, np.ones(WN.size), None, iterations=20, fixed=1)
+    assert np.array_equal(p.endmembers[:, 0], start[:, 0])
+    assert not np.allclose(p.endmembers[:, 1:], start[:, 1:])
+    stopped = polish_endmembers(x, start, np.ones(WN.size), None, iterations=20, stop=lambda: True)
+    assert stopped.iterations == 0 and np.array_equal(stopped.endmembers, start)
+
+
+def test_a_sample_of_rows_is_what_is_fitted():
+    truth, _, x, _ = _mixtures(seed=4)
+    start = _mixed_inwards(truth)
+    rows = np.arange(0, x.shape[0], 3)
+    on_rows = polish_endmembers(x, start, np.ones(WN.size), None, iterations=5, rows=rows)
+    on_copy = polish_endmembers(x[rows].copy(), start, np.ones(WN.size), None, iterations=5)
+    assert np.allclose(on_rows.endmembers, on_copy.endmembers)
+
+
+def test_cone_maps_sum_to_one_and_recover_noise_free_abundances():
+    truth, a, x, _ = _mixtures(seed=5)
+    maps = cone_maps(WeightedPixels(x), truth)
+    assert maps.shape == (3, x.shape[0])
+    assert np.allclose(maps.sum(axis=0), 1.0) and maps.min() >= 0.0
+    # The pixels' scale is taken out; with the spectra's own scale, the shares are a's.
+    assert np.abs(maps.T - a).max() < 1e-6
+
+
+def test_cone_fit_coefficients_give_its_angles():
+    truth, _, x, _ = _mixtures(seed=6)
+    rng = np.random.default_rng(6)
+    noisy = x + rng.normal(0, 0.02, x.shape)
+    prepared = WeightedPixels(noisy)
+    angles, coef = prepared.cone_fit(truth)
+    unit = noisy / prepared.norms[:, None]
+    fitted = coef @ truth.T
+    cos = np.einsum("nb,nb->n", unit, fitted) / np.linalg.norm(fitted, axis=1)
+    assert np.allclose(np.cos(angles), cos, atol=1e-9)
+    assert np.allclose(angles, prepared.cone_angles(truth))
+
+
+def test_a_run_with_the_polish_records_it_and_its_maps_sum_to_one(small_section, one_torch_thread):
+    r = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0)
+    record = r.parameters["polished"]
+    assert record["iterations"] == 5 and record["pixels"] == 16 * 20
+    assert record["fit_after_deg"] < record["fit_before_deg"]
+    assert np.allclose(r.abundances.sum(axis=0), 1.0, atol=1e-5) and r.abundances.min() >= 0.0
+    off = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=0, seed=0)
+    assert "polished" not in off.parameters
+
+
+def test_a_stop_during_the_polish_returns_the_trained_spectra_as_cancelled(small_section, one_torch_thread):
+    flag = threading.Event()
+    r = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=50, seed=0, stop=flag,
+              callback=lambda ev: flag.set() if ev.phase == "infer" else None)
+    assert r.cancelled and r.parameters["stopped_by"] == "cancel"
+    assert r.parameters["polished"]["iterations"] == 0
+    assert np.allclose(r.abundances.sum(axis=0), 1.0, atol=1e-5)
