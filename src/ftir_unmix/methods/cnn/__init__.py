@@ -147,8 +147,7 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     out = yield from _train_and_infer(inp)
     if not cfg.spare_when_needed or inp.background is None or out.cancelled or cfg.protocol != "fast":
         return (yield from _polished(inp, out))
-    below = below_baseline_share(out.endmembers * inp.loss_weights[:, None], inp.nuisance)
-    lines = narrow_line_share(out.endmembers, inp.wavenumbers)
+    below, lines = _signs(inp, out.endmembers)
     worst, vapour = int(np.argmax(below)), int(np.argmax(lines))
     if lines[vapour] > ATMOSPHERE_LINE_SHARE:
         why = (f"EM{vapour + 1} of the first run was atmospheric lines ({lines[vapour]:.0%} of it narrower than "
@@ -309,11 +308,17 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
                                cancelled=cancelled, timings={**out.timings, "polish_s": time.perf_counter() - t})
 
 
+def _signs(inp: MethodInput, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per endmember, its share below its own baseline and its share of narrow atmospheric lines."""
+    below = below_baseline_share(endmembers * inp.loss_weights[:, None], inp.nuisance)
+    return below, narrow_line_share(endmembers, inp.wavenumbers)
+
+
 def _not_materials(inp: MethodInput, endmembers: np.ndarray) -> np.ndarray:
     """Per endmember, whether it is mostly narrow atmospheric lines or a difference spectrum:
     the signs that send a run back to train with a spare."""
-    below = below_baseline_share(endmembers * inp.loss_weights[:, None], inp.nuisance)
-    return (narrow_line_share(endmembers, inp.wavenumbers) > ATMOSPHERE_LINE_SHARE) | (below > BELOW_BASELINE_DOUBT)
+    below, lines = _signs(inp, endmembers)
+    return (lines > ATMOSPHERE_LINE_SHARE) | (below > BELOW_BASELINE_DOUBT)
 
 
 def _final_endmembers(model: FTIRUnmixer, background: np.ndarray | None) -> np.ndarray:

@@ -21,8 +21,9 @@ Both steps lower ``Σ_n ‖W(x̂_n − E a_n − P c_n)‖²``; the spectra keep
 What it cannot tell: that fit is lowest when the spectra enclose every pixel, so where the
 pure pixels of a material vary (band shifts, contact; a real scene's soil and water) the
 polished spectrum moves past the middle of their cloud, and with an artefact the model
-does not hold (drifting vapour left unmodelled) the spectra take it in. The run therefore
-does not polish a run it had to train again with a spare (:func:`.run_cnn`).
+does not hold (drifting vapour left unmodelled) the spectra take it in. A run trained again
+with a spare therefore keeps the polish only if no spectrum became vapour lines or a
+difference spectrum (:func:`.run_cnn`).
 """
 
 from __future__ import annotations
@@ -141,22 +142,17 @@ def cone_maps(pixels: WeightedPixels, endmembers: np.ndarray) -> np.ndarray:
 
 def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None,
            background: np.ndarray | None, *, iterations: int, fixed: int = 0,
-           image: WeightedPixels | None = None,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, float | int]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
-    of the whole image's cone fit.
-
-    ``image`` is the whole image already prepared with the same weights and background
-    (:class:`~ftir_unmix.metrics.WeightedPixels`), if at hand. Returns the spectra (B, K),
-    the maps (K, N) and the run record's ``polished`` entry.
+    of the whole image's cone fit. Returns the spectra (B, K), the maps (K, N) and the run
+    record's ``polished`` entry.
     """
     rows = fixed_sample(pixels.shape[0], POLISH_PIXELS)
     p = polish_endmembers(pixels, endmembers, weights, nuisance, iterations=iterations, fixed=fixed,
                           rows=rows, stop=stop)
     e = p.endmembers if background is None else lower_envelope(p.endmembers, background)[0]
-    if image is None:
-        image = WeightedPixels(pixels, weights, nuisance=nuisance)
+    image = WeightedPixels(pixels, weights, nuisance=nuisance)
     record = {"iterations": p.iterations, "pixels": int(image.size if rows is None else len(rows)),
               "fit_before_deg": float(np.degrees(p.fit_before)), "fit_after_deg": float(np.degrees(p.fit_after))}
     return e, cone_maps(image, e), record
