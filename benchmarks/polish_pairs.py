@@ -3,12 +3,15 @@
 Each scene of the independent family (:mod:`ftir_unmix.scenes`) is unmixed once with
 ``polish=0``; the same result is then polished as a run does it
 (:func:`ftir_unmix.methods.cnn.cone_polish.polish`) for each iteration count asked for,
-so the variants differ only by the polish. Writes one JSON line per scene: per variant the
-mean SAD (degrees, Hungarian-matched), the abundance RMSE and the per-material figures.
+plain (variant ``polishN``, the default) and with the spectra's slopes free per pixel
+(``polish_shifts``, variant ``polishN-shifts``), so the variants differ only by the polish. Writes one JSON
+line per scene: per variant the mean SAD (degrees, Hungarian-matched), the abundance RMSE
+and the per-material figures.
 
 Seeds: as in ``scenes_quality.py``, REPORT_SEEDS only with ``--report``.
 
-Example (the eighteenth report, docs/benchmarks.md)::
+Example (the eighteenth report, docs/benchmarks.md; made before ``polish_shifts``, so it has
+no ``-shifts`` variants; the nineteenth's is ``polish_pairs_fresh19_64x256.jsonl``)::
 
     OMP_NUM_THREADS=1 python benchmarks/polish_pairs.py --seeds 9086,9087,9088,9089,9090 --report \\
         --iterations 10,30 --jobs 2 --out benchmarks/results/polish_pairs_fresh18_64x256.jsonl
@@ -58,9 +61,10 @@ def run_one(case: str, seed: int, loss: str, iterations: list[int], size: dict[s
     background = r.baseline_basis()
     nuisance = None if background is None else weighted_nuisance_basis(background, r.weights)
     for n in iterations:
-        e, maps, record = polish(pixels, np.asarray(r.endmembers, np.float64), r.weights, nuisance, background,
-                                 iterations=n)
-        out["variants"][f"polish{n}"] = {**_scores(scene, e, maps.reshape(scene.abundances.shape)), **record}
+        for shifts, name in ((False, f"polish{n}"), (True, f"polish{n}-shifts")):
+            e, maps, record = polish(pixels, np.asarray(r.endmembers, np.float64), r.weights, nuisance, background,
+                                     iterations=n, shifts=shifts)
+            out["variants"][name] = {**_scores(scene, e, maps.reshape(scene.abundances.shape)), **record}
     return out
 
 

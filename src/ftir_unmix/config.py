@@ -224,6 +224,12 @@ class UnmixConfig:
         Recorded under ``polished``
         (docs/benchmarks.md, stop 34: better on most held-out scenes, worse where a
         material's pure pixels vary much, and on Samson).
+    polish_shifts : bool
+        In the polish and its maps, the slopes of the spectra are fitted freely per pixel
+        with the background: a material whose bands move by a few cm⁻¹ from pixel to pixel
+        (to first order, the spectrum plus a multiple of its slope) is not bent into the
+        others to follow them. Off by default: better where bands shift (the held-out
+        family's layered case), slightly worse on most other scenes (docs/benchmarks.md, stop 35).
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -331,6 +337,9 @@ class UnmixConfig:
     polish: int = _param(30, Rule("int", 0, 1000), "protocol",
                          "fast protocol: iterations of alternating nonnegative least squares that fit the "
                          "final spectra to the whole image's cone fit; the maps are then that fit's (0: off)")
+    polish_shifts: bool = _param(False, Rule("bool"), "protocol",
+                                 "fast protocol: the polish and its maps fit each spectrum's slope freely per "
+                                 "pixel, so band shifts between pixels are not bent into the spectra")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")

@@ -82,5 +82,7 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: 9076-9080 a sixteenth, with the band weights' correlation deficit measured as what the
 #: neighbours do not predict (``corr_model="neighbours"``); 9081-9085 a seventeenth, the
 #: defaults with the faster training step and cone fit (same loss, its gradient rounded otherwise);
-#: 9086-9090 an eighteenth, the defaults and the cone-fit polish of the spectra (``polish``).
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9091))
+#: 9086-9090 an eighteenth, the defaults and the cone-fit polish of the spectra (``polish``);
+#: 9091-9095 a nineteenth, the polish with the spectra's slopes free per pixel (``polish_shifts``,
+#: left an option) against the plain polish on the same trainings.
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9096))

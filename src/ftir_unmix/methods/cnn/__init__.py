@@ -292,7 +292,8 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     t = time.perf_counter()
     endmembers, abundances, record = polish(
         inp.pixels, out.endmembers, inp.loss_weights, inp.nuisance, inp.background, iterations=cfg.polish,
-        fixed=0 if inp.known is None else inp.known.shape[1], stop=lambda: should_stop(inp.stop))
+        fixed=0 if inp.known is None else inp.known.shape[1], shifts=cfg.polish_shifts,
+        stop=lambda: should_stop(inp.stop))
     out.record["polished"] = record
     if checked:
         doubt = _not_materials(inp, endmembers) & ~_not_materials(inp, out.endmembers)

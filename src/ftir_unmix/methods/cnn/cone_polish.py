@@ -18,8 +18,17 @@ weights and its background term (baseline polynomials, atmosphere) fitted per pi
 Both steps lower ``Σ_n ‖W(x̂_n − E a_n − P c_n)‖²``; the spectra keep their norms
 (the loss is blind to an endmember's scale, the maps are not).
 
+Band shifts: where a material's bands move from pixel to pixel by a few cm⁻¹ (its
+surroundings, contact), the plain cone fit can follow them only by bending the spectra
+into each other (on the held-out family's layered case the polish made the spectra worse
+by that). A spectrum moved by δ is, to first order, the spectrum minus δ times its slope;
+with ``shifts`` the slopes of the current spectra join the background as terms fitted
+freely per pixel (:func:`with_slopes`), so such a shift costs nothing. In the spectra step
+they are held at the previous iteration's slopes: it stays one nonnegative least-squares
+problem per band.
+
 What it cannot tell: that fit is lowest when the spectra enclose every pixel, so where the
-pure pixels of a material vary (band shifts, contact; a real scene's soil and water) the
+pure pixels of a material vary otherwise (contact; a real scene's soil and water) the
 polished spectrum moves past the middle of their cloud, and with an artefact the model
 does not hold (drifting vapour left unmodelled) the spectra take it in. A run trained again
 with a spare therefore keeps the polish only if no spectrum became vapour lines or a
@@ -38,7 +47,7 @@ from ...metrics import WeightedPixels
 from ...preprocess.background import as_seen, lower_envelope
 from .refinement import fixed_sample
 
-__all__ = ["POLISH_PIXELS", "Polished", "cone_maps", "polish", "polish_endmembers"]
+__all__ = ["POLISH_PIXELS", "Polished", "cone_maps", "polish", "polish_endmembers", "with_slopes"]
 
 #: The spectra are fitted to a fixed sample of this many pixels (all of a smaller image): each
 #: iteration reads them twice. On six tuning runs at 64×256 px, 8192 ended within 0.02° of all 16 384.
@@ -53,7 +62,7 @@ class Polished:
     ----------
     endmembers : ndarray (B, K)
     fit_before, fit_after : float
-        Mean cone angle (radians) of the sampled pixels before and after.
+        Mean cone angle (radians; the plain fit, without the slopes) of the sampled pixels before and after.
     iterations : int
     """
 
@@ -63,9 +72,23 @@ class Polished:
     iterations: int
 
 
+def with_slopes(nuisance: np.ndarray | None, weights: np.ndarray, endmembers: np.ndarray) -> np.ndarray:
+    """The background's orthonormal columns (weighted coordinates, (B, r); ``None``: none) with
+    those of the spectra's slopes (B, K) added, less what the background already spans: the
+    terms a pixel may use freely, so that each material's bands may move by a little."""
+    w = np.asarray(weights, np.float64)
+    slopes = w[:, None] * np.gradient(np.asarray(endmembers, np.float64), axis=0)
+    if nuisance is not None:
+        slopes -= nuisance @ (nuisance.T @ slopes)
+    u, s, _ = np.linalg.svd(slopes, full_matrices=False)
+    u = u[:, s > 1e-9 * max(float(s.max(initial=0.0)), 1e-300)]
+    return u if nuisance is None else np.hstack([nuisance, u])
+
+
 def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray,
                       nuisance: np.ndarray | None, *, iterations: int, fixed: int = 0,
-                      rows: np.ndarray | None = None, stop: Callable[[], bool] = lambda: False) -> Polished:
+                      rows: np.ndarray | None = None, shifts: bool = False,
+                      stop: Callable[[], bool] = lambda: False) -> Polished:
     """Fit the spectra to the image's cone fit by alternating nonnegative least squares.
 
     Parameters
@@ -85,6 +108,9 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
         The first ``fixed`` spectra (known ones) are kept as they are.
     rows : ndarray of int, optional
         Sorted rows of ``pixels`` to fit (default all).
+    shifts : bool
+        Fit the spectra's slopes freely per pixel with the background (:func:`with_slopes`):
+        band shifts from pixel to pixel are not bent into the spectra.
     stop : callable
         Checked before each iteration; when true, the spectra so far are returned.
 
@@ -104,14 +130,16 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
     for start in range(0, len(index), step):
         x[start:start + step] = pixels[index[start:start + step]]
     x /= prepared.norms[ok, None].astype(np.float32)
-    wq = np.zeros((len(w), 0)) if q is None else w[:, None] * q
-    xwq = (x @ wq.astype(np.float32)).astype(np.float64)  # (N, r): the pixels' weighted background
     e = np.clip(np.asarray(endmembers, np.float64), 0.0, None)
     scale = np.linalg.norm(e, axis=0)
     fit_before = prepared.mean_cone_angle(e)
     done = 0
     while done < iterations and not stop():
-        m = as_seen(e, w, q)
+        if shifts or done == 0:  # the background's columns: with the slopes, new each iteration
+            qi = with_slopes(q, w, e) if shifts else q
+            wq = np.zeros((len(w), 0)) if qi is None else w[:, None] * qi
+            xwq = (x @ wq.astype(np.float32)).astype(np.float64)  # (N, r): the pixels' weighted background
+        m = as_seen(e, w, qi)
         gram = m.T @ m
         c_x = (x @ (w[:, None] * m).astype(np.float32)).astype(np.float64)
         a = nnls_gram(gram + 1e-12 * np.trace(gram) * np.eye(len(gram)), c_x)
@@ -132,7 +160,7 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
 def cone_maps(pixels: WeightedPixels, endmembers: np.ndarray) -> np.ndarray:
     """Abundance maps (K, N) from the cone fit: each pixel's nonnegative coefficients on the
     spectra, scaled to sum to one (the per-pixel scale is the model's); 1/K where a pixel
-    is zero or explained by none."""
+    is zero or explained by none. (With shifts, ``pixels`` is prepared with :func:`with_slopes`.)"""
     _, a = pixels.cone_fit(endmembers)
     total = a.sum(axis=1, keepdims=True)
     out = np.full_like(a, 1.0 / a.shape[1])
@@ -141,18 +169,19 @@ def cone_maps(pixels: WeightedPixels, endmembers: np.ndarray) -> np.ndarray:
 
 
 def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None,
-           background: np.ndarray | None, *, iterations: int, fixed: int = 0,
+           background: np.ndarray | None, *, iterations: int, fixed: int = 0, shifts: bool = False,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, float | int]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
-    of the whole image's cone fit. Returns the spectra (B, K), the maps (K, N) and the run
-    record's ``polished`` entry.
+    of the whole image's cone fit (with ``shifts``, the slopes free as in the polish). Returns
+    the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry.
     """
     rows = fixed_sample(pixels.shape[0], POLISH_PIXELS)
     p = polish_endmembers(pixels, endmembers, weights, nuisance, iterations=iterations, fixed=fixed,
-                          rows=rows, stop=stop)
+                          rows=rows, shifts=shifts, stop=stop)
     e = p.endmembers if background is None else lower_envelope(p.endmembers, background)[0]
-    image = WeightedPixels(pixels, weights, nuisance=nuisance)
+    image = WeightedPixels(pixels, weights, nuisance=with_slopes(nuisance, weights, e) if shifts else nuisance)
     record = {"iterations": p.iterations, "pixels": int(image.size if rows is None else len(rows)),
+              "shifts": bool(shifts),
               "fit_before_deg": float(np.degrees(p.fit_before)), "fit_after_deg": float(np.degrees(p.fit_after))}
     return e, cone_maps(image, e), record
