@@ -4,9 +4,9 @@ Each scene of the independent family (:mod:`ftir_unmix.scenes`) is unmixed once 
 ``polish=0``; the same result is then polished as a run does it
 (:func:`ftir_unmix.methods.cnn.cone_polish.polish`) for each iteration count asked for,
 plain (variant ``polishN``, the default) and with the spectra's slopes free per pixel
-(``polish_shifts``, variant ``polishN-shifts``), so the variants differ only by the polish. Writes one JSON
-line per scene: per variant the mean SAD (degrees, Hungarian-matched), the abundance RMSE
-and the per-material figures.
+(``polish_shifts``, variant ``polishN-shifts``), so the variants differ only by the
+polish. Writes one JSON line per scene: per variant the mean SAD (degrees,
+Hungarian-matched), the abundance RMSE and the per-material figures.
 
 Seeds: as in ``scenes_quality.py``, REPORT_SEEDS only with ``--report``.
 
