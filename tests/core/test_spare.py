@@ -63,6 +63,28 @@ def test_a_minor_material_is_kept_over_a_residue_every_pixel_needs_a_little(spec
     assert mean_cost[2] < mean_cost[3]
 
 
+def test_a_material_mixed_everywhere_is_kept_over_a_variant_only_extreme_pixels_need(spectra):
+    """A material and a variant of it that 1 % of the pixels are made of (band shifts, contact)
+    are near-tied at the 99.5th percentile: each replaces the other at about the angle
+    between them. The 95th percentile tells them apart: the many pixels that hold the
+    material need it (layered-k8-var: calcite dropped for a resin variant, issue 12)."""
+    wn, e = spectra
+    variant = _bands(wn, [1012, 1712]) + 0.01  # the first material, its bands moved by 12 cm⁻¹
+    m = np.column_stack([e[:, 0], e[:, 1], e[:, 2], variant])
+    rng = np.random.default_rng(0)
+    n = 4000
+    x = rng.dirichlet([1.0, 1.0, 0.5], size=n) @ m[:, :3].T
+    x[rng.choice(n, n // 100, replace=False)] = variant
+    x += 0.002 * rng.standard_normal(x.shape)
+    base = cone_angles(x, m)
+    growth = {j: cone_angles(x, np.delete(m, j, 1)) - base for j in (0, 3)}
+    top = {j: np.degrees(np.quantile(g, 0.995)) for j, g in growth.items()}
+    assert abs(top[0] - top[3]) < 1.0  # the tie: either could go on the extreme pixels alone
+    columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None)
+    assert columns == [3], why
+    assert why[0]["cost_deg"] == pytest.approx(np.degrees(np.quantile(growth[3], [0.995, 0.95]).sum()))
+
+
 def test_drop_columns_renormalises_the_maps():
     e = np.arange(12.0).reshape(4, 3)
     a = np.array([[0.5, 0.0], [0.3, 0.0], [0.2, 1.0]])
