@@ -137,20 +137,32 @@ def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, s
 
 
 def spare_note(parameters: dict[str, Any]) -> str | None:
-    """The sentence that says a run was trained again with a spare endmember, and why; None otherwise.
+    """The sentence that says a run was trained again with a spare endmember, and why, and whether
+    the spare's choice was a close call; None when there is nothing to say.
 
     Examples
     --------
     >>> spare_note({"spare_endmembers": {"reason": "EM6 of the first run was 29% below its own baseline",
     ...                                  "trained_k": 7, "dropped": [{"column": 5, "cost_deg": 1.0}]}})
     'EM6 of the first run was 29% below its own baseline: trained again with 7 endmembers, the spare dropped'
+
+    A drop nearly tied with a spectrum that was kept (``close_calls``,
+    :func:`ftir_unmix.methods.cnn.spare.close_calls`) is said too, also where the spare was asked for.
     """
     spare = parameters.get("spare_endmembers")
-    if not spare or spare.get("reason") == "asked for":
+    if not spare:
         return None
     if spare.get("second_run") == "cancelled":
         return f"{spare['reason']}: the second run, with a spare endmember, was cancelled; this is the first"
-    return f"{spare['reason']}: trained again with {spare['trained_k']} endmembers, the spare dropped"
+    close = "; ".join(
+        f"a close call: EM{c['kept_em']} was needed nearly as little as the spectrum dropped "
+        f"({c['cost_deg']:.1f}° against {c['dropped_cost_deg']:.1f}°); if a material is missing, it may have "
+        "been dropped for a variant of another: compare a run with one endmember more"
+        for c in spare.get("close_calls", []))  # records written before this key have none
+    if spare.get("reason") == "asked for":
+        return close or None
+    said = f"{spare['reason']}: trained again with {spare['trained_k']} endmembers, the spare dropped"
+    return f"{said}; {close}" if close else said
 
 
 def atmosphere_note(parameters: dict[str, Any]) -> str | None:

@@ -129,6 +129,17 @@ def test_trust_shares_and_doubts():
     assert [kind for kind, _ in told] == ["note", "doubt", "doubt"]
     assert told[0][1] == spare_note(again) and told[1][1].startswith("lead white ends")
     assert run_notes({}, held, ["lead white", "oil", "EM3"]) == told[1:]
+    # a drop nearly tied with a spectrum kept is said, after why the run was trained again,
+    # and also where the spare was asked for (then alone)
+    call = {"kept_em": 2, "cost_deg": 28.86, "dropped_cost_deg": 27.46}
+    close = {"spare_endmembers": {**again["spare_endmembers"], "close_calls": [call]}}
+    assert spare_note(close) == spare_note(again) + (
+        "; a close call: EM2 was needed nearly as little as the spectrum dropped (28.9° against 27.5°); if a "
+        "material is missing, it may have been dropped for a variant of another: compare a run with one "
+        "endmember more")
+    asked = {"spare_endmembers": {**close["spare_endmembers"], "reason": "asked for"}}
+    assert spare_note(asked) == spare_note(close).split("; ", 1)[1]
+    assert spare_note({"spare_endmembers": {**again["spare_endmembers"], "reason": "asked for"}}) is None
     # the atmosphere the run fitted comes first; none found, nothing said
     fitted = {**again, "preprocessing": {"atmosphere": {"found": ["CO2"], "dominance": {"CO2": 12.0}}}}
     told = run_notes(fitted, held, ["lead white", "oil", "EM3"])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ftir_unmix import unmix
-from ftir_unmix.methods.cnn.spare import choose_spares, drop_columns
+from ftir_unmix.methods.cnn.spare import CLOSE_CALL, choose_spares, close_calls, drop_columns
 from ftir_unmix.metrics import cone_angles
 from ftir_unmix.preprocess import polynomial_basis, weighted_nuisance_basis
 
@@ -31,6 +31,9 @@ def test_the_spare_is_the_spectrum_the_image_needs_least(spectra):
     m = np.column_stack([e[:, 0], e[:, 3], e[:, 1], e[:, 2]])  # the unused one in column 1
     columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None)
     assert columns == [1] and why[0]["column"] == 1 and why[0]["cost_deg"] < 0.1
+    # the next cheapest is said too (how close the choice was); far from a close call here
+    assert why[0]["next"]["column"] in (0, 2, 3) and why[0]["next"]["cost_deg"] > 1.0
+    assert close_calls(why, [0, 2, 3]) == []
     # with a baseline term too
     nuisance = weighted_nuisance_basis(polynomial_basis(wn, 2), np.ones(len(wn)))
     assert choose_spares(m, x + 0.05, 1, np.ones(len(wn)), nuisance)[0] == [1]
@@ -39,7 +42,7 @@ def test_the_spare_is_the_spectrum_the_image_needs_least(spectra):
     assert set(columns) <= {2, 3} and len(set(columns)) == 2 and why[1]["cost_deg"] > 1.0
     # a column of atmospheric lines goes first however much the image needs it; a known one never
     columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None, atmosphere=[2])
-    assert columns == [2] and why[0]["cost_deg"] > 1.0
+    assert columns == [2] and why[0]["cost_deg"] > 1.0 and "next" not in why[0]  # not a choice by cost
     assert choose_spares(m, x, 2, np.ones(len(wn)), None, atmosphere=[2])[0] == [2, 1]
     assert choose_spares(m, x, 1, np.ones(len(wn)), None, first=3, atmosphere=[2])[0] == [3]
 
@@ -83,6 +86,14 @@ def test_a_material_mixed_everywhere_is_kept_over_a_variant_only_extreme_pixels_
     columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None)
     assert columns == [3], why
     assert why[0]["cost_deg"] == pytest.approx(np.degrees(np.quantile(growth[3], [0.995, 0.95]).sum()))
+
+
+def test_close_calls_name_the_kept_spectrum_in_the_numbering_of_the_kept():
+    why = [{"column": 1, "cost_deg": 10.0, "next": {"column": 3, "cost_deg": 10.0 * CLOSE_CALL}}]
+    assert close_calls(why, [0, 2, 3]) == [{"kept_em": 3, "cost_deg": 10.0 * CLOSE_CALL, "dropped_cost_deg": 10.0}]
+    assert close_calls([{**why[0], "next": {"column": 3, "cost_deg": 11.5}}], [0, 2, 3]) == []  # not close
+    assert close_calls([{**why[0], "next": {"column": 3, "cost_deg": 10.5}}], [0, 1, 2]) == []  # dropped later
+    assert close_calls([{"column": 1, "cost_deg": 10.0}], [0, 2, 3]) == []  # atmosphere: no runner-up
 
 
 def test_drop_columns_renormalises_the_maps():

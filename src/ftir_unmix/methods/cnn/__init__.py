@@ -39,7 +39,7 @@ from .cone_polish import polish
 from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
 from .refinement import Objective, objective, swap_in_spot
-from .spare import choose_spares, drop_columns
+from .spare import choose_spares, close_calls, drop_columns
 from .warm_start import WarmStart, initial_endmembers, warm_start_trials
 
 __all__ = ["restart_spread", "resolve_device", "run_cnn"]
@@ -187,6 +187,9 @@ def _with_spares(inp: MethodInput, count: int, reason: str) -> Generator[Progres
     kept = [j for j in range(cfg.k + count) if j not in columns]
     record = out.record
     record["spare_endmembers"] = {"reason": reason, "trained_k": cfg.k + count, "dropped": why}
+    calls = close_calls(why, kept)
+    if calls:
+        record["spare_endmembers"]["close_calls"] = calls
     spread = record.get("restart_runs", {}).get("spread_deg")
     if spread is not None:
         record["restart_runs"]["spread_deg"] = [spread[j] for j in kept]
