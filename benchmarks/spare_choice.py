@@ -71,8 +71,9 @@ def columns_scored(pixels: Any, spectra: np.ndarray, reported: np.ndarray, truth
     return scored
 
 
-def run_one(case: str, seed: int, size: dict[str, int]) -> dict[str, Any]:
-    """One scene: the default's K + 1 run (``spare=1``), and every column's cost and drop, scored.
+def run_one(case: str, seed: int, size: dict[str, int], **options: Any) -> dict[str, Any]:
+    """One scene: the default's K + 1 run (``spare=1``, and ``options`` to :func:`ftir_unmix.unmix`),
+    and every column's cost and drop, scored.
 
     The K + 1 spectra are read where the engine chooses: its ``choose_spares`` is wrapped, so
     the costs are computed on what it computes them on (the same sample of pixels)."""
@@ -89,13 +90,14 @@ def run_one(case: str, seed: int, size: dict[str, int]) -> dict[str, Any]:
 
     def spied(endmembers: np.ndarray, pixels: Any, count: int, loss_w: np.ndarray, nuisance: Any, **kw: Any) -> Any:
         seen["spectra"] = endmembers.copy()
-        seen["pixels"] = WeightedPixels(fixed_pixels(pixels, 16384), loss_w, nuisance=nuisance)
+        seen["pixels"] = WeightedPixels(fixed_pixels(pixels, kw.get("sample", 16384)),  # its default sample
+                                        loss_w, nuisance=nuisance)
         return choose(endmembers, pixels, count, loss_w, nuisance, **kw)
 
     cnn.choose_spares = spied
     try:
         t0 = time.perf_counter()
-        result = ftir_unmix.unmix(scene.cube, scene.k, spare=1)
+        result = ftir_unmix.unmix(scene.cube, scene.k, spare=1, **options)
         elapsed = time.perf_counter() - t0
     finally:
         cnn.choose_spares = choose
@@ -129,7 +131,7 @@ def analyse(runs: list[dict[str, Any]], rules: list[str]) -> str:
             if kept[-1] > s.min() + WRONG_DEG:
                 wrong.append(f"{r['case']} {r['seed']}")
         kept_a = np.array(kept)
-        lines.append(f"| {rule} | {kept_a.mean():.2f}° | {len(wrong)} {('(' + ', '.join(wrong) + ')') if wrong else ''}"
+        lines.append(f"| {rule} | {kept_a.mean():.2f}° | {len(wrong)}{(' (' + ', '.join(wrong) + ')') if wrong else ''}"
                      f" | {(kept_a - oracle).max():.2f}° | {np.min(margins):.2f} / {np.percentile(margins, 10):.2f} |")
     return "\n".join(lines)
 

@@ -152,6 +152,33 @@ def test_spare_trigger_benchmark_scores_thresholds_and_reads_the_first_run():
     assert q == sorted(q) and 0.0 < q[0] < 90.0
 
 
+def test_spare_choice_benchmark_scores_drop_rules_against_the_truth():
+    bench = _load("spare_choice")
+
+    def column(top, wide, sad):
+        return {"growth": {"0.995": top, "0.95": wide, "mean": wide / 5}, "sad_without": sad}
+
+    # run 1: the 99.5th alone drops column 0 (a material: 15° lost), the sum drops column 1;
+    # run 2: both rules drop the right one (column 1)
+    runs = [{"case": "a", "seed": 0, "columns": [column(15.0, 12.0, 20.0), column(18.0, 5.0, 5.0)]},
+            {"case": "b", "seed": 1, "columns": [column(40.0, 30.0, 30.0), column(2.0, 1.0, 3.0)]}]
+    table = bench.analyse(runs, ["0.995", "0.995+0.95"])
+    assert "(oracle): 4.00°" in table
+    assert "| 0.995 | 11.50° | 1 (a 0) | 15.00° | 0.83 / 2.75 |" in table
+    assert "| 0.995+0.95 | 4.00° | 0 | 0.00° | 1.17 / 3.39 |" in table
+
+    from ftir_unmix.methods.cnn.spare import NEEDED_QUANTILES
+
+    run = bench.run_one("small-k3", 0, {"height": 12, "width": 16}, epochs=10, warmup_steps=4, restarts=1,
+                        refine=False, threads=1)
+    cols = run["columns"]
+    assert run["k"] == 3 and len(cols) == 4
+    costs = [sum(c["growth"][str(q)] for q in NEEDED_QUANTILES) for c in cols]
+    assert run["dropped"] == int(np.argmin(costs))  # the engine's own choice, on the same numbers
+    assert all(c["growth"]["0.95"] <= c["growth"]["0.995"] <= c["growth"]["0.999"] for c in cols)
+    assert all(0.0 < c["sad_without"] < 90.0 for c in cols)
+
+
 def test_paired_methods_pairs_runs_of_the_same_scene_across_files(tmp_path, capsys):
     """Runs pair up by case, seed and shape; variants of a method (options) are left out;
     the counts and the sign test follow the differences."""

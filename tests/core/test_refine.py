@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ftir_unmix import unmix
-from ftir_unmix.metrics import mean_sad
+from ftir_unmix.metrics import evaluate
 from ftir_unmix.synthetic import cross_section
 
 
@@ -35,16 +35,20 @@ def test_refinement_is_kept_only_when_the_spectra_fit_the_image_better(small_sec
 
 
 def test_refinement_finds_a_rare_material_that_training_left_out(one_torch_thread):
-    # A layered section whose rarest material (small aggregates) the warm start misses
-    # while a common layer takes two endmembers; measured: 16.2° without, 2.8° with refinement.
+    # A layered section whose rarest material (small aggregates, 1.9 % of the image) the warm
+    # start misses while a common layer takes two endmembers. Measured, mean over the materials:
+    # 16.2° without refinement, 2.8° with; on another CPU (the run's rounding differs) 8.0° and
+    # 3.3°, the rare material 32.2° and 4.8°: so the rare material itself is what is asserted.
     s = cross_section(64, 64, n_bands=838, materials=6, seed=1)
+    rare = int(np.argmin(s.abundances.reshape(6, -1).mean(axis=1)))
     # without a second run with a spare or the polish, which can find it too (with the polish
     # and no refinement: 3.2°): this is the refinement's test
     plain = unmix(s.cube, 6, seed=1, device="cpu", refine=False, spare_when_needed=False, polish=0)
     refined = unmix(s.cube, 6, seed=1, device="cpu", spare_when_needed=False, polish=0)
     assert refined.parameters["refinement"]["accepted"]
-    sad_plain, sad_refined = mean_sad(s.endmembers, plain.endmembers), mean_sad(s.endmembers, refined.endmembers)
-    assert sad_refined < 5.0 and sad_refined < sad_plain - 5.0, (sad_plain, sad_refined)
+    before, after = (evaluate(s.endmembers, s.abundances, r.endmembers, r.abundances) for r in (plain, refined))
+    missed, found = before["per_endmember_sad_deg"][rare], after["per_endmember_sad_deg"][rare]
+    assert missed > 15.0 and found < 8.0 and after["mean_sad_deg"] < 5.0, (missed, found, after["mean_sad_deg"])
 
 
 def test_worst_cluster_finds_a_thin_line_of_a_missing_material_not_the_spikes():

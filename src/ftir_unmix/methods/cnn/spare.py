@@ -121,7 +121,7 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
 
 def close_calls(why: Sequence[dict[str, Any]], kept: Sequence[int]) -> list[dict[str, Any]]:
     """The drops of :func:`choose_spares` (its ``why``) where a spectrum that was kept cost the
-    fit less than :data:`CLOSE_CALL` times as much as the one dropped: each as ``kept_em``
+    fit at most :data:`CLOSE_CALL` times as much as the one dropped: each as ``kept_em``
     (its 1-based number among the ``kept`` columns), ``cost_deg`` and ``dropped_cost_deg``.
 
     Where the two costs are that close, either could be the material and the other a variant
