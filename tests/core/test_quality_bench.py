@@ -164,8 +164,11 @@ def test_spare_choice_benchmark_scores_drop_rules_against_the_truth():
             {"case": "b", "seed": 1, "columns": [column(40.0, 30.0, 30.0), column(2.0, 1.0, 3.0)]}]
     table = bench.analyse(runs, ["0.995", "0.995+0.95"])
     assert "(oracle): 4.00°" in table
-    assert "| 0.995 | 11.50° | 1 (a 0) | 15.00° | 0.83 / 2.75 |" in table
-    assert "| 0.995+0.95 | 4.00° | 0 | 0.00° | 1.17 / 3.39 |" in table
+    assert "| 0.995 | 11.50° | 1 (a 0) | 15.00° | 0.83 / 2.75 | 0 / 0 |" in table
+    assert "| 0.995+0.95 | 4.00° | 0 | 0.00° | 1.17 / 3.39 | 0 / 0 |" in table
+    # a close call (the next cheapest within CLOSE_CALL of the drop) that dropped the wrong one
+    close = [{"case": "c", "seed": 2, "columns": [column(10.0, 0.0, 20.0), column(10.5, 0.0, 3.0)]}]
+    assert bench.analyse(close, ["0.995"]).endswith("| 1 / 1 |")
 
     from ftir_unmix.methods.cnn.spare import NEEDED_QUANTILES
 

@@ -23,7 +23,8 @@ few pixels, or somewhat by many, is kept. On 40 tuning runs (K + 1 trained, ever
 scored against the truth, ``benchmarks/spare_choice.py``) it drops the spectrum the truth
 can spare in all 40, within 0.09°; on 40 fresh ones the spectra kept are 5.04° from the
 truth against 5.27° with the 99.5th alone (the best choice 4.75°), still wrong by more than
-0.5° on two (docs/benchmarks.md, stop 36). The maps of the others are renormalised.
+0.5° on two; on 40 more (9101–9105) both rules keep 4.22° (the best 4.21°; docs/benchmarks.md,
+stop 36). The maps of the others are renormalised.
 
 Trained always (``spare`` > 0) it mends images with many materials and no pure pixels and
 costs the simpler ones: the material spectra lean on the spare (small-k3 seed 1: 1.9° → 6.3°).
@@ -125,8 +126,8 @@ def close_calls(why: Sequence[dict[str, Any]], kept: Sequence[int]) -> list[dict
     (its 1-based number among the ``kept`` columns), ``cost_deg`` and ``dropped_cost_deg``.
 
     Where the two costs are that close, either could be the material and the other a variant
-    that only the most extreme pixels need (or a near-duplicate): on 40 fresh runs trained
-    with a spare, 3 drops were that close and 2 of them dropped the wrong one (stop 36)."""
+    that only the most extreme pixels need (or a near-duplicate): on 80 fresh K + 1 runs, 6
+    drops were that close, and 2 of them were the only wrong drops (stop 36)."""
     calls = []
     for w in why:
         nxt = w.get("next")
