@@ -174,6 +174,56 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def scene_runs_parser(description: str, analysed: str) -> argparse.ArgumentParser:
+    """The options of a benchmark that runs one task per case and seed of the family at the
+    held-out size (64×256 by default) and can analyse runs it wrote before: ``--cases``,
+    ``--seeds`` (the tuning seeds by default), ``--height``, ``--width``, ``--jobs``,
+    ``--threads``, ``--json``, ``--analyse`` (its help: "only " + ``analysed``) and ``--report``."""
+    from ftir_unmix.scenes import TUNING_SEEDS
+
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
+    ap.add_argument("--seeds", default=",".join(map(str, TUNING_SEEDS)), help="comma-separated seeds")
+    ap.add_argument("--height", type=int, default=64)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--jobs", type=int, default=1, help="parallel processes (at most 2 on a shared 2-core machine)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    ap.add_argument("--json", type=Path, default=None, help="write the runs here (rewritten after each run)")
+    ap.add_argument("--analyse", type=Path, nargs="*", default=None, metavar="JSON", help=f"only {analysed}")
+    ap.add_argument("--report", action="store_true", help="allow REPORT_SEEDS (never tune on them)")
+    return ap
+
+
+def runs_in(paths: list[Path]) -> list[dict[str, Any]]:
+    """The runs of one or more files written by :func:`run_scene_tasks`."""
+    return [r for path in paths for r in json.loads(path.read_text())["runs"]]
+
+
+def run_scene_tasks(ap: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str] | None,
+                    task: Any, extra: tuple[Any, ...], describe: Any) -> list[dict[str, Any]]:
+    """Run ``task(case, seed, size, *extra)`` for every case and seed of ``args`` (parsed by
+    :func:`scene_runs_parser`) in ``args.jobs`` processes; print ``describe(run)`` as each
+    ends and rewrite ``args.json`` (with the command and the machine) after each. Refuses to
+    run without the shared data and on report seeds without ``--report``."""
+    from ftir_unmix.scenes import CASES
+
+    refuse_without_shared_data(ap)
+    seeds = checked_seeds(ap, args.seeds, args.report)
+    cases = list(CASES) if args.cases == "all" else args.cases.split(",")
+    size = {"height": args.height, "width": args.width}
+    runs: list[dict[str, Any]] = []
+    meta = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+    with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(args.threads,)) as pool:
+        futures = [pool.submit(task, c, s, size, *extra) for s in seeds for c in cases]
+        for fut in as_completed(futures):
+            runs.append(fut.result())
+            print(describe(runs[-1]), flush=True)
+            if args.json:
+                _write_json(args.json, {**meta, "runs": runs})
+    return runs
+
+
 def _git(*args: str) -> str | None:
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=True,

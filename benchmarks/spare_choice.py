@@ -29,20 +29,15 @@ All cases, tuning seeds (about 25 min on 2 cores)::
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenes_quality import _init_worker, _write_json, checked_seeds, refuse_without_shared_data  # noqa: E402
+from scenes_quality import run_scene_tasks, runs_in, scene_runs_parser  # noqa: E402
 
 #: Quantiles of the per-pixel growth that are recorded (and can be summed into a rule).
 QUANTILES = ("0.9", "0.95", "0.98", "0.99", "0.995", "0.999")
@@ -144,42 +139,15 @@ def analyse(runs: list[dict[str, Any]], rules: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ftir_unmix.scenes import CASES, TUNING_SEEDS
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
-    ap.add_argument("--seeds", default=",".join(map(str, TUNING_SEEDS)), help="comma-separated seeds")
-    ap.add_argument("--height", type=int, default=64)
-    ap.add_argument("--width", type=int, default=256)
-    ap.add_argument("--jobs", type=int, default=1, help="parallel processes (at most 2 on a shared 2-core machine)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
-    ap.add_argument("--json", type=Path, default=None, help="write the runs here (rewritten after each run)")
-    ap.add_argument("--analyse", type=Path, nargs="*", default=None, metavar="JSON",
-                    help="only score rules on runs already written (one or more files)")
+    ap = scene_runs_parser(__doc__.splitlines()[0], "score rules on runs already written (one or more files)")
     ap.add_argument("--rules", default=",".join(RULES), help="comma-separated rules, e.g. 0.995+0.95,mean")
-    ap.add_argument("--report", action="store_true", help="allow REPORT_SEEDS (never tune on them)")
     args = ap.parse_args(argv)
     rules = args.rules.split(",")
     if args.analyse is not None:
-        runs = [r for path in args.analyse for r in json.loads(path.read_text())["runs"]]
-        print(analyse(runs, rules))
+        print(analyse(runs_in(args.analyse), rules))
         return 0
-    refuse_without_shared_data(ap)
-    seeds = checked_seeds(ap, args.seeds, args.report)
-    cases = list(CASES) if args.cases == "all" else args.cases.split(",")
-    size = {"height": args.height, "width": args.width}
-    runs: list[dict[str, Any]] = []
-    meta = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
-    with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(args.threads,)) as pool:
-        futures = [pool.submit(run_one, c, s, size) for s in seeds for c in cases]
-        for fut in as_completed(futures):
-            r = fut.result()
-            runs.append(r)
-            print(f"{r['case']:<15} seed {r['seed']:<5} best drop {min(c['sad_without'] for c in r['columns']):.2f}°",
-                  flush=True)
-            if args.json:
-                _write_json(args.json, {**meta, "runs": runs})
+    runs = run_scene_tasks(ap, args, argv, run_one, (), lambda r: (
+        f"{r['case']:<15} seed {r['seed']:<5} best drop {min(c['sad_without'] for c in r['columns']):.2f}°"))
     print(analyse(runs, rules))
     return 0
 
