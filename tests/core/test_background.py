@@ -76,10 +76,11 @@ def test_quantile_subtraction_takes_off_what_of_the_others_a_spectrum_holds():
     assert no_basis[0] == pytest.approx(0.3, abs=0.03)
 
 
-@pytest.mark.parametrize("with_others", [False, True])
-def test_quantile_fit_is_the_quantile_regression(with_others):
+@pytest.mark.parametrize(("with_others", "with_gain"), [(False, False), (True, False), (True, True)])
+def test_quantile_fit_is_the_quantile_regression(with_others, with_gain):
     """The dual programme gives the primal's coefficients: the quantile regression written
-    out directly (residual split into its positive and negative parts) and solved."""
+    out directly (residual split into its positive and negative parts) and solved; with a
+    gain per band, a positive residual there costs ``q·gain``."""
     from scipy.optimize import linprog
 
     from ftir_unmix.preprocess.background import _quantile_fit
@@ -91,13 +92,14 @@ def test_quantile_fit_is_the_quantile_regression(with_others):
     if with_others:
         y = y + others @ np.array([0.4, 0.0, 0.7])
     q = 0.1
+    gain = (WN > 1500).astype(float) if with_gain else None
     design = free if others is None else np.hstack([free, others])
     n, m = design.shape
     eye = np.eye(n)
-    primal = linprog(np.concatenate([np.zeros(m), np.full(n, q), np.full(n, 1 - q)]),
+    primal = linprog(np.concatenate([np.zeros(m), q * (np.ones(n) if gain is None else gain), np.full(n, 1 - q)]),
                      A_eq=np.hstack([design, eye, -eye]), b_eq=y,
                      bounds=[(None, None)] * 3 + [(0, None)] * (m - 3 + 2 * n), method="highs")
-    coef = _quantile_fit(y, free, others, q)
+    coef = _quantile_fit(y, free, others, q, gain)
     np.testing.assert_allclose(coef, primal.x[:m], atol=1e-8)
     if with_others:
         assert (coef[3:] >= -1e-12).all()

@@ -184,3 +184,33 @@ def test_a_minor_endmember_learnt_as_its_mixture_with_the_matrix_is_offered_puri
     source, column, angle_to_minor = offered(True)
     assert (source, column) == ("EM3's peak", 2)
     assert angle_to_minor < 10.0, angle_to_minor  # measured 8.1°
+
+
+def test_purification_does_not_cut_a_material_whose_bands_lie_under_the_spectrum():
+    # mixed-k12 tuning seed 3: ultramarine's one broad band proposed with a little of its
+    # matrix left; kaolinite's strong band lies under it and its own narrow OH band is
+    # small. Lowering ultramarine's band by kaolinite must not count as taking off something
+    # that is there: only the matrix left over goes, and the broad band keeps its shape.
+    from ftir_unmix.methods.cnn import refinement
+    from ftir_unmix.preprocess import polynomial_basis
+
+    nu = np.linspace(650.0, 4000.0, 600)
+    broad = _band(nu, 1000, 60) + 0.05 * _band(nu, 3450, 100)
+    under = _band(nu, 1030, 20) + 0.1 * _band(nu, 3690, 6)  # kaolinite-like
+    matrix = _band(nu, 1400, 40) + 0.6 * _band(nu, 1730, 12) + 0.4 * _band(nu, 2920, 15)
+    background = polynomial_basis(nu, 2)
+    seen = broad + 0.15 * matrix + background @ np.array([0.02, 0.01, -0.01])
+    e = np.stack([matrix, under, broad], axis=1)
+    parts = np.stack([broad, matrix, under, *background.T], axis=1)
+
+    def held(spectrum: np.ndarray) -> np.ndarray:  # how much of broad, matrix, under it holds
+        return np.linalg.lstsq(parts, spectrum, rcond=None)[0][:3]
+
+    kept = held(refinement._without_others(seen, e, 2, background))
+    assert kept[1] == pytest.approx(0.0, abs=0.01)  # the matrix left over is gone
+    assert kept[2] / kept[0] > -0.05  # measured -0.03
+    # Counting every band as gain, the same subtraction cuts most of it (measured -0.87).
+    every = seen - e[:, :2] @ refinement.quantile_subtraction(seen, e[:, :2], background,
+                                                              quantile=refinement.SUBTRACT_QUANTILE)
+    cut = held(every)
+    assert cut[2] / cut[0] < -0.3

@@ -137,7 +137,7 @@ def quantile_baseline(spectra: np.ndarray, basis: np.ndarray, *, quantile: float
 
 
 def quantile_subtraction(spectrum: np.ndarray, others: np.ndarray, basis: np.ndarray | None, *,
-                         quantile: float) -> np.ndarray:
+                         quantile: float, gain: np.ndarray | None = None) -> np.ndarray:
     """How much of each of ``others`` (B, m) can be taken off ``spectrum`` (B,) above its baseline.
 
     Spectral subtraction by quantile regression: the nonnegative multiples ``d``
@@ -148,19 +148,25 @@ def quantile_subtraction(spectrum: np.ndarray, others: np.ndarray, basis: np.nda
     a band pushed below costs ``(1 − q)/q`` times what a band lowered gains, so
     the subtraction stops where the others' own bands would turn negative.
 
+    ``gain`` (B,), between 0 and 1, scales what lowering each band gains (``q·gain·max(r, 0)``);
+    a band pushed below the baseline costs the same everywhere. With 0 on the spectrum's
+    own strong bands, a material whose bands lie under them is not taken off for that.
+
     Returns
     -------
     ndarray (m,)
         The multiples ``d`` (zeros if the programme fails).
     """
     free = np.zeros((len(spectrum), 0)) if basis is None else basis
-    coef = _quantile_fit(np.asarray(spectrum, np.float64), free, np.asarray(others, np.float64), quantile)
+    coef = _quantile_fit(np.asarray(spectrum, np.float64), free, np.asarray(others, np.float64), quantile, gain)
     return np.zeros(others.shape[1]) if coef is None else coef[free.shape[1]:]
 
 
-def _quantile_fit(y: np.ndarray, free: np.ndarray, nonneg: np.ndarray | None, quantile: float) -> np.ndarray | None:
+def _quantile_fit(y: np.ndarray, free: np.ndarray, nonneg: np.ndarray | None, quantile: float,
+                  gain: np.ndarray | None = None) -> np.ndarray | None:
     """Quantile regression of ``y`` (B,) on ``free`` (B, p) and nonnegative ``nonneg`` (B, m)
-    columns: the coefficients (p + m,), or None if the linear programme fails.
+    columns: the coefficients (p + m,), or None if the linear programme fails. ``gain``
+    (B,) scales each band's weight for a positive residual (:func:`quantile_subtraction`).
 
     Solved as its dual, ``max y·d`` over ``q − 1 ≤ d ≤ q`` with ``freeᵀ d = 0`` and
     ``nonnegᵀ d ≤ 0``: B bounded variables and p + m constraints instead of the primal's
@@ -175,7 +181,9 @@ def _quantile_fit(y: np.ndarray, free: np.ndarray, nonneg: np.ndarray | None, qu
         constraints.update(A_eq=free.T, b_eq=np.zeros(n_free))
     if nonneg is not None and nonneg.shape[1]:
         constraints.update(A_ub=nonneg.T, b_ub=np.zeros(nonneg.shape[1]))
-    res = linprog(-np.asarray(y, np.float64), bounds=(quantile - 1.0, quantile), method="highs", **constraints)
+    bounds = (quantile - 1.0, quantile) if gain is None else \
+        np.stack([np.full(len(y), quantile - 1.0), quantile * np.asarray(gain, np.float64)], axis=1)
+    res = linprog(-np.asarray(y, np.float64), bounds=bounds, method="highs", **constraints)
     if not res.success:
         return None
     # The primal's coefficients are minus the multipliers of the dual's constraints.

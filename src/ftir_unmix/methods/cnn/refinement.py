@@ -22,6 +22,10 @@ FIT_PIXELS = 32768
 #: quantile (:func:`~ftir_unmix.preprocess.background.quantile_subtraction`): a band of
 #: theirs may dip below the baseline only if 32 times as much of them is removed elsewhere.
 SUBTRACT_QUANTILE = 0.03
+#: In that subtraction only the bands where the spectrum stands less than this share of its
+#: highest band above its baseline count as gain: lowering its own strong bands is no sign
+#: that another material is there (:func:`_without_others`).
+OWN_BAND_SHARE = 0.2
 #: Proposals for the refinement are compared by the cone fit over a fixed sample of this many pixels.
 SWAP_PIXELS = 4096
 #: An endmember is minor when its map is at least half its peak on at most this share of the
@@ -182,9 +186,20 @@ def minor_columns(abundances: np.ndarray, first: int = 0) -> list[int]:
 
 def _without_others(spectrum: np.ndarray, e: np.ndarray, column: int, background: np.ndarray | None) -> np.ndarray:
     """``spectrum`` less what it holds of the endmembers other than ``column`` (down to
-    :data:`SUBTRACT_QUANTILE`)."""
+    :data:`SUBTRACT_QUANTILE`).
+
+    Only the spectrum's weak bands (under :data:`OWN_BAND_SHARE` of its highest above the
+    baseline) count as gain. Otherwise a material whose bands lie under the spectrum's own
+    is taken off as far as its few other bands allow: ultramarine's broad Si–O band came
+    out with kaolinite's cut from its side (a fifth of it; 11° from the truth where
+    the spot was 13.5° before the subtraction and 6.5° after it with the weak bands
+    alone, mixed-k12 tuning seed 3).
+    """
     others = np.delete(e, column, axis=1)
-    return spectrum - others @ quantile_subtraction(spectrum, others, background, quantile=SUBTRACT_QUANTILE)
+    height = spectrum - (0.0 if background is None else quantile_baseline(spectrum[:, None], background)[:, 0])
+    weak = (height < OWN_BAND_SHARE * height.max()).astype(np.float64)
+    return spectrum - others @ quantile_subtraction(spectrum, others, background, quantile=SUBTRACT_QUANTILE,
+                                                    gain=weak)
 
 
 def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple[int, int],
