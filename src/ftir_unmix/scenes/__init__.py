@@ -86,5 +86,7 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: 9091-9095 a nineteenth, the polish with the spectra's slopes free per pixel (``polish_shifts``,
 #: left an option) against the plain polish on the same trainings; 9096-9100 a twentieth, the
 #: spare chosen by the 99.5th plus the 95th percentile of its cost (``spare.NEEDED_QUANTILES``);
-#: 9101-9105 a second fresh set for that rule and its close calls (``benchmarks/spare_choice.py``).
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9106))
+#: 9101-9105 a second fresh set for that rule and its close calls (``benchmarks/spare_choice.py``);
+#: 9106-9110 a twenty-first, with the refinement's subtraction gaining on the spot's weak bands
+#: only (``refinement.OWN_BAND_SHARE``).
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9111))

@@ -190,10 +190,9 @@ def _without_others(spectrum: np.ndarray, e: np.ndarray, column: int, background
 
     Only the spectrum's weak bands (under :data:`OWN_BAND_SHARE` of its highest above the
     baseline) count as gain. Otherwise a material whose bands lie under the spectrum's own
-    is taken off as far as its few other bands allow: ultramarine's broad Si–O band came
-    out with kaolinite's cut from its side (a fifth of it; 11° from the truth where
-    the spot was 13.5° before the subtraction and 6.5° after it with the weak bands
-    alone, mixed-k12 tuning seed 3).
+    is taken off as far as its few other bands allow: ultramarine's broad Si–O band lost a
+    fifth of kaolinite's shape from its side (11° from the truth; the spot was 13.5° before
+    the subtraction, and 6.5° after it with the weak bands alone; mixed-k12 tuning seed 3).
     """
     others = np.delete(e, column, axis=1)
     height = spectrum - (0.0 if background is None else quantile_baseline(spectrum[:, None], background)[:, 0])
