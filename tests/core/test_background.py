@@ -177,7 +177,7 @@ def test_cone_angles_are_the_best_nonnegative_fit_of_each_pixel():
     assert ours[0] == pytest.approx(0.0, abs=1e-5) and ours[1] > 0.05 and ours[2] == pytest.approx(np.pi / 2)
 
 
-@pytest.mark.parametrize("k", [1, 3, 8, 15])
+@pytest.mark.parametrize("k", [1, 3, 8, 15, 24])
 def test_batched_nnls_equals_scipy_row_by_row(k):
     from scipy.optimize import nnls
 
@@ -192,11 +192,30 @@ def test_batched_nnls_equals_scipy_row_by_row(k):
     y[100:120] = -np.abs(y[100:120]) @ np.abs(a) @ np.ones((k, 40))  # nothing helps: a = 0
     gram = a.T @ a
     ours = nnls_gram(gram, y @ a)
-    assert (ours >= 0).all()
-    for i in range(len(y)):
-        ref = nnls(a, y[i])[1]
-        assert np.linalg.norm(a @ ours[i] - y[i]) == pytest.approx(ref, rel=1e-7, abs=1e-9), i
+    refs = [nnls(a, v)[1] for v in y]
     assert not ours[100:120].any()
+    # Started from a guess of each row's nonzero variables (as the polish passes its last
+    # iteration's): as good a solution, whether the guess is right, partly wrong or all.
+    flipped = (ours > 0) ^ (rng.random(ours.shape) < 0.3)
+    for sol in [ours] + [nnls_gram(gram, y @ a, passive=g) for g in (ours > 0, flipped, np.ones_like(flipped))]:
+        assert (sol >= 0).all()
+        for i in range(len(y)):
+            assert np.linalg.norm(a @ sol[i] - y[i]) == pytest.approx(refs[i], rel=1e-7, abs=1e-9), i
+
+
+def test_the_batched_solve_on_passive_sets_equals_one_solve_per_set():
+    from ftir_unmix._nnls import _SOLVE_PER_SET, _solve_on_passive
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(60, 12))
+    gram, c = a.T @ a, rng.normal(size=(3000, 12))
+    passive = rng.random((3000, 12)) < 0.5  # hundreds of distinct sets: the batched path
+    assert len(np.unique(passive, axis=0)) * _SOLVE_PER_SET > passive.size * 12
+    s = _solve_on_passive(gram, c, passive)
+    assert not s[~passive].any()
+    for i in range(0, 3000, 97):
+        cols = np.flatnonzero(passive[i])
+        assert np.allclose(s[i, cols], np.linalg.solve(gram[np.ix_(cols, cols)], c[i, cols]))
 
 
 def test_prepared_pixels_give_the_one_shot_angles_on_their_rows():
