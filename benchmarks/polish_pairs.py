@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,13 @@ def _scores(scene: Any, endmembers: np.ndarray, abundances: np.ndarray) -> dict[
             "per_rmse": [float(v) for v in np.sqrt(np.mean((truth - est) ** 2, axis=1))]}
 
 
-def run_one(case: str, seed: int, loss: str, iterations: list[int], size: dict[str, int]) -> dict[str, Any]:
-    """One scene: trained once without the polish, then polished ``iterations`` times."""
+def run_one(case: str, seed: int, loss: str, iterations: list[int], variants: list[str],
+            size: dict[str, int]) -> dict[str, Any]:
+    """One scene: trained once without the polish, then polished ``iterations`` times, each of
+    ``variants``: ``plain``, ``shifts`` (the slopes free) or ``bD`` (each spectrum moved by at most
+    D cm⁻¹; ``bD/T`` with the dead zone T instead of the default's)."""
     import ftir_unmix
+    from ftir_unmix.methods.cnn import cone_polish
     from ftir_unmix.methods.cnn.cone_polish import polish
     from ftir_unmix.preprocess.background import weighted_nuisance_basis
     from ftir_unmix.scenes import make_scene
@@ -60,11 +65,19 @@ def run_one(case: str, seed: int, loss: str, iterations: list[int], size: dict[s
     pixels = np.asarray(scene.cube.data, np.float32).reshape(-1, scene.cube.shape[-1])
     background = r.baseline_basis()
     nuisance = None if background is None else weighted_nuisance_basis(background, r.weights)
+    spacing = abs(float(np.median(np.diff(scene.cube.wavenumbers))))
+    default_zone = cone_polish.MOVE_DEAD_ZONE
     for n in iterations:
-        for shifts, name in ((False, f"polish{n}"), (True, f"polish{n}-shifts")):
-            e, maps, record = polish(pixels, np.asarray(r.endmembers, np.float64), r.weights, nuisance, background,
-                                     iterations=n, shifts=shifts)
-            out["variants"][name] = {**_scores(scene, e, maps.reshape(scene.abundances.shape)), **record}
+        for v in variants:
+            name = f"polish{n}" if v == "plain" else f"polish{n}-{v}"
+            move, _, zone = v[1:].partition("/")
+            bounded = float(move) / spacing if v.startswith("b") else 0.0
+            cone_polish.MOVE_DEAD_ZONE = float(zone) if zone else default_zone
+            t = time.perf_counter()
+            e, maps, record = polish(pixels, np.asarray(r.endmembers, np.float64), r.weights, nuisance,
+                                     background, iterations=n, shifts=v == "shifts", bounded=bounded)
+            out["variants"][name] = {**_scores(scene, e, maps.reshape(scene.abundances.shape)), **record,
+                                     "polish_s": time.perf_counter() - t}
     return out
 
 
@@ -76,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", required=True, help="comma-separated seeds")
     ap.add_argument("--loss", default="wsad", choices=("wsad", "sad"))
     ap.add_argument("--iterations", default="30", help="comma-separated polish iterations to compare with none")
+    ap.add_argument("--variants", default="plain,shifts",
+                    help="comma-separated: plain, shifts (slopes free), bD (bands moved by at most D cm⁻¹), "
+                         "bD/T (... with the dead zone T)")
     ap.add_argument("--height", type=int, default=64)
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--jobs", type=int, default=1)
@@ -87,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     seeds = checked_seeds(ap, args.seeds, args.report)
     iterations = [int(v) for v in args.iterations.split(",")]
     size = {"height": args.height, "width": args.width}
+    variants = args.variants.split(",")
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as ex, args.out.open("a") as f:
-        futures = [ex.submit(run_one, c, s, args.loss, iterations, size) for s in seeds for c in cases]
+        futures = [ex.submit(run_one, c, s, args.loss, iterations, variants, size) for s in seeds for c in cases]
         for future in as_completed(futures):
             line = future.result()
             f.write(json.dumps(line) + "\n")

@@ -350,15 +350,20 @@ class WeightedPixels:
         ok = self.norms > 0
         return c[ok] / self.norms[ok, None], ok, gram
 
-    def cone_fit(self, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def cone_fit(self, endmembers: np.ndarray, cost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The cone angle (radians) of each prepared pixel for these endmembers (B, K), 90° for
         a pixel that is zero, and the nonnegative coefficients (N, K) of its closest point
-        (for the pixel scaled to unit weighted norm; zero for a zero pixel)."""
+        (for the pixel scaled to unit weighted norm; zero for a zero pixel).
+
+        ``cost`` (K,), optional: a price per unit of each coefficient, as a share of its
+        column's weighted norm: a column is used only where the pixel's residual along it
+        exceeds that share of the pixel's norm (the angles are then those of this fit)."""
         from ._nnls import nnls_gram
 
         c, ok, gram = self._against(endmembers)
+        price = 0.0 if cost is None else np.asarray(cost, np.float64) * np.sqrt(np.diag(gram))
         gram += 1e-14 * np.trace(gram) * np.eye(gram.shape[0])  # collinear spectra stay solvable
-        a = nnls_gram(gram, c)  # all pixels at once: they share the K×K solves
+        a = nnls_gram(gram, c - price)  # all pixels at once: they share the K×K solves
         res2 = 1.0 - 2.0 * np.einsum("nk,nk->n", c, a) + np.einsum("nk,nk->n", a @ gram, a)
         angles = np.full(self.size, np.pi / 2)
         angles[ok] = np.arcsin(np.sqrt(np.clip(res2, 0.0, 1.0)))

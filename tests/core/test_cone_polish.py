@@ -122,11 +122,14 @@ def test_cone_fit_coefficients_give_its_angles():
     assert np.allclose(angles, prepared.cone_angles(truth))
 
 
-def test_a_run_with_the_polish_records_it_and_its_maps_sum_to_one(small_section, one_torch_thread):
-    r = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, polish_shifts=True, seed=0)
+@pytest.mark.parametrize("moves", [{"polish_shifts": True}, {"polish_band_shift": 3.0}])
+def test_a_run_with_the_polish_records_it_and_its_maps_sum_to_one(small_section, one_torch_thread, moves):
+    r = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0, **moves)
     record = r.parameters["polished"]
     assert record["iterations"] == 5 and record["pixels"] == 16 * 20
-    assert record["shifts"] is True and UnmixConfig.polish_shifts is False  # asked for; off by default
+    assert record["shifts"] is ("polish_shifts" in moves) and UnmixConfig.polish_shifts is False
+    step = abs(float(np.median(np.diff(small_section.cube.wavenumbers))))
+    assert record["band_shift_bands"] == pytest.approx(moves.get("polish_band_shift", 0.0) / step)
     assert record["fit_after_deg"] < record["fit_before_deg"]
     assert np.allclose(r.abundances.sum(axis=0), 1.0, atol=1e-5) and r.abundances.min() >= 0.0
     off = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=0, seed=0)
@@ -156,15 +159,21 @@ def test_with_the_slopes_free_a_spectrum_moved_by_a_few_wavenumbers_fits():
     assert np.allclose(both.T @ both, np.eye(4), atol=1e-10)
 
 
-def test_with_the_slopes_free_the_maps_of_materials_whose_bands_move_are_right():
+def _materials_that_move(n: int = 800):
+    """Mixtures of the three materials, each pixel's bands moved by up to ±4 cm⁻¹ per material
+    (10 % of the pixels pure), and a start inside the data."""
     rng = np.random.default_rng(0)
-    n = 800
     truth = np.column_stack([_moved(c, np.zeros(1))[:, 0] for c in CENTRES])
     a = rng.dirichlet(np.ones(3), n)
     a[: n // 10] = np.eye(3)[rng.integers(0, 3, n // 10)]
     shifts = rng.uniform(-4.0, 4.0, (n, 3))
     x = sum(a[:, k:k + 1] * _moved(CENTRES[k], shifts[:, k]).T for k in range(3))
     start = truth @ np.array([[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]])
+    return truth, a, x, start
+
+
+def test_with_the_slopes_free_the_maps_of_materials_whose_bands_move_are_right():
+    truth, a, x, start = _materials_that_move()
     w = np.ones(WN_FINE.size)
     errors = {}
     for shifts_free in (False, True):
@@ -176,3 +185,49 @@ def test_with_the_slopes_free_the_maps_of_materials_whose_bands_move_are_right()
                                float(np.sqrt(((maps - a.T) ** 2).mean())))
     assert errors[True][0] < 1.5, errors  # the spectra found either way
     assert errors[True][1] < 0.5 * errors[False][1], errors  # the maps: the shifts no longer read as mixing
+
+
+def test_with_a_bounded_move_the_maps_of_materials_whose_bands_move_are_right():
+    truth, a, x, start = _materials_that_move()
+    w = np.ones(WN_FINE.size)
+    errors = {}
+    for bands in (0.0, 1.0):  # a move of up to one band: the 4 cm⁻¹ the bands move by
+        p = polish_endmembers(x, start, w, None, iterations=100, bounded=bands)
+        maps = cone_maps(WeightedPixels(x, w), p.endmembers, bands)
+        assert np.allclose(maps.sum(axis=0), 1.0)
+        errors[bands] = (float(endmember_sad(truth, p.endmembers).mean()), float(np.sqrt(((maps - a.T) ** 2).mean())))
+    assert errors[1.0][0] < 1.0, errors  # the spectra found either way
+    assert errors[1.0][1] < 0.5 * errors[0.0][1], errors  # the maps: the moves no longer read as mixing
+
+
+def test_a_bounded_move_still_takes_spectra_started_inside_the_data_to_the_truth(monkeypatch):
+    """Where nothing moves, the moves must not take up the residuals that push the spectra out."""
+    from ftir_unmix.methods.cnn import cone_polish
+
+    truth, a, x, _ = _mixtures()
+    w = np.random.default_rng(1).uniform(0.3, 1.0, WN.size)
+    start = _mixed_inwards(truth)
+    bands = 2.0 / float(WN[1] - WN[0])  # ± 2 cm⁻¹ on this 28 cm⁻¹ axis
+    sad = {}
+    for zone in (0.0, cone_polish.MOVE_DEAD_ZONE):
+        monkeypatch.setattr(cone_polish, "MOVE_DEAD_ZONE", zone)
+        p = polish_endmembers(x, start, w, None, iterations=200, bounded=bands)
+        sad["off" if zone == 0.0 else "on"] = float(endmember_sad(truth, p.endmembers).mean())
+    assert sad["on"] < 0.05, sad  # as the plain polish (0.001°)
+    assert sad["off"] > 0.5, sad  # without the dead zone they stop short (1.1°)
+    maps = cone_maps(WeightedPixels(x, w), p.endmembers, bands)
+    assert np.allclose(maps.sum(axis=0), 1.0) and np.sqrt(((maps - a.T) ** 2).mean()) < 0.01
+
+
+def test_a_cone_fit_cost_leaves_out_columns_that_explain_little():
+    truth, _, x, _ = _mixtures(n=200)
+    other = _bands([2000, 2300])  # a fourth material: a trace in half the pixels, plenty in the rest
+    share = np.where(np.arange(200) < 100, 0.002, 0.3) * np.linalg.norm(x, axis=1)
+    x = x + share[:, None] * other / np.linalg.norm(other)
+    columns = np.column_stack([truth, other])
+    prepared = WeightedPixels(x, np.ones(WN.size))
+    free_angles, free = prepared.cone_fit(columns)
+    angles, priced = prepared.cone_fit(columns, cost=np.array([0.0, 0.0, 0.0, 0.01]))
+    assert (free[:, 3] > 0).all() and np.allclose(free_angles, 0.0, atol=1e-6)  # the free fit takes every trace
+    assert not priced[:100, 3].any() and (priced[100:, 3] > 0).all()  # priced: only where it explains > 1 %
+    assert (angles[:100] > 1e-3).all() and (angles[100:] < 0.011).all()

@@ -88,5 +88,7 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: spare chosen by the 99.5th plus the 95th percentile of its cost (``spare.NEEDED_QUANTILES``);
 #: 9101-9105 a second fresh set for that rule and its close calls (``benchmarks/spare_choice.py``);
 #: 9106-9110 a twenty-first, with the refinement's subtraction gaining on the spot's weak bands
-#: only (``refinement.OWN_BAND_SHARE``).
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9111))
+#: only (``refinement.OWN_BAND_SHARE``); 9111-9115 the polish with each spectrum moved by at most
+#: 2 cm⁻¹ per pixel (``polish_band_shift``) against the plain polish on the same trainings;
+#: 9116-9120 a twenty-second, the defaults with those moves.
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9121))

@@ -27,6 +27,17 @@ freely per pixel (:func:`with_slopes`), so such a shift costs nothing. In the sp
 they are held at the previous iteration's slopes: it stays one nonnegative least-squares
 problem per band.
 
+With ``bounded`` (δ bands) a pixel may instead move each spectrum by at most δ: its columns
+are the spectrum and the spectrum moved by ±δ (to first order ``e ± δ·slope``), all with
+nonnegative coefficients, so the move is at most δ times the material's share. Any freedom
+to move also takes up the small residuals of pixels just outside the cone, which are what
+push spectra started inside the data outwards (with the slopes free, or a bounded move
+alone, noise-free mixtures stop 1–1.5° short of the truth). So a moved column has a price
+(:data:`MOVE_DEAD_ZONE`): a pixel moves a spectrum only where its residual along the move is
+more than that share of its norm. In the spectra step the slopes are held, as above. The
+3K nearly collinear columns give pixels many passive sets: each solve starts from the last
+iteration's (:func:`~ftir_unmix._nnls.nnls_gram`).
+
 What it cannot tell: that fit is lowest when the spectra enclose every pixel, so where the
 pure pixels of a material vary otherwise (contact; a real scene's soil and water) the
 polished spectrum moves past the middle of their cloud, and with an artefact the model
@@ -47,11 +58,37 @@ from ...metrics import WeightedPixels
 from ...preprocess.background import as_seen, lower_envelope
 from .refinement import fixed_sample
 
-__all__ = ["POLISH_PIXELS", "Polished", "cone_maps", "polish", "polish_endmembers", "with_slopes"]
+__all__ = ["MOVE_DEAD_ZONE", "POLISH_PIXELS", "Polished", "cone_maps", "moved_columns", "polish", "polish_endmembers",
+           "with_slopes"]
 
 #: The spectra are fitted to a fixed sample of this many pixels (all of a smaller image): each
 #: iteration reads them twice. On six tuning runs at 64×256 px, 8192 ended within 0.02° of all 16 384.
 POLISH_PIXELS = 8192
+
+
+#: With a bounded move, a pixel moves a spectrum only where its residual along the moved
+#: spectrum exceeds this share of its norm (about 0.06°). Without it the moves also take up
+#: the small residuals that push spectra started inside the data outwards: on noise-free
+#: mixtures without moves they then stop 1.1° short of the truth (0.001° with it), and the
+#: five in-repository synthetic cases lost 0.12–0.56° (docs/benchmarks.md, stop 38). Chosen
+#: on the family's tuning seeds (0.0005 / 0.001 / 0.002 within 0.04° of each other).
+MOVE_DEAD_ZONE = 1e-3
+
+
+def moved_columns(endmembers: np.ndarray, bounded: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The columns of a bounded move (B, 3K): each spectrum, and it plus and minus ``bounded``
+    times its slope (a move by ± ``bounded`` bands, to first order); the slopes (B, K); and each
+    column's cost for :meth:`~ftir_unmix.metrics.WeightedPixels.cone_fit` (the moved ones
+    :data:`MOVE_DEAD_ZONE`)."""
+    e = np.asarray(endmembers, np.float64)
+    g = bounded * np.gradient(e, axis=0)
+    k = e.shape[1]
+    return np.hstack([e, e + g, e - g]), g, np.repeat([0.0, MOVE_DEAD_ZONE, MOVE_DEAD_ZONE], k)
+
+
+def _summed(a3: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """A bounded move's coefficients (N, 3K) as each spectrum's (N, K) and its move's (N, K)."""
+    return a3[:, :k] + a3[:, k:2 * k] + a3[:, 2 * k:], a3[:, k:2 * k] - a3[:, 2 * k:]
 
 
 @dataclass(frozen=True)
@@ -87,7 +124,7 @@ def with_slopes(nuisance: np.ndarray | None, weights: np.ndarray, endmembers: np
 
 def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray,
                       nuisance: np.ndarray | None, *, iterations: int, fixed: int = 0,
-                      rows: np.ndarray | None = None, shifts: bool = False,
+                      rows: np.ndarray | None = None, shifts: bool = False, bounded: float = 0.0,
                       stop: Callable[[], bool] = lambda: False) -> Polished:
     """Fit the spectra to the image's cone fit by alternating nonnegative least squares.
 
@@ -111,6 +148,9 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
     shifts : bool
         Fit the spectra's slopes freely per pixel with the background (:func:`with_slopes`):
         band shifts from pixel to pixel are not bent into the spectra.
+    bounded : float
+        With ``shifts`` off: each spectrum may move by up to this many bands per pixel (a
+        nonnegative mix of ``e ± bounded·slope``); 0: not.
     stop : callable
         Checked before each iteration; when true, the spectra so far are returned.
 
@@ -134,19 +174,28 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
     scale = np.linalg.norm(e, axis=0)
     fit_before = prepared.mean_cone_angle(e)
     done = 0
+    passive = None  # each pixel's nonzero coefficients at the last iteration: where its solve starts
+    k = e.shape[1]
+    bounded = 0.0 if shifts else bounded
     while done < iterations and not stop():
         if shifts or done == 0:  # the background's columns: with the slopes, new each iteration
             qi = with_slopes(q, w, e) if shifts else q
             wq = np.zeros((len(w), 0)) if qi is None else w[:, None] * qi
             xwq = (x @ wq.astype(np.float32)).astype(np.float64)  # (N, r): the pixels' weighted background
-        m = as_seen(e, w, qi)
+        cols, slopes, cost = moved_columns(e, bounded) if bounded else (e, None, 0.0)
+        m = as_seen(cols, w, qi)
         gram = m.T @ m
         c_x = (x @ (w[:, None] * m).astype(np.float32)).astype(np.float64)
-        a = nnls_gram(gram + 1e-12 * np.trace(gram) * np.eye(len(gram)), c_x)
+        c_x -= cost * np.sqrt(np.diag(gram))
+        coef = nnls_gram(gram + 1e-12 * np.trace(gram) * np.eye(len(gram)), c_x, passive=passive)
+        passive = coef > 0
+        a, moves = _summed(coef, k) if bounded else (coef, None)
         # What the background takes of the residual, per pixel, in weighted coordinates.
-        c = xwq - a @ (e.T @ wq)
+        c = xwq - coef @ (cols.T @ wq)
         gram_a = a.T @ a
         target = (a.T.astype(np.float32) @ x).astype(np.float64) - ((a.T @ c) @ wq.T) / (w * w)  # aᵀ(x − P c)
+        if bounded:  # less the moves' part, at this iteration's slopes
+            target -= (a.T @ moves) @ slopes.T
         target = target[fixed:] - gram_a[fixed:, :fixed] @ e[:, :fixed].T  # the fixed spectra's part
         g = gram_a[fixed:, fixed:]
         free = nnls_gram(g + 1e-12 * np.trace(g) * np.eye(len(g)), target.T)
@@ -157,11 +206,16 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
     return Polished(e, float(fit_before), float(prepared.mean_cone_angle(e)), done)
 
 
-def cone_maps(pixels: WeightedPixels, endmembers: np.ndarray) -> np.ndarray:
+def cone_maps(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float = 0.0) -> np.ndarray:
     """Abundance maps (K, N) from the cone fit: each pixel's nonnegative coefficients on the
     spectra, scaled to sum to one (the per-pixel scale is the model's); 1/K where a pixel
-    is zero or explained by none. (With shifts, ``pixels`` is prepared with :func:`with_slopes`.)"""
-    _, a = pixels.cone_fit(endmembers)
+    is zero or explained by none. (With shifts, ``pixels`` is prepared with :func:`with_slopes`;
+    with ``bounded``, each spectrum's coefficient is the sum of its two moved copies'.)"""
+    if bounded:
+        cols, _, cost = moved_columns(endmembers, bounded)
+        a = _summed(pixels.cone_fit(cols, cost)[1], endmembers.shape[1])[0]
+    else:
+        _, a = pixels.cone_fit(endmembers)
     total = a.sum(axis=1, keepdims=True)
     out = np.full_like(a, 1.0 / a.shape[1])
     np.divide(a, total, out=out, where=total > 0)
@@ -170,18 +224,19 @@ def cone_maps(pixels: WeightedPixels, endmembers: np.ndarray) -> np.ndarray:
 
 def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None,
            background: np.ndarray | None, *, iterations: int, fixed: int = 0, shifts: bool = False,
+           bounded: float = 0.0,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, float | int]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
-    of the whole image's cone fit (with ``shifts``, the slopes free as in the polish). Returns
-    the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry.
+    of the whole image's cone fit (with ``shifts`` or ``bounded``, the moves allowed as in the
+    polish). Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry.
     """
     rows = fixed_sample(pixels.shape[0], POLISH_PIXELS)
     p = polish_endmembers(pixels, endmembers, weights, nuisance, iterations=iterations, fixed=fixed,
-                          rows=rows, shifts=shifts, stop=stop)
+                          rows=rows, shifts=shifts, bounded=bounded, stop=stop)
     e = p.endmembers if background is None else lower_envelope(p.endmembers, background)[0]
     image = WeightedPixels(pixels, weights, nuisance=with_slopes(nuisance, weights, e) if shifts else nuisance)
     record = {"iterations": p.iterations, "pixels": int(image.size if rows is None else len(rows)),
-              "shifts": bool(shifts),
+              "shifts": bool(shifts), "band_shift_bands": float(bounded),
               "fit_before_deg": float(np.degrees(p.fit_before)), "fit_after_deg": float(np.degrees(p.fit_after))}
-    return e, cone_maps(image, e), record
+    return e, cone_maps(image, e, bounded), record
