@@ -2,16 +2,18 @@
 
 Each scene of the independent family (:mod:`ftir_unmix.scenes`) is unmixed once with
 ``polish=0``; the same result is then polished as a run does it
-(:func:`ftir_unmix.methods.cnn.cone_polish.polish`) for each iteration count asked for,
-plain (variant ``polishN``, the default) and with the spectra's slopes free per pixel
-(``polish_shifts``, variant ``polishN-shifts``), so the variants differ only by the
-polish. Writes one JSON line per scene: per variant the mean SAD (degrees,
+(:func:`ftir_unmix.methods.cnn.cone_polish.polish`) for each iteration count and each
+``--variants`` asked for: plain (``polishN``), the spectra's slopes free per pixel
+(``polish_shifts``, ``polishN-shifts``), or each spectrum moved by at most D cm⁻¹
+(``polish_band_shift``, ``polishN-bD``; ``bD/T`` with the dead zone T), so the variants
+differ only by the polish. Writes one JSON line per scene: per variant the mean SAD (degrees,
 Hungarian-matched), the abundance RMSE and the per-material figures.
 
 Seeds: as in ``scenes_quality.py``, REPORT_SEEDS only with ``--report``.
 
 Example (the eighteenth report, docs/benchmarks.md; made before ``polish_shifts``, so it has
-no ``-shifts`` variants; the nineteenth's is ``polish_pairs_fresh19_64x256.jsonl``)::
+no ``-shifts`` variants; the nineteenth's is ``polish_pairs_fresh19_64x256.jsonl``, stop 38's
+``polish_pairs_fresh22_64x256.jsonl`` with ``--variants plain,b2,shifts``)::
 
     OMP_NUM_THREADS=1 python benchmarks/polish_pairs.py --seeds 9086,9087,9088,9089,9090 --report \\
         --iterations 10,30 --jobs 2 --out benchmarks/results/polish_pairs_fresh18_64x256.jsonl
