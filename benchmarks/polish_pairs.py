@@ -55,7 +55,7 @@ def run_one(case: str, seed: int, loss: str, iterations: list[int], variants: li
     import ftir_unmix
     from ftir_unmix.methods.cnn import cone_polish
     from ftir_unmix.methods.cnn.cone_polish import polish
-    from ftir_unmix.preprocess.background import weighted_nuisance_basis
+    from ftir_unmix.preprocess import axis_step, weighted_nuisance_basis
     from ftir_unmix.scenes import make_scene
 
     scene = make_scene(case, seed, **size)
@@ -67,7 +67,7 @@ def run_one(case: str, seed: int, loss: str, iterations: list[int], variants: li
     pixels = np.asarray(scene.cube.data, np.float32).reshape(-1, scene.cube.shape[-1])
     background = r.baseline_basis()
     nuisance = None if background is None else weighted_nuisance_basis(background, r.weights)
-    spacing = abs(float(np.median(np.diff(scene.cube.wavenumbers))))
+    spacing = axis_step(scene.cube.wavenumbers)
     default_zone = cone_polish.MOVE_DEAD_ZONE
     for n in iterations:
         for v in variants:

@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from .atmosphere import ATMOSPHERE_LINE_SHARE, AtmosphereEstimate, estimate_atmosphere, narrow_line_share
+from .atmosphere import ATMOSPHERE_LINE_SHARE, AtmosphereEstimate, axis_step, estimate_atmosphere, narrow_line_share
 from .background import (
     BASELINES,
     as_seen,
@@ -27,7 +27,7 @@ from .weights import BandDiagnostics, band_diagnostics, band_weights, force_rang
 
 __all__ = [
     "ATMOSPHERE_LINE_SHARE", "AtmosphereEstimate", "BASELINES", "SCALINGS", "BandDiagnostics", "ScaledPixels",
-    "Scaling", "as_seen", "band_diagnostics", "band_weights", "estimate_atmosphere", "file_mapping",
+    "Scaling", "as_seen", "axis_step", "band_diagnostics", "band_weights", "estimate_atmosphere", "file_mapping",
     "release_pages", "baseline_degree", "below_baseline_share", "force_ranges", "lower_envelope",
     "narrow_line_share", "polynomial_basis", "robust_z", "scale_pixels", "weighted_nuisance_basis",
 ]

@@ -25,7 +25,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 __all__ = ["ATMOSPHERE_COLUMN", "ATMOSPHERE_DOMINANCE", "ATMOSPHERE_LINE_SHARE", "CO2_RANGES", "LINE_WIDTH_CM",
-           "WATER_RANGES", "AtmosphereEstimate", "estimate_atmosphere", "narrow_line_share", "narrow_lines"]
+           "WATER_RANGES", "AtmosphereEstimate", "axis_step", "estimate_atmosphere", "narrow_line_share",
+           "narrow_lines"]
 
 #: Lines narrower than this (the Gaussian smoothing's standard deviation, cm⁻¹) count as atmosphere.
 LINE_WIDTH_CM = 4.0
@@ -49,13 +50,18 @@ BLOCKS_PER_COMPONENT = 8
 ATMOSPHERE_LINE_SHARE = 0.2
 
 
+def axis_step(wavenumbers: np.ndarray) -> float:
+    """The spectral axis' typical step, in its units (the median spacing, whichever way the
+    axis runs; 1 for a single band): how a width or a move given in cm⁻¹ becomes bands."""
+    wn = np.asarray(wavenumbers, dtype=np.float64)
+    return float(np.median(np.abs(np.diff(wn)))) if wn.size > 1 else 1.0
+
+
 def narrow_lines(spectra: np.ndarray, wavenumbers: np.ndarray) -> np.ndarray:
     """The part of each spectrum (columns of ``spectra``, (B, K)) narrower than :data:`LINE_WIDTH_CM`:
     the spectrum minus its Gaussian smoothing along the band axis."""
     e = np.asarray(spectra, dtype=np.float64)
-    wn = np.asarray(wavenumbers, dtype=np.float64)
-    step = float(np.median(np.abs(np.diff(wn)))) if wn.size > 1 else 1.0
-    return e - gaussian_filter1d(e, LINE_WIDTH_CM / max(step, 1e-12), axis=0, mode="nearest")
+    return e - gaussian_filter1d(e, LINE_WIDTH_CM / max(axis_step(wavenumbers), 1e-12), axis=0, mode="nearest")
 
 
 def narrow_line_share(spectra: np.ndarray, wavenumbers: np.ndarray) -> np.ndarray:

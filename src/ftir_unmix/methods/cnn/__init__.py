@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ...metrics import match_endmembers, spectral_angles
-from ...preprocess import ATMOSPHERE_LINE_SHARE, below_baseline_share, lower_envelope, narrow_line_share
+from ...preprocess import ATMOSPHERE_LINE_SHARE, axis_step, below_baseline_share, lower_envelope, narrow_line_share
 from ...preprocess.atmosphere import LINE_WIDTH_CM
 from ...trust import BELOW_BASELINE_DOUBT
 from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
@@ -296,7 +296,7 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     endmembers, abundances, record = polish(
         inp.pixels, out.endmembers, inp.loss_weights, inp.nuisance, inp.background, iterations=cfg.polish,
         fixed=0 if inp.known is None else inp.known.shape[1], shifts=cfg.polish_shifts,
-        bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / _spacing(inp.wavenumbers),
+        bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
         stop=lambda: should_stop(inp.stop))
     out.record["polished"] = record
     if checked:
@@ -311,11 +311,6 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     h, w_img = inp.shape
     return dataclasses.replace(out, endmembers=endmembers, abundances=abundances.reshape(cfg.k, h, w_img),
                                cancelled=cancelled, timings={**out.timings, "polish_s": time.perf_counter() - t})
-
-
-def _spacing(wavenumbers: np.ndarray) -> float:
-    """The spectral axis' typical step (its units), for a move along it given in those units."""
-    return abs(float(np.median(np.diff(wavenumbers)))) if len(wavenumbers) > 1 else 1.0
 
 
 def _signs(inp: MethodInput, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
