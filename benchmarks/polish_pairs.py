@@ -5,9 +5,12 @@ Each scene of the independent family (:mod:`ftir_unmix.scenes`) is unmixed once 
 (:func:`ftir_unmix.methods.cnn.cone_polish.polish`) for each iteration count and each
 ``--variants`` asked for: plain (``polishN``), the spectra's slopes free per pixel
 (``polish_shifts``, ``polishN-shifts``), or each spectrum moved by at most D cm⁻¹
-(``polish_band_shift``, ``polishN-bD``; ``bD/T`` with the dead zone T), so the variants
-differ only by the polish. Writes one JSON line per scene: per variant the mean SAD (degrees,
-Hungarian-matched), the abundance RMSE and the per-material figures.
+(``polish_band_shift``, ``polishN-bD``; ``bD/T`` with the dead zone fixed at T, ``bD/nC`` with
+it C times the image's noise, at least ``MOVE_DEAD_ZONE``), so the variants differ only by the
+polish. Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched),
+the abundance RMSE and the per-material figures. With ``--cache DIR`` the unpolished runs are
+kept there and read back by the next sweep of the same scenes (same loss and size): a sweep of
+polish settings then takes minutes.
 
 Seeds: as in ``scenes_quality.py``, REPORT_SEEDS only with ``--report``.
 
@@ -47,36 +50,55 @@ def _scores(scene: Any, endmembers: np.ndarray, abundances: np.ndarray) -> dict[
             "per_rmse": [float(v) for v in np.sqrt(np.mean((truth - est) ** 2, axis=1))]}
 
 
+def _unpolished(scene: Any, loss: str, cache: Path | None, name: str) -> dict[str, np.ndarray]:
+    """The scene's run without the polish: its spectra, maps, band weights and background basis
+    (empty: none), read from ``cache`` where an earlier sweep left it there."""
+    import ftir_unmix
+
+    path = None if cache is None else cache / f"{name}.npz"
+    if path is not None and path.exists():
+        with np.load(path) as saved:
+            return dict(saved)
+    r = ftir_unmix.unmix(scene.cube, scene.k, loss=loss, polish=0)
+    background = r.baseline_basis()
+    run = {"endmembers": np.asarray(r.endmembers, np.float64), "abundances": np.asarray(r.abundances),
+           "weights": np.asarray(r.weights), "background": np.zeros((0, 0)) if background is None else background}
+    if path is not None:
+        np.savez(path, **run)
+    return run
+
+
 def run_one(case: str, seed: int, loss: str, iterations: list[int], variants: list[str],
-            size: dict[str, int]) -> dict[str, Any]:
+            size: dict[str, int], cache: Path | None = None) -> dict[str, Any]:
     """One scene: trained once without the polish, then polished ``iterations`` times, each of
     ``variants``: ``plain``, ``shifts`` (the slopes free) or ``bD`` (each spectrum moved by at most
-    D cm⁻¹; ``bD/T`` with the dead zone T instead of the default's)."""
-    import ftir_unmix
+    D cm⁻¹; ``bD/T`` with the dead zone fixed at T, ``bD/nC`` with it C times the noise)."""
     from ftir_unmix.methods.cnn import cone_polish
     from ftir_unmix.methods.cnn.cone_polish import polish
     from ftir_unmix.preprocess import axis_step, weighted_nuisance_basis
     from ftir_unmix.scenes import make_scene
 
     scene = make_scene(case, seed, **size)
-    r = ftir_unmix.unmix(scene.cube, scene.k, loss=loss, polish=0)
+    r = _unpolished(scene, loss, cache, f"{case}_{seed}_{loss}_{size['height']}x{size['width']}")
     out = {"case": case, "seed": seed, "loss": loss, "names": scene.names, "minors": scene.info["minors"],
-           "variants": {"none": _scores(scene, r.endmembers, r.abundances)}}
+           "variants": {"none": _scores(scene, r["endmembers"], r["abundances"])}}
     # The run's pixels are the cube's divided by one number (scaling="global"), to which the
     # cone fit and the maps (scaled to sum to one) are blind.
     pixels = np.asarray(scene.cube.data, np.float32).reshape(-1, scene.cube.shape[-1])
-    background = r.baseline_basis()
-    nuisance = None if background is None else weighted_nuisance_basis(background, r.weights)
+    background = r["background"] if r["background"].size else None
+    nuisance = None if background is None else weighted_nuisance_basis(background, r["weights"])
     spacing = axis_step(scene.cube.wavenumbers)
-    default_zone = cone_polish.MOVE_DEAD_ZONE
+    defaults = cone_polish.MOVE_DEAD_ZONE, cone_polish.DEAD_ZONE_PER_NOISE
     for n in iterations:
         for v in variants:
             name = f"polish{n}" if v == "plain" else f"polish{n}-{v}"
             move, _, zone = v[1:].partition("/")
             bounded = float(move) / spacing if v.startswith("b") else 0.0
-            cone_polish.MOVE_DEAD_ZONE = float(zone) if zone else default_zone
+            fixed_zone = (float(zone), 0.0) if zone and not zone.startswith("n") else None
+            cone_polish.MOVE_DEAD_ZONE, cone_polish.DEAD_ZONE_PER_NOISE = (
+                fixed_zone or ((defaults[0], float(zone[1:])) if zone else defaults))
             t = time.perf_counter()
-            e, maps, record = polish(pixels, np.asarray(r.endmembers, np.float64), r.weights, nuisance,
+            e, maps, record = polish(pixels, r["endmembers"], r["weights"], nuisance,
                                      background, iterations=n, shifts=v == "shifts", bounded=bounded)
             out["variants"][name] = {**_scores(scene, e, maps.reshape(scene.abundances.shape)), **record,
                                      "polish_s": time.perf_counter() - t}
@@ -93,12 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", default="30", help="comma-separated polish iterations to compare with none")
     ap.add_argument("--variants", default="plain,shifts",
                     help="comma-separated: plain, shifts (slopes free), bD (bands moved by at most D cm⁻¹), "
-                         "bD/T (... with the dead zone T)")
+                         "bD/T (... with the dead zone fixed at T), bD/nC (... with it C times the noise)")
     ap.add_argument("--height", type=int, default=64)
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", type=Path, required=True, help="JSON lines, appended as scenes finish")
     ap.add_argument("--report", action="store_true", help="allow REPORT_SEEDS")
+    ap.add_argument("--cache", type=Path, help="folder for the unpolished runs: kept, and read back by later sweeps")
     args = ap.parse_args(argv)
     refuse_without_shared_data(ap)
     cases = list(CASES) if args.cases == "all" else args.cases.split(",")
@@ -106,8 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     iterations = [int(v) for v in args.iterations.split(",")]
     size = {"height": args.height, "width": args.width}
     variants = args.variants.split(",")
+    if args.cache is not None:
+        args.cache.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as ex, args.out.open("a") as f:
-        futures = [ex.submit(run_one, c, s, args.loss, iterations, variants, size) for s in seeds for c in cases]
+        futures = [ex.submit(run_one, c, s, args.loss, iterations, variants, size, args.cache)
+                   for s in seeds for c in cases]
         for future in as_completed(futures):
             line = future.result()
             f.write(json.dumps(line) + "\n")

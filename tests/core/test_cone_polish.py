@@ -9,7 +9,7 @@ import pytest
 
 from ftir_unmix import unmix
 from ftir_unmix.config import UnmixConfig
-from ftir_unmix.methods.cnn.cone_polish import cone_maps, polish_endmembers, with_slopes
+from ftir_unmix.methods.cnn.cone_polish import cone_maps, noise_level, polish_endmembers, with_slopes
 from ftir_unmix.metrics import WeightedPixels, endmember_sad
 from ftir_unmix.preprocess.background import as_seen, polynomial_basis, weighted_nuisance_basis
 
@@ -130,6 +130,7 @@ def test_a_run_with_the_polish_records_it_and_its_maps_sum_to_one(small_section,
     assert record["shifts"] is ("polish_shifts" in moves) and UnmixConfig.polish_shifts is False
     step = abs(float(np.median(np.diff(small_section.cube.wavenumbers))))
     assert record["band_shift_bands"] == pytest.approx(moves.get("polish_band_shift", 0.0) / step)
+    assert (record["dead_zone"] >= 1e-3) is ("polish_band_shift" in moves)  # shifts free: no zone
     assert record["fit_after_deg"] < record["fit_before_deg"]
     assert np.allclose(r.abundances.sum(axis=0), 1.0, atol=1e-5) and r.abundances.min() >= 0.0
     off = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=0, seed=0)
@@ -209,14 +210,45 @@ def test_a_bounded_move_still_takes_spectra_started_inside_the_data_to_the_truth
     start = _mixed_inwards(truth)
     bands = 2.0 / float(WN[1] - WN[0])  # ± 2 cm⁻¹ on this 28 cm⁻¹ axis
     sad = {}
-    for zone in (0.0, cone_polish.MOVE_DEAD_ZONE):
-        monkeypatch.setattr(cone_polish, "MOVE_DEAD_ZONE", zone)
+    defaults = cone_polish.MOVE_DEAD_ZONE, cone_polish.DEAD_ZONE_PER_NOISE
+    for zone, (least, per_noise) in {"off": (0.0, 0.0), "on": defaults}.items():
+        monkeypatch.setattr(cone_polish, "MOVE_DEAD_ZONE", least)
+        monkeypatch.setattr(cone_polish, "DEAD_ZONE_PER_NOISE", per_noise)
         p = polish_endmembers(x, start, w, None, iterations=200, bounded=bands)
-        sad["off" if zone == 0.0 else "on"] = float(endmember_sad(truth, p.endmembers).mean())
+        sad[zone] = float(endmember_sad(truth, p.endmembers).mean())
     assert sad["on"] < 0.05, sad  # as the plain polish (0.001°)
     assert sad["off"] > 0.5, sad  # without the dead zone they stop short (1.1°)
     maps = cone_maps(WeightedPixels(x, w), p.endmembers, bands)
     assert np.allclose(maps.sum(axis=0), 1.0) and np.sqrt(((maps - a.T) ** 2).mean()) < 0.01
+
+
+@pytest.mark.parametrize("sigma", [0.005, 0.02])
+def test_the_noise_level_is_the_weighted_noise_per_band_of_unit_pixels(sigma):
+    """Jagged weights must not read as noise: they multiply the smooth spectra after differencing."""
+    rng = np.random.default_rng(2)
+    truth = np.column_stack([_moved(c, np.zeros(1))[:, 0] for c in CENTRES])
+    clean = rng.dirichlet(np.ones(3), 1000) @ truth.T
+    clean /= np.linalg.norm(clean, axis=1, keepdims=True)
+    w = rng.uniform(0.5, 1.0, WN_FINE.size)
+    x = clean + sigma * rng.standard_normal(clean.shape)
+    norms = np.linalg.norm(x * w, axis=1)
+    expected = sigma * np.median(w) / np.median(norms)
+    assert noise_level(x / norms[:, None], w) == pytest.approx(expected, rel=0.15)
+    assert noise_level(clean / np.linalg.norm(clean * w, axis=1, keepdims=True), w) < 0.2 * expected
+
+
+def test_the_dead_zone_follows_the_noise():
+    from ftir_unmix.methods.cnn import cone_polish
+
+    truth, _, x, _ = _mixtures(n=400)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    zones = []
+    for sigma in (0.0, 0.02):
+        noisy = x + sigma * np.random.default_rng(3).standard_normal(x.shape)
+        zones.append(polish_endmembers(noisy, truth, np.ones(WN.size), None, iterations=1, bounded=0.5).dead_zone)
+    assert zones[0] == cone_polish.MOVE_DEAD_ZONE  # noise-free: the least zone
+    assert zones[1] == pytest.approx(cone_polish.DEAD_ZONE_PER_NOISE * 0.02, rel=0.2)
+    assert polish_endmembers(x, truth, np.ones(WN.size), None, iterations=1).dead_zone == 0.0  # no move, no zone
 
 
 def test_a_cone_fit_cost_leaves_out_columns_that_explain_little():

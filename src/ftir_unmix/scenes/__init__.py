@@ -90,5 +90,6 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: 9106-9110 a twenty-first, with the refinement's subtraction gaining on the spot's weak bands
 #: only (``refinement.OWN_BAND_SHARE``); 9111-9115 the polish with each spectrum moved by at most
 #: 2 cm⁻¹ per pixel (``polish_band_shift``) against the plain polish on the same trainings;
-#: 9116-9120 a twenty-second, the defaults with those moves.
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9121))
+#: 9116-9120 a twenty-second, the defaults with those moves; 9121-9125 the moves' dead zone
+#: scaled to the image's noise (``cone_polish.DEAD_ZONE_PER_NOISE``) against the fixed one.
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9126))

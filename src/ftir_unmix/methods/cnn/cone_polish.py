@@ -33,10 +33,10 @@ nonnegative coefficients, so the move is at most δ times the material's share. 
 to move also takes up the small residuals of pixels just outside the cone, which are what
 push spectra started inside the data outwards (with the slopes free, or a bounded move
 alone, noise-free mixtures stop 1–1.5° short of the truth). So a moved column has a price
-(:data:`MOVE_DEAD_ZONE`): a pixel moves a spectrum only where its residual along the move is
-more than that share of its norm. In the spectra step the slopes are held, as above. The
-3K nearly collinear columns give pixels many passive sets: each solve starts from the last
-iteration's (:func:`~ftir_unmix._nnls.nnls_gram`).
+(:func:`move_dead_zone`): a pixel moves a spectrum only where its residual along the move is
+more than a small share of its norm, and more than the image's noise along it. In the
+spectra step the slopes are held, as above. The 3K nearly collinear columns give pixels many
+passive sets: each solve starts from the last iteration's (:func:`~ftir_unmix._nnls.nnls_gram`).
 
 What it cannot tell: that fit is lowest when the spectra enclose every pixel, so where the
 pure pixels of a material vary otherwise (contact; a real scene's soil and water) the
@@ -58,8 +58,8 @@ from ...metrics import WeightedPixels
 from ...preprocess.background import as_seen, lower_envelope
 from .refinement import fixed_sample
 
-__all__ = ["MOVE_DEAD_ZONE", "POLISH_PIXELS", "Polished", "cone_maps", "moved_columns", "polish", "polish_endmembers",
-           "with_slopes"]
+__all__ = ["DEAD_ZONE_PER_NOISE", "MOVE_DEAD_ZONE", "POLISH_PIXELS", "Polished", "cone_maps", "move_dead_zone",
+           "moved_columns", "noise_level", "polish", "polish_endmembers", "with_slopes"]
 
 #: The spectra are fitted to a fixed sample of this many pixels (all of a smaller image): each
 #: iteration reads them twice. On six tuning runs at 64×256 px, 8192 ended within 0.02° of all 16 384.
@@ -74,16 +74,38 @@ POLISH_PIXELS = 8192
 #: on the family's tuning seeds (0.0005 / 0.001 / 0.002 within 0.04° of each other).
 MOVE_DEAD_ZONE = 1e-3
 
+#: ... and at least this many times the image's noise per band (:func:`noise_level`): noise
+#: projects onto a unit direction with that spread, and moves that follow it bend the spectra.
+DEAD_ZONE_PER_NOISE = 1.0
 
-def moved_columns(endmembers: np.ndarray, bounded: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+def noise_level(unit_pixels: np.ndarray, weights: np.ndarray) -> float:
+    """The noise per band of pixels scaled to unit weighted norm (N, B), weighted: the median
+    over pixels of the robust spread of their second differences (a band's shape is smooth
+    over three bands, the noise is not) times each band's weight (after differencing: the
+    weights need not be smooth), divided by √6, which is what second differences multiply
+    white noise's spread by."""
+    w = np.asarray(weights, np.float32)[1:-1]
+    d2 = np.diff(np.asarray(unit_pixels, np.float32), 2, axis=1) * w
+    spread = 1.4826 * np.median(np.abs(d2 - np.median(d2, axis=1, keepdims=True)), axis=1)
+    return float(np.median(spread)) / np.sqrt(6.0)
+
+
+def move_dead_zone(noise: float) -> float:
+    """The dead zone of a bounded move for an image with this :func:`noise_level`:
+    :data:`MOVE_DEAD_ZONE`, or :data:`DEAD_ZONE_PER_NOISE` times the noise where that is more."""
+    return float(max(MOVE_DEAD_ZONE, DEAD_ZONE_PER_NOISE * noise))
+
+
+def moved_columns(endmembers: np.ndarray, bounded: float, zone: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The columns of a bounded move (B, 3K): each spectrum, and it plus and minus ``bounded``
     times its slope (a move by ± ``bounded`` bands, to first order); the slopes (B, K); and each
-    column's cost for :meth:`~ftir_unmix.metrics.WeightedPixels.cone_fit` (the moved ones
-    :data:`MOVE_DEAD_ZONE`)."""
+    column's cost for :meth:`~ftir_unmix.metrics.WeightedPixels.cone_fit` (the moved ones ``zone``,
+    :func:`move_dead_zone`)."""
     e = np.asarray(endmembers, np.float64)
     g = bounded * np.gradient(e, axis=0)
     k = e.shape[1]
-    return np.hstack([e, e + g, e - g]), g, np.repeat([0.0, MOVE_DEAD_ZONE, MOVE_DEAD_ZONE], k)
+    return np.hstack([e, e + g, e - g]), g, np.repeat([0.0, zone, zone], k)
 
 
 def _summed(a3: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,12 +123,15 @@ class Polished:
     fit_before, fit_after : float
         Mean cone angle (radians; the plain fit, without the slopes) of the sampled pixels before and after.
     iterations : int
+    dead_zone : float
+        The bounded move's dead zone (:func:`move_dead_zone`; 0 without a bounded move).
     """
 
     endmembers: np.ndarray
     fit_before: float
     fit_after: float
     iterations: int
+    dead_zone: float = 0.0
 
 
 def with_slopes(nuisance: np.ndarray | None, weights: np.ndarray, endmembers: np.ndarray) -> np.ndarray:
@@ -177,12 +202,13 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
     passive = None  # each pixel's nonzero coefficients at the last iteration: where its solve starts
     k = e.shape[1]
     bounded = 0.0 if shifts else bounded
+    zone = move_dead_zone(noise_level(x[::4], w)) if bounded else 0.0
     while done < iterations and not stop():
         if shifts or done == 0:  # the background's columns: with the slopes, new each iteration
             qi = with_slopes(q, w, e) if shifts else q
             wq = np.zeros((len(w), 0)) if qi is None else w[:, None] * qi
             xwq = (x @ wq.astype(np.float32)).astype(np.float64)  # (N, r): the pixels' weighted background
-        cols, slopes, cost = moved_columns(e, bounded) if bounded else (e, None, 0.0)
+        cols, slopes, cost = moved_columns(e, bounded, zone) if bounded else (e, None, 0.0)
         m = as_seen(cols, w, qi)
         gram = m.T @ m
         c_x = (x @ (w[:, None] * m).astype(np.float32)).astype(np.float64)
@@ -203,16 +229,18 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
         used = norm > 0  # a spectrum no pixel uses stays as it was
         e[:, fixed:][:, used] = free[:, used] * (scale[fixed:][used] / norm[used])
         done += 1
-    return Polished(e, float(fit_before), float(prepared.mean_cone_angle(e)), done)
+    return Polished(e, float(fit_before), float(prepared.mean_cone_angle(e)), done, zone)
 
 
-def cone_maps(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float = 0.0) -> np.ndarray:
+def cone_maps(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float = 0.0,
+              zone: float | None = None) -> np.ndarray:
     """Abundance maps (K, N) from the cone fit: each pixel's nonnegative coefficients on the
     spectra, scaled to sum to one (the per-pixel scale is the model's); 1/K where a pixel
     is zero or explained by none. (With shifts, ``pixels`` is prepared with :func:`with_slopes`;
-    with ``bounded``, each spectrum's coefficient is the sum of its two moved copies'.)"""
+    with ``bounded``, each spectrum's coefficient is the sum of its two moved copies', with the
+    dead zone ``zone``; default :data:`MOVE_DEAD_ZONE`.)"""
     if bounded:
-        cols, _, cost = moved_columns(endmembers, bounded)
+        cols, _, cost = moved_columns(endmembers, bounded, move_dead_zone(0.0) if zone is None else zone)
         a = _summed(pixels.cone_fit(cols, cost)[1], endmembers.shape[1])[0]
     else:
         _, a = pixels.cone_fit(endmembers)
@@ -237,6 +265,6 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     e = p.endmembers if background is None else lower_envelope(p.endmembers, background)[0]
     image = WeightedPixels(pixels, weights, nuisance=with_slopes(nuisance, weights, e) if shifts else nuisance)
     record = {"iterations": p.iterations, "pixels": int(image.size if rows is None else len(rows)),
-              "shifts": bool(shifts), "band_shift_bands": float(bounded),
+              "shifts": bool(shifts), "band_shift_bands": float(bounded), "dead_zone": p.dead_zone,
               "fit_before_deg": float(np.degrees(p.fit_before)), "fit_after_deg": float(np.degrees(p.fit_after))}
-    return e, cone_maps(image, e, bounded), record
+    return e, cone_maps(image, e, bounded, p.dead_zone), record
