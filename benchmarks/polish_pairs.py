@@ -68,6 +68,16 @@ def _unpolished(scene: Any, loss: str, cache: Path | None, name: str) -> dict[st
     return run
 
 
+def _zone_setting(zone: str, defaults: tuple[float, float]) -> tuple[float, float]:
+    """``(MOVE_DEAD_ZONE, DEAD_ZONE_PER_NOISE)`` for a variant's zone: "" the defaults, "T" fixed
+    at T, "nC" C times the noise (at least the default least zone)."""
+    if not zone:
+        return defaults
+    if zone.startswith("n"):
+        return defaults[0], float(zone[1:])
+    return float(zone), 0.0
+
+
 def run_one(case: str, seed: int, loss: str, iterations: list[int], variants: list[str],
             size: dict[str, int], cache: Path | None = None) -> dict[str, Any]:
     """One scene: trained once without the polish, then polished ``iterations`` times, each of
@@ -94,9 +104,7 @@ def run_one(case: str, seed: int, loss: str, iterations: list[int], variants: li
             name = f"polish{n}" if v == "plain" else f"polish{n}-{v}"
             move, _, zone = v[1:].partition("/")
             bounded = float(move) / spacing if v.startswith("b") else 0.0
-            fixed_zone = (float(zone), 0.0) if zone and not zone.startswith("n") else None
-            cone_polish.MOVE_DEAD_ZONE, cone_polish.DEAD_ZONE_PER_NOISE = (
-                fixed_zone or ((defaults[0], float(zone[1:])) if zone else defaults))
+            cone_polish.MOVE_DEAD_ZONE, cone_polish.DEAD_ZONE_PER_NOISE = _zone_setting(zone, defaults)
             t = time.perf_counter()
             e, maps, record = polish(pixels, r["endmembers"], r["weights"], nuisance,
                                      background, iterations=n, shifts=v == "shifts", bounded=bounded)
