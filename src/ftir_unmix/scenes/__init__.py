@@ -91,5 +91,6 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: only (``refinement.OWN_BAND_SHARE``); 9111-9115 the polish with each spectrum moved by at most
 #: 2 cm⁻¹ per pixel (``polish_band_shift``) against the plain polish on the same trainings;
 #: 9116-9120 a twenty-second, the defaults with those moves; 9121-9125 the moves' dead zone
-#: scaled to the image's noise (``cone_polish.DEAD_ZONE_PER_NOISE``) against the fixed one.
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9126))
+#: scaled to the image's noise (``cone_polish.DEAD_ZONE_PER_NOISE``) against the fixed one;
+#: 9126-9130 a twenty-third, the defaults with that zone.
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9131))
