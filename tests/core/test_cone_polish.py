@@ -9,6 +9,7 @@ import pytest
 
 from ftir_unmix import unmix
 from ftir_unmix.config import UnmixConfig
+from ftir_unmix.methods.cnn import cone_polish
 from ftir_unmix.methods.cnn.cone_polish import cone_maps, noise_level, polish_endmembers, with_slopes
 from ftir_unmix.metrics import WeightedPixels, endmember_sad
 from ftir_unmix.preprocess.background import as_seen, polynomial_basis, weighted_nuisance_basis
@@ -203,8 +204,6 @@ def test_with_a_bounded_move_the_maps_of_materials_whose_bands_move_are_right():
 
 def test_a_bounded_move_still_takes_spectra_started_inside_the_data_to_the_truth(monkeypatch):
     """Where nothing moves, the moves must not take up the residuals that push the spectra out."""
-    from ftir_unmix.methods.cnn import cone_polish
-
     truth, a, x, _ = _mixtures()
     w = np.random.default_rng(1).uniform(0.3, 1.0, WN.size)
     start = _mixed_inwards(truth)
@@ -238,8 +237,6 @@ def test_the_noise_level_is_the_weighted_noise_per_band_of_unit_pixels(sigma):
 
 
 def test_the_dead_zone_follows_the_noise():
-    from ftir_unmix.methods.cnn import cone_polish
-
     truth, _, x, _ = _mixtures(n=400)
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
     zones = []
