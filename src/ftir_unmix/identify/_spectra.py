@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..preprocess.background import lower_envelope, polynomial_basis
+from ..preprocess.noise import difference_noise
 
 __all__ = [
     "CO2_REGION",
@@ -134,14 +135,9 @@ def derivative(wavenumbers: np.ndarray, values: np.ndarray, order: int = 1) -> n
 
 
 def noise_sigma(values: np.ndarray) -> float:
-    """Robust standard deviation of white noise: MAD of the first differences / (0.6745 √2).
-
-    Smooth bands change little from one band to the next, so the differences are mostly noise.
-    """
-    d = np.diff(np.asarray(values, dtype=np.float64))
-    if d.size == 0:
-        return 0.0
-    return float(np.median(np.abs(d - np.median(d)))) / (0.6745 * np.sqrt(2.0))
+    """Robust standard deviation of white noise in one spectrum, from its first differences
+    (:func:`ftir_unmix.preprocess.noise.difference_noise`)."""
+    return float(difference_noise(np.asarray(values, dtype=np.float64), 1))
 
 
 def band_mask(wavenumbers: np.ndarray, region: tuple[float, float]) -> np.ndarray:

@@ -7,7 +7,8 @@
   picks endmember spectra that are zero where the material is transparent;
 - :mod:`.atmosphere`: how much of a spectrum is narrow atmospheric lines (water vapour), and the
   spectra of the image's drifting water vapour and CO₂, estimated from the image;
-- :mod:`.scaling`: scaling of the pixel spectra.
+- :mod:`.scaling`: scaling of the pixel spectra;
+- :mod:`.noise`: white noise per band read from the spectra's differences.
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ import numpy as np
 from ..._nnls import nnls_gram
 from ...metrics import WeightedPixels
 from ...preprocess.background import as_seen, lower_envelope
+from ...preprocess.noise import difference_noise
 from .refinement import fixed_sample
 
 __all__ = ["DEAD_ZONE_PER_NOISE", "MOVE_DEAD_ZONE", "POLISH_PIXELS", "Polished", "cone_maps", "move_dead_zone",
@@ -83,12 +84,8 @@ def noise_level(unit_pixels: np.ndarray, weights: np.ndarray) -> float:
     """The noise per band of pixels scaled to unit weighted norm (N, B), weighted: the median
     over pixels of the robust spread of their second differences (a band's shape is smooth
     over three bands, the noise is not) times each band's weight (after differencing: the
-    weights need not be smooth), divided by √6, which is what second differences multiply
-    white noise's spread by."""
-    w = np.asarray(weights, np.float32)[1:-1]
-    d2 = np.diff(np.asarray(unit_pixels, np.float32), 2, axis=1) * w
-    spread = 1.4826 * np.median(np.abs(d2 - np.median(d2, axis=1, keepdims=True)), axis=1)
-    return float(np.median(spread)) / np.sqrt(6.0)
+    weights need not be smooth; :func:`~ftir_unmix.preprocess.noise.difference_noise`)."""
+    return float(np.median(difference_noise(np.asarray(unit_pixels, np.float32), 2, weights=weights, axis=1)))
 
 
 def move_dead_zone(noise: float) -> float:
