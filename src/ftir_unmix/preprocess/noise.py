@@ -42,10 +42,10 @@ def difference_noise(values: np.ndarray, order: int = 1, *, weights: np.ndarray 
     -------
     float or ndarray
         The noise per band, one value per spectrum (the other axes); 0 for fewer than
-        ``order + 1`` bands. The dtype follows ``values`` (at least float32).
+        ``order + 1`` bands. float32 stays float32; any other type is computed in float64.
     """
     x = np.moveaxis(np.asarray(values), axis, -1)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype not in (np.float32, np.float64):
         x = x.astype(np.float64)
     if x.shape[-1] <= order:
         return 0.0 if x.ndim == 1 else np.zeros(x.shape[:-1], x.dtype)
