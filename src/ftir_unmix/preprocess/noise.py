@@ -29,8 +29,8 @@ def difference_noise(values: np.ndarray, order: int = 1, *, weights: np.ndarray 
     values : ndarray
         Spectra, bands along ``axis``.
     order : int
-        1 or 2: first differences follow a steep band less than noise does; second
-        differences also cancel a band's slope.
+        1 or 2 (any order ≥ 1 works): first differences also carry a band's slope, which
+        inflates them where the noise is small against it; second differences cancel it.
     weights : ndarray (B,), optional
         Per-band weights multiplied into the differences (after differencing, so weights
         that jump from band to band do not read as noise); each difference takes the weight
