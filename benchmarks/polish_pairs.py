@@ -6,13 +6,20 @@ Each scene of the independent family (:mod:`ftir_unmix.scenes`) is unmixed once 
 ``--variants`` asked for: plain (``polishN``), the spectra's slopes free per pixel
 (``polish_shifts``, ``polishN-shifts``), or each spectrum moved by at most D cm⁻¹
 (``polish_band_shift``, ``polishN-bD``; ``bD/T`` with the dead zone fixed at T, ``bD/nC`` with
-it C times the image's noise, at least ``MOVE_DEAD_ZONE``), so the variants differ only by the
-polish. Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched),
-the abundance RMSE and the per-material figures. With ``--cache DIR`` the unpolished runs are
-kept there and read back by the next sweep of the same scenes (same loss and size): a sweep of
-polish settings then takes minutes.
+it C times the image's noise, at least ``MOVE_DEAD_ZONE``); a suffix ``+P`` goes on to P
+iterations in all where no endmember has nearly pure pixels (``polish_no_pure``; ``b2+300``),
+so the variants differ only by the polish. Writes one JSON line per scene: per variant the
+mean SAD (degrees, Hungarian-matched), the abundance RMSE and the per-material figures. With
+``--cache DIR`` the unpolished runs are kept there and read back by the next sweep of the same
+scenes (same loss and size): a sweep of polish settings then takes minutes.
 
 Seeds: as in ``scenes_quality.py``, REPORT_SEEDS only with ``--report``.
+
+Stop 41's pairs (the twenty-fourth report: the default before it, ``b2``, against the default
+with the further iterations, ``b2+300``; the same with ``--loss sad``)::
+
+    OMP_NUM_THREADS=1 python benchmarks/polish_pairs.py --seeds 9131,9132,9133,9134,9135 --report \
+        --variants b2,b2+300 --jobs 2 --out benchmarks/results/polish_pairs_fresh24_64x256.jsonl
 
 Example (the eighteenth report, docs/benchmarks.md; made before ``polish_shifts``, so it has
 no ``-shifts`` variants; the nineteenth's is ``polish_pairs_fresh19_64x256.jsonl``, stop 38's
@@ -82,7 +89,8 @@ def run_one(case: str, seed: int, loss: str, iterations: list[int], variants: li
             size: dict[str, int], cache: Path | None = None) -> dict[str, Any]:
     """One scene: trained once without the polish, then polished ``iterations`` times, each of
     ``variants``: ``plain``, ``shifts`` (the slopes free) or ``bD`` (each spectrum moved by at most
-    D cm⁻¹; ``bD/T`` with the dead zone fixed at T, ``bD/nC`` with it C times the noise)."""
+    D cm⁻¹; ``bD/T`` with the dead zone fixed at T, ``bD/nC`` with it C times the noise), each
+    with ``+P``: on to P iterations in all where no endmember has nearly pure pixels."""
     from ftir_unmix.methods.cnn import cone_polish
     from ftir_unmix.methods.cnn.cone_polish import polish
     from ftir_unmix.preprocess import axis_step, weighted_nuisance_basis
@@ -100,14 +108,16 @@ def run_one(case: str, seed: int, loss: str, iterations: list[int], variants: li
     spacing = axis_step(scene.cube.wavenumbers)
     defaults = cone_polish.MOVE_DEAD_ZONE, cone_polish.DEAD_ZONE_PER_NOISE
     for n in iterations:
-        for v in variants:
-            name = f"polish{n}" if v == "plain" else f"polish{n}-{v}"
+        for name_v in variants:
+            name = f"polish{n}" if name_v == "plain" else f"polish{n}-{name_v}"
+            v, _, no_pure = name_v.partition("+")
             move, _, zone = v[1:].partition("/")
             bounded = float(move) / spacing if v.startswith("b") else 0.0
             cone_polish.MOVE_DEAD_ZONE, cone_polish.DEAD_ZONE_PER_NOISE = _zone_setting(zone, defaults)
             t = time.perf_counter()
             e, maps, record = polish(pixels, r["endmembers"], r["weights"], nuisance,
-                                     background, iterations=n, shifts=v == "shifts", bounded=bounded)
+                                     background, iterations=n, no_pure_iterations=int(no_pure or 0),
+                                     shifts=v == "shifts", bounded=bounded)
             out["variants"][name] = {**_scores(scene, e, maps.reshape(scene.abundances.shape)), **record,
                                      "polish_s": time.perf_counter() - t}
     return out
@@ -123,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", default="30", help="comma-separated polish iterations to compare with none")
     ap.add_argument("--variants", default="plain,shifts",
                     help="comma-separated: plain, shifts (slopes free), bD (bands moved by at most D cm⁻¹), "
-                         "bD/T (... with the dead zone fixed at T), bD/nC (... with it C times the noise)")
+                         "bD/T (... with the dead zone fixed at T), bD/nC (... with it C times the noise); "
+                         "each with +P: on to P iterations where no endmember has nearly pure pixels")
     ap.add_argument("--height", type=int, default=64)
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--jobs", type=int, default=1)

@@ -224,6 +224,15 @@ class UnmixConfig:
         Recorded under ``polished``
         (docs/benchmarks.md, stop 34: better on most held-out scenes, worse where a
         material's pure pixels vary much, and on Samson).
+    polish_no_pure : int
+        Fast protocol: where after ``polish`` iterations no endmember has nearly pure pixels
+        (the 99th percentile of every endmember's share of the maps below
+        :data:`~ftir_unmix.methods.cnn.cone_polish.NO_PURE_SHARE`, 0.75), the polish goes on to
+        this many iterations in all. There the data stop short of every spectrum and the fit is
+        nearly flat between the estimates and the truth; further iterations still move the
+        spectra outwards, towards the truth, which harms only where pure pixels vary, and such
+        images are left at ``polish`` (docs/benchmarks.md, stop 41). Recorded as
+        ``polished.no_pure`` with each endmember's ``purest_share``. At most ``polish``: off.
     polish_shifts : bool
         In the polish and its maps, the slopes of the spectra are fitted freely per pixel
         with the background: a material whose bands move by a few cm⁻¹ from pixel to pixel
@@ -349,6 +358,9 @@ class UnmixConfig:
     polish: int = _param(30, Rule("int", 0, 1000), "protocol",
                          "fast protocol: iterations of alternating nonnegative least squares that fit the "
                          "final spectra to the whole image's cone fit; the maps are then that fit's (0: off)")
+    polish_no_pure: int = _param(300, Rule("int", 0, 5000), "protocol",
+                                 "fast protocol: where after the polish no endmember has nearly pure pixels, "
+                                 "the polish goes on to this many iterations in all (not more than polish: off)")
     polish_shifts: bool = _param(False, Rule("bool"), "protocol",
                                  "fast protocol: the polish and its maps fit each spectrum's slope freely per "
                                  "pixel, so band shifts between pixels are not bent into the spectra")

@@ -10,7 +10,14 @@ import pytest
 from ftir_unmix import unmix
 from ftir_unmix.config import UnmixConfig
 from ftir_unmix.methods.cnn import cone_polish
-from ftir_unmix.methods.cnn.cone_polish import cone_maps, noise_level, polish_endmembers, with_slopes
+from ftir_unmix.methods.cnn.cone_polish import (
+    NO_PURE_SHARE,
+    cone_maps,
+    noise_level,
+    polish,
+    polish_endmembers,
+    with_slopes,
+)
 from ftir_unmix.metrics import WeightedPixels, endmember_sad
 from ftir_unmix.preprocess.background import as_seen, polynomial_basis, weighted_nuisance_basis
 
@@ -48,6 +55,44 @@ def _moved(centres: list[int], shifts: np.ndarray) -> np.ndarray:
 def _mixed_inwards(truth: np.ndarray) -> np.ndarray:
     """Each spectrum blended with the others: a start inside the data, as a run that stopped short."""
     return truth @ np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+
+
+def _no_pure_mixtures(n: int = 600, seed: int = 0):
+    """Mixtures of the three spectra of :func:`_mixtures` in which no material exceeds 0.6 of any
+    pixel, each pixel scaled (contact), with a little noise."""
+    rng = np.random.default_rng(seed)
+    truth = _mixtures()[0]
+    a = rng.dirichlet(np.full(3, 2.0), 8 * n)
+    a = a[a.max(axis=1) <= 0.6][:n]
+    x = (a @ truth.T) * rng.uniform(0.5, 1.5, (len(a), 1)) + rng.normal(0.0, 0.002, (len(a), WN.size))
+    return truth, x
+
+
+def test_where_no_pixel_is_nearly_pure_the_polish_goes_on_towards_the_truth():
+    truth, x = _no_pure_mixtures()
+    start, w = _mixed_inwards(truth), np.ones(WN.size)
+    short, _, rec_short = polish(x, start, w, None, None, iterations=30)
+    e, maps, rec = polish(x, start, w, None, None, iterations=30, no_pure_iterations=300)
+    assert rec_short["no_pure"] and rec["no_pure"] and max(rec["purest_share"]) < NO_PURE_SHARE
+    assert rec_short["iterations"] == 30 and rec["iterations"] == 300 and not rec["stopped"]
+    before, after = endmember_sad(truth, short).mean(), endmember_sad(truth, e).mean()
+    assert after < before - 1.0, (before, after)  # 3.9° -> 1.9° when written
+    assert rec["fit_before_deg"] == rec_short["fit_before_deg"] and rec["fit_after_deg"] < rec_short["fit_after_deg"]
+    assert np.allclose(maps.sum(axis=0), 1.0)
+    # A stop during the further iterations keeps what it has and says so.
+    calls = iter(range(10**6))
+    _, _, stopped = polish(x, start, w, None, None, iterations=30, no_pure_iterations=300,
+                           stop=lambda: next(calls) >= 100)
+    assert stopped["stopped"] and 30 < stopped["iterations"] < 300
+
+
+def test_where_pixels_are_nearly_pure_the_polish_stops_at_its_iterations():
+    truth, _, x, _ = _mixtures(seed=7)  # 5 % of the pixels pure
+    start, w = _mixed_inwards(truth), np.ones(WN.size)
+    plain, _, rec_plain = polish(x, start, w, None, None, iterations=30)
+    e, _, rec = polish(x, start, w, None, None, iterations=30, no_pure_iterations=300)
+    assert not rec["no_pure"] and min(rec["purest_share"]) > NO_PURE_SHARE
+    assert rec["iterations"] == 30 and np.array_equal(e, plain) and rec == rec_plain
 
 
 @pytest.mark.parametrize("baseline", [False, True])

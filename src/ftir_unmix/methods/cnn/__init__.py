@@ -295,7 +295,8 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     t = time.perf_counter()
     endmembers, abundances, record = polish(
         inp.pixels, out.endmembers, inp.loss_weights, inp.nuisance, inp.background, iterations=cfg.polish,
-        fixed=0 if inp.known is None else inp.known.shape[1], shifts=cfg.polish_shifts,
+        no_pure_iterations=cfg.polish_no_pure, fixed=0 if inp.known is None else inp.known.shape[1],
+        shifts=cfg.polish_shifts,
         bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
         stop=lambda: should_stop(inp.stop))
     out.record["polished"] = record
@@ -305,7 +306,7 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
         if doubt.any():
             record["why_not"] = f"EM{int(np.argmax(doubt)) + 1} became atmospheric lines or a difference spectrum"
             return out
-    cancelled = record["iterations"] < cfg.polish
+    cancelled = record["stopped"]
     if cancelled:
         out.record["stopped_by"] = "cancel"
     h, w_img = inp.shape

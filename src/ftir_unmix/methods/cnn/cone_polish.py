@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,8 +60,9 @@ from ...preprocess.background import as_seen, lower_envelope
 from ...preprocess.noise import difference_noise
 from .refinement import fixed_sample
 
-__all__ = ["DEAD_ZONE_PER_NOISE", "MOVE_DEAD_ZONE", "POLISH_PIXELS", "Polished", "cone_maps", "move_dead_zone",
-           "moved_columns", "noise_level", "polish", "polish_endmembers", "with_slopes"]
+__all__ = ["DEAD_ZONE_PER_NOISE", "MOVE_DEAD_ZONE", "NO_PURE_PERCENTILE", "NO_PURE_SHARE", "POLISH_PIXELS",
+           "Polished", "cone_maps", "move_dead_zone", "moved_columns", "noise_level", "polish", "polish_endmembers",
+           "purest_shares", "with_slopes"]
 
 #: The spectra are fitted to a fixed sample of this many pixels (all of a smaller image): each
 #: iteration reads them twice. On six tuning runs at 64×256 px, 8192 ended within 0.02° of all 16 384.
@@ -78,6 +80,18 @@ MOVE_DEAD_ZONE = 1e-3
 #: ... and at least this many times the image's noise per band (:func:`noise_level`): noise
 #: projects onto a unit direction with that spread, and moves that follow it bend the spectra.
 DEAD_ZONE_PER_NOISE = 1.0
+
+#: An image in which no endmember has nearly pure pixels: after the polish's first iterations the
+#: :data:`NO_PURE_PERCENTILE`-th percentile of every endmember's share of the cone fit's maps is
+#: below this. There the data stop short of every spectrum, the fit is nearly flat between the
+#: estimates and the truth, and each further iteration still moves the spectra a little outwards,
+#: towards the truth; where a material's pure pixels vary (contact, band shifts, noise) the same
+#: iterations move its spectrum past their middle (docs/benchmarks.md, stop 41). On the tuning seeds
+#: the no-pure scenes' highest such share was 0.67 and every other image's at least 0.85.
+NO_PURE_SHARE = 0.75
+#: ... the percentile of each endmember's shares that is compared with :data:`NO_PURE_SHARE`
+#: (a few stray pixels do not make a material pure).
+NO_PURE_PERCENTILE = 99.0
 
 
 def noise_level(unit_pixels: np.ndarray, weights: np.ndarray) -> float:
@@ -247,21 +261,47 @@ def cone_maps(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float = 0
     return out.T
 
 
+def _as_fitted(pixels: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None, endmembers: np.ndarray,
+               shifts: bool, rows: np.ndarray | None = None) -> WeightedPixels:
+    """The pixels prepared for the cone fit's maps (with ``shifts``, the spectra's slopes free)."""
+    return WeightedPixels(pixels, weights, nuisance=with_slopes(nuisance, weights, endmembers) if shifts else nuisance,
+                          rows=rows)
+
+
+def purest_shares(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float = 0.0,
+                  zone: float | None = None) -> np.ndarray:
+    """Per endmember (K,), the :data:`NO_PURE_PERCENTILE`-th percentile of its share in the
+    cone fit's maps (:func:`cone_maps`, same arguments): how nearly pure its purest pixels are."""
+    return np.percentile(cone_maps(pixels, endmembers, bounded, zone), NO_PURE_PERCENTILE, axis=1)
+
+
 def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None,
-           background: np.ndarray | None, *, iterations: int, fixed: int = 0, shifts: bool = False,
-           bounded: float = 0.0,
-           stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, float | int]]:
+           background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: int = 0,
+           shifts: bool = False, bounded: float = 0.0,
+           stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
     of the whole image's cone fit (with ``shifts`` or ``bounded``, the moves allowed as in the
-    polish). Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry.
+    polish). Where after ``iterations`` no endmember has nearly pure pixels (:func:`purest_shares`
+    below :data:`NO_PURE_SHARE`), the polish goes on to ``no_pure_iterations`` in all. Returns the
+    spectra (B, K), the maps (K, N) and the run record's ``polished`` entry (``stopped``: by ``stop``).
     """
     rows = fixed_sample(pixels.shape[0], POLISH_PIXELS)
     p = polish_endmembers(pixels, endmembers, weights, nuisance, iterations=iterations, fixed=fixed,
                           rows=rows, shifts=shifts, bounded=bounded, stop=stop)
+    stopped = p.iterations < iterations
+    purest = purest_shares(_as_fitted(pixels, weights, nuisance, p.endmembers, shifts, rows), p.endmembers,
+                           bounded, p.dead_zone)
+    no_pure = bool(purest.max(initial=0.0) < NO_PURE_SHARE)
+    if no_pure and not stopped and no_pure_iterations > iterations:
+        more = polish_endmembers(pixels, p.endmembers, weights, nuisance, iterations=no_pure_iterations - iterations,
+                                 fixed=fixed, rows=rows, shifts=shifts, bounded=bounded, stop=stop)
+        stopped = p.iterations + more.iterations < no_pure_iterations
+        p = Polished(more.endmembers, p.fit_before, more.fit_after, p.iterations + more.iterations, p.dead_zone)
     e = p.endmembers if background is None else lower_envelope(p.endmembers, background)[0]
-    image = WeightedPixels(pixels, weights, nuisance=with_slopes(nuisance, weights, e) if shifts else nuisance)
+    image = _as_fitted(pixels, weights, nuisance, e, shifts)
     record = {"iterations": p.iterations, "pixels": int(image.size if rows is None else len(rows)),
               "shifts": bool(shifts), "band_shift_bands": float(bounded), "dead_zone": p.dead_zone,
-              "fit_before_deg": float(np.degrees(p.fit_before)), "fit_after_deg": float(np.degrees(p.fit_after))}
+              "fit_before_deg": float(np.degrees(p.fit_before)), "fit_after_deg": float(np.degrees(p.fit_after)),
+              "purest_share": [round(float(v), 4) for v in purest], "no_pure": no_pure, "stopped": stopped}
     return e, cone_maps(image, e, bounded, p.dead_zone), record
