@@ -35,6 +35,7 @@ from scipy import ndimage
 
 from .cube import Cube, make_cube
 from .errors import CubeReadError
+from .preprocess.atmosphere import axis_step
 
 __all__ = [
     "DEFAULT_N_BANDS",
@@ -357,7 +358,7 @@ def _builtin_atmosphere(wn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a cube's randomness) with two-lobed branch envelopes and log-normal
     strengths. Both are scaled jointly so that the CO₂ doublet peaks at 1.
     """
-    step = float(np.median(np.abs(np.diff(wn)))) if wn.size > 1 else 1.0
+    step = axis_step(wn)
     line_fwhm = max(4.0, 1.5 * step)  # instrument-limited; never thinner than the grid
     co2 = _pseudo_voigt(wn, np.array([
         (2361.0, 1.00, 18.0, 0.2), (2338.0, 0.85, 20.0, 0.2),
@@ -411,7 +412,7 @@ def atmosphere_templates(
     order = np.argsort(src_wn)
     # Hold the edge values while filtering (a jump to 0 would read as a line), zero after.
     spec = np.interp(wn, src_wn[order], src_a[order])
-    step = float(np.median(np.abs(np.diff(wn)))) if wn.size > 1 else 1.0
+    step = axis_step(wn)
     size = max(3, int(round(150.0 / step)) | 1)
     background = ndimage.gaussian_filter1d(ndimage.median_filter(spec, size=size, mode="nearest"), size / 6)
     lines = np.where((wn >= src_wn.min()) & (wn <= src_wn.max()), spec - background, 0.0)
