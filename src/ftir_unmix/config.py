@@ -211,7 +211,11 @@ class UnmixConfig:
         With ``refine_peaks`` (default) each minor endmember (a spot or a crust
         on the maps) is offered too, the same subtraction made at its own map's
         peak: a minor material with no pure pixel is otherwise often learnt as
-        its spot's mixture with the matrix. The proposal that fits best is tried.
+        its spot's mixture with the matrix. With ``refine_restarts`` (an option, off:
+        it lost more than it mended on the tuning seeds, docs/benchmarks.md, stop 42) each
+        spectrum of another restart that lies more than 10° from all of the run's
+        (:data:`~ftir_unmix.methods.cnn.refinement.NOVEL_DEG`) is offered too, in the
+        place where it fits best. The proposal that fits best is tried.
     polish : int
         Fast protocol: after training (restarts and refinement included), this many
         iterations of alternating nonnegative least squares fit the spectra to the
@@ -355,6 +359,9 @@ class UnmixConfig:
     refine_peaks: bool = _param(True, Rule("bool"), "protocol",
                                 "fast protocol: the refinement also offers each minor endmember (a spot, a crust) "
                                 "purified at its own map's peak; the proposal that fits the image best is tried")
+    refine_restarts: bool = _param(False, Rule("bool"), "protocol",
+                                   "fast protocol: the refinement also offers the other restarts' spectra that "
+                                   "the run kept lacks (a material one restart found and another lost)")
     polish: int = _param(30, Rule("int", 0, 1000), "protocol",
                          "fast protocol: iterations of alternating nonnegative least squares that fit the "
                          "final spectra to the whole image's cone fit; the maps are then that fit's (0: off)")

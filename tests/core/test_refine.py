@@ -214,3 +214,59 @@ def test_purification_does_not_cut_a_material_whose_bands_lie_under_the_spectrum
                                                               quantile=refinement.SUBTRACT_QUANTILE)
     cut = held(every)
     assert cut[2] / cut[0] < -0.3
+
+
+def test_other_restarts_offer_the_material_the_kept_run_lacks():
+    from ftir_unmix.methods.cnn.refinement import NOVEL_DEG, restart_proposals
+    from ftir_unmix.metrics import WeightedPixels, spectral_angles
+
+    rng = np.random.default_rng(3)
+    b = 150
+    band = np.arange(b)
+    truth = np.stack([np.exp(-0.5 * ((band - c) / 6.0) ** 2) + 0.02 for c in (20, 60, 100, 135)], axis=1)
+    a = rng.dirichlet(np.full(4, 0.5), size=3000)
+    pixels = a @ truth.T + 0.002 * rng.standard_normal((3000, b))
+    # The run kept found materials 0-2 and spent its fourth endmember on a copy of material 1;
+    # another restart found material 3 and has variants of the others (a few degrees off).
+    kept = np.stack([truth[:, 0], truth[:, 1], truth[:, 2], truth[:, 1] * 1.02 + 0.01], axis=1)
+    variant = truth + 0.01 * np.sin(band / 9.0)[:, None]
+    prepared = WeightedPixels(pixels, np.ones(b))
+    offered = restart_proposals(prepared, kept, {"vca": 3.0 * variant}, np.ones(b), None)
+    assert len(offered) == 1  # the variants of what the run has are not offered
+    proposal, spectrum = offered[0]
+    assert proposal.source == "vca restart's EM4" and proposal.pixel == []
+    assert proposal.column in (1, 3)  # one of the two copies of material 1 makes room
+    assert spectral_angles(truth[:, [3]], spectrum[:, None])[0, 0] < 2.0  # the variant of material 3
+    assert np.isclose(np.linalg.norm(spectrum), np.linalg.norm(kept[:, proposal.column]))  # at the place's scale
+    trial = kept.copy()
+    trial[:, proposal.column] = spectrum
+    assert prepared.mean_cone_angle(trial) < prepared.mean_cone_angle(kept)
+    assert spectral_angles(kept, variant).min(axis=0)[:3].max() < NOVEL_DEG
+    # with known spectra in the first columns, those are never the place
+    fixed = restart_proposals(prepared, kept, {"vca": variant}, np.ones(b), None, first=2)
+    assert [p.column for p, _ in fixed] == [3]
+
+
+@pytest.mark.parametrize("offered", [True, False])
+def test_refine_restarts_hands_the_other_restarts_spectra_to_the_refinement(small_section, one_torch_thread,
+                                                                           monkeypatch, offered):
+    from ftir_unmix.methods.cnn import refinement
+
+    seen = []
+    real = refinement.restart_proposals
+
+    def spy(pixels, e, others, *args, **kwargs):
+        seen.append({name: spectra.shape for name, spectra in others.items()})
+        return real(pixels, e, others, *args, **kwargs)
+
+    monkeypatch.setattr(refinement, "restart_proposals", spy)
+    r = unmix(small_section.cube, 4, warmup_steps=20, epochs=60, device="cpu", seed=0, spare_when_needed=False,
+              refine_restarts=offered)
+    runs = r.parameters["restart_runs"]
+    if offered:  # once, with every restart but the one kept, each with all its spectra
+        others = set(runs["fit_deg"]) - {runs["chosen"]}
+        assert seen == [{name: (small_section.cube.shape[-1], 4) for name in others}]
+        assert len(others) == 2
+    else:
+        assert seen == []
+    assert r.parameters["refinement"]["replaced"] in range(4)

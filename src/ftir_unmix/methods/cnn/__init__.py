@@ -249,12 +249,12 @@ def _train_and_infer(inp: MethodInput) -> Generator[Progress, None, MethodOutput
     cancelled = loop.stopped_by == "cancel"
     record["stopped_by"] = loop.stopped_by
     kept: Objective | None = None  # the whole-image objective of the state kept, once computed
-    others: list[np.ndarray] = []  # the other restarts' endmembers
+    others: dict[str, np.ndarray] = {}  # the other restarts' endmembers, by restart
     if n_restarts > 1 and not cancelled:
         kept, others = yield from _restarts(run, inp, starts[:n_restarts], record)
         cancelled = record["stopped_by"] == "cancel"
     if refine_steps and not cancelled and n_known < cfg.k:  # known columns are never replaced
-        kept = yield from _refine(run, inp, refine_steps, record, kept)
+        kept = yield from _refine(run, inp, refine_steps, record, kept, others if cfg.refine_restarts else None)
         cancelled = record["stopped_by"] == "cancel"
     timings["train_s"] = time.perf_counter() - t_train
     record["steps_run"] = len(run.history)  # the warm-up of the chosen warm start included
@@ -270,7 +270,7 @@ def _train_and_infer(inp: MethodInput) -> Generator[Progress, None, MethodOutput
     abundances = loop.infer() if kept is None else kept.abundances
     endmembers = _final_endmembers(model, inp.background)
     if others:
-        record["restart_runs"]["spread_deg"] = [float(v) for v in restart_spread(endmembers, others)]
+        record["restart_runs"]["spread_deg"] = [float(v) for v in restart_spread(endmembers, list(others.values()))]
     timings["infer_s"] = time.perf_counter() - t
     return MethodOutput(abundances=abundances.reshape(cfg.k, h, w_img), endmembers=endmembers,
                         history=run.history, cancelled=cancelled, record=record, timings=timings)
@@ -359,7 +359,7 @@ class _Finished:
 
 
 def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
-              record: dict[str, Any]) -> Generator[Progress, None, tuple[Objective, list[np.ndarray]]]:
+              record: dict[str, Any]) -> Generator[Progress, None, tuple[Objective, dict[str, np.ndarray]]]:
     """Train the other ``starts`` to the end too and keep the spectra that fit the image best.
 
     The per-step loss on random tiles is too noisy to compare runs. Runs are compared by
@@ -372,8 +372,8 @@ def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
     -------
     kept : Objective
         The objective of the state kept (its maps are reused).
-    others : list of ndarray (B, K)
-        The other restarts' spectra, for :func:`restart_spread`.
+    others : dict of str to ndarray (B, K)
+        The other restarts' spectra by warm start, for :func:`restart_spread` and the refinement.
     """
     cfg, loop, model = inp.config, run.loop, run.model
 
@@ -402,14 +402,16 @@ def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
                               "fit_deg": {f.name: float(np.degrees(f.objective.fit)) for f in done},
                               "chosen": win.name}
     record["stopped_by"] = "cancel" if loop.stopped_by == "cancel" else win.stopped_by
-    return win.objective, [f.endmembers for f in done if f is not win]
+    return win.objective, {f.name: f.endmembers for f in done if f is not win}
 
 
-def _refine(run: _Training, inp: MethodInput, refine_steps: int,
-            record: dict[str, Any], before: Objective | None) -> Generator[Progress, None, Objective]:
+def _refine(run: _Training, inp: MethodInput, refine_steps: int, record: dict[str, Any],
+            before: Objective | None, others: dict[str, np.ndarray] | None = None
+            ) -> Generator[Progress, None, Objective]:
     """The refinement pass (docs/method.md): kept only if the whole image's cone fit improves.
 
-    ``before`` is the objective of the state trained so far, when already computed.
+    ``before`` is the objective of the state trained so far, when already computed; ``others``
+    the other restarts' spectra, offered too where the run lacks them.
     Returns the objective of the state kept (its maps are reused).
     """
     cfg, loop, model = inp.config, run.loop, run.model
@@ -419,7 +421,8 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int,
     kept = run.best
     proposal = swap_in_spot(model, inp.pixels, before, inp.shape, cfg.refine_spot, inp.loss_weights,
                             loop.nuisance_basis, inp.background,
-                            fixed=0 if inp.known is None else inp.known.shape[1], peaks=cfg.refine_peaks)
+                            fixed=0 if inp.known is None else inp.known.shape[1], peaks=cfg.refine_peaks,
+                            others=others)
     column = proposal.column
     run.best = _Best(float("inf"), kept.state, kept.step)  # any refinement step beats it
     loop.restart()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,7 +13,7 @@ from .model import FTIRUnmixer
 from .protocols import Trainer
 
 __all__ = ["FIT_PIXELS", "MINOR_SHARE", "Objective", "Proposal", "fixed_pixels", "fixed_sample", "minor_columns",
-           "objective", "spot_candidate", "swap_column", "swap_in_spot", "worst_cluster"]
+           "objective", "restart_proposals", "spot_candidate", "swap_column", "swap_in_spot", "worst_cluster"]
 
 #: The cone fit of a bigger image is the mean over this many of its pixels: one exact
 #: NNLS per pixel costs about 40 µs, ten seconds per state at 512×512. The sample is
@@ -28,6 +29,10 @@ SUBTRACT_QUANTILE = 0.03
 OWN_BAND_SHARE = 0.2
 #: Proposals for the refinement are compared by the cone fit over a fixed sample of this many pixels.
 SWAP_PIXELS = 4096
+#: A spectrum of another restart is proposed only when it lies at least this far (degrees, as
+#: the loss sees spectra) from every endmember of the run kept: a material that run lacks,
+#: not a variant of one it has (:func:`restart_proposals`).
+NOVEL_DEG = 10.0
 #: An endmember is minor when its map is at least half its peak on at most this share of the
 #: pixels (a spot, a crust): the refinement also offers it purified at its peak.
 MINOR_SHARE = 0.05
@@ -107,7 +112,8 @@ def fixed_sample(n: int, size: int) -> np.ndarray | None:
 
 def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],
                  spot: str = "median", loss_w: np.ndarray | None = None, nuisance: np.ndarray | None = None,
-                 background: np.ndarray | None = None, fixed: int = 0, peaks: bool = True) -> Proposal:
+                 background: np.ndarray | None = None, fixed: int = 0, peaks: bool = True,
+                 others: Mapping[str, np.ndarray] | None = None) -> Proposal:
     """Put the spectrum of the worst-explained spot of the image in place of one endmember.
 
     The spot:
@@ -129,9 +135,13 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     With ``peaks``, each minor endmember (:func:`minor_columns`) is also offered
     purified: the same subtraction at its own map's peak, in its own place. A minor
     material with no pure pixel is otherwise learnt as the spot's mixture with its
-    matrix, and the worst-explained spot is then elsewhere. Of all the proposals the
-    one whose spectra fit the image best (the mean cone angle over a fixed sample of
-    :data:`SWAP_PIXELS` pixels) is put in.
+    matrix, and the worst-explained spot is then elsewhere.
+
+    With ``others`` (the other restarts' spectra by restart name), each of their spectra
+    that the run lacks is offered too (:func:`restart_proposals`): a material that one
+    restart found and the one kept lost. Of all the proposals the one whose spectra fit
+    the image best (the mean cone angle over a fixed sample of :data:`SWAP_PIXELS`
+    pixels) is put in.
 
     Returns
     -------
@@ -157,6 +167,8 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
             peak = spot_candidate(x, e, before, shape, (int(rj), int(cj)), loss_w, nuisance, background)
             proposals.append((Proposal(j, [int(rj), int(cj)], f"EM{j + 1}'s peak"),
                               _without_others(peak, e, j, background)))
+    if others:
+        proposals += restart_proposals(pixels, e, others, loss_w, nuisance, first=fixed)
     if len(proposals) > 1:
         proposals.sort(key=lambda p: _fit_with(pixels, e, p[0].column, p[1]))
     chosen, spectrum = proposals[0]
@@ -167,12 +179,41 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
 
 @dataclass(frozen=True)
 class Proposal:
-    """What the refinement put in: the endmember replaced, the spot's pixel [row, col] and
-    which proposal won (``"worst spot"`` or ``"EMj's peak"``)."""
+    """What the refinement put in: the endmember replaced, the spot's pixel [row, col] (empty
+    for another restart's spectrum) and which proposal won (``"worst spot"``, ``"EMj's peak"``
+    or ``"vca restart's EMj"``)."""
 
     column: int
     pixel: list[int]
     source: str
+
+
+def restart_proposals(pixels: WeightedPixels, e: np.ndarray, others: Mapping[str, np.ndarray],
+                      loss_w: np.ndarray | None, nuisance: np.ndarray | None, first: int = 0
+                      ) -> list[tuple[Proposal, np.ndarray]]:
+    """The other restarts' spectra that the run lacks, each in the place where it fits best.
+
+    A spectrum counts as lacking when it lies more than :data:`NOVEL_DEG` from every
+    endmember of ``e`` (B, K) as the loss sees them (band-weighted, background removed).
+    Each is scaled to the endmember it would replace (:func:`swap_column` on ``pixels``).
+    Restarts from different warm starts lose different materials; the fit that judges the
+    proposals trades one material for another as readily, so this is an option
+    (``refine_restarts``, docs/benchmarks.md, stop 42).
+    """
+    def unit(m: np.ndarray) -> np.ndarray:
+        seen = as_seen(m, loss_w, nuisance)
+        return seen / np.maximum(np.linalg.norm(seen, axis=0), 1e-300)
+
+    mine = unit(e)
+    out = []
+    for name, spectra in others.items():
+        spectra = np.clip(np.asarray(spectra, np.float64), 0.0, None)
+        nearest = np.degrees(np.arccos(np.clip(mine.T @ unit(spectra), -1.0, 1.0))).min(axis=0)
+        for j in np.flatnonzero(nearest > NOVEL_DEG):
+            column = swap_column(pixels, e, spectra[:, j], first=first)
+            scale = np.linalg.norm(e[:, column]) / max(float(np.linalg.norm(spectra[:, j])), 1e-300)
+            out.append((Proposal(column, [], f"{name} restart's EM{j + 1}"), spectra[:, j] * scale))
+    return out
 
 
 def minor_columns(abundances: np.ndarray, first: int = 0) -> list[int]:
