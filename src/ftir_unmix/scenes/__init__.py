@@ -93,5 +93,6 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: 9116-9120 a twenty-second, the defaults with those moves; 9121-9125 the moves' dead zone
 #: scaled to the image's noise (``cone_polish.DEAD_ZONE_PER_NOISE``) against the fixed one;
 #: 9126-9130 a twenty-third, the defaults with that zone; 9131-9135 a twenty-fourth, the polish
-#: that goes on where no pixel is nearly pure (``polish_no_pure``) against the same runs without it.
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9136))
+#: that goes on where no pixel is nearly pure (``polish_no_pure``) against the same runs without it;
+#: 9136-9140 a twenty-fifth, the defaults with it, CNN+WSAD against CNN+SAD.
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9141))
