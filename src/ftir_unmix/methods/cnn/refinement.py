@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...metrics import WeightedPixels, cone_angles
+from ...metrics import WeightedPixels, cone_angles, spectral_angles
 from ...preprocess.background import as_seen, quantile_baseline, quantile_subtraction
 from .model import FTIRUnmixer
 from .protocols import Trainer
@@ -200,15 +200,11 @@ def restart_proposals(pixels: WeightedPixels, e: np.ndarray, others: Mapping[str
     proposals trades one material for another as readily, so this is an option
     (``refine_restarts``, docs/benchmarks.md, stop 42).
     """
-    def unit(m: np.ndarray) -> np.ndarray:
-        seen = as_seen(m, loss_w, nuisance)
-        return seen / np.maximum(np.linalg.norm(seen, axis=0), 1e-300)
-
-    mine = unit(e)
+    mine = as_seen(e, loss_w, nuisance)
     out = []
     for name, spectra in others.items():
         spectra = np.clip(np.asarray(spectra, np.float64), 0.0, None)
-        nearest = np.degrees(np.arccos(np.clip(mine.T @ unit(spectra), -1.0, 1.0))).min(axis=0)
+        nearest = spectral_angles(mine, as_seen(spectra, loss_w, nuisance)).min(axis=0)
         for j in np.flatnonzero(nearest > NOVEL_DEG):
             column = swap_column(pixels, e, spectra[:, j], first=first)
             scale = np.linalg.norm(e[:, column]) / max(float(np.linalg.norm(spectra[:, j])), 1e-300)
