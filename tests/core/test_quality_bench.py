@@ -206,3 +206,39 @@ def test_paired_methods_pairs_runs_of_the_same_scene_across_files(tmp_path, caps
     assert "cases worse 1/2" in out
     with pytest.raises(SystemExit):
         paired.main(["cnn", "nmf", "--pair", str(tmp_path / "one.json")])
+
+
+def test_blind_benchmark_scores_every_case_and_reports_pairs_and_failures(shared_data, tmp_path, capsys):
+    """A tiny run of the third generator's benchmark end to end (NMF: fast), then the markdown
+    of hand-made CNN runs: the pairs' counts and every material past the failure bound."""
+    blind = _load("blind_quality")
+    out_json, out_md = tmp_path / "blind.json", tmp_path / "bench.md"
+    out_md.write_text("# page\n\nkept\n")
+    assert blind.main(["--seeds", "0", "--methods", "nmf", "--height", "16", "--width", "32",
+                       "--json", str(out_json), "--markdown", str(out_md)]) == 0
+    runs = json.loads(out_json.read_text())["runs"]
+    assert sorted(r["case"] for r in runs) == sorted(blind.blind_scenes.CASES)
+    for r in runs:
+        assert r["shape"][:2] == [16, 32] and len(r["per_material"]) == r["k"]
+        assert all(0.0 <= m["sad_deg"] <= 90.0 and 0.0 < m["max_abundance"] <= 1.0 for m in r["per_material"].values())
+        assert r["mean_sad_deg"] == pytest.approx(np.mean([m["sad_deg"] for m in r["per_material"].values()]))
+    text = out_md.read_text()
+    assert text.startswith("# page\n\nkept\n") and text.count(blind.MARK_BEGIN) == 1
+
+    def run(method, seed, sads):
+        return {"case": "c", "seed": seed, "method": method, "shape": [4, 4, 9], "k": 2,
+                "mean_sad_deg": float(np.mean(sads)), "abundance_rmse": 0.1, "time_s": 1.0,
+                "per_material": {n: {"sad_deg": v, "abundance_rmse": 0.1, "max_abundance": 0.6, "coverage": 0.5}
+                                 for n, v in zip(("oil", "glue"), sads)}}
+
+    hand = [run("cnn", 0, (2.0, 20.0)), run("cnn-sad", 0, (2.0, 4.0)),
+            run("cnn", 1, (3.0, 3.0)), run("cnn-sad", 1, (3.0, 3.02))]
+    pair = blind.paired(hand)
+    assert (pair["n"], pair["worse"], pair["better"]) == (2, 1, 0)
+    meta = {"argv": [], "seeds": [0, 1], "methods": ["cnn", "cnn-sad"], "options": {},
+            "size": {"height": 4, "width": 4}, "jobs": 1, "git": "abc", "wall_s": 60.0}
+    blind.write_markdown(out_md, {"meta": meta, "runs": hand})
+    text = out_md.read_text()
+    assert text.count(blind.MARK_BEGIN) == 1 and "| c | 7.00 (3.0–11.0)" in text
+    assert "1 worse, 0 better, 1 within" in text
+    assert "c seed 0 cnn: glue 20.0°" in text and "cnn-sad: glue" not in text
