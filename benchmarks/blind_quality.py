@@ -56,12 +56,13 @@ MARK_BEGIN, MARK_END = "<!-- blind scenes: begin -->", "<!-- blind scenes: end -
 FAIL_DEG = 15.0
 
 
-def run_one(case: str, seed: int, method: str, options: dict[str, Any], size: dict[str, int]) -> dict[str, Any]:
-    """Build one blind scene, unmix it with one method and compare with the truth."""
+def run_one(case: str, seed: int, method: str, options: dict[str, Any], scene_args: dict[str, Any]) -> dict[str, Any]:
+    """Build one blind scene (``scene_args``: size, ``dense_spikes``), unmix it with one method
+    and compare with the truth."""
     import ftir_unmix
     from ftir_unmix.metrics import evaluate
 
-    scene = blind_scenes.make_blind_scene(case, seed, **size)
+    scene = blind_scenes.make_blind_scene(case, seed, **scene_args)
     cube = ftir_unmix.make_cube(scene.data, scene.wavenumbers)
     k = len(scene.names)
     kwargs = {**METHODS[method], **options}
@@ -84,7 +85,7 @@ def run_one(case: str, seed: int, method: str, options: dict[str, Any], size: di
             for i, name in enumerate(scene.names)
         },
         "scene": {key: scene.info.get(key) for key in ("minor", "capped", "atmosphere_source",
-                                                        "reference_spectra_used")},
+                                                        "reference_spectra_used", "n_spikes")},
     }
 
 
@@ -109,7 +110,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
     summary = summarise(runs)
     methods = [m for m in meta["methods"] if any(r["method"] == m for r in runs)]
     lines = [MARK_BEGIN, "", f"Seeds {meta['seeds']}, {meta['size']['height']}×{meta['size']['width']} px, "
-             f"{runs[0]['shape'][2]} bands, library defaults" + (f" with {meta['options']}" if meta["options"] else "")
+             f"{runs[0]['shape'][2]} bands, " + ("1–3 spikes in every spectrum (`--dense-spikes`), "
+                                                 if meta.get("dense_spikes") else "")
+             + "library defaults" + (f" with {meta['options']}" if meta["options"] else "")
              + ". No default was chosen on this generator.", "",
              "| case | " + " | ".join(f"{m} SAD° (min–max) / aRMSE" for m in methods) + " |",
              "|---|" + "---|" * len(methods)]
@@ -172,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--options", nargs="*", default=[], metavar="KEY=VALUE", help="unmix options for every method")
     ap.add_argument("--height", type=int, default=64)
     ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--dense-spikes", action="store_true",
+                    help="1-3 spikes in every spectrum instead of one in 0.2-1 %% of them (a stress test)")
     ap.add_argument("--jobs", type=int, default=1, help="parallel processes (at most 2 on a shared 2-core machine)")
     ap.add_argument("--json", type=Path, default=None, help="write the runs here (rewritten after each run)")
     ap.add_argument("--markdown", type=Path, default=None, help="write the section into this file")
@@ -193,13 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     options = parse_options(args.options)
     size = {"height": args.height, "width": args.width}
+    scene_args = {**size, "dense_spikes": args.dense_spikes}
     meta = {"argv": sys.argv[1:] if argv is None else argv, "seeds": seeds, "methods": methods,
-            "options": options, "size": size, "jobs": args.jobs, "git": _git("rev-parse", "--short", "HEAD"),
+            "options": options, "size": size, "dense_spikes": args.dense_spikes, "jobs": args.jobs,
+            "git": _git("rev-parse", "--short", "HEAD"),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "wall_s": 0.0}
     runs: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as pool:
-        futures = [pool.submit(run_one, c, s, m, options, size) for s in seeds for c in cases for m in methods]
+        futures = [pool.submit(run_one, c, s, m, options, scene_args) for s in seeds for c in cases for m in methods]
         for fut in as_completed(futures):
             run = fut.result()
             runs.append(run)

@@ -130,3 +130,17 @@ def test_measured_data_used_when_present(shared_data):
 def test_unknown_case_rejected():
     with pytest.raises(ValueError):
         blind_scenes.make_blind_scene("no-such-case", 0, **SMALL)
+
+
+def test_dense_spikes_change_only_the_spikes():
+    """By default a few spectra carry one glitch; ``dense_spikes`` (the stress test) puts 1–3 in
+    every spectrum and leaves everything drawn before the spikes as it was."""
+    sparse = blind_scenes.make_blind_scene("soap-paint-k6", 1, **SMALL)
+    dense = blind_scenes.make_blind_scene("soap-paint-k6", 1, dense_spikes=True, **SMALL)
+    spectra = SMALL["height"] * SMALL["width"]
+    assert 1 <= sparse.info["n_spikes"] <= 0.01 * spectra + 1 and not sparse.info["dense_spikes"]
+    assert dense.info["n_spikes"] >= 0.5 * spectra * SMALL["n_bands"] * 0.0005 and dense.info["dense_spikes"]
+    np.testing.assert_array_equal(sparse.abundances, dense.abundances)
+    np.testing.assert_array_equal(sparse.endmembers, dense.endmembers)
+    changed = np.any(sparse.data != dense.data, axis=2)
+    assert 0 < changed.mean() < 1.0
