@@ -241,4 +241,4 @@ def test_blind_benchmark_scores_every_case_and_reports_pairs_and_failures(shared
     text = out_md.read_text()
     assert text.count(blind.MARK_BEGIN) == 1 and "| c | 7.00 (3.0–11.0)" in text
     assert "1 worse, 0 better, 1 within" in text
-    assert "c seed 0 cnn: glue 20.0°" in text and "cnn-sad: glue" not in text
+    assert "c glue: 1 of 2 runs with cnn (worst 20°)." in text and "with cnn-sad" not in text
