@@ -40,12 +40,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import blind_scenes  # noqa: E402
-from paired_methods import TIE_DEG  # noqa: E402
+from paired_methods import TIE_DEG, sign_test  # noqa: E402
 from scenes_quality import (  # noqa: E402
     METHODS,
     _git,
     _init_worker,
     _write_json,
+    case_table,
+    matched_scores,
     parse_options,
     print_table,
     summarise,
@@ -60,7 +62,6 @@ def run_one(case: str, seed: int, method: str, options: dict[str, Any], scene_ar
     """Build one blind scene (``scene_args``: size, ``dense_spikes``), unmix it with one method
     and compare with the truth."""
     import ftir_unmix
-    from ftir_unmix.metrics import evaluate
 
     scene = blind_scenes.make_blind_scene(case, seed, **scene_args)
     cube = ftir_unmix.make_cube(scene.data, scene.wavenumbers)
@@ -69,11 +70,7 @@ def run_one(case: str, seed: int, method: str, options: dict[str, Any], scene_ar
     t0 = time.perf_counter()
     result = ftir_unmix.unmix(cube, k, **kwargs)
     elapsed = time.perf_counter() - t0
-    ev = evaluate(scene.endmembers, scene.abundances, result.endmembers, result.abundances)
-    perm = np.asarray(ev["permutation"])
-    truth = scene.abundances.reshape(k, -1)
-    est = np.asarray(result.abundances).reshape(k, -1)[perm]
-    per_rmse = np.sqrt(np.mean((truth - est) ** 2, axis=1))
+    ev, per_rmse = matched_scores(scene.endmembers, scene.abundances, result)
     return {
         "case": case, "seed": int(seed), "method": method, "options": kwargs, "k": k,
         "shape": list(scene.data.shape), "time_s": round(elapsed, 2),
@@ -91,16 +88,13 @@ def run_one(case: str, seed: int, method: str, options: dict[str, Any], scene_ar
 
 def paired(runs: list[dict[str, Any]], first: str = "cnn", second: str = "cnn-sad") -> dict[str, Any] | None:
     """``first`` minus ``second`` run by run (same case and seed): counts and the sign test."""
-    from scipy.stats import binomtest
-
     by = {(r["case"], r["seed"], r["method"]): r["mean_sad_deg"] for r in runs}
     diffs = np.array([v - by[(c, s, second)] for (c, s, m), v in by.items() if m == first and (c, s, second) in by])
     if diffs.size == 0:
         return None
-    worse, better = int((diffs > TIE_DEG).sum()), int((diffs < -TIE_DEG).sum())
+    worse, better, p = sign_test(diffs)
     return {"n": int(diffs.size), "median": float(np.median(diffs)), "mean": float(diffs.mean()),
-            "worse": worse, "better": better,
-            "p": float(binomtest(worse, worse + better).pvalue) if worse + better else 1.0}
+            "worse": worse, "better": better, "p": p}
 
 
 def render_markdown(payload: dict[str, Any]) -> str:
@@ -115,18 +109,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
                                                  if meta.get("dense_spikes") else "")
              + "library defaults" + (f" with {meta['options']}" if meta["options"] else "")
              + ". No default was chosen on this generator.", "",
-             "| case | " + " | ".join(f"{m} SAD° (min–max) / aRMSE" for m in methods) + " |",
-             "|---|" + "---|" * len(methods)]
-    for case, by_method in summary.items():
-        cells = []
-        for m in methods:
-            rs = [r["mean_sad_deg"] for r in runs if r["case"] == case and r["method"] == m]
-            st = by_method.get(m)
-            cells.append("—" if st is None else
-                         f"{st['mean_sad_deg']:.2f} ({min(rs):.1f}–{max(rs):.1f}) / {st['abundance_rmse']:.3f}")
-        lines.append(f"| {case} | " + " | ".join(cells) + " |")
-    means = {m: np.mean([r["mean_sad_deg"] for r in runs if r["method"] == m]) for m in methods}
-    lines.append("| **all** | " + " | ".join(f"**{means[m]:.2f}**" for m in methods) + " |")
+             *case_table(runs, summary, methods, digits=2, all_label="all")]
     pair = paired(runs)
     if pair:
         lines += ["", f"CNN+WSAD against CNN+SAD, run by run: {pair['worse']} worse, {pair['better']} better, "

@@ -44,10 +44,15 @@ def default_runs(path: Path, method: str) -> dict[tuple, dict]:
             if r["method"] == method and r.get("options", {}) == METHODS[method]}
 
 
+def sign_test(diffs: np.ndarray) -> tuple[int, int, float]:
+    """Runs worse and better by more than ``TIE_DEG``, and the two-sided sign test's p on them."""
+    worse, better = int((diffs > TIE_DEG).sum()), int((diffs < -TIE_DEG).sum())
+    return worse, better, float(binomtest(worse, worse + better).pvalue) if worse + better else 1.0
+
+
 def describe(diffs: np.ndarray) -> str:
     """``n``, mean and median difference, worse / better / tied counts and the sign test's p."""
-    worse, better = int((diffs > TIE_DEG).sum()), int((diffs < -TIE_DEG).sum())
-    p = binomtest(worse, worse + better).pvalue if worse + better else 1.0
+    worse, better, p = sign_test(diffs)
     return (f"n {len(diffs):3d}  mean {diffs.mean():+.2f}  median {np.median(diffs):+.2f}  "
             f"worse {worse:3d}  better {better:3d}  tied {len(diffs) - worse - better:3d}  sign test p {p:.3g}")
 

@@ -109,7 +109,6 @@ def run_one(case: str, seed: int, method: str, options: dict[str, Any],
 
     torch.set_num_threads(threads)
     import ftir_unmix
-    from ftir_unmix.metrics import evaluate
     from ftir_unmix.scenes import make_scene
 
     scene = make_scene(case, seed, **size)
@@ -117,11 +116,8 @@ def run_one(case: str, seed: int, method: str, options: dict[str, Any],
     t0 = time.perf_counter()
     result = ftir_unmix.unmix(scene.cube, scene.k, **kwargs)
     elapsed = time.perf_counter() - t0
-    ev = evaluate(scene.endmembers, scene.abundances, result.endmembers, result.abundances)
-    perm = np.asarray(ev["permutation"])
-    truth = scene.abundances.reshape(scene.k, -1)
-    est = np.asarray(result.abundances).reshape(result.abundances.shape[0], -1)[perm]
-    per_rmse = np.sqrt(np.mean((truth - est) ** 2, axis=1))
+    ev, per_rmse = matched_scores(scene.endmembers, scene.abundances, result)
+    perm = ev["permutation"]
     per_material = {
         name: {
             "sad_deg": float(ev["per_endmember_sad_deg"][i]),
@@ -147,6 +143,17 @@ def run_one(case: str, seed: int, method: str, options: dict[str, Any],
                   "atmosphere_source": scene.info["atmosphere_source"],
                   "caps": scene.info["caps"], "minors": scene.info["minors"]},
     }
+
+
+def matched_scores(endmembers: np.ndarray, abundances: np.ndarray, result: Any) -> tuple[dict[str, Any], np.ndarray]:
+    """:func:`ftir_unmix.metrics.evaluate` of ``result`` against the truth, and each true
+    material's abundance RMSE against its Hungarian-matched map (K,)."""
+    from ftir_unmix.metrics import evaluate
+
+    ev = evaluate(endmembers, abundances, result.endmembers, result.abundances)
+    truth = abundances.reshape(abundances.shape[0], -1)
+    est = np.asarray(result.abundances).reshape(result.abundances.shape[0], -1)[np.asarray(ev["permutation"])]
+    return ev, np.sqrt(np.mean((truth - est) ** 2, axis=1))
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -280,6 +287,25 @@ def _minor_recovered(runs: list[dict[str, Any]]) -> tuple[int, int]:
     return sum(hits), len(hits)
 
 
+def case_table(runs: list[dict[str, Any]], summary: dict[str, Any], methods: list[str], *, digits: int,
+               all_label: str) -> list[str]:
+    """Markdown rows: per case and method the mean SAD (``digits`` decimals), its range over the
+    seeds and the abundance RMSE, then the mean over every run of each method (``all_label``)."""
+    lines = ["| case | " + " | ".join(f"{m} SAD° (min–max) / aRMSE" for m in methods) + " |",
+             "|---|" + "---|" * len(methods)]
+    for case, by_method in summary.items():
+        cells = []
+        for m in methods:
+            rs = [r["mean_sad_deg"] for r in runs if r["case"] == case and r["method"] == m]
+            st = by_method.get(m)
+            cells.append("—" if st is None else f"{st['mean_sad_deg']:.{digits}f} ({min(rs):.1f}–{max(rs):.1f}) / "
+                         f"{st['abundance_rmse']:.3f}")
+        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+    means = {m: np.mean([r["mean_sad_deg"] for r in runs if r["method"] == m]) for m in methods}
+    lines.append(f"| **{all_label}** | " + " | ".join(f"**{means[m]:.{digits}f}**" for m in methods) + " |")
+    return lines
+
+
 def render_markdown(payload: dict[str, Any]) -> str:
     """The report section for docs/benchmarks.md: per-case means with the spread over seeds,
     the targets, per-material errors with the failures explained, and how the restart spread
@@ -290,18 +316,7 @@ def render_markdown(payload: dict[str, Any]) -> str:
              + ("(**report seeds: never used for tuning**)" if min(meta["seeds"]) >= 9000 else "(tuning seeds)")
              + f", scenes {meta['size']['height'] or 64}×{meta['size']['width'] or 'default'} px, library defaults"
              + (f" with {meta['options']}" if meta["options"] else "") + ".", "",
-             "| case | " + " | ".join(f"{m} SAD° (min–max) / aRMSE" for m in methods) + " |",
-             "|---|" + "---|" * len(methods)]
-    for case, by_method in summary.items():
-        cells = []
-        for m in methods:
-            rs = [r["mean_sad_deg"] for r in runs if r["case"] == case and r["method"] == m]
-            st = by_method.get(m)
-            cells.append("—" if st is None else
-                         f"{st['mean_sad_deg']:.1f} ({min(rs):.1f}–{max(rs):.1f}) / {st['abundance_rmse']:.3f}")
-        lines.append(f"| {case} | " + " | ".join(cells) + " |")
-    means = {m: np.mean([r["mean_sad_deg"] for r in runs if r["method"] == m]) for m in methods}
-    lines.append("| **all cases** | " + " | ".join(f"**{means[m]:.1f}**" for m in methods) + " |")
+             *case_table(runs, summary, methods, digits=1, all_label="all cases")]
     lines += ["", "Targets (issue 12):", ""]
     nopure = [r for r in runs if r["case"].startswith("nopure") and r["method"] == "cnn"]
     if nopure:
