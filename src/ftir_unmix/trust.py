@@ -40,7 +40,7 @@ import numpy as np
 from .preprocess.atmosphere import ATMOSPHERE_LINE_SHARE
 
 __all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts",
-           "atmosphere_note", "endmember_trust", "run_notes", "spare_note"]
+           "atmosphere_note", "edge_note", "endmember_trust", "run_notes", "spare_note"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
@@ -182,10 +182,31 @@ def atmosphere_note(parameters: dict[str, Any]) -> str | None:
             "with the baseline")
 
 
+def edge_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
+    """The sentence that names the spectra taken out to the edge of nonnegativity (``edge_below``,
+    :mod:`ftir_unmix.methods.cnn.nonneg_edge`); None when none was.
+
+    Examples
+    --------
+    >>> note = edge_note({"polished": {"edge": {"below": 0.7, "step": [0.0, 0.42, 0.0]}}}, ["EM1", "EM2", "EM3"])
+    >>> note.split(":")[0]
+    'EM2 is nearly pure in no pixel'
+    """
+    edge = (parameters.get("polished") or {}).get("edge")
+    moved = [name for name, step in zip(names, edge["step"]) if step > 0] if edge else []
+    if not moved:
+        return None
+    who = moved[0] if len(moved) == 1 else f"{', '.join(moved[:-1])} and {moved[-1]}"
+    verb, its = ("is", "its spectrum was") if len(moved) == 1 else ("are", "their spectra were")
+    return (f"{who} {verb} nearly pure in no pixel: {its} taken away from the other materials up to where "
+            "one of their bands would turn it negative, an estimate beyond what any pixel shows")
+
+
 def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names: Sequence[str]
               ) -> list[tuple[str, str]]:
-    """What a user is told after a run, in order: ``("note", …)`` from :func:`atmosphere_note` and
-    :func:`spare_note`, then ``("doubt", …)`` per endmember from :func:`doubts` (the CLI prints
-    them, the Spectra panel marks them ℹ and ⚠)."""
-    notes = [("note", n) for n in (atmosphere_note(parameters), spare_note(parameters)) if n]
+    """What a user is told after a run, in order: ``("note", …)`` from :func:`atmosphere_note`,
+    :func:`spare_note` and :func:`edge_note`, then ``("doubt", …)`` per endmember from
+    :func:`doubts` (the CLI prints them, the Spectra panel marks them ℹ and ⚠)."""
+    notes = [("note", n) for n in (atmosphere_note(parameters), spare_note(parameters), edge_note(parameters, names))
+             if n]
     return notes + [("doubt", s) for s in doubts(trust, names).values()]

@@ -17,6 +17,7 @@ from ftir_unmix.trust import (
     SPREAD_DOUBT_DEG,
     atmosphere_note,
     doubts,
+    edge_note,
     endmember_trust,
     run_notes,
     spare_note,
@@ -169,8 +170,10 @@ def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):
     assert len(trust) == 6 and all(t["restart_spread_deg"] is not None for t in trust)
     expected = list(doubts(trust, record["names"]).values())
     assert expected, "six endmembers for three materials: some must be in doubt"
-    # first, the atmosphere the run fitted and a second run with a spare, where there were
-    notes = [atmosphere_note(record["parameters"]), spare_note(record["parameters"])]
+    # first, the atmosphere the run fitted, a second run with a spare and the spectra taken out
+    # to the edge of nonnegativity, where there were
+    notes = [atmosphere_note(record["parameters"]), spare_note(record["parameters"]),
+             edge_note(record["parameters"], record["names"])]
     expected = [n for n in notes if n] + expected
     printed = [line for line in out.stdout.splitlines() if not line.startswith("wrote ")]
     assert printed == expected

@@ -58,11 +58,12 @@ from ..._nnls import nnls_gram
 from ...metrics import WeightedPixels
 from ...preprocess.background import as_seen, lower_envelope
 from ...preprocess.noise import difference_noise
+from .nonneg_edge import to_nonneg_edge
 from .refinement import fixed_sample
 
 __all__ = ["DEAD_ZONE_PER_NOISE", "MOVE_DEAD_ZONE", "NO_PURE_PERCENTILE", "NO_PURE_SHARE", "POLISH_PIXELS",
-           "Polished", "cone_maps", "move_dead_zone", "moved_columns", "noise_level", "polish", "polish_endmembers",
-           "purest_shares", "with_slopes"]
+           "Polished", "cone_maps", "edge_step", "move_dead_zone", "moved_columns", "noise_level", "polish",
+           "polish_endmembers", "purest_shares", "with_slopes"]
 
 #: The spectra are fitted to a fixed sample of this many pixels (all of a smaller image): each
 #: iteration reads them twice. On six tuning runs at 64×256 px, 8192 ended within 0.02° of all 16 384.
@@ -277,14 +278,18 @@ def purest_shares(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float
 
 def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None,
            background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: int = 0,
-           shifts: bool = False, bounded: float = 0.0,
+           shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0,
+           wavenumbers: np.ndarray | None = None,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
     of the whole image's cone fit (with ``shifts`` or ``bounded``, the moves allowed as in the
     polish). Where after ``iterations`` no endmember has nearly pure pixels (:func:`purest_shares`
-    below :data:`NO_PURE_SHARE`), the polish goes on to ``no_pure_iterations`` in all. Returns the
-    spectra (B, K), the maps (K, N) and the run record's ``polished`` entry (``stopped``: by ``stop``).
+    below :data:`NO_PURE_SHARE`), the polish goes on to ``no_pure_iterations`` in all. With
+    ``edge_below`` (and ``wavenumbers``), each spectrum whose purest share in the maps is below it
+    is then taken out to the edge of nonnegativity (:mod:`.nonneg_edge`) and the maps fitted again.
+    Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry
+    (``stopped``: by ``stop``; ``edge``: the steps taken).
     """
     rows = fixed_sample(pixels.shape[0], POLISH_PIXELS)
     p = polish_endmembers(pixels, endmembers, weights, nuisance, iterations=iterations, fixed=fixed,
@@ -304,4 +309,22 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
               "shifts": bool(shifts), "band_shift_bands": float(bounded), "dead_zone": p.dead_zone,
               "fit_before_deg": float(np.degrees(p.fit_before)), "fit_after_deg": float(np.degrees(p.fit_after)),
               "purest_share": [round(float(v), 4) for v in purest], "no_pure": no_pure, "stopped": stopped}
-    return e, cone_maps(image, e, bounded, p.dead_zone), record
+    maps = cone_maps(image, e, bounded, p.dead_zone)
+    if edge_below and wavenumbers is not None and not stopped:
+        e, maps, record["edge"] = edge_step(pixels, weights, nuisance, e, maps, wavenumbers, below=edge_below,
+                                            fixed=fixed, shifts=shifts, bounded=bounded, zone=p.dead_zone)
+    return e, maps, record
+
+
+def edge_step(pixels: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None, endmembers: np.ndarray,
+              maps: np.ndarray, wavenumbers: np.ndarray, *, below: float, fixed: int = 0, shifts: bool = False,
+              bounded: float = 0.0, zone: float | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The spectra whose purest share in ``maps`` (K, N) is below ``below`` taken out to the edge of
+    nonnegativity (:func:`.nonneg_edge.to_nonneg_edge`), and the whole image's maps fitted again
+    where one moved (the other arguments as for :func:`polish`). Returns the spectra, the maps and
+    the record's ``edge`` entry."""
+    e, record = to_nonneg_edge(endmembers, np.percentile(maps, NO_PURE_PERCENTILE, axis=1), wavenumbers,
+                               below=below, fixed=fixed)
+    if any(record["step"]):
+        maps = cone_maps(_as_fitted(pixels, weights, nuisance, e, shifts), e, bounded, zone)
+    return e, maps, record

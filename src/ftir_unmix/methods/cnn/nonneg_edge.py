@@ -1,0 +1,110 @@
+"""Spectra of materials that never occur pure, taken out to the edge of nonnegativity.
+
+Where a material is always mixed (a binder with its pigment, a glaze pigment at a third of a
+pixel), the data stop short of its spectrum: the estimate sits at the purest mixture the image
+holds and carries its partners' bands. Every spectrum further out along the line away from the
+partners explains the image as well (the cone only grows), so the fit cannot say where the
+material lies; the rotational ambiguity of curve resolution (MCR-ALS's feasible bands, Tauler
+2001). What can say it is nonnegativity: the true spectrum has (near) zero absorbance where
+only a partner absorbs, so the partners can be taken off until one of their bands would
+turn negative, the outer edge of the feasible band. This module does that, per spectrum
+whose purest pixels are clearly mixed:
+
+    maximise  Σ_j t_j  over t ≥ 0,  subject to  ê_k − Σ_{j≠k} t_j · erode(ê_j) ≥ −tol,
+
+with every spectrum scaled to a maximum of 1, a linear programme per spectrum; the new
+spectrum is ê_k − Σ t_j ê_j, clipped at zero. The step is set on the partners' bands after a
+grey erosion over ±:data:`EDGE_SHIFT_CM` (the lowest value within that shift): the same band
+sits a few cm⁻¹ apart in two estimates (band shifts between pixels), and without the erosion
+that offset, not the material, would stop the step. (Subtracting the eroded partners as
+well would leave their bands' wings behind.)
+
+It assumes that each partner has a band of its own, where the material absorbs (nearly)
+nothing. A partner whose bands all lie under the material's is taken off whole, bands the
+material has too: a spectrum with nearly pure pixels must therefore not be moved, hence the
+gate.
+
+It is gated by each spectrum's purest share in the run's maps (the 99th percentile, as in
+:func:`~ftir_unmix.methods.cnn.cone_polish.purest_shares`): a spectrum with nearly pure pixels
+is the data's and stays. What the gate reads is how far the spectrum lies outside its purest
+pixels: the polish pushes the spectra of materials that never occur pure out past the data
+(stop 41) without reaching the edge, and that is where the step takes them on; a spectrum
+lying on a mixed pixel itself reads as pure and is left. And it needs spectra whose zero is
+absorbance zero: a run with a background term reports them so (their lower envelope taken
+off); without one (a reflectance image such as Samson, whose spectra are nowhere near zero:
+22.3° instead of 5.5° there) the step is not taken. Measured on the held-out family's tuning seeds and on the blind
+generator's tuning seeds (docs/benchmarks.md, stop 44).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import grey_erosion
+from scipy.optimize import linprog
+
+__all__ = ["EDGE_SHIFT_CM", "EDGE_TOL", "to_nonneg_edge"]
+
+#: How far below zero (share of the spectrum's maximum) a band may go before it stops the step:
+#: the estimates' own ripple.
+EDGE_TOL = 0.003
+#: Band offset between two estimates (cm⁻¹) that does not stop the step (the partners' erosion).
+EDGE_SHIFT_CM = 2.0
+
+
+def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.ndarray, *,
+                   below: float, tol: float = EDGE_TOL, shift_cm: float = EDGE_SHIFT_CM,
+                   fixed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+    """Each spectrum whose purest share is below ``below``, with its partners taken off up to
+    the edge of nonnegativity (module docstring).
+
+    Parameters
+    ----------
+    endmembers : ndarray, shape (B, K)
+        Spectra, baseline-free (their lower envelope at zero).
+    purest : ndarray, shape (K,)
+        Each spectrum's purest share in the maps.
+    wavenumbers : ndarray, shape (B,)
+        The band axis (for the erosion's width in bands).
+    below : float
+        The gate (the run's ``edge_below``); 0 moves nothing.
+    tol : float
+        How far a band may go below zero, as a share of the spectrum's maximum.
+    shift_cm : float
+        The partners' erosion, ± cm⁻¹.
+    fixed : int
+        The first ``fixed`` spectra (known spectra) are never moved (they still count as partners).
+
+    Returns
+    -------
+    endmembers : ndarray, shape (B, K)
+        The spectra, each moved one with its former maximum.
+    record : dict
+        ``below``, ``tol``, ``shift_cm`` and per spectrum the ``step`` taken (Σ t, 0 where unmoved).
+    """
+    e = np.asarray(endmembers, dtype=np.float64)
+    b, k = e.shape
+    peak = e.max(axis=0)
+    unit = e / np.where(peak > 0, peak, 1.0)
+    step = float(np.median(np.abs(np.diff(wavenumbers)))) if len(wavenumbers) > 1 else 1.0
+    half = int(round(shift_cm / step)) if step > 0 else 0
+    eroded = grey_erosion(unit, size=(2 * half + 1, 1)) if half > 0 else unit
+    out = e.copy()
+    steps = np.zeros(k)
+    for j in range(fixed, k):
+        if not below or purest[j] >= below or peak[j] <= 0:
+            continue
+        others = [i for i in range(k) if i != j]
+        res = linprog(-np.ones(k - 1), A_ub=eroded[:, others], b_ub=unit[:, j] + tol,
+                      bounds=[(0.0, None)] * (k - 1), method="highs")
+        if res.status != 0:  # infeasible or unbounded: keep the spectrum
+            continue
+        moved = np.maximum(unit[:, j] - unit[:, others] @ res.x, 0.0)
+        if moved.max() <= 0:
+            continue
+        out[:, j] = moved * (peak[j] / moved.max())
+        steps[j] = float(res.x.sum())
+    record = {"below": float(below), "tol": float(tol), "shift_cm": float(shift_cm),
+              "step": [round(float(s), 4) for s in steps]}
+    return out.astype(endmembers.dtype, copy=False), record

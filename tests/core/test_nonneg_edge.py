@@ -1,0 +1,115 @@
+"""The spectra of materials that never occur pure taken out to the edge of nonnegativity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ftir_unmix.methods.cnn.nonneg_edge import to_nonneg_edge
+
+WN = np.linspace(650.0, 4000.0, 1500)
+
+
+def _bands(*centres: float, width: float = 12.0) -> np.ndarray:
+    return sum(np.exp(-0.5 * ((WN - c) / width) ** 2) for c in centres)
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1.0, 1.0))))
+
+
+@pytest.fixture
+def pair() -> tuple[np.ndarray, np.ndarray]:
+    """A binder (bands of its own and none of its pigment's) and its pigment."""
+    return _bands(1740.0, 2920.0, 2850.0, 1160.0), _bands(1400.0, 712.0, 3535.0, 838.0)
+
+
+def test_a_binder_found_as_its_purest_mixture_is_taken_out_to_itself(pair):
+    binder, pigment = pair
+    estimate = 0.55 * binder + 0.45 * pigment  # the purest pixel: never more binder than this
+    e = np.stack([estimate, pigment], axis=1)
+    out, record = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7)
+    assert _angle(estimate, binder) > 20.0
+    assert _angle(out[:, 0], binder) < 1.0
+    np.testing.assert_array_equal(out[:, 1], pigment)  # nearly pure: kept
+    assert out[:, 0].max() == pytest.approx(estimate.max())  # the scale the run reported
+    assert record["step"][0] > 0.5 and record["step"][1] == 0.0
+
+
+def test_a_partner_mixed_too_still_takes_it_out(pair):
+    binder, pigment = pair
+    e = np.stack([0.55 * binder + 0.45 * pigment, 0.85 * pigment + 0.15 * binder], axis=1)
+    out, _ = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7)
+    assert _angle(out[:, 0], binder) < 1.0
+
+
+@pytest.mark.parametrize("purest, below, fixed", [((0.9, 0.95), 0.7, 0), ((0.5, 0.95), 0.0, 0),
+                                                   ((0.5, 0.95), 0.7, 1)])
+def test_spectra_with_pure_pixels_off_or_known_are_not_moved(pair, purest, below, fixed):
+    binder, pigment = pair
+    e = np.stack([0.55 * binder + 0.45 * pigment, pigment], axis=1).astype(np.float32)
+    out, record = to_nonneg_edge(e, np.array(purest), WN, below=below, fixed=fixed)
+    np.testing.assert_array_equal(out, e)
+    assert out.dtype == np.float32
+    assert record["step"] == [0.0, 0.0]
+
+
+def test_a_band_a_little_apart_in_the_two_estimates_does_not_stop_the_step(pair):
+    """The erosion: the pigment's bands sit 2 cm⁻¹ higher in the mixture than in its own estimate."""
+    binder, pigment = pair
+    moved = _bands(1402.0, 714.0, 3537.0, 840.0)
+    e = np.stack([0.55 * binder + 0.45 * moved, pigment], axis=1)
+    plain, _ = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7, shift_cm=0.0)
+    eroded, _ = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7)  # ±2 cm⁻¹
+    assert _angle(plain[:, 0], binder) > 10.0  # the offset's lobes stop the step early
+    assert _angle(eroded[:, 0], binder) < 5.0
+
+
+def test_the_step_in_a_run_s_last_fit_gives_the_binder_and_its_true_shares(pair):
+    """The image itself: a binder never above 0.55, always with its pigment, and pure pigment
+    pixels. The polish ends a little outside the data, still with the pigment's bands (0.2 of
+    them): the binder's purest pixels then hold under 0.7 of that spectrum."""
+    from ftir_unmix.methods.cnn.cone_polish import cone_maps, edge_step
+    from ftir_unmix.metrics import WeightedPixels
+
+    binder, pigment = pair
+    rng = np.random.default_rng(0)
+    share = np.r_[rng.uniform(0.0, 0.55, 300), np.zeros(20)]
+    pixels = np.outer(share, binder) + np.outer(1 - share, pigment) + rng.normal(0, 1e-3, (320, WN.size))
+    e = np.stack([0.8 * binder + 0.2 * pigment, pigment], axis=1)
+    maps = cone_maps(WeightedPixels(pixels), e)
+    assert 0.6 < np.percentile(maps[0], 99) < 0.7
+    out, moved, record = edge_step(pixels, np.ones(WN.size), None, e, maps, WN, below=0.7)
+    assert record["step"][0] == pytest.approx(0.25, abs=0.02) and record["step"][1] == 0.0
+    assert _angle(out[:, 0], binder) < 1.0
+    assert np.allclose(moved.sum(axis=0), 1.0)
+    # The binder's shares nearer to those mixed (the moved spectrum keeps the estimate's maximum,
+    # 0.8 of the binder's, and the maps' shares are in the spectra's scale: not exact).
+    assert np.abs(maps[0] - share).max() > 0.1
+    assert np.abs(moved[0] - share).max() < 0.07
+
+
+def test_a_run_with_the_step_records_it(small_section, one_torch_thread):
+    from ftir_unmix import unmix
+
+    r = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0, edge_below=0.99)
+    edge = r.parameters["polished"]["edge"]
+    assert edge["below"] == 0.99 and len(edge["step"]) == 4
+    assert np.allclose(r.abundances.sum(axis=0), 1.0, atol=1e-5) and r.endmembers.min() >= 0.0
+    off = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0, edge_below=0.0)
+    assert "edge" not in off.parameters["polished"]
+    no_baseline = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0,
+                        baseline="none", atmosphere=False)
+    assert "edge" not in no_baseline.parameters["polished"]  # spectra not referenced to zero: not done
+
+
+def test_the_user_is_told_which_spectra_lie_beyond_every_pixel():
+    from ftir_unmix.trust import run_notes
+
+    params = {"polished": {"edge": {"below": 0.7, "step": [0.3, 0.0, 0.1]}}}
+    trust = [{"abundance_share": 0.3, "dominant_pixels": 0.3}] * 3
+    notes = run_notes(params, trust, ["oil", "lead white", "glue"])
+    said = [text for kind, text in notes if kind == "note" and "nearly pure in no pixel" in text]
+    assert said and said[0].startswith("oil and glue are nearly pure in no pixel: their spectra were taken")
+    unmoved = {"polished": {"edge": {"below": 0.7, "step": [0.0, 0.0, 0.0]}}}
+    assert not any("nearly pure" in text for _, text in run_notes(unmoved, trust, ["a", "b", "c"]))
