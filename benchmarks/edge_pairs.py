@@ -1,0 +1,188 @@
+"""Spectra taken out to the edge of nonnegativity (``edge_below``) against none, paired.
+
+Each scene is unmixed once, as a run does it, with ``edge_below`` set to the first value of
+``--below``; the step's input (the polished spectra and maps) is caught on the way
+(:func:`ftir_unmix.methods.cnn.cone_polish.edge_step`) and scored as ``none``, and the step is
+done again from it for every ``--below`` value (``edgeG``), so the variants differ only by the
+step. Writes one JSON line per scene (mean SAD, abundance RMSE, per-material angles) and, with
+``--summary``, prints per-case means and the pairs' sign test from such files.
+
+Scenes: ``--generator family`` (:mod:`ftir_unmix.scenes`, REPORT_SEEDS only with ``--report``),
+``blind`` (``blind_scenes``: seeds 100 and up are its tuning seeds, below 100 its report
+seeds, only with ``--report``) or ``inrepo`` (``quality.py``'s cases at default artefacts and
+Samson, 64×64, run as it runs them).
+
+Stop 44's report (fresh seeds, nothing chosen on them)::
+
+    python benchmarks/edge_pairs.py --generator blind --seeds 5,6,7,8,9 --report --below 0.7,0.6,0.8 \\
+        --jobs 2 --out benchmarks/results/edge_pairs_blind_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9141,9142,9143,9144,9145 --report \\
+        --below 0.7,0.6,0.8 --jobs 2 --out benchmarks/results/edge_pairs_fresh26_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator inrepo --seeds 0,1,2 --jobs 2 \\
+        --out benchmarks/results/edge_pairs_inrepo.jsonl
+    python benchmarks/edge_pairs.py --summary benchmarks/results/edge_pairs_*.jsonl
+"""
+
+from __future__ import annotations
+
+import os
+
+if __name__ == "__main__":  # one BLAS thread per process, before numpy loads (a run can depend on it)
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, "1")
+
+import argparse
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paired_methods import TIE_DEG, sign_test  # noqa: E402
+from polish_pairs import _scores  # noqa: E402
+from scenes_quality import _init_worker, checked_seeds, refuse_without_shared_data  # noqa: E402
+
+#: Blind seeds from here on may be tuned on; the ones below are its report seeds.
+BLIND_TUNING_FROM = 100
+BLIND_CASES = ("soap-paint-k6", "ground-crust-k7", "glaze-stack-k8")
+#: The in-repository cases at default artefact strength and Samson (benchmarks/quality.py).
+INREPO_CASES = ("patches-k6-default", "layered-k6-default", "layered-k6-measured-atm", "layered-k8-noisy",
+                "patches-k10-default", "samson")
+
+
+def _scene(generator: str, case: str, seed: int, size: dict[str, int]) -> tuple[Any, Any, dict[str, Any]]:
+    """The cube, the truth (``endmembers``, ``abundances``, ``k``, ``names``) and the run's
+    options (as the generator's own benchmark runs it) of one scene."""
+    if generator == "family":
+        from ftir_unmix.scenes import make_scene
+
+        s = make_scene(case, seed, **size)
+        return s.cube, SimpleNamespace(endmembers=s.endmembers, abundances=s.abundances, k=s.k, names=s.names), {}
+    if generator == "inrepo":  # as benchmarks/quality.py runs its cases (64×64, the run's seed)
+        import quality
+
+        c = {c.name: c for c in quality.CASES}[case]
+        t = quality.make_truth(c, seed)
+        names = [f"EM{i + 1}" for i in range(c.k)]
+        truth = SimpleNamespace(endmembers=t.endmembers, abundances=t.abundances, k=c.k, names=names)
+        return t.cube, truth, {**dict(c.options), "seed": seed}
+    import blind_scenes
+
+    import ftir_unmix
+
+    b = blind_scenes.make_blind_scene(case, seed, **size)
+    truth = SimpleNamespace(endmembers=b.endmembers, abundances=b.abundances, k=len(b.names), names=b.names)
+    return ftir_unmix.make_cube(b.data, b.wavenumbers), truth, {}
+
+
+def run_one(generator: str, case: str, seed: int, belows: list[float], size: dict[str, int]) -> dict[str, Any]:
+    """One scene, one run with ``edge_below=belows[0]``; the step's input caught and scored as
+    ``none``, the step done again for every value of ``belows``."""
+    import ftir_unmix
+    from ftir_unmix.methods.cnn import cone_polish
+
+    cube, truth, options = _scene(generator, case, seed, size)
+    original = cone_polish.edge_step
+    caught: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def catch(*args: Any, **kwargs: Any) -> Any:
+        caught.append((args, kwargs))
+        return original(*args, **kwargs)
+
+    cone_polish.edge_step = catch
+    try:
+        r = ftir_unmix.unmix(cube, truth.k, edge_below=belows[0], **options)
+    finally:
+        cone_polish.edge_step = original
+    polished = r.parameters.get("polished") or {}
+    out = {"generator": generator, "case": case, "seed": int(seed), "names": list(truth.names),
+           "kept": polished.get("kept", True), "variants": {}}
+    shape = truth.abundances.shape
+    if not caught or not out["kept"]:  # no polish, or the polish was dropped: the step never counted
+        out["variants"]["none"] = _scores(truth, r.endmembers, r.abundances)
+        return out
+    args, kwargs = caught[-1]
+    pixels, weights, nuisance, e, maps, wavenumbers = args
+    out["variants"]["none"] = _scores(truth, e, maps.reshape(shape))
+    for below in belows:
+        e2, maps2, record = original(pixels, weights, nuisance, e, maps, wavenumbers, **{**kwargs, "below": below})
+        out["variants"][f"edge{below:g}"] = {**_scores(truth, e2, maps2.reshape(shape)), "step": record["step"]}
+    first = out["variants"][f"edge{belows[0]:g}"]
+    if not np.allclose(first["per"], _scores(truth, r.endmembers, r.abundances)["per"], atol=1e-6):
+        raise RuntimeError(f"{case} {seed}: the step done again differs from the run's")
+    return out
+
+
+def summary(paths: list[Path]) -> None:
+    """Per generator and case, each variant's mean SAD and aRMSE; each variant against ``none``
+    run by run (worse / better beyond :data:`TIE_DEG`, sign test)."""
+    lines = [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
+    variants = sorted({v for line in lines for v in line["variants"]} - {"none"})
+    for gen in sorted({line["generator"] for line in lines}):
+        rows = [line for line in lines if line["generator"] == gen and all(v in line["variants"] for v in variants)]
+        print(f"\n{gen}: {len(rows)} scenes; mean SAD° / aRMSE")
+        print("case".ljust(18) + "".join(f"{v:>18s}" for v in ["none", *variants]))
+        for case in sorted({r["case"] for r in rows}) + ["all"]:
+            sel = [r for r in rows if case in ("all", r["case"])]
+            cells = "".join(f"{np.mean([r['variants'][v]['mean'] for r in sel]):9.2f} / "
+                            f"{np.mean([r['variants'][v]['rmse'] for r in sel]):.3f}" for v in ["none", *variants])
+            print(case.ljust(18) + cells)
+        for v in variants:
+            diffs = np.array([r["variants"][v]["mean"] - r["variants"]["none"]["mean"] for r in rows])
+            worse, better, p = sign_test(diffs)
+            print(f"{v} against none: {worse} worse, {better} better beyond {TIE_DEG}°, "
+                  f"median {np.median(diffs):+.2f}°, sign test p = {p:.3g}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--summary", nargs="+", type=Path, help="print the tables of these JSON-lines files and stop")
+    ap.add_argument("--generator", choices=("family", "blind", "inrepo"), default="family")
+    ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
+    ap.add_argument("--seeds", help="comma-separated seeds")
+    ap.add_argument("--below", default="0.7", help="comma-separated edge_below values (the first is the run's)")
+    ap.add_argument("--height", type=int, default=64)
+    ap.add_argument("--width", type=int, default=256)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", type=Path, help="JSON lines, appended as scenes finish")
+    ap.add_argument("--report", action="store_true", help="allow report seeds")
+    args = ap.parse_args(argv)
+    if args.summary:
+        summary(args.summary)
+        return 0
+    if not args.seeds or args.out is None:
+        ap.error("--seeds and --out are needed (or --summary)")
+    refuse_without_shared_data(ap)
+    if args.generator == "family":
+        from ftir_unmix.scenes import CASES
+
+        every = list(CASES)
+        seeds = checked_seeds(ap, args.seeds, args.report)
+    elif args.generator == "inrepo":
+        every = list(INREPO_CASES)
+        seeds = [int(s) for s in args.seeds.split(",")]
+    else:
+        every = list(BLIND_CASES)
+        seeds = [int(s) for s in args.seeds.split(",")]
+        if not args.report and min(seeds) < BLIND_TUNING_FROM:
+            ap.error(f"blind seeds below {BLIND_TUNING_FROM} are report seeds: pass --report")
+    cases = every if args.cases == "all" else args.cases.split(",")
+    belows = [float(v) for v in args.below.split(",")]
+    size = {"height": args.height, "width": args.width}
+    with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as ex, args.out.open("a") as f:
+        futures = [ex.submit(run_one, args.generator, c, s, belows, size) for s in seeds for c in cases]
+        for future in as_completed(futures):
+            line = future.result()
+            f.write(json.dumps(line) + "\n")
+            f.flush()
+            print(line["case"], line["seed"], {k: round(v["mean"], 2) for k, v in line["variants"].items()},
+                  flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
