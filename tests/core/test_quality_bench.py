@@ -242,3 +242,18 @@ def test_blind_benchmark_scores_every_case_and_reports_pairs_and_failures(shared
     assert text.count(blind.MARK_BEGIN) == 1 and "| c | 7.00 (3.0–11.0)" in text
     assert "1 worse, 0 better, 1 within" in text
     assert "c glue: 1 of 2 runs with cnn (worst 20°)." in text and "with cnn-sad" not in text
+
+
+def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys):
+    edge_pairs = _load("edge_pairs")
+    line = edge_pairs.run_one("family", "nopure-k4", 0, [0.7, 0.0], {"height": 16, "width": 32})
+    variants = line["variants"]
+    assert set(variants) == {"none", "edge0.7", "edge0"}
+    assert variants["edge0"]["per"] == pytest.approx(variants["none"]["per"])  # a gate of 0 moves nothing
+    assert any(step > 0 for step in variants["edge0.7"]["step"])
+    assert variants["edge0.7"]["per"] != pytest.approx(variants["none"]["per"])
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    edge_pairs.summary([path])
+    printed = capsys.readouterr().out
+    assert "family: 1 scenes" in printed and "edge0.7 against none" in printed
