@@ -197,9 +197,9 @@ def edge_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
     if not moved:
         return None
     who = moved[0] if len(moved) == 1 else f"{', '.join(moved[:-1])} and {moved[-1]}"
-    verb, its = ("is", "its spectrum was") if len(moved) == 1 else ("are", "their spectra were")
+    verb, its, it = ("is", "its spectrum was", "it") if len(moved) == 1 else ("are", "their spectra were", "them")
     return (f"{who} {verb} nearly pure in no pixel: {its} taken away from the other materials up to where "
-            "one of their bands would turn it negative, an estimate beyond what any pixel shows")
+            f"one of their bands would turn {it} negative, an estimate beyond what any pixel shows")
 
 
 def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names: Sequence[str]

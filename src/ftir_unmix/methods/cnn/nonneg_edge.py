@@ -32,8 +32,10 @@ pixels: the polish pushes the spectra of materials that never occur pure out pas
 lying on a mixed pixel itself reads as pure and is left. And it needs spectra whose zero is
 absorbance zero: a run with a background term reports them so (their lower envelope taken
 off); without one (a reflectance image such as Samson, whose spectra are nowhere near zero:
-22.3° instead of 5.5° there) the step is not taken. Measured on the held-out family's tuning seeds and on the blind
-generator's tuning seeds (docs/benchmarks.md, stop 44).
+22.3° instead of 5.5° there) the step is not taken.
+
+Chosen on the held-out family's and the blind generator's tuning seeds, measured on fresh
+seeds of both (docs/benchmarks.md, stop 44).
 """
 
 from __future__ import annotations
@@ -84,11 +86,11 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
         ``below``, ``tol``, ``shift_cm`` and per spectrum the ``step`` taken (Σ t, 0 where unmoved).
     """
     e = np.asarray(endmembers, dtype=np.float64)
-    b, k = e.shape
+    k = e.shape[1]
     peak = e.max(axis=0)
     unit = e / np.where(peak > 0, peak, 1.0)
-    step = float(np.median(np.abs(np.diff(wavenumbers)))) if len(wavenumbers) > 1 else 1.0
-    half = int(round(shift_cm / step)) if step > 0 else 0
+    spacing = float(np.median(np.abs(np.diff(wavenumbers)))) if len(wavenumbers) > 1 else 1.0
+    half = int(round(shift_cm / spacing)) if spacing > 0 else 0
     eroded = grey_erosion(unit, size=(2 * half + 1, 1)) if half > 0 else unit
     out = e.copy()
     steps = np.zeros(k)
