@@ -298,9 +298,7 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
         no_pure_iterations=cfg.polish_no_pure, fixed=0 if inp.known is None else inp.known.shape[1],
         shifts=cfg.polish_shifts,
         bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
-        # The edge needs spectra whose zero is absorbance zero: the background term's lower envelope.
-        edge_below=cfg.edge_below if inp.background is not None else 0.0, wavenumbers=inp.wavenumbers,
-        stop=lambda: should_stop(inp.stop))
+        edge_below=cfg.edge_below, wavenumbers=inp.wavenumbers, stop=lambda: should_stop(inp.stop))
     out.record["polished"] = record
     if checked:
         doubt = _not_materials(inp, endmembers) & ~_not_materials(inp, out.endmembers)

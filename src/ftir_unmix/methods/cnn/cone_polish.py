@@ -287,7 +287,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     polish). Where after ``iterations`` no endmember has nearly pure pixels (:func:`purest_shares`
     below :data:`NO_PURE_SHARE`), the polish goes on to ``no_pure_iterations`` in all. With
     ``edge_below`` (and ``wavenumbers``), each spectrum whose purest share in the maps is below it
-    is then taken out to the edge of nonnegativity (:mod:`.nonneg_edge`) and the maps fitted again.
+    is then taken out to the edge of nonnegativity (:mod:`.nonneg_edge`) and the maps fitted again;
+    only with a ``background``, whose lower envelope makes the spectra's zero absorbance zero.
     Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry
     (``stopped``: by ``stop``; ``edge``: the steps taken).
     """
@@ -310,7 +311,7 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
               "fit_before_deg": float(np.degrees(p.fit_before)), "fit_after_deg": float(np.degrees(p.fit_after)),
               "purest_share": [round(float(v), 4) for v in purest], "no_pure": no_pure, "stopped": stopped}
     maps = cone_maps(image, e, bounded, p.dead_zone)
-    if edge_below and wavenumbers is not None and not stopped:
+    if edge_below and background is not None and wavenumbers is not None and not stopped:
         e, maps, record["edge"] = edge_step(pixels, weights, nuisance, e, maps, wavenumbers, below=edge_below,
                                             fixed=fixed, shifts=shifts, bounded=bounded, zone=p.dead_zone)
     return e, maps, record
