@@ -50,6 +50,7 @@ from scenes_quality import (  # noqa: E402
     case_table,
     matched_scores,
     parse_options,
+    per_material,
     print_table,
     summarise,
 )
@@ -122,12 +123,8 @@ def render_markdown(payload: dict[str, Any]) -> str:
         for case, by_method in summary.items():
             if "cnn" not in by_method:
                 continue
-            rs = [r for r in runs if r["case"] == case and r["method"] == "cnn"]
-            parts = []
-            for name, sad in sorted(by_method["cnn"]["per_material_sad_deg"].items(), key=lambda kv: -kv[1]):
-                cap = np.mean([r["per_material"][name]["max_abundance"] for r in rs])
-                cov = np.mean([r["per_material"][name]["coverage"] for r in rs])
-                parts.append(f"{name} {sad:.1f}° (≤ {cap:.2f}, {100 * cov:.1f} %)")
+            parts = [f"{name} {sad:.1f}° (≤ {cap:.2f}, {100 * cov:.1f} %)"
+                     for name, sad, cap, cov, _ in per_material(runs, summary, case)]
             lines.append(f"- **{case}**: " + "; ".join(parts))
         fails: dict[tuple[str, str], dict[str, list[float]]] = {}
         for r in runs:

@@ -287,6 +287,18 @@ def _minor_recovered(runs: list[dict[str, Any]]) -> tuple[int, int]:
     return sum(hits), len(hits)
 
 
+def per_material(runs: list[dict[str, Any]], summary: dict[str, Any], case: str, method: str = "cnn"
+                 ) -> list[tuple[str, float, float, float, float]]:
+    """One case's materials for ``method``, worst first: the name, the mean angle over seeds, and
+    over that method's runs the mean largest abundance, the mean coverage and the worst angle."""
+    rs = [r for r in runs if r["case"] == case and r["method"] == method]
+    return [(name, sad,
+             float(np.mean([r["per_material"][name]["max_abundance"] for r in rs])),
+             float(np.mean([r["per_material"][name]["coverage"] for r in rs])),
+             max(r["per_material"][name]["sad_deg"] for r in rs))
+            for name, sad in sorted(summary[case][method]["per_material_sad_deg"].items(), key=lambda kv: -kv[1])]
+
+
 def case_table(runs: list[dict[str, Any]], summary: dict[str, Any], methods: list[str], *, digits: int,
                all_label: str) -> list[str]:
     """Markdown rows: per case and method the mean SAD (``digits`` decimals), its range over the
@@ -344,15 +356,9 @@ def render_markdown(payload: dict[str, Any]) -> str:
     for case, by_method in summary.items():
         if "cnn" not in by_method:
             continue
-        rs = [r for r in runs if r["case"] == case and r["method"] == "cnn"]
-        parts = []
-        for name, sad in sorted(by_method["cnn"]["per_material_sad_deg"].items(), key=lambda kv: -kv[1]):
-            cap = np.mean([r["per_material"][name]["max_abundance"] for r in rs])
-            cov = np.mean([r["per_material"][name]["coverage"] for r in rs])
-            worst = max(r["per_material"][name]["sad_deg"] for r in rs)
-            why = (f" (≤ {cap:.2f} of any pixel, {100 * cov:.1f} % of pixels, worst seed {worst:.0f}°)"
-                   if sad > MINOR_TARGET_DEG else "")
-            parts.append(f"{name} {sad:.1f}°{why}")
+        parts = [f"{name} {sad:.1f}°" + (f" (≤ {cap:.2f} of any pixel, {100 * cov:.1f} % of pixels, "
+                                          f"worst seed {worst:.0f}°)" if sad > MINOR_TARGET_DEG else "")
+                 for name, sad, cap, cov, worst in per_material(runs, summary, case)]
         lines.append(f"- **{case}**: " + "; ".join(parts))
     from ftir_unmix.trust import BELOW_BASELINE_DOUBT, SPREAD_DOUBT_DEG
 
