@@ -265,9 +265,12 @@ class UnmixConfig:
         where the material lies. It needs a baseline term (``baseline`` not ``"none"``): the
         spectra's zero is then absorbance zero, their background's lower envelope; without
         one (a reflectance image such as Samson, whose spectra are nowhere near zero) it is
-        not done. Recorded as ``polished.edge``. 0: off. Default 0.7 (stop 44: chosen on the
-        family's and the blind generator's tuning seeds; on fresh seeds of both it lowered the
-        mean angle by 0.5° and 0.8°, the no-pure cases' from 5.3° to 3.0°, docs/benchmarks.md).
+        not done. A spectrum above the gate is moved too where it holds half its height or
+        more of the others' bands (a spectrum lying on a mixed pixel reads as pure). Recorded
+        as ``polished.edge``. 0: off. Default 0.7 (stop 44: chosen on the family's and the
+        blind generator's tuning seeds; on fresh seeds of both it lowered the mean angle by
+        0.5° and 0.8°, the no-pure cases' from 5.3° to 3.0°; stop 45's widening, 20.6° → 19.8°
+        on fresh blind seeds and a tie on the family's, docs/benchmarks.md).
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -389,8 +392,9 @@ class UnmixConfig:
                                       "this much along the spectral axis (cm⁻¹) per pixel (0: off)")
     edge_below: float = _param(0.7, Rule("float", 0.0, 1.0), "protocol",
                                "fast protocol: after the polish, each spectrum whose purest pixels hold less "
-                               "than this share is taken away from the others to where a band would turn "
-                               "negative (materials that never occur pure; 0: off)")
+                               "than this share (or that holds half its height of the others' bands) is taken "
+                               "away from the others to where a band would turn negative (materials that never "
+                               "occur pure; 0: off)")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")

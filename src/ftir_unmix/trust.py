@@ -190,16 +190,18 @@ def edge_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
     --------
     >>> note = edge_note({"polished": {"edge": {"below": 0.7, "step": [0.0, 0.42, 0.0]}}}, ["EM1", "EM2", "EM3"])
     >>> note.split(":")[0]
-    'EM2 is nearly pure in no pixel'
+    "The spectrum of EM2 held other materials' bands (no pixel shows it pure)"
     """
     edge = (parameters.get("polished") or {}).get("edge")
     moved = [name for name, step in zip(names, edge["step"]) if step > 0] if edge else []
     if not moved:
         return None
     who = moved[0] if len(moved) == 1 else f"{', '.join(moved[:-1])} and {moved[-1]}"
-    verb, its, it = ("is", "its spectrum was", "it") if len(moved) == 1 else ("are", "their spectra were", "them")
-    return (f"{who} {verb} nearly pure in no pixel: {its} taken away from the other materials up to where "
-            f"one of their bands would turn {it} negative, an estimate beyond what any pixel shows")
+    one = len(moved) == 1
+    return (f"The {'spectrum' if one else 'spectra'} of {who} held other materials' bands (no pixel shows "
+            f"{'it' if one else 'them'} pure): {'it was' if one else 'they were'} taken away from those "
+            f"materials up to where one of their bands would turn {'it' if one else 'them'} negative, "
+            f"{'an estimate' if one else 'estimates'} beyond what any pixel shows")
 
 
 def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names: Sequence[str]

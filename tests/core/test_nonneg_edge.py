@@ -47,11 +47,43 @@ def test_a_partner_mixed_too_still_takes_it_out(pair):
                                                    ((0.5, 0.95), 0.7, 1)])
 def test_spectra_with_pure_pixels_off_or_known_are_not_moved(pair, purest, below, fixed):
     binder, pigment = pair
-    e = np.stack([0.55 * binder + 0.45 * pigment, pigment], axis=1).astype(np.float32)
+    e = np.stack([0.9 * binder + 0.1 * pigment, pigment], axis=1).astype(np.float32)
     out, record = to_nonneg_edge(e, np.array(purest), WN, below=below, fixed=fixed)
     np.testing.assert_array_equal(out, e)
     assert out.dtype == np.float32
     assert record["step"] == [0.0, 0.0]
+
+
+def test_a_mixture_that_reads_as_pure_is_moved_where_it_holds_much_of_a_partner(pair):
+    """A spectrum lying on a mixed pixel reads as pure; holding half its height of its partner
+    (the large step), it is moved all the same, and with a tenth it is kept."""
+    binder, pigment = pair
+    half = np.stack([0.55 * binder + 0.45 * pigment, pigment], axis=1)
+    out, record = to_nonneg_edge(half, np.array([0.9, 0.95]), WN, below=0.7)
+    assert record["step"][0] > 0.5 and _angle(out[:, 0], binder) < 1.0
+    gate_only, record = to_nonneg_edge(half, np.array([0.9, 0.95]), WN, below=0.7, large=np.inf)
+    np.testing.assert_array_equal(gate_only, half)
+    tenth = np.stack([0.9 * binder + 0.1 * pigment, pigment], axis=1)
+    kept, record = to_nonneg_edge(tenth, np.array([0.9, 0.95]), WN, below=0.7)
+    np.testing.assert_array_equal(kept, tenth)
+    assert record["step"] == [0.0, 0.0] and record["large"] == 0.5
+
+
+def test_a_narrow_dip_in_the_spectrum_does_not_stop_the_step(pair):
+    """The dilation: the estimate dips to zero over ±3 cm⁻¹ on the flank of its pigment's band
+    (where the pigment is at half its height), a ripple, not a band of the binder's."""
+    binder, pigment = pair
+    estimate = 0.55 * binder + 0.45 * pigment
+    estimate[np.abs(WN - 1415.0) < 3.0] = 0.0
+    e = np.stack([estimate, pigment], axis=1)
+    plain, _ = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7, fill_cm=0.0)
+    filled, record = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7)  # ±4 cm⁻¹
+    assert _angle(plain[:, 0], binder) > 20.0  # the dip stops the step at once
+    assert _angle(filled[:, 0], binder) < 1.0 and record["fill_cm"] == 4.0
+    wide = 0.55 * binder + 0.45 * pigment
+    wide[np.abs(WN - 1415.0) < 12.0] = 0.0  # as wide as a band: it is one, and it stops the step
+    held, _ = to_nonneg_edge(np.stack([wide, pigment], axis=1), np.array([0.5, 0.95]), WN, below=0.7)
+    assert _angle(held[:, 0], binder) > 20.0
 
 
 def test_a_band_a_little_apart_in_the_two_estimates_does_not_stop_the_step(pair):
@@ -59,8 +91,8 @@ def test_a_band_a_little_apart_in_the_two_estimates_does_not_stop_the_step(pair)
     binder, pigment = pair
     moved = _bands(1402.0, 714.0, 3537.0, 840.0)
     e = np.stack([0.55 * binder + 0.45 * moved, pigment], axis=1)
-    plain, _ = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7, shift_cm=0.0)
-    eroded, _ = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7)  # ±2 cm⁻¹
+    plain, _ = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7, shift_cm=0.0, fill_cm=0.0)
+    eroded, _ = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7, fill_cm=0.0)  # ±2 cm⁻¹
     assert _angle(plain[:, 0], binder) > 10.0  # the offset's lobes stop the step early
     assert _angle(eroded[:, 0], binder) < 5.0
 
@@ -109,7 +141,8 @@ def test_the_user_is_told_which_spectra_lie_beyond_every_pixel():
     params = {"polished": {"edge": {"below": 0.7, "step": [0.3, 0.0, 0.1]}}}
     trust = [{"abundance_share": 0.3, "dominant_pixels": 0.3}] * 3
     notes = run_notes(params, trust, ["oil", "lead white", "glue"])
-    said = [text for kind, text in notes if kind == "note" and "nearly pure in no pixel" in text]
-    assert said and said[0].startswith("oil and glue are nearly pure in no pixel: their spectra were taken")
+    said = [text for kind, text in notes if kind == "note" and "other materials' bands" in text]
+    assert said and said[0].startswith("The spectra of oil and glue held other materials' bands (no pixel shows "
+                                       "them pure): they were taken away")
     unmoved = {"polished": {"edge": {"below": 0.7, "step": [0.0, 0.0, 0.0]}}}
-    assert not any("nearly pure" in text for _, text in run_notes(unmoved, trust, ["a", "b", "c"]))
+    assert not any("other materials' bands" in text for _, text in run_notes(unmoved, trust, ["a", "b", "c"]))

@@ -319,13 +319,15 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
 
 def edge_step(pixels: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None, endmembers: np.ndarray,
               maps: np.ndarray, wavenumbers: np.ndarray, *, below: float, fixed: int = 0, shifts: bool = False,
-              bounded: float = 0.0, zone: float | None = None) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """The spectra whose purest share in ``maps`` (K, N) is below ``below`` taken out to the edge of
-    nonnegativity (:func:`.nonneg_edge.to_nonneg_edge`), and the whole image's maps fitted again
-    where one moved (the other arguments as for :func:`polish`). Returns the spectra, the maps and
-    the record's ``edge`` entry."""
+              bounded: float = 0.0, zone: float | None = None, **edge: float
+              ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The spectra whose purest share in ``maps`` (K, N) is below ``below`` (or that hold much of
+    their partners) taken out to the edge of nonnegativity (:func:`.nonneg_edge.to_nonneg_edge`,
+    with its options ``edge``), and the whole image's maps fitted again where one moved (the
+    other arguments as for :func:`polish`). Returns the spectra, the maps and the record's
+    ``edge`` entry."""
     e, record = to_nonneg_edge(endmembers, np.percentile(maps, NO_PURE_PERCENTILE, axis=1), wavenumbers,
-                               below=below, fixed=fixed)
+                               below=below, fixed=fixed, **edge)
     if any(record["step"]):
         maps = cone_maps(_as_fitted(pixels, weights, nuisance, e, shifts), e, bounded, zone)
     return e, maps, record
