@@ -79,9 +79,20 @@ def _scene(generator: str, case: str, seed: int, size: dict[str, int]) -> tuple[
     return ftir_unmix.make_cube(b.data, b.wavenumbers), truth, {}
 
 
-def run_one(generator: str, case: str, seed: int, belows: list[float], size: dict[str, int]) -> dict[str, Any]:
-    """One scene, one run with ``edge_below=belows[0]``; the step's input caught and scored as
-    ``none``, the step done again for every value of ``belows``."""
+def variant(spec: str) -> tuple[str, float, dict[str, float]]:
+    """A ``--below`` entry: ``0.7`` (the step's defaults) or ``0.7:fill_cm=0:large=inf`` (with
+    :func:`~ftir_unmix.methods.cnn.nonneg_edge.to_nonneg_edge`'s options) -> its name
+    (``edge0.7``, ``edge0.7:fill_cm=0:large=inf``), ``edge_below`` and the options."""
+    below, *options = spec.split(":")
+    pairs = dict(o.split("=") for o in options)
+    return f"edge{float(below):g}" + "".join(f":{k}={v}" for k, v in pairs.items()), float(below), \
+        {k: float(v) for k, v in pairs.items()}
+
+
+def run_one(generator: str, case: str, seed: int, belows: list[str], size: dict[str, int]) -> dict[str, Any]:
+    """One scene, one run with the first of ``belows`` (:func:`variant`; its options must be the
+    defaults); the step's input caught and scored as ``none``, the step done again for every
+    entry of ``belows``."""
     import ftir_unmix
     from ftir_unmix.methods.cnn import cone_polish
 
@@ -95,7 +106,7 @@ def run_one(generator: str, case: str, seed: int, belows: list[float], size: dic
 
     cone_polish.edge_step = catch
     try:
-        r = ftir_unmix.unmix(cube, truth.k, edge_below=belows[0], **options)
+        r = ftir_unmix.unmix(cube, truth.k, edge_below=variant(belows[0])[1], **options)
     finally:
         cone_polish.edge_step = original
     polished = r.parameters.get("polished") or {}
@@ -108,43 +119,54 @@ def run_one(generator: str, case: str, seed: int, belows: list[float], size: dic
     args, kwargs = caught[-1]
     pixels, weights, nuisance, e, maps, wavenumbers = args
     out["variants"]["none"] = _scores(truth, e, maps.reshape(shape))
-    for below in belows:
-        e2, maps2, record = original(pixels, weights, nuisance, e, maps, wavenumbers, **{**kwargs, "below": below})
-        out["variants"][f"edge{below:g}"] = {**_scores(truth, e2, maps2.reshape(shape)), "step": record["step"]}
-    first = out["variants"][f"edge{belows[0]:g}"]
+    for spec in belows:
+        name, below, edge = variant(spec)
+        e2, maps2, record = original(pixels, weights, nuisance, e, maps, wavenumbers,
+                                     **{**kwargs, **edge, "below": below})
+        out["variants"][name] = {**_scores(truth, e2, maps2.reshape(shape)), "step": record["step"]}
+    first = out["variants"][variant(belows[0])[0]]
     if not np.allclose(first["per"], _scores(truth, r.endmembers, r.abundances)["per"], atol=1e-6):
         raise RuntimeError(f"{case} {seed}: the step done again differs from the run's")
     return out
 
 
-def summary(paths: list[Path]) -> None:
-    """Per generator and case, each variant's mean SAD and aRMSE; each variant against ``none``
+def summary(paths: list[Path], base: str = "none") -> None:
+    """Per generator and case, each variant's mean SAD and aRMSE; each variant against ``base``
     run by run (worse / better beyond :data:`TIE_DEG`, sign test)."""
     lines = [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
     variants = sorted({v for line in lines for v in line["variants"]} - {"none"})
+    for line in lines:  # no polish kept: the run is the same whatever the step would have done
+        if not line["kept"]:
+            line["variants"] = dict.fromkeys(["none", *variants], line["variants"]["none"])
     for gen in sorted({line["generator"] for line in lines}):
         rows = [line for line in lines if line["generator"] == gen and all(v in line["variants"] for v in variants)]
+        width = max(18, *(len(v) + 2 for v in variants))
         print(f"\n{gen}: {len(rows)} scenes; mean SAD° / aRMSE")
-        print("case".ljust(18) + "".join(f"{v:>18s}" for v in ["none", *variants]))
+        print("case".ljust(18) + "".join(f"{v:>{width}s}" for v in ["none", *variants]))
         for case in sorted({r["case"] for r in rows}) + ["all"]:
             sel = [r for r in rows if case in ("all", r["case"])]
-            cells = "".join(f"{np.mean([r['variants'][v]['mean'] for r in sel]):9.2f} / "
+            cells = "".join(f"{np.mean([r['variants'][v]['mean'] for r in sel]):{width - 9}.2f} / "
                             f"{np.mean([r['variants'][v]['rmse'] for r in sel]):.3f}" for v in ["none", *variants])
             print(case.ljust(18) + cells)
-        for v in variants:
-            diffs = np.array([r["variants"][v]["mean"] - r["variants"]["none"]["mean"] for r in rows])
+        for v in ["none", *variants]:
+            if v == base:
+                continue
+            diffs = np.array([r["variants"][v]["mean"] - r["variants"][base]["mean"] for r in rows])
             worse, better, p = sign_test(diffs)
-            print(f"{v} against none: {worse} worse, {better} better beyond {TIE_DEG}°, "
+            print(f"{v} against {base}: {worse} worse, {better} better beyond {TIE_DEG}°, "
                   f"median {np.median(diffs):+.2f}°, sign test p = {p:.3g}")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--summary", nargs="+", type=Path, help="print the tables of these JSON-lines files and stop")
+    ap.add_argument("--base", default="none", help="with --summary: the variant the others are paired with")
     ap.add_argument("--generator", choices=("family", "blind", "inrepo"), default="family")
     ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
     ap.add_argument("--seeds", help="comma-separated seeds")
-    ap.add_argument("--below", default="0.7", help="comma-separated edge_below values (the first is the run's)")
+    ap.add_argument("--below", default="0.7",
+                    help="comma-separated edge_below values, each optionally with the step's options "
+                         "(0.7:fill_cm=0:large=inf); the first, without options, is the run's")
     ap.add_argument("--height", type=int, default=64)
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--jobs", type=int, default=1)
@@ -152,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="store_true", help="allow report seeds")
     args = ap.parse_args(argv)
     if args.summary:
-        summary(args.summary)
+        summary(args.summary, args.base)
         return 0
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")
@@ -171,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.report and min(seeds) < BLIND_TUNING_FROM:
             ap.error(f"blind seeds below {BLIND_TUNING_FROM} are report seeds: pass --report")
     cases = every if args.cases == "all" else args.cases.split(",")
-    belows = [float(v) for v in args.below.split(",")]
+    belows = args.below.split(",")
+    if variant(belows[0])[2]:
+        ap.error("the first --below value is the run's own: give it without options")
     size = {"height": args.height, "width": args.width}
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as ex, args.out.open("a") as f:
         futures = [ex.submit(run_one, args.generator, c, s, belows, size) for s in seeds for c in cases]

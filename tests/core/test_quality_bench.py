@@ -246,9 +246,11 @@ def test_blind_benchmark_scores_every_case_and_reports_pairs_and_failures(shared
 
 def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys):
     edge_pairs = _load("edge_pairs")
-    line = edge_pairs.run_one("family", "nopure-k4", 0, [0.7, 0.0], {"height": 16, "width": 32})
+    stop44 = "0.7:fill_cm=0:large=inf"  # the step as stop 44 took it: no dilation, the gate alone
+    line = edge_pairs.run_one("family", "nopure-k4", 0, ["0.7", "0", stop44], {"height": 16, "width": 32})
     variants = line["variants"]
-    assert set(variants) == {"none", "edge0.7", "edge0"}
+    assert set(variants) == {"none", "edge0.7", "edge0", f"edge{stop44}"}
+    assert edge_pairs.variant(stop44)[1:] == (0.7, {"fill_cm": 0.0, "large": float("inf")})
     assert variants["edge0"]["per"] == pytest.approx(variants["none"]["per"])  # a gate of 0 moves nothing
     assert any(step > 0 for step in variants["edge0.7"]["step"])
     assert variants["edge0.7"]["per"] != pytest.approx(variants["none"]["per"])
@@ -257,3 +259,6 @@ def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys)
     edge_pairs.summary([path])
     printed = capsys.readouterr().out
     assert "family: 1 scenes" in printed and "edge0.7 against none" in printed
+    edge_pairs.summary([path], base=f"edge{stop44}")
+    printed = capsys.readouterr().out
+    assert f"edge0.7 against edge{stop44}" in printed and f"none against edge{stop44}" in printed
