@@ -21,6 +21,18 @@ Stop 44's report (fresh seeds, nothing chosen on them)::
     python benchmarks/edge_pairs.py --generator inrepo --seeds 0,1,2 --jobs 2 \\
         --out benchmarks/results/edge_pairs_inrepo.jsonl
     python benchmarks/edge_pairs.py --summary benchmarks/results/edge_pairs_*.jsonl
+
+Stop 45's (the step's options against stop 44's step, ``0.7:fill_cm=0:large=inf``)::
+
+    V=0.7,0.7:fill_cm=0:large=inf,0.7:large=inf,0.7:fill_cm=0
+    python benchmarks/edge_pairs.py --generator blind --seeds 10,11,12,13,14 --report --below $V --jobs 2 \
+        --out benchmarks/results/edge_pairs_blind_seeds10-14_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9146,9147,9148,9149,9150 --report --below $V \
+        --jobs 2 --out benchmarks/results/edge_pairs_fresh27_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator inrepo --seeds 0,1,2 --below $V --jobs 2 \
+        --out benchmarks/results/edge_pairs_inrepo_stop45.jsonl
+    python benchmarks/edge_pairs.py --summary benchmarks/results/edge_pairs_fresh27_64x256.jsonl \
+        --base 0.7:fill_cm=0:large=inf
 """
 
 from __future__ import annotations
@@ -160,7 +172,8 @@ def summary(paths: list[Path], base: str = "none") -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--summary", nargs="+", type=Path, help="print the tables of these JSON-lines files and stop")
-    ap.add_argument("--base", default="none", help="with --summary: the variant the others are paired with")
+    ap.add_argument("--base", default="none",
+                    help="with --summary: the variant the others are paired with (none, or a --below entry)")
     ap.add_argument("--generator", choices=("family", "blind", "inrepo"), default="family")
     ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
     ap.add_argument("--seeds", help="comma-separated seeds")
@@ -174,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="store_true", help="allow report seeds")
     args = ap.parse_args(argv)
     if args.summary:
-        summary(args.summary, args.base)
+        summary(args.summary, args.base if args.base == "none" or args.base.startswith("edge")
+                else variant(args.base)[0])
         return 0
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")

@@ -259,6 +259,6 @@ def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys)
     edge_pairs.summary([path])
     printed = capsys.readouterr().out
     assert "family: 1 scenes" in printed and "edge0.7 against none" in printed
-    edge_pairs.summary([path], base=f"edge{stop44}")
+    assert edge_pairs.main(["--summary", str(path), "--base", stop44]) == 0  # a --below entry names the base
     printed = capsys.readouterr().out
     assert f"edge0.7 against edge{stop44}" in printed and f"none against edge{stop44}" in printed
