@@ -197,11 +197,11 @@ def edge_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
     if not moved:
         return None
     who = moved[0] if len(moved) == 1 else f"{', '.join(moved[:-1])} and {moved[-1]}"
-    one = len(moved) == 1
-    return (f"The {'spectrum' if one else 'spectra'} of {who} held other materials' bands (no pixel shows "
-            f"{'it' if one else 'them'} pure): {'it was' if one else 'they were'} taken away from those "
-            f"materials up to where one of their bands would turn {'it' if one else 'them'} negative, "
-            f"{'an estimate' if one else 'estimates'} beyond what any pixel shows")
+    spectrum, it, was, estimate = (("spectrum", "it", "it was", "an estimate") if len(moved) == 1
+                                   else ("spectra", "them", "they were", "estimates"))
+    return (f"The {spectrum} of {who} held other materials' bands (no pixel shows {it} pure): {was} taken away "
+            f"from those materials up to where one of their bands would turn {it} negative, {estimate} beyond "
+            f"what any pixel shows")
 
 
 def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names: Sequence[str]
