@@ -144,9 +144,12 @@ def run_one(generator: str, case: str, seed: int, belows: list[str], size: dict[
 
 def summary(paths: list[Path], base: str = "none") -> None:
     """Per generator and case, each variant's mean SAD and aRMSE; each variant against ``base``
-    run by run (worse / better beyond :data:`TIE_DEG`, sign test)."""
+    (a variant's name or a ``--below`` entry) run by run (worse / better beyond :data:`TIE_DEG`,
+    sign test)."""
     lines = [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
     variants = sorted({v for line in lines for v in line["variants"]} - {"none"})
+    if base not in ("none", *variants):
+        base = variant(base)[0]
     for line in lines:  # no polish kept: the run is the same whatever the step would have done
         if not line["kept"]:
             line["variants"] = dict.fromkeys(["none", *variants], line["variants"]["none"])
@@ -187,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="store_true", help="allow report seeds")
     args = ap.parse_args(argv)
     if args.summary:
-        summary(args.summary, args.base if args.base == "none" or args.base.startswith("edge")
-                else variant(args.base)[0])
+        summary(args.summary, args.base)
         return 0
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")
