@@ -40,7 +40,7 @@ import numpy as np
 from .preprocess.atmosphere import ATMOSPHERE_LINE_SHARE
 
 __all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts",
-           "atmosphere_note", "edge_note", "endmember_trust", "run_notes", "spare_note"]
+           "atmosphere_note", "edge_note", "endmember_trust", "polish_note", "run_notes", "spare_note"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
@@ -204,11 +204,32 @@ def edge_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
             f"what any pixel shows")
 
 
+def polish_note(parameters: dict[str, Any]) -> str | None:
+    """The sentence that says the polish (:mod:`ftir_unmix.methods.cnn.cone_polish`) left spectra as
+    trained because fitted to the whole image they became what is not a material; None otherwise.
+
+    Examples
+    --------
+    >>> polish_note({"polished": {"kept": True, "held": {"columns": [5],
+    ...                           "why": "EM6 became atmospheric lines or a difference spectrum"}}})
+    'EM6 became atmospheric lines or a difference spectrum when fitted to the whole image: left as trained, \
+the other spectra fitted around it'
+    """
+    polished = parameters.get("polished") or {}
+    if polished.get("kept") is False:
+        return f"{polished['why_not']} when fitted to the whole image: the spectra and maps are left as trained"
+    held = polished.get("held")
+    if not held:
+        return None
+    it = "it" if len(held["columns"]) == 1 else "them"
+    return f"{held['why']} when fitted to the whole image: left as trained, the other spectra fitted around {it}"
+
+
 def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names: Sequence[str]
               ) -> list[tuple[str, str]]:
     """What a user is told after a run, in order: ``("note", …)`` from :func:`atmosphere_note`,
-    :func:`spare_note` and :func:`edge_note`, then ``("doubt", …)`` per endmember from
+    :func:`spare_note`, :func:`polish_note` and :func:`edge_note`, then ``("doubt", …)`` per endmember from
     :func:`doubts` (the CLI prints them, the Spectra panel marks them ℹ and ⚠)."""
-    notes = [("note", n) for n in (atmosphere_note(parameters), spare_note(parameters), edge_note(parameters, names))
-             if n]
+    notes = [("note", n) for n in (atmosphere_note(parameters), spare_note(parameters), polish_note(parameters),
+                                   edge_note(parameters, names)) if n]
     return notes + [("doubt", s) for s in doubts(trust, names).values()]

@@ -16,7 +16,7 @@ from ftir_unmix.result import load_result
 from ftir_unmix.scenes import CASES, make_scene
 from ftir_unmix.scenes._artefacts import builtin_atmosphere
 from ftir_unmix.synthetic import atmosphere_templates, cross_section
-from ftir_unmix.trust import doubts
+from ftir_unmix.trust import doubts, polish_note
 
 
 def _bands(wn, centres, width=25.0):
@@ -129,10 +129,36 @@ def test_an_endmember_of_water_vapour_trains_the_run_again_with_a_spare(vapour_s
     assert spare["trained_k"] == 4 and len(spare["dropped"]) == 1
     # polished after the spare was dropped, the spectra took the vapour in: the check kept them as trained
     assert r.parameters["polished"]["kept"] is False and "EM" in r.parameters["polished"]["why_not"]
+    assert polish_note(r.parameters).endswith("the spectra and maps are left as trained")
     # the spare took the vapour and was dropped; the three materials are back
     assert narrow_line_share(r.endmembers, cube.wavenumbers).max() < ATMOSPHERE_LINE_SHARE
     mended = evaluate(truth, abundances, r.endmembers, r.abundances)
     assert max(mended["per_endmember_sad_deg"]) < 12.0, mended["per_endmember_sad_deg"]
+
+
+def test_a_spectrum_the_polish_turns_is_held_as_trained_and_the_others_polished_around_it(
+        vapour_scene, one_torch_thread, monkeypatch):
+    import ftir_unmix.methods.cnn as cnn
+
+    cube, _, _ = vapour_scene
+    seen: list[np.ndarray] = []
+
+    def em2_turns_when_moved(inp, endmembers):  # first called on the spectra as trained
+        seen.append(endmembers.copy())
+        return np.arange(endmembers.shape[1]) == 1 if not np.allclose(endmembers[:, 1], seen[0][:, 1]) \
+            else np.zeros(endmembers.shape[1], bool)
+
+    monkeypatch.setattr(cnn, "_not_materials", em2_turns_when_moved)
+    r = unmix(cube, 3, epochs=60, warmup_steps=10, device="cpu", restarts=1, seed=0, atmosphere=False)
+    assert r.parameters["spare_endmembers"]["trained_k"] == 4  # the run that is checked
+    turned = "EM2 became atmospheric lines or a difference spectrum"
+    polished = r.parameters["polished"]
+    assert polished["kept"] is True and polished["held"] == {"columns": [1], "why": turned}
+    assert len(seen) == 3  # as trained, polished, polished again with EM2 held
+    moved = np.diag(spectral_angles(seen[0], r.endmembers))  # the result is rescaled: angles
+    assert moved[1] < 1e-3 and min(moved[0], moved[2]) > 1.0, moved  # EM2 as trained, the others polished
+    assert polish_note(r.parameters) == (f"{turned} when fitted to the whole image: left as trained, the other "
+                                         "spectra fitted around it")
 
 
 def test_the_estimated_vapour_is_fitted_per_pixel_and_costs_no_endmember(vapour_scene, one_torch_thread, tmp_path):

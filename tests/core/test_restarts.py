@@ -19,6 +19,7 @@ from ftir_unmix.trust import (
     doubts,
     edge_note,
     endmember_trust,
+    polish_note,
     run_notes,
     spare_note,
 )
@@ -147,6 +148,16 @@ def test_trust_shares_and_doubts():
     assert told[0] == ("note", "CO2 drifts across the image: estimated from it and fitted in every pixel "
                                "with the baseline")
     assert told[1:] == run_notes(again, held, ["lead white", "oil", "EM3"])
+    # a polish that turned a spectrum into what is not a material: said after the spare, before the doubts
+    turned = "EM3 became atmospheric lines or a difference spectrum"
+    polished = {**again, "polished": {"kept": True, "held": {"columns": [2], "why": turned}}}
+    told = run_notes(polished, held, ["lead white", "oil", "EM3"])
+    assert told[1] == ("note", f"{turned} when fitted to the whole image: left as trained, the other spectra "
+                               "fitted around it")
+    assert told[:1] + told[2:] == run_notes(again, held, ["lead white", "oil", "EM3"])
+    dropped = {"polished": {"kept": False, "why_not": turned}}
+    assert polish_note(dropped) == f"{turned} when fitted to the whole image: the spectra and maps are left as trained"
+    assert polish_note({"polished": {"kept": True}}) is None and polish_note({}) is None
     for off in ({"atmosphere": "off"}, {"atmosphere": "off (no baseline term)"},
                 {"atmosphere": {"found": [], "dominance": {"CO2": 1.1}}}):
         assert atmosphere_note({"preprocessing": off}) is None
@@ -173,7 +184,7 @@ def test_cli_reports_the_doubts_recorded_in_run_json(tmp_path):
     # first, the atmosphere the run fitted, a second run with a spare and the spectra taken out
     # to the edge of nonnegativity, where there were
     notes = [atmosphere_note(record["parameters"]), spare_note(record["parameters"]),
-             edge_note(record["parameters"], record["names"])]
+             polish_note(record["parameters"]), edge_note(record["parameters"], record["names"])]
     expected = [n for n in notes if n] + expected
     printed = [line for line in out.stdout.splitlines() if not line.startswith("wrote ")]
     assert printed == expected

@@ -283,8 +283,10 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     ``sparsity``, ``transparency``), is returned as it is.
 
     ``checked`` (a run trained again with a spare: the image held what the model could not
-    explain): the polished spectra are kept only if none has become what sent the run back,
-    vapour lines or a difference spectrum (``polished.kept`` says which)."""
+    explain): a spectrum that the polish turned into what sent the run back, vapour lines or a
+    difference spectrum, is held as trained and the others are polished again around it
+    (``polished.held``); if one still turns, the run is returned unpolished (``polished.kept``
+    false, ``why_not`` says which)."""
     cfg = inp.config
     priors = cfg.minvol or cfg.sparsity or cfg.transparency  # the polish fits without them: it would undo them
     if not cfg.polish or cfg.protocol != "fast" or out.cancelled or priors:
@@ -293,18 +295,34 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
                    loss=out.history[-1] if out.history else None, elapsed=time.perf_counter() - inp.t0,
                    message="the spectra fitted to the whole image")
     t = time.perf_counter()
-    endmembers, abundances, record = polish(
-        inp.pixels, out.endmembers, inp.loss_weights, inp.nuisance, inp.background, iterations=cfg.polish,
-        no_pure_iterations=cfg.polish_no_pure, fixed=0 if inp.known is None else inp.known.shape[1],
-        shifts=cfg.polish_shifts,
-        bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
-        edge_below=cfg.edge_below, wavenumbers=inp.wavenumbers, stop=lambda: should_stop(inp.stop))
+    known = 0 if inp.known is None else inp.known.shape[1]
+
+    def polished_holding(held: list[int]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+        # the known spectra and the held ones first: the polish keeps its first ``fixed`` as they are
+        order = np.r_[np.arange(known), held, [j for j in range(known, cfg.k) if j not in held]].astype(int)
+        e, maps, rec = polish(
+            inp.pixels, out.endmembers[:, order], inp.loss_weights, inp.nuisance, inp.background,
+            iterations=cfg.polish, no_pure_iterations=cfg.polish_no_pure, fixed=known + len(held),
+            shifts=cfg.polish_shifts,
+            bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
+            edge_below=cfg.edge_below, wavenumbers=inp.wavenumbers, stop=lambda: should_stop(inp.stop))
+        back = np.argsort(order)
+        return e[:, back], maps[back], rec
+
+    endmembers, abundances, record = polished_holding([])
     out.record["polished"] = record
     if checked:
-        doubt = _not_materials(inp, endmembers) & ~_not_materials(inp, out.endmembers)
-        record["kept"] = not doubt.any()
-        if doubt.any():
-            record["why_not"] = f"EM{int(np.argmax(doubt)) + 1} became atmospheric lines or a difference spectrum"
+        trained = _not_materials(inp, out.endmembers)
+        turned = _not_materials(inp, endmembers) & ~trained
+        if turned.any() and not record["stopped"] and known + turned.sum() < cfg.k:
+            held = [int(j) for j in np.flatnonzero(turned)]
+            endmembers, abundances, record = polished_holding(held)
+            record["held"] = {"columns": held, "why": _became(turned)}
+            out.record["polished"] = record
+            turned = _not_materials(inp, endmembers) & ~trained
+        record["kept"] = not turned.any()
+        if turned.any():
+            record["why_not"] = _became(turned)
             return out
     cancelled = record["stopped"]
     if cancelled:
@@ -312,6 +330,13 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     h, w_img = inp.shape
     return dataclasses.replace(out, endmembers=endmembers, abundances=abundances.reshape(cfg.k, h, w_img),
                                cancelled=cancelled, timings={**out.timings, "polish_s": time.perf_counter() - t})
+
+
+def _became(turned: np.ndarray) -> str:
+    """``"EM3 became …"``: the spectra the polish turned into what is not a material."""
+    which = [f"EM{j + 1}" for j in np.flatnonzero(turned)]
+    who = which[0] if len(which) == 1 else f"{', '.join(which[:-1])} and {which[-1]}"
+    return f"{who} became atmospheric lines or a difference spectrum"
 
 
 def _signs(inp: MethodInput, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
