@@ -106,25 +106,35 @@ def run_one(generator: str, case: str, seed: int, belows: list[str], size: dict[
     defaults); the step's input caught and scored as ``none``, the step done again for every
     entry of ``belows``."""
     import ftir_unmix
+    from ftir_unmix.methods import cnn
     from ftir_unmix.methods.cnn import cone_polish
 
     cube, truth, options = _scene(generator, case, seed, size)
-    original = cone_polish.edge_step
+    original, polished_fn = cone_polish.edge_step, cnn._polished
     caught: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    trained: list[Any] = []  # a run trained again with a spare: its spectra before the checked polish
 
     def catch(*args: Any, **kwargs: Any) -> Any:
         caught.append((args, kwargs))
         return original(*args, **kwargs)
 
-    cone_polish.edge_step = catch
+    def catch_trained(inp: Any, run: Any, checked: bool = False) -> Any:
+        if checked:
+            trained.append(run)
+        return polished_fn(inp, run, checked)
+
+    cone_polish.edge_step, cnn._polished = catch, catch_trained
     try:
         r = ftir_unmix.unmix(cube, truth.k, edge_below=variant(belows[0])[1], **options)
     finally:
-        cone_polish.edge_step = original
+        cone_polish.edge_step, cnn._polished = original, polished_fn
     polished = r.parameters.get("polished") or {}
     out = {"generator": generator, "case": case, "seed": int(seed), "names": list(truth.names),
-           "kept": polished.get("kept", True), "variants": {}}
+           "kept": polished.get("kept", True), "held": polished.get("held"), "variants": {}}
     shape = truth.abundances.shape
+    if trained:  # what the run would end with if the checked polish were dropped, and what it ends with
+        out["trained"] = _scores(truth, trained[0].endmembers, trained[0].abundances.reshape(shape))
+        out["final"] = _scores(truth, r.endmembers, r.abundances)
     if not caught or not out["kept"]:  # no polish, or the polish was dropped: the step never counted
         out["variants"]["none"] = _scores(truth, r.endmembers, r.abundances)
         return out
@@ -163,6 +173,14 @@ def summary(paths: list[Path], base: str = "none") -> None:
             cells = "".join(f"{np.mean([r['variants'][v]['mean'] for r in sel]):{width - 9}.2f} / "
                             f"{np.mean([r['variants'][v]['rmse'] for r in sel]):.3f}" for v in ["none", *variants])
             print(case.ljust(18) + cells)
+        checked = [r for r in rows if "trained" in r]
+        if checked:
+            held = [r for r in checked if r.get("held")]
+            dropped = sum(not r["kept"] for r in checked)
+            print(f"trained again with a spare: {len(checked)} runs; not polished {dropped}, "
+                  f"polished with spectra held {len(held)}"
+                  + "".join(f"; {r['case']} {r['seed']} {r['trained']['mean']:.2f}° as trained, "
+                            f"{r['final']['mean']:.2f}° held" for r in held))
         for v in ["none", *variants]:
             if v == base:
                 continue

@@ -262,3 +262,12 @@ def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys)
     assert edge_pairs.main(["--summary", str(path), "--base", stop44]) == 0  # a --below entry names the base
     printed = capsys.readouterr().out
     assert f"edge0.7 against edge{stop44}" in printed and f"none against edge{stop44}" in printed
+    # a run trained again with a spare records its spectra as trained, and which the checked polish held
+    assert line["held"] is None and "trained" not in line  # not trained again
+    held = {**line, "held": {"columns": [1], "why": "EM2 became …"}, "trained": {**variants["none"], "mean": 9.0},
+            "final": variants["edge0.7"]}
+    path.write_text(json.dumps(held) + "\n")
+    edge_pairs.summary([path])
+    printed = capsys.readouterr().out
+    assert ("trained again with a spare: 1 runs; not polished 0, polished with spectra held 1; nopure-k4 0 "
+            f"9.00° as trained, {variants['edge0.7']['mean']:.2f}° held") in printed

@@ -94,5 +94,8 @@ TUNING_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: scaled to the image's noise (``cone_polish.DEAD_ZONE_PER_NOISE``) against the fixed one;
 #: 9126-9130 a twenty-third, the defaults with that zone; 9131-9135 a twenty-fourth, the polish
 #: that goes on where no pixel is nearly pure (``polish_no_pure``) against the same runs without it;
-#: 9136-9140 a twenty-fifth, the defaults with it, CNN+WSAD against CNN+SAD.
-REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9141))
+#: 9136-9140 a twenty-fifth, the defaults with it, CNN+WSAD against CNN+SAD; 9141-9145 the step to
+#: the edge of nonnegativity (``edge_below``) against none on the same runs; 9146-9150 that step
+#: widened; 9151-9155 a twenty-sixth, the defaults with a spectrum held where the checked polish
+#: turns it. Seeds from 9156 on are kept for later reports.
+REPORT_SEEDS: tuple[int, ...] = tuple(range(9001, 9301))
