@@ -155,6 +155,9 @@ def test_a_spectrum_the_polish_turns_is_held_as_trained_and_the_others_polished_
     polished = r.parameters["polished"]
     assert polished["kept"] is True and polished["held"] == {"columns": [1], "why": turned}
     assert len(seen) == 3  # as trained, polished, polished again with EM2 held
+    # the record's per-spectrum figures in the run's order, not the polish's (held first)
+    purest = np.percentile(r.abundances.reshape(3, -1), 99, axis=1)  # as the record's, on the whole image
+    assert int(np.argmin(polished["purest_share"])) == int(np.argmin(purest)) == 1, (polished, purest)
     moved = np.diag(spectral_angles(seen[0], r.endmembers))  # the result is rescaled: angles
     assert moved[1] < 1e-3 and min(moved[0], moved[2]) > 1.0, moved  # EM2 as trained, the others polished
     assert polish_note(r.parameters) == (f"{turned} when fitted to the whole image: left as trained, the other "

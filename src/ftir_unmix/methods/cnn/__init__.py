@@ -307,6 +307,9 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
             bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
             edge_below=cfg.edge_below, wavenumbers=inp.wavenumbers, stop=lambda: should_stop(inp.stop))
         back = np.argsort(order)
+        rec["purest_share"] = [rec["purest_share"][j] for j in back]  # per spectrum, in the run's order
+        if "edge" in rec:
+            rec["edge"]["step"] = [rec["edge"]["step"][j] for j in back]
         return e[:, back], maps[back], rec
 
     endmembers, abundances, record = polished_holding([])
