@@ -40,7 +40,7 @@ import numpy as np
 from .preprocess.atmosphere import ATMOSPHERE_LINE_SHARE
 
 __all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts",
-           "atmosphere_note", "edge_note", "endmember_trust", "polish_note", "run_notes", "spare_note"]
+           "atmosphere_note", "edge_note", "endmember_trust", "listed", "polish_note", "run_notes", "spare_note"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
@@ -182,6 +182,11 @@ def atmosphere_note(parameters: dict[str, Any]) -> str | None:
             "with the baseline")
 
 
+def listed(words: Sequence[str]) -> str:
+    """``"EM1"``, ``"EM1 and EM2"``, ``"EM1, EM2 and EM3"``: the words as a sentence names them."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def edge_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
     """The sentence that names the spectra taken out to the edge of nonnegativity (``edge_below``,
     :mod:`ftir_unmix.methods.cnn.nonneg_edge`); None when none was.
@@ -196,7 +201,7 @@ def edge_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
     moved = [name for name, step in zip(names, edge["step"]) if step > 0] if edge else []
     if not moved:
         return None
-    who = moved[0] if len(moved) == 1 else f"{', '.join(moved[:-1])} and {moved[-1]}"
+    who = listed(moved)
     spectrum, it, was, estimate = (("spectrum", "it", "it was", "an estimate") if len(moved) == 1
                                    else ("spectra", "them", "they were", "estimates"))
     return (f"The {spectrum} of {who} held other materials' bands (no pixel shows {it} pure): {was} taken away "

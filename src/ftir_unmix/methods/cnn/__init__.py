@@ -33,7 +33,7 @@ import torch
 from ...metrics import match_endmembers, spectral_angles
 from ...preprocess import ATMOSPHERE_LINE_SHARE, axis_step, below_baseline_share, lower_envelope, narrow_line_share
 from ...preprocess.atmosphere import LINE_WIDTH_CM
-from ...trust import BELOW_BASELINE_DOUBT
+from ...trust import BELOW_BASELINE_DOUBT, listed
 from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
 from .cone_polish import polish
 from .model import FTIRUnmixer
@@ -337,9 +337,7 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
 
 def _became(turned: np.ndarray) -> str:
     """``"EM3 became …"``: the spectra the polish turned into what is not a material."""
-    which = [f"EM{j + 1}" for j in np.flatnonzero(turned)]
-    who = which[0] if len(which) == 1 else f"{', '.join(which[:-1])} and {which[-1]}"
-    return f"{who} became atmospheric lines or a difference spectrum"
+    return f"{listed([f'EM{j + 1}' for j in np.flatnonzero(turned)])} became atmospheric lines or a difference spectrum"
 
 
 def _signs(inp: MethodInput, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
