@@ -43,8 +43,8 @@ def test_a_partner_mixed_too_still_takes_it_out(pair):
     assert _angle(out[:, 0], binder) < 1.0
 
 
-@pytest.mark.parametrize("purest, below, fixed", [((0.9, 0.95), 0.7, 0), ((0.5, 0.95), 0.0, 0),
-                                                   ((0.5, 0.95), 0.7, 1)])
+@pytest.mark.parametrize("purest, below, fixed", [((0.9, 0.95), 0.7, ()), ((0.5, 0.95), 0.0, ()),
+                                                   ((0.5, 0.95), 0.7, [0])])
 def test_spectra_with_pure_pixels_off_or_known_are_not_moved(pair, purest, below, fixed):
     binder, pigment = pair
     e = np.stack([0.9 * binder + 0.1 * pigment, pigment], axis=1).astype(np.float32)

@@ -298,19 +298,12 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     known = 0 if inp.known is None else inp.known.shape[1]
 
     def polished_holding(held: list[int]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        # the known spectra and the held ones first: the polish keeps its first ``fixed`` as they are
-        order = np.r_[np.arange(known), held, [j for j in range(known, cfg.k) if j not in held]].astype(int)
-        e, maps, rec = polish(
-            inp.pixels, out.endmembers[:, order], inp.loss_weights, inp.nuisance, inp.background,
-            iterations=cfg.polish, no_pure_iterations=cfg.polish_no_pure, fixed=known + len(held),
+        return polish(  # the known spectra and the held ones are kept as they are
+            inp.pixels, out.endmembers, inp.loss_weights, inp.nuisance, inp.background,
+            iterations=cfg.polish, no_pure_iterations=cfg.polish_no_pure, fixed=[*range(known), *held],
             shifts=cfg.polish_shifts,
             bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
             edge_below=cfg.edge_below, wavenumbers=inp.wavenumbers, stop=lambda: should_stop(inp.stop))
-        back = np.argsort(order)
-        rec["purest_share"] = [rec["purest_share"][j] for j in back]  # per spectrum, in the run's order
-        if "edge" in rec:
-            rec["edge"]["step"] = [rec["edge"]["step"][j] for j in back]
-        return e[:, back], maps[back], rec
 
     endmembers, abundances, record = polished_holding([])
     out.record["polished"] = record

@@ -48,7 +48,7 @@ difference spectrum (:func:`.run_cnn`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,7 +160,7 @@ def with_slopes(nuisance: np.ndarray | None, weights: np.ndarray, endmembers: np
 
 
 def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray,
-                      nuisance: np.ndarray | None, *, iterations: int, fixed: int = 0,
+                      nuisance: np.ndarray | None, *, iterations: int, fixed: Sequence[int] = (),
                       rows: np.ndarray | None = None, shifts: bool = False, bounded: float = 0.0,
                       stop: Callable[[], bool] = lambda: False) -> Polished:
     """Fit the spectra to the image's cone fit by alternating nonnegative least squares.
@@ -178,8 +178,8 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
         weighted background basis (:func:`~ftir_unmix.preprocess.weighted_nuisance_basis`).
     iterations : int
         Alternations; each lowers the fitted residual.
-    fixed : int
-        The first ``fixed`` spectra (known ones) are kept as they are.
+    fixed : sequence of int
+        Columns of the spectra kept as they are (known spectra, held ones).
     rows : ndarray of int, optional
         Sorted rows of ``pixels`` to fit (default all).
     shifts : bool
@@ -213,6 +213,8 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
     done = 0
     passive = None  # each pixel's nonzero coefficients at the last iteration: where its solve starts
     k = e.shape[1]
+    free = np.setdiff1d(np.arange(k), np.asarray(fixed, dtype=int))
+    held = np.setdiff1d(np.arange(k), free)
     bounded = 0.0 if shifts else bounded
     zone = move_dead_zone(noise_level(x[::4], w)) if bounded else 0.0
     while done < iterations and not stop():
@@ -234,12 +236,12 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
         target = (a.T.astype(np.float32) @ x).astype(np.float64) - ((a.T @ c) @ wq.T) / (w * w)  # aᵀ(x − P c)
         if bounded:  # less the moves' part, at this iteration's slopes
             target -= (a.T @ moves) @ slopes.T
-        target = target[fixed:] - gram_a[fixed:, :fixed] @ e[:, :fixed].T  # the fixed spectra's part
-        g = gram_a[fixed:, fixed:]
-        free = nnls_gram(g + 1e-12 * np.trace(g) * np.eye(len(g)), target.T)
-        norm = np.linalg.norm(free, axis=0)
+        target = target[free] - gram_a[np.ix_(free, held)] @ e[:, held].T  # the fixed spectra's part
+        g = gram_a[np.ix_(free, free)]
+        fitted = nnls_gram(g + 1e-12 * np.trace(g) * np.eye(len(g)), target.T)
+        norm = np.linalg.norm(fitted, axis=0)
         used = norm > 0  # a spectrum no pixel uses stays as it was
-        e[:, fixed:][:, used] = free[:, used] * (scale[fixed:][used] / norm[used])
+        e[:, free[used]] = fitted[:, used] * (scale[free[used]] / norm[used])
         done += 1
     return Polished(e, float(fit_before), float(prepared.mean_cone_angle(e)), done, zone)
 
@@ -277,7 +279,7 @@ def purest_shares(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float
 
 
 def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None,
-           background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: int = 0,
+           background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: Sequence[int] = (),
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0,
            wavenumbers: np.ndarray | None = None,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -318,8 +320,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
 
 
 def edge_step(pixels: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None, endmembers: np.ndarray,
-              maps: np.ndarray, wavenumbers: np.ndarray, *, below: float, fixed: int = 0, shifts: bool = False,
-              bounded: float = 0.0, zone: float | None = None, **edge: float
+              maps: np.ndarray, wavenumbers: np.ndarray, *, below: float, fixed: Sequence[int] = (),
+              shifts: bool = False, bounded: float = 0.0, zone: float | None = None, **edge: float
               ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The spectra whose purest share in ``maps`` (K, N) is below ``below`` (or that hold much of
     their partners) taken out to the edge of nonnegativity (:func:`.nonneg_edge.to_nonneg_edge`,

@@ -48,6 +48,7 @@ seeds of both (docs/benchmarks.md, stop 44).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -70,7 +71,7 @@ EDGE_LARGE = 0.5
 def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.ndarray, *,
                    below: float, tol: float = EDGE_TOL, shift_cm: float = EDGE_SHIFT_CM,
                    fill_cm: float = EDGE_FILL_CM, large: float = EDGE_LARGE,
-                   fixed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+                   fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
     """Each spectrum whose purest share is below ``below``, or whose partners add up to
     ``large`` or more, with its partners taken off up to the edge of nonnegativity (module
     docstring).
@@ -93,8 +94,8 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
         The spectrum's own dilation, ± cm⁻¹ (0: none).
     large : float
         A step at least this large is taken at any purest share (``inf``: only below the gate).
-    fixed : int
-        The first ``fixed`` spectra (known spectra) are never moved (they still count as partners).
+    fixed : sequence of int
+        Columns never moved (known spectra, held ones); they still count as partners.
 
     Returns
     -------
@@ -117,8 +118,9 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
     eroded, filled = widened(shift_cm, grey_erosion), widened(fill_cm, grey_dilation)
     out = e.copy()
     steps = np.zeros(k)
-    for j in range(fixed, k):
-        if not below or peak[j] <= 0:
+    kept = {int(j) for j in fixed}
+    for j in range(k):
+        if not below or peak[j] <= 0 or j in kept:
             continue
         others = [i for i in range(k) if i != j]
         res = linprog(-np.ones(k - 1), A_ub=eroded[:, others], b_ub=filled[:, j] + tol,
