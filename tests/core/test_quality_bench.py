@@ -179,6 +179,9 @@ def test_spare_choice_benchmark_scores_drop_rules_against_the_truth():
     costs = [sum(c["growth"][str(q)] for q in NEEDED_QUANTILES) for c in cols]
     assert run["dropped"] == int(np.argmin(costs))  # the engine's own choice, on the same numbers
     assert all(c["growth"]["0.95"] <= c["growth"]["0.995"] <= c["growth"]["0.999"] for c in cols)
+    # the ninth pixel's growth: 192 pixels here, so it lies between the 95th percentile and the largest
+    assert all(c["growth"]["0.95"] <= c["growth"][bench.SPOT] <= c["growth"]["0.999"] + 1e-9 for c in cols)
+    assert bench.rule_cost(cols[0], "0.995+top9") == cols[0]["growth"]["0.995"] + cols[0]["growth"]["top9"]
     assert all(0.0 < c["sad_without"] < 90.0 for c in cols)
 
 
