@@ -278,7 +278,7 @@ def _train_and_infer(inp: MethodInput) -> Generator[Progress, None, MethodOutput
 
 def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Generator[Progress, None, MethodOutput]:
     """With ``polish`` (fast protocol), the run's spectra fitted to the whole image's cone fit
-    (:mod:`.cone_polish`) and that fit's maps; the first spectra, if known, are kept. A stop
+    (:mod:`.cone_polish`) and that fit's maps; the known spectra are kept. A stop
     keeps the spectra so far, as cancelled. A cancelled run, or one with a prior (``minvol``,
     ``sparsity``, ``transparency``), is returned as it is.
 
