@@ -155,7 +155,7 @@ def test_a_spectrum_the_polish_turns_is_held_as_trained_and_the_others_polished_
     polished = r.parameters["polished"]
     assert polished["kept"] is True and polished["held"] == {"columns": [1], "why": turned}
     assert len(seen) == 3  # as trained, polished, polished again with EM2 held
-    # the record's per-spectrum figures in the run's order, not the polish's (held first)
+    # the record's per-spectrum figures in the run's order (the held spectrum is not moved first)
     purest = np.percentile(r.abundances.reshape(3, -1), 99, axis=1)  # as the record's, on the whole image
     assert int(np.argmin(polished["purest_share"])) == int(np.argmin(purest)) == 1, (polished, purest)
     moved = np.diag(spectral_angles(seen[0], r.endmembers))  # the result is rescaled: angles
