@@ -274,3 +274,29 @@ def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys)
     printed = capsys.readouterr().out
     assert ("trained again with a spare: 1 runs; not polished 0, polished with spectra held 1; nopure-k4 0 "
             f"9.00° as trained, {variants['edge0.7']['mean']:.2f}° held") in printed
+
+
+def test_spare_pairs_replays_the_drop_of_a_run_trained_again_once_per_rule(tmp_path, capsys, monkeypatch):
+    """The run's own drop (the engine's default, one of 0 and 9) is replayed exactly (else
+    run_one raises); each ``--spot`` value is scored on the same K + 1 training; runs not
+    trained again are the same for every value."""
+    import ftir_unmix.methods.cnn as cnn
+
+    spare_pairs = _load("spare_pairs")
+    size = {"height": 16, "width": 32}
+    once = spare_pairs.run_one("family", "nopure-k4", 0, [0, 9], size)
+    assert not once["trained_again"] and once["variants"]["spot0"] == once["variants"]["spot9"]
+    share = np.array([0.0, 0.3, 0.0, 0.0, 0.0])  # EM2 below its own baseline: trained again with a spare
+    monkeypatch.setattr(cnn, "below_baseline_share", lambda spectra, basis: share[:spectra.shape[1]])
+    line = spare_pairs.run_one("family", "nopure-k4", 0, [0, 9], size)
+    assert line["trained_again"] and set(line["variants"]) == {"spot0", "spot9"}
+    for v in line["variants"].values():
+        assert len(v["per"]) == 4 and len(v["dropped"]) == 1 and 0 <= v["dropped"][0]["column"] < 5
+    assert line["variants"]["spot9"]["dropped"][0]["cost_deg"] > line["variants"]["spot0"]["dropped"][0]["cost_deg"]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps(line) + "\n" + json.dumps(once) + "\n")
+    assert spare_pairs.main(["--summary", str(path)]) == 0
+    printed = capsys.readouterr().out
+    assert "family: 2 scenes, 1 trained again with a spare" in printed and "spot9 against spot0" in printed
+    with pytest.raises(SystemExit):  # the run's own rule must be among those replayed
+        spare_pairs.main(["--seeds", "0", "--out", str(path), "--spot", "3,4"])

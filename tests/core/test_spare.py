@@ -88,6 +88,33 @@ def test_a_material_mixed_everywhere_is_kept_over_a_variant_only_extreme_pixels_
     assert why[0]["cost_deg"] == pytest.approx(np.degrees(np.quantile(growth[3], [0.995, 0.95]).sum()))
 
 
+def test_the_spot_term_keeps_a_material_of_nine_pixels_the_quantiles_do_not_see(spectra):
+    """A 3 × 3 spot of a material (9 of 4000 pixels, below the 99.5th percentile) costs the
+    quantiles nothing; a residue that 3 % of the pixels hold costs a little. With the growth
+    of the ninth most affected pixel added, the residue goes and the spot's material stays
+    (blind ground-crust: the ultramarine spot, stop 47)."""
+    wn, e = spectra
+    rng = np.random.default_rng(2)
+    n = 4000
+    residue = _bands(wn, [2200, 2600], width=60.0)
+    x = rng.dirichlet([1.0, 1.0], size=n) @ e[:, :2].T
+    held = rng.choice(n, 3 * n // 100, replace=False)
+    x[held] += 0.3 * residue
+    x[held[:9]] = e[:, 2]  # the spot, pure
+    x += 0.002 * rng.standard_normal(x.shape)
+    m = np.column_stack([e[:, 0], e[:, 1], e[:, 2], residue])
+    columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None, spot_pixels=0)
+    assert columns == [2], why  # the quantiles alone drop the spot's material
+    columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None, spot_pixels=9)
+    assert columns == [3] and why[0]["next"]["column"] == 2, why
+    growth = cone_angles(x, m[:, :3]) - cone_angles(x, m)
+    assert why[0]["cost_deg"] == pytest.approx(np.degrees(np.quantile(growth, [0.995, 0.95]).sum()
+                                                          + np.sort(growth)[-9]))
+    # in a sample of a larger image the spot is its share of the sample: 9 of 4000 in 2000 is 4 or 5
+    columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None, spot_pixels=9, sample=2000)
+    assert columns == [3], why
+
+
 def test_close_calls_name_the_kept_spectrum_in_the_numbering_of_the_kept():
     why = [{"column": 1, "cost_deg": 10.0, "next": {"column": 3, "cost_deg": 10.0 * CLOSE_CALL}}]
     assert close_calls(why, [0, 2, 3]) == [{"kept_em": 3, "cost_deg": 10.0 * CLOSE_CALL, "dropped_cost_deg": 10.0}]

@@ -47,12 +47,15 @@ import numpy as np
 from ...metrics import WeightedPixels
 from .refinement import fixed_pixels
 
-__all__ = ["CLOSE_CALL", "NEEDED_QUANTILES", "choose_spares", "close_calls", "drop_columns"]
+__all__ = ["CLOSE_CALL", "NEEDED_QUANTILES", "SPOT_PIXELS", "choose_spares", "close_calls", "drop_columns"]
 
 #: A spectrum's cost is the sum of these quantiles, over the pixels, of how much each
 #: pixel's fit grows without it (see :func:`choose_spares`): where a minor material is
 #: needed (99.5th) and where a material covering more of the image is (95th).
 NEEDED_QUANTILES = (0.995, 0.95)
+#: Added to the cost: the growth at the pixel ranked this many from the most affected (0: none),
+#: what a spot of 3 × 3 pixels needs, which the quantiles do not see below 0.5 % of the image.
+SPOT_PIXELS = 0
 #: A drop is a close call when a spectrum kept cost at most this many times as much
 #: (:func:`close_calls`).
 CLOSE_CALL = 1.10
@@ -60,8 +63,8 @@ CLOSE_CALL = 1.10
 
 def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w: np.ndarray,
                   nuisance: np.ndarray | None, first: int = 0, sample: int = 16384,
-                  quantiles: Sequence[float] = NEEDED_QUANTILES, atmosphere: Sequence[int] = ()
-                  ) -> tuple[list[int], list[dict[str, Any]]]:
+                  quantiles: Sequence[float] = NEEDED_QUANTILES, atmosphere: Sequence[int] = (),
+                  spot_pixels: int = SPOT_PIXELS) -> tuple[list[int], list[dict[str, Any]]]:
     """The ``count`` endmembers the image needs least, one at a time (``atmosphere`` first).
 
     Each pixel's fit is its cone angle (:func:`~ftir_unmix.metrics.cone_angles`: the pixel
@@ -86,6 +89,9 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
     atmosphere : sequence of int
         Columns that are atmospheric lines (:func:`~ftir_unmix.preprocess.narrow_line_share`):
         chosen first, however much the image needs them, for they are not materials.
+    spot_pixels : int
+        Add the growth of the ``spot_pixels``-th most affected pixel to the cost (0: not),
+        counted in the image: in a sample of a larger image, that share of the sample.
 
     Returns
     -------
@@ -93,13 +99,19 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
         The columns chosen, in the original numbering.
     why : list of dict
         Per column: ``column`` and ``cost_deg``, the sum of the ``quantiles`` of the per-pixel
-        growth, and (unless it was an atmospheric column, chosen first) ``next``: the column
+        growth (and of the spot's), and (unless it was an atmospheric column, chosen first) ``next``: the column
         the image needed least after it, with its ``cost_deg``.
     """
-    x = WeightedPixels(fixed_pixels(pixels, sample), loss_w, nuisance=nuisance)
+    rows = fixed_pixels(pixels, sample)
+    x = WeightedPixels(rows, loss_w, nuisance=nuisance)
+    rank = max(1, round(spot_pixels * len(rows) / pixels.shape[0])) if spot_pixels else 0
 
     def angles(columns: list[int]) -> np.ndarray:
         return x.cone_angles(endmembers[:, columns])
+
+    def cost(growth: np.ndarray) -> float:
+        spot = np.partition(growth, -rank)[-rank] if rank else 0.0
+        return float(np.quantile(growth, quantiles).sum() + spot)
 
     kept = list(range(endmembers.shape[1]))
     chosen: list[int] = []
@@ -107,8 +119,7 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
     forced = [j for j in atmosphere if j >= first][:count]
     for i in range(count):
         base = angles(kept)
-        costs = {j: float(np.quantile(angles([c for c in kept if c != j]) - base, quantiles).sum())
-                 for j in kept if j >= first}
+        costs = {j: cost(angles([c for c in kept if c != j]) - base) for j in kept if j >= first}
         pick = forced[i] if i < len(forced) else min(costs, key=costs.__getitem__)
         kept.remove(pick)
         chosen.append(pick)
