@@ -11,14 +11,19 @@ The summary pairs every value with the first.
 Runs not trained again are the same for every variant. Writes one JSON line per scene and,
 with ``--summary``, prints per-case means and the pairs' sign test from such files.
 
-Scenes: ``--generator family`` (:mod:`ftir_unmix.scenes`, REPORT_SEEDS only with ``--report``)
-or ``blind`` (``blind_scenes``: seeds 100 and up are its tuning seeds, below 100 only with
-``--report``), at 64×256 unless told.
+Scenes: ``--generator family`` (:mod:`ftir_unmix.scenes`, REPORT_SEEDS only with ``--report``),
+``blind`` (``blind_scenes``: seeds 100 and up are its tuning seeds, below 100 only with
+``--report``), at 64×256 unless told, or ``inrepo`` (``quality.py``'s cases at default
+artefacts and Samson, 64×64, run as it runs them).
 
-Stop 48's report (fresh seeds, nothing chosen on them)::
+Stop 48's report (fresh seeds, nothing chosen on them; run before the spot term became the
+default, so with the engine's value then, 0, first; the blind seeds were run as 30–32 and
+33–34 with ``--jobs 1`` beside another benchmark, and the two files joined)::
 
     python benchmarks/spare_pairs.py --generator blind --seeds 30,31,32,33,34 --report --spot 0,9 \\
         --jobs 2 --out benchmarks/results/spare_pairs_blind_seeds30-34_64x256.jsonl
+    python benchmarks/spare_pairs.py --generator inrepo --cases layered-k8-noisy --seeds 0,1,2 \\
+        --spot 0,9 --out benchmarks/results/spare_pairs_inrepo.jsonl
     python benchmarks/spare_pairs.py --summary benchmarks/results/spare_pairs_*.jsonl
 """
 
@@ -43,7 +48,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from edge_pairs import BLIND_CASES, BLIND_TUNING_FROM, _scene  # noqa: E402
+from edge_pairs import BLIND_CASES, BLIND_TUNING_FROM, INREPO_CASES, _scene  # noqa: E402
 from paired_methods import TIE_DEG, sign_test  # noqa: E402
 from polish_pairs import _scores  # noqa: E402
 from scenes_quality import _init_worker, checked_seeds, refuse_without_shared_data  # noqa: E402
@@ -143,7 +148,7 @@ def summary(paths: list[Path]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--summary", nargs="+", type=Path, help="print the tables of these JSON-lines files and stop")
-    ap.add_argument("--generator", choices=("family", "blind"), default="family")
+    ap.add_argument("--generator", choices=("family", "blind", "inrepo"), default="family")
     ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
     ap.add_argument("--seeds", help="comma-separated seeds")
     ap.add_argument("--spot", default="0,9",
@@ -170,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
 
         every = list(CASES)
         seeds = checked_seeds(ap, args.seeds, args.report)
+    elif args.generator == "inrepo":
+        every = list(INREPO_CASES)
+        seeds = [int(s) for s in args.seeds.split(",")]
     else:
         every = list(BLIND_CASES)
         seeds = [int(s) for s in args.seeds.split(",")]

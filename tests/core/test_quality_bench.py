@@ -170,13 +170,14 @@ def test_spare_choice_benchmark_scores_drop_rules_against_the_truth():
     close = [{"case": "c", "seed": 2, "columns": [column(10.0, 0.0, 20.0), column(10.5, 0.0, 3.0)]}]
     assert bench.analyse(close, ["0.995"]).endswith("| 1 / 1 |")
 
-    from ftir_unmix.methods.cnn.spare import NEEDED_QUANTILES
+    from ftir_unmix.methods.cnn.spare import NEEDED_QUANTILES, SPOT_PIXELS
 
     run = bench.run_one("small-k3", 0, {"height": 12, "width": 16}, epochs=10, warmup_steps=4, restarts=1,
                         refine=False, threads=1)
     cols = run["columns"]
     assert run["k"] == 3 and len(cols) == 4
-    costs = [sum(c["growth"][str(q)] for q in NEEDED_QUANTILES) for c in cols]
+    assert bench.SPOT_PIXELS == SPOT_PIXELS  # the benchmark records the engine's spot term
+    costs = [bench.rule_cost(c, "+".join([*map(str, NEEDED_QUANTILES), bench.SPOT])) for c in cols]
     assert run["dropped"] == int(np.argmin(costs))  # the engine's own choice, on the same numbers
     assert all(c["growth"]["0.95"] <= c["growth"]["0.995"] <= c["growth"]["0.999"] for c in cols)
     # the ninth pixel's growth: 192 pixels here, so it lies between the 95th percentile and the largest

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ftir_unmix import unmix
-from ftir_unmix.methods.cnn.spare import CLOSE_CALL, choose_spares, close_calls, drop_columns
+from ftir_unmix.methods.cnn.spare import CLOSE_CALL, SPOT_PIXELS, choose_spares, close_calls, drop_columns
 from ftir_unmix.metrics import cone_angles
 from ftir_unmix.preprocess import polynomial_basis, weighted_nuisance_basis
 
@@ -85,7 +85,9 @@ def test_a_material_mixed_everywhere_is_kept_over_a_variant_only_extreme_pixels_
     assert abs(top[0] - top[3]) < 1.0  # the tie: either could go on the extreme pixels alone
     columns, why = choose_spares(m, x, 1, np.ones(len(wn)), None)
     assert columns == [3], why
-    assert why[0]["cost_deg"] == pytest.approx(np.degrees(np.quantile(growth[3], [0.995, 0.95]).sum()))
+    assert why[0]["cost_deg"] == pytest.approx(np.degrees(np.quantile(growth[3], [0.995, 0.95]).sum()
+                                                          + np.sort(growth[3])[-SPOT_PIXELS]))
+    assert choose_spares(m, x, 1, np.ones(len(wn)), None, spot_pixels=0)[0] == [3]  # the quantiles alone too
 
 
 def test_the_spot_term_keeps_a_material_of_nine_pixels_the_quantiles_do_not_see(spectra):
