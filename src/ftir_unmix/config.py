@@ -215,7 +215,9 @@ class UnmixConfig:
         it lost more than it mended on the tuning seeds, docs/benchmarks.md, stop 42) each
         spectrum of another restart that lies more than 10° from all of the run's
         (:data:`~ftir_unmix.methods.cnn.refinement.NOVEL_DEG`) is offered too, in the
-        place where it fits best. The proposal that fits best is tried.
+        place where it fits best. With ``refine_spots`` > 1 (an option) the next worst
+        spots, each outside the others' 9 × 9 windows, are offered too: a crust that a
+        worse but smaller spot outranks. The proposal that fits best is tried.
     polish : int
         Fast protocol: after training (restarts and refinement included), this many
         iterations of alternating nonnegative least squares fit the spectra to the
@@ -372,6 +374,9 @@ class UnmixConfig:
     refine_spot: str = _param("median", Rule("choice", choices=REFINE_SPOTS), "protocol",
                               "fast protocol: the refinement's spot: 3x3 median of the worst angle, or "
                               "the largest cluster of coherent residuals")
+    refine_spots: int = _param(1, Rule("int", 1, 10), "protocol",
+                               "fast protocol: how many worst spots (3x3 median, apart) the refinement offers; "
+                               "the proposal that fits the image best is tried")
     refine_peaks: bool = _param(True, Rule("bool"), "protocol",
                                 "fast protocol: the refinement also offers each minor endmember (a spot, a crust) "
                                 "purified at its own map's peak; the proposal that fits the image best is tried")

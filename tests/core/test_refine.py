@@ -270,3 +270,57 @@ def test_refine_restarts_hands_the_other_restarts_spectra_to_the_refinement(smal
     else:
         assert seen == []
     assert r.parameters["refinement"]["replaced"] in range(4)
+
+
+def test_more_spots_offer_a_crust_that_a_worse_smaller_spot_outranks():
+    # Blind ground-crust (stop 48): the worst 3x3 median was an ultramarine spot of a few
+    # pixels, a crust of hundreds second; one swap went to the spot. Offered too, the crust
+    # wins on the image's fit.
+    import torch
+
+    from ftir_unmix.methods.cnn.model import FTIRUnmixer
+    from ftir_unmix.methods.cnn.refinement import Objective, _worst_spots, swap_in_spot
+    from ftir_unmix.metrics import cone_angles
+    from ftir_unmix.preprocess import polynomial_basis, weighted_nuisance_basis
+
+    score = np.zeros((12, 30))
+    score[5, 5], score[5, 8], score[6, 20], score[0, 29] = 4.0, 3.0, 2.0, 1.0
+    assert _worst_spots(score, 3) == [(5, 5), (6, 20), (0, 29)]  # (5, 8) lies in the first one's window
+    assert len(_worst_spots(score, 50)) < 50  # no more than the image has room for
+
+    rng = np.random.default_rng(3)
+    b, h, w = 300, 24, 48
+    nu = np.arange(b, dtype=np.float64)
+    first, second = _band(nu, 60, 6) + 0.8 * _band(nu, 150, 10), _band(nu, 240, 8) + 0.3 * _band(nu, 40, 5)
+    crust, grain = _band(nu, 110, 5) + 0.5 * _band(nu, 200, 4), _band(nu, 180, 3) + 0.6 * _band(nu, 20, 3)
+    share = np.repeat(np.linspace(0.2, 0.8, w)[None, :], h, axis=0).reshape(-1)
+    x = share[:, None] * first + (1 - share)[:, None] * second
+    on_crust = np.zeros((h, w), bool)
+    on_crust[8:10, :] = True  # two pixels thick across the image
+    x[on_crust.ravel()] = 0.4 * x[on_crust.ravel()] + 0.6 * crust
+    on_grain = np.zeros((h, w), bool)
+    on_grain[16:19, 30:33] = True  # a 3 x 3 grain of something else, explained worse still
+    x[on_grain.ravel()] = 0.1 * x[on_grain.ravel()] + 0.9 * grain
+    background = polynomial_basis(nu, 1)
+    x += rng.uniform(0, 0.2, (h * w, 2)) @ background.T + rng.normal(0, 0.003, x.shape)
+    nuisance = weighted_nuisance_basis(background, np.ones(b))
+    e = np.stack([first, second, 0.5 * first + 0.5 * second], axis=1)  # the third a mixture: spare
+    angle = cone_angles(x, e, nuisance=nuisance)
+    a = np.stack([share, 1 - share, np.zeros(h * w)])
+    before = Objective(float(angle.mean()), angle.reshape(h, w), a, float(angle.mean()))
+    from scipy.ndimage import median_filter
+
+    med = median_filter(angle.reshape(h, w), size=3, mode="nearest")
+    assert on_grain[np.unravel_index(int(np.argmax(med)), (h, w))]  # the grain is the worst spot
+
+    def offered(spots: int) -> tuple[str, list[int]]:
+        torch.manual_seed(0)
+        model = FTIRUnmixer(b, 3)
+        model.init_decoder(e)
+        proposal = swap_in_spot(model, x, before, (h, w), loss_w=None, nuisance=nuisance, background=background,
+                                peaks=False, spots=spots)
+        return proposal.source, proposal.pixel
+
+    assert offered(1)[0] == "worst spot"
+    source, pixel = offered(3)
+    assert source.startswith("spot ") and on_crust[tuple(pixel)], (source, pixel)

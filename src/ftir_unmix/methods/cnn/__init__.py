@@ -441,7 +441,7 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int, record: dict[st
     proposal = swap_in_spot(model, inp.pixels, before, inp.shape, cfg.refine_spot, inp.loss_weights,
                             loop.nuisance_basis, inp.background,
                             fixed=0 if inp.known is None else inp.known.shape[1], peaks=cfg.refine_peaks,
-                            others=others)
+                            others=others, spots=cfg.refine_spots)
     column = proposal.column
     run.best = _Best(float("inf"), kept.state, kept.step)  # any refinement step beats it
     loop.restart()

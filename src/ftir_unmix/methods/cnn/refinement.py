@@ -113,7 +113,7 @@ def fixed_sample(n: int, size: int) -> np.ndarray | None:
 def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],
                  spot: str = "median", loss_w: np.ndarray | None = None, nuisance: np.ndarray | None = None,
                  background: np.ndarray | None = None, fixed: int = 0, peaks: bool = True,
-                 others: Mapping[str, np.ndarray] | None = None) -> Proposal:
+                 others: Mapping[str, np.ndarray] | None = None, spots: int = 1) -> Proposal:
     """Put the spectrum of the worst-explained spot of the image in place of one endmember.
 
     The spot:
@@ -122,6 +122,11 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
       single spike does not win);
     - ``"cluster"``: the seed of the largest group of badly explained pixels whose
       residuals point the same way (:func:`worst_cluster`).
+
+    With ``spots`` > 1 (``"median"`` only) the next worst spots are offered too, each the
+    maximum of the median outside the 9 × 9 windows of those before it: a crust that a
+    worse but smaller spot outranks (blind ground-crust: an ultramarine spot of 13 pixels
+    over an oxalate crust of hundreds).
 
     Its spectrum is :func:`spot_candidate`: the spot with the matrix around it
     subtracted, so that a minor material that never occurs pure (a pigment grain
@@ -152,14 +157,17 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
 
     e = model.endmembers().detach().cpu().numpy()
     if spot == "cluster":
-        _, (r, c) = worst_cluster(x, e, before, shape, loss_w, nuisance)
+        _, worst = worst_cluster(x, e, before, shape, loss_w, nuisance)
+        places = [worst]
     else:
-        r, c = np.unravel_index(int(np.argmax(median_filter(before.angle, size=3, mode="nearest"))), shape)
+        places = _worst_spots(median_filter(before.angle, size=3, mode="nearest"), spots)
     pixels = WeightedPixels(fixed_pixels(x, SWAP_PIXELS), loss_w, nuisance=nuisance)  # each proposal: same pixels
-    spectrum = spot_candidate(x, e, before, shape, (int(r), int(c)), loss_w, nuisance, background)
-    column = swap_column(pixels, e, spectrum, first=fixed)
-    proposals = [(Proposal(column, [int(r), int(c)], "worst spot"),
-                  _without_others(spectrum, e, column, background))]
+    proposals = []
+    for i, (r, c) in enumerate(places):
+        spectrum = spot_candidate(x, e, before, shape, (r, c), loss_w, nuisance, background)
+        column = swap_column(pixels, e, spectrum, first=fixed)
+        proposals.append((Proposal(column, [r, c], "worst spot" if i == 0 else f"spot {i + 1}"),
+                          _without_others(spectrum, e, column, background)))
     if peaks:
         for j in minor_columns(before.abundances, first=fixed):
             maps = median_filter(before.abundances[j].reshape(shape), size=3, mode="nearest")
@@ -175,6 +183,18 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     e[:, chosen.column] = spectrum
     model.init_decoder(e)
     return chosen
+
+
+def _worst_spots(score: np.ndarray, count: int, half: int = 4) -> list[tuple[int, int]]:
+    """The ``count`` highest places of ``score`` (H, W), each outside the (2·half + 1)² window of
+    those before it (the window :func:`spot_candidate` reads); fewer where the image has no room."""
+    left = np.array(score, np.float64)
+    places: list[tuple[int, int]] = []
+    while len(places) < count and np.isfinite(left).any():
+        r, c = (int(v) for v in np.unravel_index(int(np.argmax(left)), left.shape))
+        places.append((r, c))
+        left[max(0, r - half):r + half + 1, max(0, c - half):c + half + 1] = -np.inf
+    return places
 
 
 @dataclass(frozen=True)
