@@ -190,28 +190,26 @@ def summary(paths: list[Path], base: str = "none") -> None:
                   f"median {np.median(diffs):+.2f}°, sign test p = {p:.3g}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def pairs_parser(description: str) -> argparse.ArgumentParser:
+    """The options every paired benchmark shares: ``--summary``, ``--generator``, ``--cases``,
+    ``--seeds``, ``--height``, ``--width``, ``--jobs``, ``--out``, ``--report``."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--summary", nargs="+", type=Path, help="print the tables of these JSON-lines files and stop")
-    ap.add_argument("--base", default="none",
-                    help="with --summary: the variant the others are paired with (none, or a --below entry)")
     ap.add_argument("--generator", choices=("family", "blind", "inrepo"), default="family")
     ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
     ap.add_argument("--seeds", help="comma-separated seeds")
-    ap.add_argument("--below", default="0.7",
-                    help="comma-separated edge_below values, each optionally with the step's options "
-                         "(0.7:fill_cm=0:large=inf); the first, without options, is the run's")
     ap.add_argument("--height", type=int, default=64)
     ap.add_argument("--width", type=int, default=256)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", type=Path, help="JSON lines, appended as scenes finish")
     ap.add_argument("--report", action="store_true", help="allow report seeds")
-    args = ap.parse_args(argv)
-    if args.summary:
-        summary(args.summary, args.base)
-        return 0
-    if not args.seeds or args.out is None:
-        ap.error("--seeds and --out are needed (or --summary)")
+    return ap
+
+
+def run_pairs(ap: argparse.ArgumentParser, args: argparse.Namespace, run_one: Any, variants: list[Any]) -> None:
+    """``run_one(generator, case, seed, variants, size)`` for every case and seed asked for
+    (report seeds only with ``--report``), in ``--jobs`` processes; each line appended to
+    ``--out`` as it finishes and its variants' mean SAD printed."""
     refuse_without_shared_data(ap)
     if args.generator == "family":
         from ftir_unmix.scenes import CASES
@@ -227,18 +225,34 @@ def main(argv: list[str] | None = None) -> int:
         if not args.report and min(seeds) < BLIND_TUNING_FROM:
             ap.error(f"blind seeds below {BLIND_TUNING_FROM} are report seeds: pass --report")
     cases = every if args.cases == "all" else args.cases.split(",")
-    belows = args.below.split(",")
-    if variant(belows[0])[2]:
-        ap.error("the first --below value is the run's own: give it without options")
     size = {"height": args.height, "width": args.width}
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as ex, args.out.open("a") as f:
-        futures = [ex.submit(run_one, args.generator, c, s, belows, size) for s in seeds for c in cases]
+        futures = [ex.submit(run_one, args.generator, c, s, variants, size) for s in seeds for c in cases]
         for future in as_completed(futures):
             line = future.result()
             f.write(json.dumps(line) + "\n")
             f.flush()
             print(line["case"], line["seed"], {k: round(v["mean"], 2) for k, v in line["variants"].items()},
                   flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = pairs_parser(__doc__.split("\n\n")[0])
+    ap.add_argument("--base", default="none",
+                    help="with --summary: the variant the others are paired with (none, or a --below entry)")
+    ap.add_argument("--below", default="0.7",
+                    help="comma-separated edge_below values, each optionally with the step's options "
+                         "(0.7:fill_cm=0:large=inf); the first, without options, is the run's")
+    args = ap.parse_args(argv)
+    if args.summary:
+        summary(args.summary, args.base)
+        return 0
+    if not args.seeds or args.out is None:
+        ap.error("--seeds and --out are needed (or --summary)")
+    belows = args.below.split(",")
+    if variant(belows[0])[2]:
+        ap.error("the first --below value is the run's own: give it without options")
+    run_pairs(ap, args, run_one, belows)
     return 0
 
 

@@ -35,23 +35,20 @@ if __name__ == "__main__":  # one BLAS thread per process, before numpy loads (a
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
 
-import argparse
 import copy
 import functools
 import json
 import sys
 from collections.abc import Generator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from edge_pairs import BLIND_CASES, BLIND_TUNING_FROM, INREPO_CASES, _scene  # noqa: E402
+from edge_pairs import _scene, pairs_parser, run_pairs  # noqa: E402
 from paired_methods import TIE_DEG, sign_test  # noqa: E402
 from polish_pairs import _scores  # noqa: E402
-from scenes_quality import _init_worker, checked_seeds, refuse_without_shared_data  # noqa: E402
 
 
 def _drained(gen: Generator[Any, None, Any]) -> Any:
@@ -146,18 +143,9 @@ def summary(paths: list[Path]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--summary", nargs="+", type=Path, help="print the tables of these JSON-lines files and stop")
-    ap.add_argument("--generator", choices=("family", "blind", "inrepo"), default="family")
-    ap.add_argument("--cases", default="all", help="comma-separated case names, or 'all'")
-    ap.add_argument("--seeds", help="comma-separated seeds")
+    ap = pairs_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--spot", default="0,9",
                     help="comma-separated spot_pixels values, the engine's among them; each is paired with the first")
-    ap.add_argument("--height", type=int, default=64)
-    ap.add_argument("--width", type=int, default=256)
-    ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--out", type=Path, help="JSON lines, appended as scenes finish")
-    ap.add_argument("--report", action="store_true", help="allow report seeds")
     args = ap.parse_args(argv)
     if args.summary:
         summary(args.summary)
@@ -169,30 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     spots = [int(s) for s in args.spot.split(",")]
     if SPOT_PIXELS not in spots:
         ap.error(f"--spot must hold the run's own value, the engine's default {SPOT_PIXELS}")
-    refuse_without_shared_data(ap)
-    if args.generator == "family":
-        from ftir_unmix.scenes import CASES
-
-        every = list(CASES)
-        seeds = checked_seeds(ap, args.seeds, args.report)
-    elif args.generator == "inrepo":
-        every = list(INREPO_CASES)
-        seeds = [int(s) for s in args.seeds.split(",")]
-    else:
-        every = list(BLIND_CASES)
-        seeds = [int(s) for s in args.seeds.split(",")]
-        if not args.report and min(seeds) < BLIND_TUNING_FROM:
-            ap.error(f"blind seeds below {BLIND_TUNING_FROM} are report seeds: pass --report")
-    cases = every if args.cases == "all" else args.cases.split(",")
-    size = {"height": args.height, "width": args.width}
-    with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as ex, args.out.open("a") as f:
-        futures = [ex.submit(run_one, args.generator, c, s, spots, size) for s in seeds for c in cases]
-        for future in as_completed(futures):
-            line = future.result()
-            f.write(json.dumps(line) + "\n")
-            f.flush()
-            print(line["case"], line["seed"], {k: round(v["mean"], 2) for k, v in line["variants"].items()},
-                  flush=True)
+    run_pairs(ap, args, run_one, spots)
     return 0
 
 
