@@ -30,7 +30,6 @@ if __name__ == "__main__":  # one BLAS thread per process, before numpy loads (a
 
 import argparse
 import json
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -48,6 +47,7 @@ from scenes_quality import (  # noqa: E402
     _init_worker,
     _write_json,
     case_table,
+    machine,
     matched_scores,
     parse_options,
     per_material,
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"argv": sys.argv[1:] if argv is None else argv, "seeds": seeds, "methods": methods,
             "options": options, "size": size, "dense_spikes": args.dense_spikes, "jobs": args.jobs,
             "git": _git("rev-parse", "--short", "HEAD"),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "wall_s": 0.0}
+            "machine": machine(), "wall_s": 0.0}
     runs: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as pool:

@@ -220,7 +220,7 @@ def run_scene_tasks(ap: argparse.ArgumentParser, args: argparse.Namespace, argv:
     size = {"height": args.height, "width": args.width}
     runs: list[dict[str, Any]] = []
     meta = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs"}
+            "machine": machine()}
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(args.threads,)) as pool:
         futures = [pool.submit(task, c, s, size, *extra) for s in seeds for c in cases]
         for fut in as_completed(futures):
@@ -229,6 +229,18 @@ def run_scene_tasks(ap: argparse.ArgumentParser, args: argparse.Namespace, argv:
             if args.json:
                 _write_json(args.json, {**meta, "runs": runs})
     return runs
+
+
+def machine() -> str:
+    """The machine and the numerical libraries, for a report's meta: the same code gave runs
+    11° apart on one blind scene in two sessions (stop 50: soap-paint 107, 12.06° and 23.26°),
+    so results are comparable only with the CPU and the library versions they ran on."""
+    import torch
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "?") if Path("/proc/cpuinfo").exists() else platform.processor()
+    return (f"{platform.machine()}, {os.cpu_count()} CPUs ({model}, {torch.backends.cpu.get_cpu_capability()}), "
+            f"torch {torch.__version__}, numpy {np.__version__}")
 
 
 def _git(*args: str) -> str | None:
