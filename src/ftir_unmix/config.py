@@ -17,7 +17,6 @@ __all__ = ["UnmixConfig", "PROTOCOLS", "INITS", "DEVICES", "GROUPS", "MAX_EPOCHS
 PROTOCOLS = ("fast", "paper")
 INITS = ("auto", "nmf", "vca", "mvs", "random")
 REFINE_SPOTS = ("median", "cluster")
-SPARE_STARTS = ("fresh", "first")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: The most epochs (paper protocol) or steps (fast protocol) a run may be asked for.
 MAX_EPOCHS = 100_000
@@ -169,13 +168,6 @@ class UnmixConfig:
         endmember, and that run is kept (recorded under
         ``spare_endmembers``; the run takes about twice as long then). On by
         default (docs/benchmarks.md).
-    spare_start : {"fresh", "first"}
-        Where that second run starts: ``"fresh"``, new warm starts and restarts for
-        K + 1 endmembers; ``"first"``, the first run's K spectra and, for the spare, the
-        spectrum of the image's worst-explained spot (its matrix subtracted), trained
-        once without restarts (so that run records no restart spread): about a quarter
-        less time for the whole run, at 0.2° on fresh blind scenes (docs/benchmarks.md,
-        stop 50).
     known_weight : float
         Fast protocol, for runs given known spectra (``unmix(..., known=…)``,
         ``--known``): how strongly each holds its endmember near itself, in the
@@ -365,10 +357,6 @@ class UnmixConfig:
                                      "fast protocol, with a baseline term: when an endmember ends as a "
                                      "difference spectrum (below its own baseline) or as water vapour lines, "
                                      "train again with one spare")
-    spare_start: str = _param("fresh", Rule("choice", choices=SPARE_STARTS), "cnn",
-                              "where a run trained again with a spare starts: fresh warm starts and restarts, "
-                              "or the first run's spectra plus its worst-explained spot (one run, about a "
-                              "quarter less time in all)")
     known_weight: float = _param(1.0, Rule("float", 0.0, 1000.0), "cnn",
                                  "fast protocol, with known spectra: how strongly each is held near its "
                                  "endmember, in the same units (0: only a start)")

@@ -145,8 +145,10 @@ def test_a_spectrum_the_polish_turns_is_held_as_trained_and_the_others_polished_
 
     def em2_turns_when_moved(inp, endmembers):  # first called on the spectra as trained
         seen.append(endmembers.copy())
-        return np.arange(endmembers.shape[1]) == 1 if not np.allclose(endmembers[:, 1], seen[0][:, 1]) \
-            else np.zeros(endmembers.shape[1], bool)
+        # Held, EM2 comes back as trained up to float32 rounding (3.9e-7 of its 0.72 on one
+        # machine, more than allclose's absolute 1e-8 on its weak bands); polished, it moves by 0.2.
+        moved = np.abs(endmembers[:, 1] - seen[0][:, 1]).max() > 1e-5 * np.abs(seen[0][:, 1]).max()
+        return (np.arange(endmembers.shape[1]) == 1) & moved
 
     monkeypatch.setattr(cnn, "_not_materials", em2_turns_when_moved)
     r = unmix(cube, 3, epochs=60, warmup_steps=10, device="cpu", restarts=1, seed=0, atmosphere=False)

@@ -324,36 +324,3 @@ def test_more_spots_offer_a_crust_that_a_worse_smaller_spot_outranks():
     assert offered(1)[0] == "worst spot"
     source, pixel = offered(3)
     assert source.startswith("spot ") and on_crust[tuple(pixel)], (source, pixel)
-
-
-def test_a_new_column_at_the_worst_spot_is_the_material_the_spectra_leave_out():
-    # The start of a run trained again with a spare (spare_start="first"): the first run's
-    # spectra kept as they are, and one more, the spot they explain worst, its matrix taken out.
-    from ftir_unmix.methods.cnn.refinement import new_column_at_worst_spot
-    from ftir_unmix.metrics import spectral_angles
-    from ftir_unmix.preprocess import lower_envelope, polynomial_basis, weighted_nuisance_basis
-
-    rng = np.random.default_rng(1)
-    b, h, w = 300, 24, 32
-    nu = np.arange(b, dtype=np.float64)
-    first, second = _band(nu, 60, 6) + 0.8 * _band(nu, 150, 10), _band(nu, 240, 8) + 0.3 * _band(nu, 40, 5)
-    minor = _band(nu, 110, 5) + 0.5 * _band(nu, 200, 4)
-    share = (np.linspace(0.2, 0.8, w)[None, :] + 0.05 * rng.standard_normal((h, w))).reshape(-1)
-    x = share[:, None] * first + (1 - share)[:, None] * second
-    spot = np.zeros((h, w), bool)
-    spot[10:13, 20:23] = True
-    x[spot.ravel()] = 0.5 * x[spot.ravel()] + 0.5 * minor
-    background = polynomial_basis(nu, 1)
-    x += rng.uniform(0, 0.2, (h * w, 2)) @ background.T + rng.normal(0, 0.002, x.shape)
-    nuisance = weighted_nuisance_basis(background, np.ones(b))
-    e = np.stack([first, second], axis=1)
-    a = np.stack([share, 1 - share])
-
-    grown, pixel = new_column_at_worst_spot(x, e, a, (h, w), None, nuisance, background)
-
-    assert grown.shape == (b, 3) and spot[tuple(pixel)], pixel
-    np.testing.assert_array_equal(grown[:, :2], e)  # the first run's spectra as they were
-    new = lower_envelope(grown[:, 2:], background)[0]
-    assert float(spectral_angles(new, minor[:, None])[0, 0]) < 10.0  # measured 7.3°
-    assert float(spectral_angles(lower_envelope(x[pixel[0] * w + pixel[1]][:, None], background)[0],
-                                 minor[:, None])[0, 0]) > 30.0  # the spot itself: 46°

@@ -169,15 +169,6 @@ def test_a_difference_spectrum_trains_the_run_again_with_a_spare(small_section, 
     assert r.endmembers.shape[1] == 4 and len(r.parameters["trust"]) == 4
     assert "first_run_s" in r.timings
     assert any("training again with a spare" in e.message for e in events if e.phase == "train")
-    # started from the first run's spectra and its worst spot: one run, no new warm starts
-    first = unmix(small_section.cube, 4, spare_start="first", **opts)
-    start = first.parameters["spare_endmembers"]
-    assert start["reason"] == spare["reason"] and start["trained_k"] == 5
-    assert first.parameters["warm_start"]["chosen"] == "the first run's spectra and its worst-explained spot"
-    row, col = first.parameters["warm_start"]["spot"]
-    assert 0 <= row < small_section.cube.shape[0] and 0 <= col < small_section.cube.shape[1]
-    assert first.endmembers.shape[1] == 4 and np.isfinite(first.endmembers).all()
-    assert r.parameters["warm_start"]["chosen"] in ("nmf", "vca")  # fresh (the default): warm starts tried
     # off: the first run is the answer
     off = unmix(small_section.cube, 4, spare_when_needed=False, **opts)
     assert "spare_endmembers" not in off.parameters

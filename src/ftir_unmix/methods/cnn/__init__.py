@@ -38,7 +38,7 @@ from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
 from .cone_polish import polish
 from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
-from .refinement import Objective, new_column_at_worst_spot, objective, swap_in_spot
+from .refinement import Objective, objective, swap_in_spot
 from .spare import choose_spares, close_calls, drop_columns
 from .warm_start import WarmStart, initial_endmembers, warm_start_trials
 
@@ -129,9 +129,7 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     With ``spare`` > 0 it trains K + spare endmembers and drops the spares (:mod:`.spare`).
     Otherwise, with ``spare_when_needed`` and a baseline term, a run that ends with an
     endmember spent on what is not a material, a material lost for it, is trained again
-    with one spare, and that run is kept (from new warm starts, or with ``spare_start="first"``
-    from the first run's spectra and the spectrum of its worst-explained spot, without
-    restarts). Two signs tell such an endmember: it is mostly
+    with one spare, and that run is kept. Two signs tell such an endmember: it is mostly
     narrow atmospheric lines (:func:`~ftir_unmix.preprocess.narrow_line_share` above
     :data:`~ftir_unmix.preprocess.ATMOSPHERE_LINE_SHARE`: drifting water vapour), or it is
     a difference spectrum (more than :data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT` of it
@@ -159,12 +157,8 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     else:
         return (yield from _polished(inp, out))
     offset = out.record["steps_run"]
-    start = None
-    if cfg.spare_start == "first":  # the first run's spectra, and what they leave worst explained
-        start = new_column_at_worst_spot(inp.pixels, out.endmembers, out.abundances.reshape(cfg.k, -1), inp.shape,
-                                         inp.loss_weights, inp.nuisance, inp.background)
     again = yield from relay(
-        _with_spares(inp, 1, why, start), lambda ev: dataclasses.replace(
+        _with_spares(inp, 1, why), lambda ev: dataclasses.replace(
             ev, step=ev.step + offset, total=ev.total + offset,
             message=f"a material lost: training again with a spare endmember. {ev.message}".strip()))
     if again.cancelled:  # the first run is complete: keep it rather than a part of the second
@@ -180,16 +174,10 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     return (yield from _polished(inp, again, checked=True))
 
 
-def _with_spares(inp: MethodInput, count: int, reason: str,
-                 start: tuple[np.ndarray, list[int]] | None = None) -> Generator[Progress, None, MethodOutput]:
-    """Train K + ``count`` endmembers and drop the ``count`` the image needs least; from the
-    spectra ``start`` (B, K + count) and the spare's spot, if given (see :func:`_train_and_infer`)."""
+def _with_spares(inp: MethodInput, count: int, reason: str) -> Generator[Progress, None, MethodOutput]:
+    """Train K + ``count`` endmembers and drop the ``count`` the image needs least."""
     cfg = inp.config
-    grown = dataclasses.replace(inp, config=dataclasses.replace(cfg, k=cfg.k + count))
-    out = yield from _train_and_infer(grown, None if start is None else start[0])
-    if start is not None:
-        out.record["warm_start"] = {"chosen": "the first run's spectra and its worst-explained spot",
-                                    "spot": start[1]}
+    out = yield from _train_and_infer(dataclasses.replace(inp, config=dataclasses.replace(cfg, k=cfg.k + count)))
     h, w_img = inp.shape
     n_known = 0 if inp.known is None else inp.known.shape[1]
     lines = narrow_line_share(out.endmembers, inp.wavenumbers)
@@ -213,9 +201,8 @@ def _with_spares(inp: MethodInput, count: int, reason: str,
     return dataclasses.replace(out, abundances=abundances.reshape(cfg.k, h, w_img), endmembers=endmembers)
 
 
-def _train_and_infer(inp: MethodInput, start: np.ndarray | None = None) -> Generator[Progress, None, MethodOutput]:
-    """:func:`run_cnn` for ``inp.config.k`` endmembers; from the spectra ``start`` (B, K), if
-    given, instead of the warm starts, and then without restarts."""
+def _train_and_infer(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
+    """:func:`run_cnn` for ``inp.config.k`` endmembers."""
     cfg, x, (h, w_img), loss_w = inp.config, inp.pixels, inp.shape, inp.loss_weights
     n_bands = x.shape[1]
     stop = inp.stop
@@ -244,9 +231,7 @@ def _train_and_infer(inp: MethodInput, start: np.ndarray | None = None) -> Gener
     t = time.perf_counter()
     run = _Training(model, loop, inp.t0)
     starts: list[WarmStart] = []
-    if start is not None:
-        model.init_decoder(start)
-    elif cfg.init == "auto":  # fast protocol: the best of the warm starts
+    if cfg.init == "auto":  # fast protocol: the best of the warm starts
         starts, record["warm_start"] = yield from warm_start_trials(loop, x, loss_w, cfg, stop, inp.t0, inp.known)
         run.history = list(starts[0].losses)
     elif cfg.init != "random":

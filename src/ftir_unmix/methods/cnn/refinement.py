@@ -13,8 +13,7 @@ from .model import FTIRUnmixer
 from .protocols import Trainer
 
 __all__ = ["FIT_PIXELS", "MINOR_SHARE", "Objective", "Proposal", "fixed_pixels", "fixed_sample", "minor_columns",
-           "new_column_at_worst_spot", "objective", "restart_proposals", "spot_candidate", "swap_column",
-           "swap_in_spot", "worst_cluster"]
+           "objective", "restart_proposals", "spot_candidate", "swap_column", "swap_in_spot", "worst_cluster"]
 
 #: The cone fit of a bigger image is the mean over this many of its pixels: one exact
 #: NNLS per pixel costs about 40 µs, ten seconds per state at 512×512. The sample is
@@ -184,27 +183,6 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     e[:, chosen.column] = spectrum
     model.init_decoder(e)
     return chosen
-
-
-def new_column_at_worst_spot(x: np.ndarray, e: np.ndarray, abundances: np.ndarray, shape: tuple[int, int],
-                             loss_w: np.ndarray | None, nuisance: np.ndarray | None,
-                             background: np.ndarray | None) -> tuple[np.ndarray, list[int]]:
-    """``e`` (B, K) with one more column: the spectrum of the worst-explained spot of the image.
-
-    The spot and its spectrum are the refinement's (:func:`swap_in_spot`, ``"median"``), judged
-    by the angle of each pixel to ``e`` with these ``abundances`` (K, N): what K spectra leave
-    unexplained, as a start for a (K + 1)-th. Returns the spectra (B, K + 1) and the spot's
-    pixel [row, col].
-    """
-    from scipy.ndimage import median_filter
-
-    angle = WeightedPixels(x, loss_w, nuisance=nuisance).reconstruction_angles(e, abundances).reshape(shape)
-    r, c = _worst_spots(median_filter(angle, size=3, mode="nearest"), 1)[0]
-    before = Objective(float(angle.mean()), angle, np.asarray(abundances), float("nan"))
-    spectrum = spot_candidate(x, e, before, shape, (r, c), loss_w, nuisance, background)
-    grown = np.column_stack([e, spectrum])
-    grown[:, -1] = _without_others(spectrum, grown, e.shape[1], background)
-    return grown, [r, c]
 
 
 def _worst_spots(score: np.ndarray, count: int, half: int = 4) -> list[tuple[int, int]]:
