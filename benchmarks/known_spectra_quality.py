@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -30,7 +28,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenes_quality import _init_worker, checked_seeds, parse_options, refuse_without_shared_data  # noqa: E402
+from scenes_quality import _init_worker, checked_seeds, machine, parse_options, refuse_without_shared_data  # noqa: E402
 
 
 def lab_reference(wavenumbers: np.ndarray, spectrum: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -133,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.json:
                 args.json.write_text(json.dumps({
                     "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
-                    "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "runs": runs}, indent=1))
+                    "machine": machine(), "runs": runs}, indent=1))
     runs.sort(key=lambda r: (r["case"], r["count"], r["seed"]))
     print(summary(runs))
     return 0

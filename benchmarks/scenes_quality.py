@@ -237,8 +237,10 @@ def machine() -> str:
     so results are comparable only with the CPU and the library versions they ran on."""
     import torch
 
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "?") if Path("/proc/cpuinfo").exists() else platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text().splitlines() if cpuinfo.exists() else [])
+             if line.startswith("model name")]
+    model = names[0] if names else platform.processor() or "?"
     return (f"{platform.machine()}, {os.cpu_count()} CPUs ({model}, {torch.backends.cpu.get_cpu_capability()}), "
             f"torch {torch.__version__}, numpy {np.__version__}")
 
