@@ -1,18 +1,20 @@
 """A run trained again ending with the two runs' spectra pooled (``spare_pool``), paired with its own end.
 
 Each scene is unmixed once with ``spare_pool=True``. Where the run was trained again with a
-spare, the two ends the option chooses between are caught
-(:func:`ftir_unmix.methods.cnn._better_fit`) and scored: ``default`` (the second run's spectra,
-polished: what the engine's default returns), ``pool`` (the pooled spectra, polished, taken
-always) and ``checked`` (the option: the pool only where it fits the image better; checked
-against the run's result). Runs not trained again are the same for all three. Writes one JSON
-line per scene and, with ``--summary``, prints per-case means and the pairs' sign test
+spare, the pool's step (:func:`ftir_unmix.methods.cnn._pooled`) is caught and both ends are
+scored: ``default`` (the second run's spectra, polished: what a run without the option
+returns) and ``pool`` (the option's, checked against the run's result). Runs not trained
+again are the same for both. Writes one JSON line per scene (with the seconds the run and the
+pool's step took) and, with ``--summary``, prints per-case means and the pairs' sign test
 (``spare_pairs.summary``).
 
-Stop 51's report (fresh seeds, nothing chosen on them)::
+Stop 51's reports (fresh seeds; at 63c395a, where the option also had a third end, the pool
+only where its cone fit beat the run's, ``checked``; stop 51 removed that)::
 
-    python benchmarks/pool_pairs.py --generator blind --seeds 45,46,47,48,49 --report --jobs 2 \\
+    python benchmarks/pool_pairs.py --generator blind --seeds 45,46,47,48,49 --report --jobs 2 \
         --out benchmarks/results/pool_pairs_blind_seeds45-49_64x256.jsonl
+    python benchmarks/pool_pairs.py --generator family --seeds 9166,9167,9168,9169,9170 --report --jobs 2 \
+        --out benchmarks/results/pool_pairs_fresh9166-9170_64x256.jsonl
     python benchmarks/pool_pairs.py --summary benchmarks/results/pool_pairs_*.jsonl
 """
 
@@ -36,7 +38,7 @@ from edge_pairs import _scene, pairs_parser, run_pairs  # noqa: E402
 from polish_pairs import _scores  # noqa: E402
 from spare_pairs import summary  # noqa: E402
 
-VARIANTS = ("default", "pool", "checked")
+VARIANTS = ("default", "pool")
 
 
 def run_one(generator: str, case: str, seed: int, variants: Any, size: dict[str, int]) -> dict[str, Any]:
@@ -45,38 +47,33 @@ def run_one(generator: str, case: str, seed: int, variants: Any, size: dict[str,
     from ftir_unmix.methods import cnn
 
     cube, truth, options = _scene(generator, case, seed, size)
-    better_fit, pooled = cnn._better_fit, cnn._pooled
+    pooled = cnn._pooled
     caught: dict[str, Any] = {}
 
-    def catch_ends(inp: Any, run: Any, other: Any) -> Any:
-        chosen, fits = better_fit(inp, run, other)
-        caught.update(run=run, other=other, fits=fits)
-        return chosen, fits
-
-    def timed(*args: Any) -> Any:
+    def catch(inp: Any, first: Any, bad: int, trained: Any, final: Any) -> Any:
         t = time.perf_counter()
-        out = yield from pooled(*args)
+        caught["default"] = _scores(truth, final.endmembers, final.abundances)
+        caught["pool"] = yield from pooled(inp, first, bad, trained, final)
         caught["pool_s"] = time.perf_counter() - t
-        return out
+        return caught["pool"]
 
-    cnn._better_fit, cnn._pooled = catch_ends, timed
+    cnn._pooled = catch
     t = time.perf_counter()
     try:
         r = ftir_unmix.unmix(cube, truth.k, **options, spare_pool=True)
     finally:
-        cnn._better_fit, cnn._pooled = better_fit, pooled
+        cnn._pooled = pooled
     run = _scores(truth, r.endmembers, r.abundances)
     out: dict[str, Any] = {"generator": generator, "case": case, "seed": int(seed), "names": list(truth.names),
-                           "trained_again": "run" in caught, "run_s": time.perf_counter() - t, "variants": {}}
-    if "run" not in caught:
+                           "trained_again": "pool" in caught, "run_s": time.perf_counter() - t, "variants": {}}
+    if "pool" not in caught:
         out["variants"] = dict.fromkeys(VARIANTS, run)
         return out
-    default, pool = (_scores(truth, caught[k].endmembers, caught[k].abundances) for k in ("run", "other"))
-    out["fits_deg"], out["pool_s"] = caught["fits"], caught["pool_s"]
-    out["variants"] = {"default": default, "pool": pool, "checked": run}
-    chosen = pool if caught["fits"][1] < caught["fits"][0] else default
-    if not np.allclose(chosen["per"], run["per"], atol=1e-6):
-        raise RuntimeError(f"{case} {seed}: the run's result is neither end")
+    pool = caught["pool"]
+    if not np.allclose(_scores(truth, pool.endmembers, pool.abundances)["per"], run["per"], atol=1e-6):
+        raise RuntimeError(f"{case} {seed}: the run's result is not the pool's end")
+    out["pool_s"] = caught["pool_s"]
+    out["variants"] = {"default": caught["default"], "pool": run}
     return out
 
 

@@ -38,7 +38,7 @@ from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
 from .cone_polish import cone_maps, polish
 from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
-from .refinement import FIT_PIXELS, Objective, fixed_pixels, objective, swap_in_spot
+from .refinement import Objective, objective, swap_in_spot
 from .spare import choose_spares, close_calls, drop_columns
 from .warm_start import WarmStart, initial_endmembers, warm_start_trials
 
@@ -346,16 +346,17 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
 
 def _pooled(inp: MethodInput, first: np.ndarray, bad: int, trained: np.ndarray, final: MethodOutput
             ) -> Generator[Progress, None, MethodOutput]:
-    """``spare_pool``: a run trained again ends with the K spectra pooled from both runs, if they
-    fit the image better than its own.
+    """``spare_pool``: a run trained again ends with the K spectra the image needs most among
+    both runs' spectra.
 
     The pool is the first run's spectra ``first`` (B, K) without ``bad``, the one that sent the
     run back, and the second run's K + 1 ``trained`` (its known spectra, the same as the first
     run's, once); the spare's rule (:func:`.spare.choose_spares`) drops all but K, which are
-    polished as the run's own were (``checked``). Whichever of those and ``final``, the run's
-    polished spectra, has the lower whole-image cone fit (:func:`_better_fit`) is returned,
-    recorded under ``spare_endmembers.pool``. Unchecked, the pool traded a run's chalk-glue
-    ground for variants of another material (blind tuning seed 101: 8.4° → 21.2°).
+    polished as the run's own were (``checked``) and returned in place of ``final``, the run's
+    own end (kept where a stop cuts the polish short). Recorded under
+    ``spare_endmembers.pool``: how many of the K came from the first run. Which end fits the
+    image better is no guide to which is right: choosing by the cone fit matched the pool
+    on blind tuning seeds and not on fresh ones (docs/benchmarks.md, stop 51).
     """
     cfg = inp.config
     n_known = 0 if inp.known is None else inp.known.shape[1]
@@ -367,28 +368,14 @@ def _pooled(inp: MethodInput, first: np.ndarray, bad: int, trained: np.ndarray, 
                                atmosphere=[int(j) for j in np.argsort(-lines) if lines[j] > ATMOSPHERE_LINE_SHARE])
     kept = [j for j in range(pool.shape[1]) if j not in columns]
     spectra = pool[:, kept]
-    image = WeightedPixels(inp.pixels, inp.loss_weights, nuisance=inp.nuisance)
     record = copy.deepcopy(final.record)
     record.pop("polished", None)
+    record["spare_endmembers"]["pool"] = {"from_first_run": sum(n_known <= j < len(from_first) for j in kept)}
+    image = WeightedPixels(inp.pixels, inp.loss_weights, nuisance=inp.nuisance)
     pooled = dataclasses.replace(final, endmembers=spectra, record=record,
                                  abundances=cone_maps(image, spectra).reshape(cfg.k, *inp.shape))
     pooled = yield from _polished(inp, pooled, checked=True)
-    if pooled.cancelled:
-        return final
-    chosen, fits = _better_fit(inp, final, pooled)
-    chosen.record["spare_endmembers"]["pool"] = {
-        "from_first_run": sum(n_known <= j < len(from_first) for j in kept),
-        "fit_deg": fits[1], "run_fit_deg": fits[0], "kept": chosen is pooled}
-    return chosen
-
-
-def _better_fit(inp: MethodInput, run: MethodOutput, other: MethodOutput
-                ) -> tuple[MethodOutput, tuple[float, float]]:
-    """Of two ends of a run, the one whose spectra fit the image better (the mean cone angle
-    over the objective's fixed sample, :data:`.refinement.FIT_PIXELS`), with both fits in degrees."""
-    sample = WeightedPixels(fixed_pixels(inp.pixels, FIT_PIXELS), inp.loss_weights, nuisance=inp.nuisance)
-    fits = [float(np.degrees(sample.mean_cone_angle(o.endmembers))) for o in (run, other)]
-    return (other if fits[1] < fits[0] else run), (fits[0], fits[1])
+    return final if pooled.cancelled else pooled
 
 
 def _became(turned: np.ndarray) -> str:
