@@ -15,7 +15,13 @@ only where its cone fit beat the run's, ``checked``; stop 51 removed that)::
         --out benchmarks/results/pool_pairs_blind_seeds45-49_64x256.jsonl
     python benchmarks/pool_pairs.py --generator family --seeds 9166,9167,9168,9169,9170 --report --jobs 2 \
         --out benchmarks/results/pool_pairs_fresh9166-9170_64x256.jsonl
-    python benchmarks/pool_pairs.py --summary benchmarks/results/pool_pairs_*.jsonl
+    # at ded3e56 (the pool always):
+    python benchmarks/pool_pairs.py --generator blind --seeds 50,51,52,53,54 --report --jobs 2 \
+        --out benchmarks/results/pool_pairs_blind_seeds50-54_64x256.jsonl
+    # with --distinct (this file's commit; the engine as at ded3e56):
+    python benchmarks/pool_pairs.py --generator blind --seeds 55,56,57,58,59 --report --jobs 2 --distinct 15 \
+        --out benchmarks/results/pool_pairs_blind_seeds55-59_64x256.jsonl
+    python benchmarks/pool_pairs.py --summary benchmarks/results/pool_pairs_blind_seeds55-59_64x256.jsonl
 """
 
 from __future__ import annotations
@@ -36,13 +42,28 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from edge_pairs import _scene, pairs_parser, run_pairs  # noqa: E402
 from polish_pairs import _scores  # noqa: E402
-from spare_pairs import summary  # noqa: E402
+from spare_pairs import _drained, summary  # noqa: E402
 
 VARIANTS = ("default", "pool")
 
 
-def run_one(generator: str, case: str, seed: int, variants: Any, size: dict[str, int]) -> dict[str, Any]:
-    """One scene, one run with ``spare_pool``; where it was trained again, both ends scored."""
+def _distinct(first: np.ndarray, trained: np.ndarray, bad: int, degrees: float) -> np.ndarray:
+    """``first`` with each spectrum (but ``bad``) within ``degrees`` of one of ``trained`` replaced
+    by that one: an exact copy, which the cut drops first at no cost, so that only the first
+    run's spectra unlike any of the second's enter the pool."""
+    from ftir_unmix.metrics import spectral_angles
+
+    angles = spectral_angles(first, trained)  # degrees
+    out = first.copy()
+    for j in range(first.shape[1]):
+        if j != bad and angles[j].min() < degrees:
+            out[:, j] = trained[:, int(np.argmin(angles[j]))]
+    return out
+
+
+def run_one(generator: str, case: str, seed: int, variants: list[str], size: dict[str, int]) -> dict[str, Any]:
+    """One scene, one run with ``spare_pool``; where it was trained again, both ends scored, and
+    the pool again with only the first run's distinct spectra for every ``distinctD`` in ``variants``."""
     import ftir_unmix
     from ftir_unmix.methods import cnn
 
@@ -55,6 +76,10 @@ def run_one(generator: str, case: str, seed: int, variants: Any, size: dict[str,
         caught["default"] = _scores(truth, final.endmembers, final.abundances)
         caught["pool"] = yield from pooled(inp, first, bad, trained, final)
         caught["pool_s"] = time.perf_counter() - t
+        for v in variants[2:]:
+            end = _drained(pooled(inp, _distinct(first, trained, bad, float(v.removeprefix("distinct"))),
+                                 bad, trained, final))
+            caught[v] = _scores(truth, end.endmembers, end.abundances)
         return caught["pool"]
 
     cnn._pooled = catch
@@ -67,25 +92,28 @@ def run_one(generator: str, case: str, seed: int, variants: Any, size: dict[str,
     out: dict[str, Any] = {"generator": generator, "case": case, "seed": int(seed), "names": list(truth.names),
                            "trained_again": "pool" in caught, "run_s": time.perf_counter() - t, "variants": {}}
     if "pool" not in caught:
-        out["variants"] = dict.fromkeys(VARIANTS, run)
+        out["variants"] = dict.fromkeys(variants, run)
         return out
     pool = caught["pool"]
     if not np.allclose(_scores(truth, pool.endmembers, pool.abundances)["per"], run["per"], atol=1e-6):
         raise RuntimeError(f"{case} {seed}: the run's result is not the pool's end")
     out["pool_s"] = caught["pool_s"]
-    out["variants"] = {"default": caught["default"], "pool": run}
+    out["variants"] = {"default": caught["default"], "pool": run, **{v: caught[v] for v in variants[2:]}}
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = pairs_parser(__doc__.split("\n\n")[0])
+    ap.add_argument("--distinct", default="",
+                    help="comma-separated angles (degrees): also the pool with only the first run's spectra "
+                         "farther than that from all of the second run's")
     args = ap.parse_args(argv)
     if args.summary:
         summary(args.summary)
         return 0
     if not args.seeds or not args.out:
         ap.error("--seeds and --out are required unless --summary")
-    run_pairs(ap, args, run_one, list(VARIANTS))
+    run_pairs(ap, args, run_one, [*VARIANTS, *(f"distinct{d}" for d in args.distinct.split(",") if d)])
     return 0
 
 
