@@ -68,34 +68,45 @@ def run_one(generator: str, case: str, seed: int, spots: list[int], size: dict[s
     from ftir_unmix.methods.cnn.spare import SPOT_PIXELS
 
     cube, truth, options = _scene(generator, case, seed, size)
-    dropped, choose = cnn._dropped, cnn.choose_spares
+    train, with_spares, choose = cnn._train_and_infer, cnn._with_spares, cnn.choose_spares
     caught: dict[str, Any] = {}
 
-    def catch_input(inp: Any, trained: Any, count: int, reason: str) -> Any:
-        caught["args"] = (inp, copy.deepcopy(trained), count, reason)  # the drop writes into its record
-        return dropped(inp, trained, count, reason)
+    def catch_training(inp: Any) -> Any:
+        out = yield from train(inp)
+        if inp.config.k == truth.k + 1:
+            caught["out"] = copy.deepcopy(out)  # the tail writes into its record
+        return out
 
-    cnn._dropped = catch_input
+    def catch_input(inp: Any, count: int, reason: str) -> Any:
+        caught["args"] = (inp, count, reason)
+        return (yield from with_spares(inp, count, reason))
+
+    cnn._train_and_infer, cnn._with_spares = catch_training, catch_input
     try:
         r = ftir_unmix.unmix(cube, truth.k, **options)
     finally:
-        cnn._dropped = dropped
+        cnn._train_and_infer, cnn._with_spares = train, with_spares
     run = _scores(truth, r.endmembers, r.abundances)
     out: dict[str, Any] = {"generator": generator, "case": case, "seed": int(seed), "names": list(truth.names),
-                           "trained_again": "args" in caught, "variants": {}}
-    if "args" not in caught:
+                           "trained_again": "out" in caught, "variants": {}}
+    if "out" not in caught:
         out["variants"] = {f"spot{s}": run for s in spots}
         return out
-    inp, trained, count, reason = caught["args"]
-    refinement = trained.record.get("refinement") or {}
+    refinement = caught["out"].record.get("refinement") or {}
     out["refinement"] = {k: refinement.get(k) for k in ("replaced", "accepted")}
+
+    def cached(inp: Any) -> Any:
+        return copy.deepcopy(caught["out"])
+        yield  # a generator, as the training is
+
+    inp = caught["args"][0]
     for s in spots:
-        cnn.choose_spares = functools.partial(choose, spot_pixels=s)
+        cnn._train_and_infer, cnn.choose_spares = cached, functools.partial(choose, spot_pixels=s)
         try:
-            again = dropped(inp, copy.deepcopy(trained), count, reason)
+            again = _drained(with_spares(*caught["args"]))
             final = _drained(cnn._polished(inp, again, checked=True))
         finally:
-            cnn.choose_spares = choose
+            cnn._train_and_infer, cnn.choose_spares = train, choose
         out["variants"][f"spot{s}"] = {**_scores(truth, final.endmembers, final.abundances),
                                        "dropped": again.record["spare_endmembers"]["dropped"]}
     if not np.allclose(out["variants"][f"spot{SPOT_PIXELS}"]["per"], run["per"], atol=1e-6):

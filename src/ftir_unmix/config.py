@@ -168,11 +168,6 @@ class UnmixConfig:
         endmember, and that run is kept (recorded under
         ``spare_endmembers``; the run takes about twice as long then). On by
         default (docs/benchmarks.md).
-    spare_pool : bool
-        A run trained again with a spare ends with the K spectra the image needs most
-        (the spare's rule) among both runs' spectra: the first run's less the one that
-        sent it back, and the second's K + 1; polished like the run's own (recorded
-        under ``spare_endmembers.pool``). Off by default (docs/benchmarks.md, stop 51).
     known_weight : float
         Fast protocol, for runs given known spectra (``unmix(..., known=…)``,
         ``--known``): how strongly each holds its endmember near itself, in the
@@ -362,9 +357,6 @@ class UnmixConfig:
                                      "fast protocol, with a baseline term: when an endmember ends as a "
                                      "difference spectrum (below its own baseline) or as water vapour lines, "
                                      "train again with one spare")
-    spare_pool: bool = _param(False, Rule("bool"), "cnn",
-                              "a run trained again with a spare: end with the K spectra the image needs "
-                              "most among both runs' spectra")
     known_weight: float = _param(1.0, Rule("float", 0.0, 1000.0), "cnn",
                                  "fast protocol, with known spectra: how strongly each is held near its "
                                  "endmember, in the same units (0: only a start)")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
@@ -197,59 +195,3 @@ def test_cancelling_the_second_run_keeps_the_first(small_section, one_torch_thre
                                      "second_run": "cancelled"}
     assert r.parameters["stopped_by"] == "cancel"
     assert r.endmembers.shape[1] == 4 and np.isfinite(r.endmembers).all()
-
-
-def _caught_input(section, monkeypatch):
-    """The prepared input of a run trained again on ``section`` (a difference spectrum made so)."""
-    import ftir_unmix.methods.cnn as cnn
-
-    caught = {}
-    dropped = cnn._dropped
-
-    def catch(inp, trained, count, reason):
-        caught["inp"] = inp
-        return dropped(inp, trained, count, reason)
-
-    monkeypatch.setattr(cnn, "_dropped", catch)
-    with monkeypatch.context() as m:
-        m.setattr(cnn, "below_baseline_share", lambda spectra, basis: np.eye(spectra.shape[1])[2] * 0.3)
-        unmix(section.cube, 4, epochs=30, warmup_steps=10, device="cpu", restarts=1, seed=1)
-    return caught["inp"]
-
-
-def test_the_pool_takes_back_a_material_the_second_run_lost(small_section, one_torch_thread, monkeypatch):
-    """``spare_pool``: the first run had material 0 (and a difference spectrum for material 2),
-    the second run lost material 0 to a mixture; pooled, all four come back. A stop during the
-    pool's polish keeps the run's own end."""
-    import ftir_unmix.methods.cnn as cnn
-    from ftir_unmix.methods.base import MethodOutput
-    from ftir_unmix.metrics import match_endmembers, spectral_angles
-
-    inp = _caught_input(small_section, monkeypatch)
-    truth = small_section.endmembers[np.searchsorted(small_section.cube.wavenumbers, inp.wavenumbers)]
-    t = truth / truth.max(0)
-    difference = np.clip(t[:, 2] - 0.8 * t[:, 1], 0, None) + 0.05
-    first = np.stack([t[:, 0], t[:, 1], difference, t[:, 3]], 1)
-    mixture = 0.5 * (t[:, 1] + t[:, 3])
-    trained = np.stack([mixture, t[:, 1], t[:, 2], t[:, 3], 0.5 * (t[:, 2] + t[:, 3])], 1)
-    h, w = inp.shape
-    run_end = MethodOutput(abundances=np.full((4, h, w), 0.25), endmembers=trained[:, :4].copy(),
-                           record={"spare_endmembers": {"reason": "test"}})
-
-    def drained(gen):
-        try:
-            while True:
-                next(gen)
-        except StopIteration as stop:
-            return stop.value
-
-    out = drained(cnn._pooled(inp, first, 2, trained, run_end))
-    assert out.record["spare_endmembers"]["pool"]["from_first_run"] >= 1  # material 0 (and maybe a copy)
-    assert "pool" not in run_end.record["spare_endmembers"]  # the run's own record is left as it was
-    perm = match_endmembers(t, out.endmembers)
-    angles = spectral_angles(t, out.endmembers)[np.arange(4), perm]  # degrees
-    assert angles.max() < 10.0, angles
-    assert out.abundances.shape == (4, h, w) and out.record["polished"]["iterations"] > 0
-
-    stopped = drained(cnn._pooled(dataclasses.replace(inp, stop=lambda: True), first, 2, trained, run_end))
-    assert stopped is run_end

@@ -30,12 +30,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...metrics import WeightedPixels, match_endmembers, spectral_angles
+from ...metrics import match_endmembers, spectral_angles
 from ...preprocess import ATMOSPHERE_LINE_SHARE, axis_step, below_baseline_share, lower_envelope, narrow_line_share
 from ...preprocess.atmosphere import LINE_WIDTH_CM
 from ...trust import BELOW_BASELINE_DOUBT, listed
 from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
-from .cone_polish import cone_maps, polish
+from .cone_polish import polish
 from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
 from .refinement import Objective, objective, swap_in_spot
@@ -157,43 +157,27 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     else:
         return (yield from _polished(inp, out))
     offset = out.record["steps_run"]
-    trained = yield from relay(
-        _train_and_infer(_with_k(inp, cfg.k + 1)), lambda ev: dataclasses.replace(
+    again = yield from relay(
+        _with_spares(inp, 1, why), lambda ev: dataclasses.replace(
             ev, step=ev.step + offset, total=ev.total + offset,
             message=f"a material lost: training again with a spare endmember. {ev.message}".strip()))
-    if trained.cancelled:  # the first run is complete: keep it rather than a part of the second
+    if again.cancelled:  # the first run is complete: keep it rather than a part of the second
         out.record["spare_endmembers"] = {"reason": why, "second_run": "cancelled"}
         out.record["stopped_by"] = "cancel"
         return dataclasses.replace(out, cancelled=True)
-    again = _dropped(inp, trained, 1, why)
     again.record["spare_endmembers"]["first_run"] = {
         "below_baseline": [float(v) for v in below], "narrow_line_share": [float(v) for v in lines],
         "steps_run": offset}
     again.record["steps_run"] += offset
     timings = {**again.timings, "first_run_s": sum(out.timings.values())}
     again = dataclasses.replace(again, history=out.history + again.history, timings=timings)
-    final = yield from _polished(inp, again, checked=True)
-    if cfg.spare_pool and not final.cancelled:
-        bad = vapour if lines[vapour] > ATMOSPHERE_LINE_SHARE else worst
-        final = yield from _pooled(inp, out.endmembers, bad, trained.endmembers, final)
-    return final
-
-
-def _with_k(inp: MethodInput, k: int) -> MethodInput:
-    """``inp`` with ``k`` endmembers asked for."""
-    return dataclasses.replace(inp, config=dataclasses.replace(inp.config, k=k))
+    return (yield from _polished(inp, again, checked=True))
 
 
 def _with_spares(inp: MethodInput, count: int, reason: str) -> Generator[Progress, None, MethodOutput]:
     """Train K + ``count`` endmembers and drop the ``count`` the image needs least."""
-    out = yield from _train_and_infer(_with_k(inp, inp.config.k + count))
-    return _dropped(inp, out, count, reason)
-
-
-def _dropped(inp: MethodInput, out: MethodOutput, count: int, reason: str) -> MethodOutput:
-    """The run ``out`` of K + ``count`` endmembers without the ``count`` the image needs least
-    (:func:`.spare.choose_spares`), recorded under ``spare_endmembers`` (its record is updated)."""
     cfg = inp.config
+    out = yield from _train_and_infer(dataclasses.replace(inp, config=dataclasses.replace(cfg, k=cfg.k + count)))
     h, w_img = inp.shape
     n_known = 0 if inp.known is None else inp.known.shape[1]
     lines = narrow_line_share(out.endmembers, inp.wavenumbers)
@@ -342,40 +326,6 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     h, w_img = inp.shape
     return dataclasses.replace(out, endmembers=endmembers, abundances=abundances.reshape(cfg.k, h, w_img),
                                cancelled=cancelled, timings={**out.timings, "polish_s": time.perf_counter() - t})
-
-
-def _pooled(inp: MethodInput, first: np.ndarray, bad: int, trained: np.ndarray, final: MethodOutput
-            ) -> Generator[Progress, None, MethodOutput]:
-    """``spare_pool``: a run trained again ends with the K spectra the image needs most among
-    both runs' spectra.
-
-    The pool is the first run's spectra ``first`` (B, K) without ``bad``, the one that sent the
-    run back, and the second run's K + 1 ``trained`` (its known spectra, the same as the first
-    run's, once); the spare's rule (:func:`.spare.choose_spares`) drops all but K, which are
-    polished as the run's own were (``checked``) and returned in place of ``final``, the run's
-    own end (kept where a stop cuts the polish short). Recorded under
-    ``spare_endmembers.pool``: how many of the K came from the first run. Which end fits the
-    image better is no guide to which is right: choosing by the cone fit matched the pool
-    on blind tuning seeds and not on fresh ones (docs/benchmarks.md, stop 51).
-    """
-    cfg = inp.config
-    n_known = 0 if inp.known is None else inp.known.shape[1]
-    from_first = [j for j in range(cfg.k) if j != bad or j < n_known]
-    pool = np.concatenate([first[:, from_first], trained[:, n_known:]], axis=1)
-    lines = narrow_line_share(pool, inp.wavenumbers)
-    columns, _ = choose_spares(pool, inp.pixels, pool.shape[1] - cfg.k, inp.loss_weights, inp.nuisance,
-                               first=n_known,
-                               atmosphere=[int(j) for j in np.argsort(-lines) if lines[j] > ATMOSPHERE_LINE_SHARE])
-    kept = [j for j in range(pool.shape[1]) if j not in columns]
-    spectra = pool[:, kept]
-    record = copy.deepcopy(final.record)
-    record.pop("polished", None)
-    record["spare_endmembers"]["pool"] = {"from_first_run": sum(n_known <= j < len(from_first) for j in kept)}
-    image = WeightedPixels(inp.pixels, inp.loss_weights, nuisance=inp.nuisance)
-    pooled = dataclasses.replace(final, endmembers=spectra, record=record,
-                                 abundances=cone_maps(image, spectra).reshape(cfg.k, *inp.shape))
-    pooled = yield from _polished(inp, pooled, checked=True)
-    return final if pooled.cancelled else pooled
 
 
 def _became(turned: np.ndarray) -> str:
