@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -25,6 +24,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from scenes_quality import machine  # noqa: E402
 
 
 def markers(device: str) -> tuple[str, str]:
@@ -135,8 +136,7 @@ def main() -> None:
     paper = rows["paper, target cube (timed epochs)"][0]
     paper_full = paper["timings"]["train_s"] / args.paper_epochs * 500
     lines = [
-        f"Machine: {platform.processor() or platform.machine()} ({os.cpu_count()} cores), "
-        f"{fast[0]['threads']} torch threads, device {fast[0]['device']}"
+        f"Machine: {machine()}; {fast[0]['threads']} torch threads, device {fast[0]['device']}"
         f"{' (' + fast[0]['gpu'] + ')' if fast[0].get('gpu') else ''}; "
         f"medians of {len(fast)} runs (seeds 0..{len(fast) - 1}); "
         f"load average before the runs {load_before:.1f}.",
