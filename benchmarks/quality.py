@@ -33,7 +33,6 @@ if __name__ == "__main__":  # one thread: on a shared 2-core machine this is ~10
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import time
@@ -44,6 +43,9 @@ from typing import Any
 import numpy as np
 
 from ftir_unmix._shared_data import shared_data_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenes_quality import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = shared_data_dir() or ROOT.parent / "shared" / "data"  # FTIR_UNMIX_SHARED_DATA, else ../shared/data
@@ -648,7 +650,7 @@ def _save(path: Path, args: argparse.Namespace, cases: list[Case], records: list
         "meta": {
             "command": "python benchmarks/quality.py " + " ".join(sys.argv[1:]),
             "appended": list(_APPENDED),
-            "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "date": time.strftime("%Y-%m-%d"), "machine": machine(),
             "threads": torch.get_num_threads(), "ftir_unmix": ftir_unmix.__version__,
             "torch": torch.__version__, "git": _git_head(),
             "defaults": {k: v for k, v in UnmixConfig().resolved().to_dict().items() if k in _RECORDED},

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from scenes_quality import machine  # noqa: E402
+
 TILE = 64
 BEGIN, END = "<!-- scale table -->", "<!-- end scale table -->"
 
@@ -209,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"{row['size']:>16} K={args.k}: {row['wall_s']:.1f} s, anonymous {row['peak_anon_mb'] / 1024:.2f} GB, "
               f"resident {row['peak_rss_mb'] / 1024:.2f} GB, SAD {row['mean_sad_deg']:.1f}°", flush=True)
-    meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores", "threads": args.threads,
+    meta = {"machine": machine(), "threads": args.threads,
             "repeats": args.repeats, "load": load,
             "git": subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True,
                                   text=True).stdout.strip()}
