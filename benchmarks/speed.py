@@ -5,6 +5,7 @@ Each measurement runs in a fresh subprocess, so that its peak resident memory
 
     python benchmarks/speed.py --out docs/performance.md            # the full table
     python benchmarks/speed.py --quick                              # a smoke run
+    python benchmarks/speed.py --report-from RUN.json --out docs/performance.md  # a saved run
 
 The paper protocol (500 epochs of 20 000 patches) takes many hours on a CPU:
 it is timed over ``--paper-epochs`` epochs and extrapolated linearly (each
@@ -88,9 +89,15 @@ def main() -> None:
                     help="torch threads in each run (default: torch's choice, one per core)")
     ap.add_argument("--out", type=Path, help="write the markdown report here")
     ap.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
+    ap.add_argument("--report-from", type=Path, metavar="JSON",
+                    help="measure nothing: write the table of a saved run (one cut short too)")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(_one_run(json.loads(args.child))))
+        return
+    if args.report_from:
+        saved = json.loads(args.report_from.read_text())
+        write_report(report(saved["meta"], saved["rows"]), args.out, args.device)
         return
 
     dev = {"device": args.device}
@@ -108,7 +115,8 @@ def main() -> None:
         repeats = args.repeats
     rows: dict[str, list[dict]] = {}
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    load_before = os.getloadavg()[0]
+    meta = {"machine": machine(), "load_before": os.getloadavg()[0],
+            "paper_epochs": args.paper_epochs}
 
     def measure(name: str, spec: dict, n: int) -> None:
         rows[name] = []
@@ -117,7 +125,8 @@ def main() -> None:
             rows[name].append(res)
             print(name, {k: res[k] for k in ("wall_s", "steps", "mean_sad_deg", "abundance_rmse",
                                               "peak_rss_mb")}, flush=True)
-            args.json.write_text(json.dumps(rows, indent=1))  # what is measured survives a kill
+            # what is measured survives a kill, and --report-from turns it into the table
+            args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
 
     measure("fast, target cube", {**big, "options": dev}, repeats)
     measure("paper, target cube (timed epochs)",
@@ -131,15 +140,21 @@ def main() -> None:
         name = f"fast, {spec['height']}×{spec['width']}×{spec['bands']}"
         if name not in rows:
             measure(name, {**spec, "options": dev}, 1)
+    write_report(report(meta, rows), args.out, args.device)
 
+
+def report(meta: dict, rows: dict[str, list[dict]]) -> str:
+    """The markdown table of a run's measurements (``meta`` and ``rows`` as in its JSON)."""
     fast = rows["fast, target cube"]
     paper = rows["paper, target cube (timed epochs)"][0]
-    paper_full = paper["timings"]["train_s"] / args.paper_epochs * 500
+    epochs = meta["paper_epochs"]
+    paper_full = paper["timings"]["train_s"] / epochs * 500
     lines = [
-        f"Machine: {machine()}; {fast[0]['threads']} torch threads, device {fast[0]['device']}"
+        f"Machine: {meta['machine']}; {fast[0]['threads']} torch threads, device {fast[0]['device']}"
         f"{' (' + fast[0]['gpu'] + ')' if fast[0].get('gpu') else ''}; "
         f"medians of {len(fast)} runs (seeds 0..{len(fast) - 1}); "
-        f"load average before the runs {load_before:.1f}.",
+        "load average before the runs "
+        + ("not recorded." if meta["load_before"] is None else f"{meta['load_before']:.1f}."),
         "",
         "| run | wall (s) | steps | mean SAD (°) | abundance RMSE | peak RSS (MB) |",
         "|---|---|---|---|---|---|",
@@ -150,18 +165,22 @@ def main() -> None:
                      f"{_median(runs, 'peak_rss_mb'):.0f} |")
     lines += [
         "",
-        f"Paper protocol on the target cube: {paper['timings']['train_s'] / args.paper_epochs:.1f} s per "
+        f"Paper protocol on the target cube: {paper['timings']['train_s'] / epochs:.1f} s per "
         f"epoch, so 500 epochs ≈ {paper_full / 3600:.1f} h; the fast protocol's median wall time is "
         f"{_median(fast, 'wall_s'):.1f} s: **{paper_full / _median(fast, 'wall_s'):.0f}× faster**.",
     ]
-    text = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def write_report(text: str, out: Path | None, device: str) -> None:
+    """Print the table and, with ``out``, put it between this device's markers there."""
     print(text)
-    if args.out:  # only this device's table between its markers: the written analysis around it stays
-        begin, end = markers(args.device)
+    if out:  # only this device's table between its markers: the written analysis around it stays
+        begin, end = markers(device)
         table = f"{begin}\n{text}{end}"
-        doc = args.out.read_text() if args.out.exists() else ""
-        args.out.write_text(doc[:doc.index(begin)] + table + doc[doc.index(end) + len(end):]
-                            if begin in doc and end in doc else doc + table + "\n")
+        doc = out.read_text() if out.exists() else ""
+        out.write_text(doc[:doc.index(begin)] + table + doc[doc.index(end) + len(end):]
+                       if begin in doc and end in doc else doc + table + "\n")
 
 
 if __name__ == "__main__":
