@@ -33,6 +33,18 @@ Stop 45's (the step's options against stop 44's step, ``0.7:fill_cm=0:large=inf`
         --out benchmarks/results/edge_pairs_inrepo_stop45.jsonl
     python benchmarks/edge_pairs.py --summary benchmarks/results/edge_pairs_fresh27_64x256.jsonl \
         --base 0.7:fill_cm=0:large=inf
+
+Stop 52's (an overshoot past the holes of a spectrum below the gate, ``overshoot_cm``; an option
+of ``to_nonneg_edge`` at commit 'edge step: overshoot_cm', removed after these runs)::
+
+    V=0.7,0.7:overshoot_cm=3,0.7:overshoot_cm=10
+    python benchmarks/edge_pairs.py --generator blind --seeds 100,101,102,103,104 --below $V --jobs 2 \
+        --out benchmarks/results/edge_overshoot_blind_tuning100-104_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator blind --seeds 60,61,62,63,64 --report --below $V --jobs 2 \
+        --out benchmarks/results/edge_overshoot_blind_seeds60-64_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9171,9172,9173,9174,9175 --report --below $V \
+        --jobs 2 --out benchmarks/results/edge_overshoot_fresh9171-9175_64x256.jsonl
+    python benchmarks/edge_pairs.py --summary benchmarks/results/edge_overshoot_fresh9171-9175_64x256.jsonl --base 0.7
 """
 
 from __future__ import annotations
