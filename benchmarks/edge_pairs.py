@@ -35,7 +35,7 @@ Stop 45's (the step's options against stop 44's step, ``0.7:fill_cm=0:large=inf`
         --base 0.7:fill_cm=0:large=inf
 
 Stop 52's (an overshoot past the holes of a spectrum below the gate, ``overshoot_cm``; an option
-of ``to_nonneg_edge`` at commit 'edge step: overshoot_cm', removed after these runs)::
+of ``to_nonneg_edge`` at commit 59e16b8, removed after these runs: not adopted)::
 
     V=0.7,0.7:overshoot_cm=3,0.7:overshoot_cm=10
     python benchmarks/edge_pairs.py --generator blind --seeds 100,101,102,103,104 --below $V --jobs 2 \

@@ -86,31 +86,6 @@ def test_a_narrow_dip_in_the_spectrum_does_not_stop_the_step(pair):
     assert _angle(held[:, 0], binder) > 20.0
 
 
-@pytest.mark.parametrize("overshoot_cm", [3.0, 10.0])
-def test_a_hole_on_a_partner_band_s_flank_does_not_hold_the_partner_with_an_overshoot(pair, overshoot_cm):
-    """The estimate is zero over 16 cm⁻¹ on the far flank of its pigment's band (wider than the
-    dilation fills): the hard step stops there, with all of the pigment's other bands left in; an
-    overshoot (3 or 10 cm⁻¹) lets the step past it. A spectrum with nearly pure pixels
-    still takes only the hard step, and a hole as wide as a band (24 cm⁻¹ at the band's
-    shoulder) holds an overshoot of 3 cm⁻¹."""
-    binder, pigment = pair
-    estimate = 0.55 * binder + 0.45 * pigment
-    estimate[np.abs(WN - 1425.0) < 8.0] = 0.0
-    e = np.stack([estimate, pigment], axis=1)
-    hard, _ = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7)
-    over, record = to_nonneg_edge(e, np.array([0.5, 0.95]), WN, below=0.7, overshoot_cm=overshoot_cm)
-    assert _angle(hard[:, 0], binder) > 20.0
-    assert _angle(over[:, 0], binder) < 1.0 and record["overshoot_cm"] == overshoot_cm
-    pure, record = to_nonneg_edge(e, np.array([0.9, 0.95]), WN, below=0.7, overshoot_cm=overshoot_cm)
-    np.testing.assert_array_equal(pure, e)
-    assert record["step"] == [0.0, 0.0]
-    wide = 0.55 * binder + 0.45 * pigment
-    wide[np.abs(WN - 1415.0) < 12.0] = 0.0
-    held, _ = to_nonneg_edge(np.stack([wide, pigment], axis=1), np.array([0.5, 0.95]), WN, below=0.7,
-                             overshoot_cm=3.0)
-    assert _angle(held[:, 0], binder) > 20.0
-
-
 def test_a_band_a_little_apart_in_the_two_estimates_does_not_stop_the_step(pair):
     """The erosion: the pigment's bands sit 2 cm⁻¹ higher in the mixture than in its own estimate."""
     binder, pigment = pair

@@ -66,15 +66,11 @@ EDGE_SHIFT_CM = 2.0
 EDGE_FILL_CM = 4.0
 #: A step this large (Σ t, partners in units of their maximum) is taken whatever the purest share.
 EDGE_LARGE = 0.5
-#: A band where the spectrum is at most this share of its maximum is a hole in it, which
-#: ``overshoot_cm`` may let the step past.
-EDGE_HOLE = 0.01
 
 
 def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.ndarray, *,
                    below: float, tol: float = EDGE_TOL, shift_cm: float = EDGE_SHIFT_CM,
                    fill_cm: float = EDGE_FILL_CM, large: float = EDGE_LARGE,
-                   overshoot_cm: float = 0.0,
                    fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
     """Each spectrum whose purest share is below ``below``, or whose partners add up to
     ``large`` or more, with its partners taken off up to the edge of nonnegativity (module
@@ -98,13 +94,6 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
         The spectrum's own dilation, ± cm⁻¹ (0: none).
     large : float
         A step at least this large is taken at any purest share (``inf``: only below the gate).
-    overshoot_cm : float
-        0: no band may go below ``-tol``. Otherwise, for a spectrum below the gate, the step goes
-        on past the holes in it (bands where it is at most :data:`EDGE_HOLE` of its maximum) that
-        would, while what each unit of step pushes below ``-tol`` there (height × cm⁻¹, spectra
-        at a maximum of 1) stays under this: a hole a few cm⁻¹ wide in the estimate, where a
-        partner's band meets nothing, no longer holds all of that partner's other bands in the
-        spectrum. Where the spectrum absorbs, the hard limit stays.
     fixed : sequence of int
         Columns never moved (known spectra, held ones); they still count as partners.
 
@@ -134,37 +123,17 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
         if not below or peak[j] <= 0 or j in kept:
             continue
         others = [i for i in range(k) if i != j]
-        t = _step(eroded[:, others], filled[:, j] + tol, 0.0, holes=np.zeros(0, dtype=bool))
-        if t is None:  # infeasible or unbounded: kept
+        res = linprog(-np.ones(k - 1), A_ub=eroded[:, others], b_ub=filled[:, j] + tol,
+                      bounds=[(0.0, None)] * (k - 1), method="highs")
+        if res.status != 0:  # infeasible or unbounded: kept
             continue
-        if purest[j] >= below:
-            if t.sum() < large:  # nearly pure pixels, little of any partner: kept
-                continue
-        elif overshoot_cm > 0:  # never pure: past a hole in the estimate too
-            t = _step(eroded[:, others], filled[:, j] + tol, overshoot_cm / spacing if spacing > 0 else 0.0,
-                      holes=unit[:, j] <= EDGE_HOLE)
-            if t is None:
-                continue
-        moved = np.maximum(unit[:, j] - unit[:, others] @ t, 0.0)
+        if purest[j] >= below and res.x.sum() < large:  # nearly pure pixels, little of any partner: kept
+            continue
+        moved = np.maximum(unit[:, j] - unit[:, others] @ res.x, 0.0)
         if moved.max() <= 0:
             continue
         out[:, j] = moved * (peak[j] / moved.max())
-        steps[j] = float(t.sum())
+        steps[j] = float(res.x.sum())
     record = {"below": float(below), "tol": float(tol), "shift_cm": float(shift_cm), "fill_cm": float(fill_cm),
-              "large": float(large), "overshoot_cm": float(overshoot_cm), "step": [round(float(s), 4) for s in steps]}
+              "large": float(large), "step": [round(float(s), 4) for s in steps]}
     return out.astype(endmembers.dtype, copy=False), record
-
-
-def _step(partners: np.ndarray, room: np.ndarray, overshoot_bands: float, holes: np.ndarray) -> np.ndarray | None:
-    """The partners' amounts ``t`` (P,) of the largest step ``partners @ t <= room``, or with
-    ``overshoot_bands`` > 0 of ``max Σt - Σ_b v_b / overshoot_bands`` with ``partners @ t <= room + v``,
-    ``v >= 0`` on the ``holes`` (bool, B) and 0 elsewhere (the overshoot ``v`` in heights, summed
-    over bands). None where the LP fails."""
-    n = partners.shape[1]
-    over = np.flatnonzero(holes) if overshoot_bands > 0 else np.empty(0, dtype=int)
-    slack = np.zeros((partners.shape[0], over.size))
-    slack[over, np.arange(over.size)] = -1.0
-    cost = np.r_[-np.ones(n), np.full(over.size, 1.0 / overshoot_bands if over.size else 0.0)]
-    res = linprog(cost, A_ub=np.hstack([partners, slack]), b_ub=room, bounds=[(0.0, None)] * (n + over.size),
-                  method="highs")
-    return res.x[:n] if res.status == 0 else None
