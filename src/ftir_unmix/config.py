@@ -218,6 +218,13 @@ class UnmixConfig:
         place where it fits best. With ``refine_spots`` > 1 (an option) the next worst
         spots, each outside the others' 9 × 9 windows, are offered too: a crust that a
         worse but smaller spot outranks. The proposal that fits best is tried.
+    spot_check : bool
+        Fast protocol, polished runs: before the polish, the worst-explained spot's spectrum
+        (its matrix subtracted, as in the refinement) takes the place of the endmember the
+        spare's rule would drop, where the spot's fifth most dependent pixel needs it more
+        than the image needs that endmember by that rule, and is held there through the
+        polish (:mod:`ftir_unmix.methods.cnn.spot_check`: a pigment grain of a few pixels that
+        every mean over the image misses). Recorded under ``spot_checked``.
     polish : int
         Fast protocol: after training (restarts and refinement included), this many
         iterations of alternating nonnegative least squares fit the spectra to the
@@ -383,6 +390,9 @@ class UnmixConfig:
     refine_restarts: bool = _param(False, Rule("bool"), "protocol",
                                    "fast protocol: the refinement also offers the other restarts' spectra that "
                                    "the run kept lacks (a material one restart found and another lost)")
+    spot_check: bool = _param(False, Rule("bool"), "protocol",
+                              "fast protocol, polished runs: the worst-explained spot's spectrum replaces the "
+                              "endmember the image needs least, where the spot's pixels need it more")
     polish: int = _param(30, Rule("int", 0, 1000), "protocol",
                          "fast protocol: iterations of alternating nonnegative least squares that fit the "
                          "final spectra to the whole image's cone fit; the maps are then that fit's (0: off)")

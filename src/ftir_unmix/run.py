@@ -228,9 +228,11 @@ def _unmix_checked(cube: Cube, cfg: UnmixConfig, method: methods.Method, weights
             "angle_deg": known_deg,
         }
         names = [*known.names, *(f"EM{i + 1}" for i in range(len(known), cfg.k))]
+    spot = out.record.get("spot_checked") or {}
     parameters["trust"] = endmember_trust(abundances, out.record.get("restart_runs", {}).get("spread_deg"),
                                           refinement["replaced"] if refinement.get("accepted") else None, below,
-                                          known_deg, narrow_line_share(out.endmembers, cube.wavenumbers))
+                                          known_deg, narrow_line_share(out.endmembers, cube.wavenumbers),
+                                          (spot["weakest"]["em"] - 1, spot["pixel"]) if spot.get("swapped") else None)
     return UnmixResult(
         abundances=abundances,
         endmembers=(np.asarray(out.endmembers) * scaling.factor[:, None]).astype(np.float32),

@@ -11,6 +11,10 @@ endmember) and shown by the command line and the Spectra panel:
 - **found by the refinement**: the endmember the refinement put in (an
   accepted replacement, docs/method.md item 7). No restart found it, so its
   spread says that, not that the spectrum is unstable; its doubt says so.
+- **found by the spot check**: the endmember the spot check put in
+  (:mod:`ftir_unmix.methods.cnn.spot_check`): the spectrum of a spot of a few
+  pixels that no other endmember explained, held as found. It has no restart
+  spread; its doubt says where the spot is.
 - **below its baseline** (methods with a baseline term): the share of the spectrum's
   mass below its own baseline (:func:`~ftir_unmix.preprocess.background.below_baseline_share`).
   A material's spectrum lies on its baseline outside its bands; one with dips where
@@ -58,9 +62,11 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
                     refined: int | None = None,
                     below_baseline: Sequence[float] | None = None,
                     known_deg: Sequence[float] = (),
-                    narrow_lines: Sequence[float] | None = None) -> list[dict[str, Any]]:
+                    narrow_lines: Sequence[float] | None = None,
+                    spotted: tuple[int, list[int]] | None = None) -> list[dict[str, Any]]:
     """Per endmember: ``abundance_share``, ``dominant_pixels``, ``restart_spread_deg``,
-    ``found_by_refinement``, ``below_baseline``, ``known_angle_deg`` and ``narrow_lines``.
+    ``found_by_refinement``, ``found_at_spot``, ``below_baseline``, ``known_angle_deg`` and
+    ``narrow_lines``.
 
     Parameters
     ----------
@@ -76,6 +82,9 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
         For the first endmembers, held by known spectra: the angle to each one's spectrum.
     narrow_lines : sequence of float, optional
         Per endmember, the share of its spectrum in narrow (atmospheric) lines.
+    spotted : (int, [row, col]), optional
+        The endmember the spot check put in and the spot's pixel: it has no restart spread
+        and was not the refinement's.
 
     Returns
     -------
@@ -84,7 +93,8 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
         total, so the shares add up to 1), ``dominant_pixels`` (fraction of
         pixels where the endmember has the largest abundance) and
         ``restart_spread_deg`` (float or None), ``found_by_refinement`` (bool),
-        ``below_baseline``, ``known_angle_deg`` and ``narrow_lines`` (float or None).
+        ``found_at_spot`` ([row, col] or None), ``below_baseline``, ``known_angle_deg`` and
+        ``narrow_lines`` (float or None).
     """
     a = np.asarray(abundances, dtype=np.float64).reshape(len(abundances), -1)
     mass = a.sum(axis=1)
@@ -94,8 +104,10 @@ def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None =
     below = [None] * len(a) if below_baseline is None else [float(v) for v in below_baseline]
     known = [float(v) for v in known_deg] + [None] * (len(a) - len(known_deg))
     lines = [None] * len(a) if narrow_lines is None else [float(v) for v in narrow_lines]
-    return [{"abundance_share": float(s), "dominant_pixels": float(d), "restart_spread_deg": v,
-             "found_by_refinement": j == refined, "below_baseline": u, "known_angle_deg": g, "narrow_lines": n}
+    spot, pixel = (None, None) if spotted is None else spotted
+    return [{"abundance_share": float(s), "dominant_pixels": float(d), "restart_spread_deg": None if j == spot else v,
+             "found_by_refinement": j == refined and j != spot, "found_at_spot": list(pixel) if j == spot else None,
+             "below_baseline": u, "known_angle_deg": g, "narrow_lines": n}
             for j, (s, d, v, u, g, n) in enumerate(zip(share, dominant, spread, below, known, lines))]
 
 
@@ -111,7 +123,11 @@ def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, s
     for name, t in zip(names, trust):
         parts = []
         spread = t.get("restart_spread_deg")
-        if t.get("found_by_refinement"):  # records written before this key have no such entry
+        spot = t.get("found_at_spot")  # records written before this key have no such entry
+        if spot is not None:
+            parts.append(f"is the spectrum of a spot of a few pixels at row {spot[0]}, column {spot[1]} that no "
+                         "other endmember explained, in place of the one the image needed least: check its map")
+        elif t.get("found_by_refinement"):  # records written before this key have no such entry
             parts.append("was found only by the refinement (a small spot or thin layer?): "
                          "check its map")
         elif spread is not None and spread > SPREAD_DOUBT_DEG:

@@ -40,6 +40,7 @@ from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
 from .refinement import Objective, objective, swap_in_spot
 from .spare import choose_spares, close_calls, drop_columns
+from .spot_check import spot_check
 from .warm_start import WarmStart, initial_endmembers, warm_start_trials
 
 __all__ = ["restart_spread", "resolve_device", "run_cnn"]
@@ -296,11 +297,18 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
                    message="the spectra fitted to the whole image")
     t = time.perf_counter()
     known = 0 if inp.known is None else inp.known.shape[1]
+    spot: list[int] = []  # a spot's spectrum put in by the check: held as it is (a few pixels cannot fit it)
+    if cfg.spot_check and known < cfg.k:
+        swapped, out.record["spot_checked"] = spot_check(out.endmembers, inp.pixels, inp.shape, inp.loss_weights,
+                                                       inp.nuisance, inp.background, first=known)
+        out = dataclasses.replace(out, endmembers=swapped)
+        if out.record["spot_checked"]["swapped"]:
+            spot = [out.record["spot_checked"]["weakest"]["em"] - 1]
 
     def polished_holding(held: list[int]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         return polish(  # the known spectra and the held ones are kept as they are
             inp.pixels, out.endmembers, inp.loss_weights, inp.nuisance, inp.background,
-            iterations=cfg.polish, no_pure_iterations=cfg.polish_no_pure, fixed=[*range(known), *held],
+            iterations=cfg.polish, no_pure_iterations=cfg.polish_no_pure, fixed=[*range(known), *spot, *held],
             shifts=cfg.polish_shifts,
             bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
             edge_below=cfg.edge_below, wavenumbers=inp.wavenumbers, stop=lambda: should_stop(inp.stop))

@@ -54,7 +54,8 @@ import numpy as np
 from ...metrics import WeightedPixels
 from .refinement import fixed_pixels
 
-__all__ = ["CLOSE_CALL", "NEEDED_QUANTILES", "SPOT_PIXELS", "choose_spares", "close_calls", "drop_columns"]
+__all__ = ["CLOSE_CALL", "NEEDED_QUANTILES", "SPOT_PIXELS", "choose_spares", "close_calls", "drop_columns",
+           "leave_one_out_growth", "needed_cost", "spot_rank"]
 
 #: A spectrum's cost is the sum of these quantiles, over the pixels, of how much each
 #: pixel's fit grows without it (see :func:`choose_spares`): where a minor material is
@@ -111,22 +112,14 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
     """
     rows = fixed_pixels(pixels, sample)
     x = WeightedPixels(rows, loss_w, nuisance=nuisance)
-    rank = min(len(rows), max(1, round(spot_pixels * len(rows) / pixels.shape[0]))) if spot_pixels else 0
-
-    def angles(columns: list[int]) -> np.ndarray:
-        return x.cone_angles(endmembers[:, columns])
-
-    def cost(growth: np.ndarray) -> float:
-        spot = np.partition(growth, -rank)[-rank] if rank else 0.0
-        return float(np.quantile(growth, quantiles).sum() + spot)
-
+    rank = spot_rank(spot_pixels, len(rows), pixels.shape[0])
     kept = list(range(endmembers.shape[1]))
     chosen: list[int] = []
     why: list[dict[str, Any]] = []
     forced = [j for j in atmosphere if j >= first][:count]
     for i in range(count):
-        base = angles(kept)
-        costs = {j: cost(angles([c for c in kept if c != j]) - base) for j in kept if j >= first}
+        growth = leave_one_out_growth(x, endmembers, kept, [j for j in kept if j >= first])
+        costs = {j: needed_cost(g, quantiles, rank) for j, g in growth.items()}
         pick = forced[i] if i < len(forced) else min(costs, key=costs.__getitem__)
         kept.remove(pick)
         chosen.append(pick)
@@ -136,6 +129,27 @@ def choose_spares(endmembers: np.ndarray, pixels: np.ndarray, count: int, loss_w
             runner_up = min(others, key=costs.__getitem__)
             why[-1]["next"] = {"column": int(runner_up), "cost_deg": float(np.degrees(costs[runner_up]))}
     return chosen, why
+
+
+def leave_one_out_growth(x: WeightedPixels, endmembers: np.ndarray, kept: Sequence[int],
+                         columns: Sequence[int]) -> dict[int, np.ndarray]:
+    """Per column of ``columns``: how much each prepared pixel's cone angle (radians) grows when
+    the spectra ``endmembers[:, kept]`` lose that column."""
+    base = x.cone_angles(endmembers[:, list(kept)])
+    return {j: x.cone_angles(endmembers[:, [c for c in kept if c != j]]) - base for j in columns}
+
+
+def spot_rank(spot_pixels: int, sampled: int, total: int) -> int:
+    """The rank, in a sample of ``sampled`` of ``total`` pixels, of the ``spot_pixels``-th most
+    affected pixel of the image (0: none)."""
+    return min(sampled, max(1, round(spot_pixels * sampled / total))) if spot_pixels else 0
+
+
+def needed_cost(growth: np.ndarray, quantiles: Sequence[float] = NEEDED_QUANTILES, rank: int = 0) -> float:
+    """What a spectrum costs the image (radians): the sum of the ``quantiles`` of the per-pixel
+    ``growth`` without it, plus the growth of the ``rank``-th most affected pixel (0: none)."""
+    spot = np.partition(growth, -rank)[-rank] if rank else 0.0
+    return float(np.quantile(growth, quantiles).sum() + spot)
 
 
 def close_calls(why: Sequence[dict[str, Any]], kept: Sequence[int]) -> list[dict[str, Any]]:

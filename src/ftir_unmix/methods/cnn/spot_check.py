@@ -1,0 +1,110 @@
+"""The spot check: a last look for a spot of a few pixels that no endmember explains.
+
+A pigment grain of 3 × 3 pixels (blind ground-crust's ultramarine: 8–27 pixels of 16 384,
+at most 0.5–0.6 of any pixel) is invisible to every mean over the image: the restarts, the
+refinement and its acceptance judge states by the mean cone fit, and on a sample of a few
+thousand pixels the spot may not be drawn at all. At the end of such runs its pixels are the
+worst explained of the image (ranks 0–50 of 16 384, 25–69° off), and the run holds instead a
+variant of a layer's material (a second or third gypsum spectrum) that no pixel needs much.
+
+The worst spot is the maximum of the 3 × 3 median of the cone angle, so at least five of its
+pixels are that badly explained; its spectrum is the refinement's
+:func:`~.refinement.spot_candidate` (the spot less the matrix around it). The endmember that
+could give way is the one the spare's rule would drop (:func:`~.spare.needed_cost`: the 99.5th
+plus the 95th percentile of the per-pixel growth of the cone angle without it, plus the growth
+at its ninth most affected pixel). The spot's spectrum takes its place when the spot's pixels
+need it more than that: when the growth at the :data:`SPOT_NEED_PIXELS`-th pixel most affected
+by leaving the spot's spectrum out exceeds the weakest endmember's whole cost. On blind tuning
+scenes a looser bar (that growth against the weakest's own fifth pixel) also swapped a lead-soap
+aggregate's core, a variant of a material the run had, for calcite (soap-paint 101: 8.4° →
+24.8°); the whole cost keeps both soap-paint runs and the ultramarine grains of four of five
+ground-crust runs (docs/benchmarks.md, stop 53). The polish that follows holds the spot's
+spectrum as it is (fitted to the few pixels of a sample, it drifted back to the matrix: 87.5° →
+73.7° where held it ended at 8.6°) and fits the others and the maps around it; the check runs
+only where the run is polished.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+from ...metrics import WeightedPixels, cone_angles
+from .refinement import Objective, fixed_sample, spot_candidate
+from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, spot_rank
+
+__all__ = ["SPOT_NEED_PIXELS", "spot_check"]
+
+#: A spectrum's need is the growth of the cone angle at this pixel, counted from the most
+#: affected: the 3 × 3 median that finds the spot is high only where five of its nine pixels are.
+SPOT_NEED_PIXELS = 5
+#: The needs and costs are judged on a fixed sample of this many pixels plus the spot's window.
+CHECK_PIXELS = 16384
+
+
+def spot_check(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], loss_w: np.ndarray,
+               nuisance: np.ndarray | None, background: np.ndarray | None, first: int = 0
+               ) -> tuple[np.ndarray, dict[str, Any]]:
+    """The run's spectra with the worst spot's spectrum in place of the endmember it needs least,
+    where the spot needs its spectrum more (see the module docstring).
+
+    Parameters
+    ----------
+    endmembers : ndarray (B, K)
+    pixels : array (N, B)
+        The (scaled) pixels of the image, ``N = H·W``.
+    shape : (H, W)
+    loss_w : ndarray (B,)
+    nuisance : ndarray (B, r) or None
+        The weighted background basis.
+    background : ndarray (B, d) or None
+        The background basis (for the spot's baseline).
+    first : int
+        Columns before it (known spectra) are never replaced.
+
+    Returns
+    -------
+    endmembers : ndarray (B, K)
+        The same array when nothing was swapped, else a copy with one column replaced.
+    record : dict
+        ``pixel`` [row, col] of the spot, ``spot_need_deg`` (what its pixels need its spectrum),
+        ``novel_deg`` (the cone angle of its spectrum to the endmembers that would stay),
+        ``weakest`` (the endmember the spare's rule would drop, 1-based as ``EMj``, its
+        ``need_deg`` and ``cost_deg``) and ``swapped``.
+    """
+    h, w = shape
+    e = np.asarray(endmembers, np.float64)
+    k = e.shape[1]
+    angle = WeightedPixels(pixels, loss_w, nuisance=nuisance).cone_angles(e).reshape(shape)
+    r, c = (int(v) for v in np.unravel_index(int(np.argmax(median_filter(angle, size=3, mode="nearest"))), shape))
+    spectrum = spot_candidate(pixels, e, Objective(float("nan"), angle, np.empty((k, 0)), float("nan")),
+                              shape, (r, c), loss_w, nuisance, background)
+    spectrum = np.clip(spectrum, 0.0, None)
+    rows = fixed_sample(h * w, CHECK_PIXELS)
+    rr, cc = np.meshgrid(np.arange(max(0, r - 4), min(h, r + 5)), np.arange(max(0, c - 4), min(w, c + 5)),
+                         indexing="ij")
+    window = (rr * w + cc).ravel()
+    rows = np.union1d(np.arange(h * w) if rows is None else rows, window)
+    trial = np.column_stack([e, spectrum])
+    x = WeightedPixels(np.asarray(pixels[rows], np.float64), loss_w, nuisance=nuisance)
+    growth = leave_one_out_growth(x, trial, range(k + 1), range(first, k + 1))
+    rank = spot_rank(SPOT_PIXELS, len(rows), h * w)
+    costs = {j: needed_cost(growth[j], rank=rank) for j in range(first, k)}
+    weakest = min(costs, key=costs.__getitem__)
+    needs = {j: float(np.partition(growth[j], -SPOT_NEED_PIXELS)[-SPOT_NEED_PIXELS]) for j in (weakest, k)}
+    kept = np.delete(e, weakest, axis=1)
+    novel = float(cone_angles(spectrum[None, :], kept, loss_w, nuisance=nuisance)[0])
+    swapped = bool(needs[k] > costs[weakest])
+    record = {"pixel": [r, c], "spot_need_deg": float(np.degrees(needs[k])),
+              "novel_deg": float(np.degrees(novel)),
+              "weakest": {"em": weakest + 1, "need_deg": float(np.degrees(needs[weakest])),
+                          "cost_deg": float(np.degrees(costs[weakest]))},
+              "swapped": swapped}
+    if not swapped:
+        return endmembers, record
+    out = np.array(endmembers, copy=True)
+    scale = np.linalg.norm(e[:, weakest]) / max(float(np.linalg.norm(spectrum)), 1e-300)
+    out[:, weakest] = spectrum * scale
+    return out, record

@@ -1,0 +1,85 @@
+"""The spot check: a pigment grain of a few pixels takes the place of a variant no pixel needs much."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ftir_unmix.methods.cnn.spot_check import spot_check
+from ftir_unmix.metrics import spectral_angles
+
+
+def _bands(wn, centres, width=25.0):
+    return sum(np.exp(-0.5 * ((wn - c) / width) ** 2) for c in centres)
+
+
+@pytest.fixture
+def section():
+    """A 40 × 40 image of three mixed materials, a variant of the first (its bands 10 cm⁻¹ off)
+    in a quarter of it, and one grain of a fourth material: 3 × 3 pixels, at most 0.6 of any."""
+    wn = np.linspace(700.0, 3800.0, 500)
+    e = np.stack([_bands(wn, [1000, 1700]), _bands(wn, [1400, 2900]), _bands(wn, [1100, 3300]),
+                  _bands(wn, [1250, 2300, 3050], width=40.0)], 1) + 0.01
+    variant = _bands(wn, [1010, 1710]) + 0.01
+    rng = np.random.default_rng(0)
+    h = w = 40
+    a = rng.dirichlet([1.0, 1.0, 1.0], size=h * w)
+    first = a[:, 0].copy()
+    x = a @ e[:, :3].T
+    quarter = (np.arange(h * w) // w) < h // 4
+    x[quarter] += np.outer(0.5 * first[quarter], variant - e[:, 0])  # half of the first is its variant there
+    grain = np.zeros((h, w))
+    grain[19:22, 29:32] = [[0.3, 0.45, 0.3], [0.45, 0.6, 0.45], [0.3, 0.45, 0.3]]
+    g = grain.ravel()
+    x = (1 - g)[:, None] * x + g[:, None] * e[:, 3]
+    x += 0.002 * rng.standard_normal(x.shape)
+    return wn, e, variant, x, (h, w)
+
+
+def test_the_grain_replaces_the_variant(section):
+    wn, e, variant, x, shape = section
+    m = np.column_stack([e[:, 0], variant, e[:, 1], e[:, 2]])  # the run found the variant, not the grain
+    out, record = spot_check(m, x, shape, np.ones(len(wn)), None, None)
+    assert record["swapped"], record
+    assert record["weakest"]["em"] == 2 and 19 <= record["pixel"][0] <= 21 and 29 <= record["pixel"][1] <= 31
+    assert record["spot_need_deg"] > record["weakest"]["need_deg"]
+    assert spectral_angles(out[:, [1]], e[:, [3]])[0, 0] < 10.0  # the grain's own spectrum, its matrix taken off
+    assert np.array_equal(out[:, [0, 2, 3]], m[:, [0, 2, 3]])
+    # known spectra (the first columns) are never replaced: with the variant among them, another goes
+    out, record = spot_check(m, x, shape, np.ones(len(wn)), None, None, first=2)
+    assert record["weakest"]["em"] in (3, 4) and np.array_equal(out[:, :2], m[:, :2])
+
+
+def test_nothing_is_swapped_where_every_material_has_its_spectrum(section):
+    wn, e, variant, x, shape = section
+    m = np.column_stack([e[:, 0], e[:, 3], e[:, 1], e[:, 2]])  # the grain found; the variant is only a residue
+    out, record = spot_check(m, x, shape, np.ones(len(wn)), None, None)
+    assert not record["swapped"] and out is m, record
+    assert record["spot_need_deg"] < record["weakest"]["need_deg"]
+
+
+def test_the_spectrum_put_in_is_said_with_its_spot_and_has_no_restart_spread():
+    from ftir_unmix.trust import doubts, endmember_trust
+
+    a = np.full((3, 10, 10), 1 / 3)
+    trust = endmember_trust(a, [1.0, 12.0, 2.0], refined=1, spotted=(1, [4, 7]))
+    assert [t["found_at_spot"] for t in trust] == [None, [4, 7], None]
+    assert trust[1]["restart_spread_deg"] is None and not trust[1]["found_by_refinement"]  # another spectrum's
+    said = doubts(trust, ["EM1", "EM2", "EM3"])
+    assert list(said) == ["EM2"] and "row 4, column 7" in said["EM2"] and "refinement" not in said["EM2"]
+
+
+def test_a_run_that_found_every_material_keeps_them(section, one_torch_thread):
+    """Through ``unmix``: the check runs before the polish, is recorded, and swaps nothing where the
+    run found the grain itself (its worst spot is then noise, needed by nothing)."""
+    from ftir_unmix import make_cube, unmix
+
+    wn, e, _, x, (h, w) = section
+    r = unmix(make_cube(x.reshape(h, w, -1).astype(np.float32), wn), 4, spot_check=True, epochs=120,
+              device="cpu", seed=0)
+    check = r.parameters["spot_checked"]
+    assert not check["swapped"] and check["spot_need_deg"] < check["weakest"]["cost_deg"], check
+    assert spectral_angles(e, r.endmembers).min(axis=1).max() < 5.0
+    assert all(t["found_at_spot"] is None for t in r.parameters["trust"])
+    assert "spot_checked" not in unmix(make_cube(x.reshape(h, w, -1).astype(np.float32), wn), 4, epochs=20,
+                                     device="cpu", seed=0, polish=0).parameters
