@@ -2,10 +2,11 @@
 
 Each scene is unmixed once with the defaults; the input of the run's last step (the polish,
 :func:`ftir_unmix.methods.cnn._polished`: the trained spectra and the run's prepared data) is
-caught, and the step is done again from it with ``spot_check=True``, so the two variants
-(``none``, ``spot``) differ only by the check. Writes one JSON line per scene: per variant the
-mean SAD (degrees, Hungarian-matched), the abundance RMSE and the per-material figures, and the
-check's record. ``--summary`` prints per-case means and the sign test (edge_pairs.py's).
+caught, and the step is done again from it with ``spot_check=True`` (``spot``), and once more
+with the swap forced whatever the check's rule says (``forced``), so the variants differ only by
+the check; any rule on the check's record (``check``) can then be scored from the same runs.
+Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched), the
+abundance RMSE, the per-material figures and the check's record. ``--summary`` prints per-case means and the sign test (edge_pairs.py's).
 
 Scenes and seeds as in edge_pairs.py (blind seeds below 100 and the family's report seeds only
 with ``--report``)::
@@ -18,6 +19,7 @@ with ``--report``)::
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     """One scene: a default run, its polish's input caught, the polish done again with the check."""
     import ftir_unmix
     from ftir_unmix.methods import cnn
+
+    check = importlib.import_module("ftir_unmix.methods.cnn.spot_check")  # the module (cnn exports the function)
 
     cube, truth, options = _scene(generator, case, seed, size)
     polished_fn = cnn._polished
@@ -56,10 +60,15 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     if not np.allclose(_scores(truth, out.endmembers, out.abundances.reshape(shape))["per"],
                        line["variants"]["none"]["per"], atol=1e-6):
         raise RuntimeError(f"{case} {seed}: the caught polish differs from the run's result")
+    rule = check.swaps
     for name in variants:
         again = dataclasses.replace(inp, config=dataclasses.replace(inp.config, spot_check=True))
         run = dataclasses.replace(run, record=dict(run.record))
-        done = _drained(cnn._polished(again, run, checked))
+        check.swaps = rule if name == "spot" else lambda record: True
+        try:
+            done = _drained(cnn._polished(again, run, checked))
+        finally:
+            check.swaps = rule
         line["variants"][name] = {**_scores(truth, done.endmembers, done.abundances.reshape(shape)),
                                   "check": done.record.get("spot_checked")}
     return line
@@ -73,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")
-    run_pairs(ap, args, run_one, ["spot"])
+    run_pairs(ap, args, run_one, ["spot", "forced"])
     return 0
 
 

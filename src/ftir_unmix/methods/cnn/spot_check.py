@@ -35,13 +35,25 @@ from ...metrics import WeightedPixels, cone_angles
 from .refinement import Objective, fixed_sample, spot_candidate
 from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, spot_rank
 
-__all__ = ["SPOT_NEED_PIXELS", "spot_check"]
+__all__ = ["NOVEL_DEG", "SPOT_NEED_PIXELS", "spot_check", "swaps"]
 
 #: A spectrum's need is the growth of the cone angle at this pixel, counted from the most
 #: affected: the 3 × 3 median that finds the spot is high only where five of its nine pixels are.
 SPOT_NEED_PIXELS = 5
+#: The spot's spectrum must lie at least this far (degrees, its cone angle to the endmembers
+#: that would stay) from what the run has: a material the run lacks, not a variant of one it
+#: has. On blind soap-paint runs the worst spot was a lead-soap aggregate's core, 23–30° from
+#: that cone; the ultramarine grains were 72–81° from it, a glaze's pigment 68°.
+NOVEL_DEG = 45.0
 #: The needs and costs are judged on a fixed sample of this many pixels plus the spot's window.
 CHECK_PIXELS = 16384
+
+
+def swaps(record: dict[str, Any]) -> bool:
+    """Whether the spot's spectrum replaces the weakest endmember, from the check's ``record``:
+    the spot's pixels need it more than the image needs that endmember by the spare's rule, and
+    it lies at least :data:`NOVEL_DEG` from the cone of the endmembers that would stay."""
+    return record["spot_need_deg"] > record["weakest"]["cost_deg"] and record["novel_deg"] >= NOVEL_DEG
 
 
 def spot_check(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], loss_w: np.ndarray,
@@ -96,13 +108,12 @@ def spot_check(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[int, int
     needs = {j: float(np.partition(growth[j], -SPOT_NEED_PIXELS)[-SPOT_NEED_PIXELS]) for j in (weakest, k)}
     kept = np.delete(e, weakest, axis=1)
     novel = float(cone_angles(spectrum[None, :], kept, loss_w, nuisance=nuisance)[0])
-    swapped = bool(needs[k] > costs[weakest])
-    record = {"pixel": [r, c], "spot_need_deg": float(np.degrees(needs[k])),
-              "novel_deg": float(np.degrees(novel)),
-              "weakest": {"em": weakest + 1, "need_deg": float(np.degrees(needs[weakest])),
-                          "cost_deg": float(np.degrees(costs[weakest]))},
-              "swapped": swapped}
-    if not swapped:
+    record: dict[str, Any] = {
+        "pixel": [r, c], "spot_need_deg": float(np.degrees(needs[k])), "novel_deg": float(np.degrees(novel)),
+        "weakest": {"em": weakest + 1, "need_deg": float(np.degrees(needs[weakest])),
+                    "cost_deg": float(np.degrees(costs[weakest]))}}
+    record["swapped"] = swaps(record)
+    if not record["swapped"]:
         return endmembers, record
     out = np.array(endmembers, copy=True)
     scale = np.linalg.norm(e[:, weakest]) / max(float(np.linalg.norm(spectrum)), 1e-300)
