@@ -6,7 +6,8 @@ caught, and the step is done again from it with ``spot_check=True`` (``spot``), 
 with the swap forced whatever the check's rule says (``forced``), so the variants differ only by
 the check; any rule on the check's record (``check``) can then be scored from the same runs.
 Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched), the
-abundance RMSE, the per-material figures and the check's record. ``--summary`` prints per-case means and the sign test (edge_pairs.py's).
+abundance RMSE, the per-material figures and the check's record. ``--summary`` prints per-case
+means and the sign test (edge_pairs.py's).
 
 Scenes and seeds as in edge_pairs.py (blind seeds below 100 and the family's report seeds only
 with ``--report``)::
@@ -19,7 +20,6 @@ with ``--report``)::
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,7 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     """One scene: a default run, its polish's input caught, the polish done again with the check."""
     import ftir_unmix
     from ftir_unmix.methods import cnn
-
-    check = importlib.import_module("ftir_unmix.methods.cnn.spot_check")  # the module (cnn exports the function)
+    from ftir_unmix.methods.cnn import spot_check as check
 
     cube, truth, options = _scene(generator, case, seed, size)
     polished_fn = cnn._polished

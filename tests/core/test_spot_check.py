@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftir_unmix.methods.cnn.spot_check import spot_check
+from ftir_unmix.methods.cnn.spot_check import check_worst_spot
 from ftir_unmix.metrics import spectral_angles
 
 
@@ -39,21 +39,21 @@ def section():
 def test_the_grain_replaces_the_variant(section):
     wn, e, variant, x, shape = section
     m = np.column_stack([e[:, 0], variant, e[:, 1], e[:, 2]])  # the run found the variant, not the grain
-    out, record = spot_check(m, x, shape, np.ones(len(wn)), None, None)
+    out, record = check_worst_spot(m, x, shape, np.ones(len(wn)), None, None)
     assert record["swapped"], record
     assert record["weakest"]["em"] == 2 and 19 <= record["pixel"][0] <= 21 and 29 <= record["pixel"][1] <= 31
     assert record["spot_need_deg"] > record["weakest"]["need_deg"]
     assert spectral_angles(out[:, [1]], e[:, [3]])[0, 0] < 10.0  # the grain's own spectrum, its matrix taken off
     assert np.array_equal(out[:, [0, 2, 3]], m[:, [0, 2, 3]])
     # known spectra (the first columns) are never replaced: with the variant among them, another goes
-    out, record = spot_check(m, x, shape, np.ones(len(wn)), None, None, first=2)
+    out, record = check_worst_spot(m, x, shape, np.ones(len(wn)), None, None, first=2)
     assert record["weakest"]["em"] in (3, 4) and np.array_equal(out[:, :2], m[:, :2])
 
 
 def test_nothing_is_swapped_where_every_material_has_its_spectrum(section):
     wn, e, variant, x, shape = section
     m = np.column_stack([e[:, 0], e[:, 3], e[:, 1], e[:, 2]])  # the grain found; the variant is only a residue
-    out, record = spot_check(m, x, shape, np.ones(len(wn)), None, None)
+    out, record = check_worst_spot(m, x, shape, np.ones(len(wn)), None, None)
     assert not record["swapped"] and out is m, record
     assert record["spot_need_deg"] < record["weakest"]["need_deg"]
 

@@ -12,6 +12,8 @@
 - :mod:`.spare`: K + s endmembers trained, the s that are not materials dropped; by default
   one spare, and only when a first run ends with a difference spectrum or with atmospheric
   lines;
+- :mod:`.spot_check`: with ``spot_check``, before the polish, the worst spot's spectrum in place of
+  the endmember the image needs least, where the spot's pixels need it more;
 - :mod:`.cone_polish`: last, the spectra fitted to the whole image's cone fit directly.
 
 :func:`run_cnn` is the method registered as ``"cnn"`` (see :mod:`ftir_unmix.methods`).
@@ -40,7 +42,7 @@ from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
 from .refinement import Objective, objective, swap_in_spot
 from .spare import choose_spares, close_calls, drop_columns
-from .spot_check import spot_check
+from .spot_check import check_worst_spot
 from .warm_start import WarmStart, initial_endmembers, warm_start_trials
 
 __all__ = ["restart_spread", "resolve_device", "run_cnn"]
@@ -299,8 +301,9 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     known = 0 if inp.known is None else inp.known.shape[1]
     spot: list[int] = []  # a spot's spectrum put in by the check: held as it is (a few pixels cannot fit it)
     if cfg.spot_check and known < cfg.k:
-        swapped, out.record["spot_checked"] = spot_check(out.endmembers, inp.pixels, inp.shape, inp.loss_weights,
-                                                       inp.nuisance, inp.background, first=known)
+        swapped, out.record["spot_checked"] = check_worst_spot(out.endmembers, inp.pixels, inp.shape,
+                                                               inp.loss_weights, inp.nuisance, inp.background,
+                                                               first=known)
         out = dataclasses.replace(out, endmembers=swapped)
         if out.record["spot_checked"]["swapped"]:
             spot = [out.record["spot_checked"]["weakest"]["em"] - 1]
