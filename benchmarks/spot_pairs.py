@@ -20,6 +20,7 @@ with ``--report``)::
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,44 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     return line
 
 
+#: Rules scored on the check's record of a run (``forced`` where a rule swaps, ``none`` where not).
+RULES = {
+    "need > weakest's need": lambda c: c["spot_need_deg"] > c["weakest"]["need_deg"],
+    "need > weakest's cost": lambda c: c["spot_need_deg"] > c["weakest"]["cost_deg"],
+}
+
+
+def rule_summary(paths: list[Path]) -> None:
+    """Per file and case: the mean SAD without the check, with the swap forced, and with each of
+    :data:`RULES` and the library's own (``swaps``; runs that recorded ``forced`` only), and how many
+    runs each rule swapped."""
+    from ftir_unmix.methods.cnn.spot_check import swaps
+
+    rules = {**RULES, "the library's rule": swaps}
+    for path in paths:
+        lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        lines = [x for x in lines if "forced" in x["variants"]]
+        if not lines:
+            continue
+        print(f"\n{path.name}: {len(lines)} runs with the swap forced; mean SAD° (runs swapped)")
+        print("case".ljust(18) + "none".rjust(8) + "forced".rjust(8) + "".join(f"{r:>26s}" for r in rules))
+        for case in sorted({x["case"] for x in lines}) + ["all"]:
+            sel = [x for x in lines if case in ("all", x["case"])]
+            cells = []
+            for rule in rules.values():
+                fired = [rule(x["variants"]["forced"]["check"]) for x in sel]
+                sad = np.mean([x["variants"]["forced" if f else "none"]["mean"] for x, f in zip(sel, fired)])
+                cells.append(f"{sad:20.2f} ({sum(fired):2d})")
+            print(case.ljust(18) + f"{np.mean([x['variants']['none']['mean'] for x in sel]):8.2f}"
+                  + f"{np.mean([x['variants']['forced']['mean'] for x in sel]):8.2f}" + "".join(cells))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = pairs_parser(__doc__.split("\n\n")[0])
     args = ap.parse_args(argv)
     if args.summary:
         summary(args.summary, "none")
+        rule_summary(args.summary)
         return 0
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")

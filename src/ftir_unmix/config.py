@@ -219,12 +219,15 @@ class UnmixConfig:
         spots, each outside the others' 9 × 9 windows, are offered too: a crust that a
         worse but smaller spot outranks. The proposal that fits best is tried.
     spot_check : bool
-        Fast protocol, polished runs: before the polish, the worst-explained spot's spectrum
-        (its matrix subtracted, as in the refinement) takes the place of the endmember the
-        spare's rule would drop, where the spot's fifth most dependent pixel needs it more
-        than the image needs that endmember by that rule, and is held there through the
-        polish (:mod:`ftir_unmix.methods.cnn.spot_check`: a pigment grain of a few pixels that
-        every mean over the image misses). Recorded under ``spot_checked``.
+        Fast protocol, polished runs (on by default since stop 53): before the polish, the
+        worst-explained spot's spectrum (its matrix subtracted, as in the refinement) takes
+        the place of the endmember the spare's rule would drop, where the spot's fifth most
+        dependent pixel needs it more than the image needs that endmember by that rule and
+        the spectrum lies at least 45° from the cone of the others (a material the run
+        lacks, not a variant of one it has); it is held there through the polish
+        (:mod:`ftir_unmix.methods.cnn.spot_check`: a pigment grain of a few pixels that every
+        mean over the image misses). Recorded under ``spot_checked``; docs/benchmarks.md,
+        stop 53.
     polish : int
         Fast protocol: after training (restarts and refinement included), this many
         iterations of alternating nonnegative least squares fit the spectra to the
@@ -390,7 +393,7 @@ class UnmixConfig:
     refine_restarts: bool = _param(False, Rule("bool"), "protocol",
                                    "fast protocol: the refinement also offers the other restarts' spectra that "
                                    "the run kept lacks (a material one restart found and another lost)")
-    spot_check: bool = _param(False, Rule("bool"), "protocol",
+    spot_check: bool = _param(True, Rule("bool"), "protocol",
                               "fast protocol, polished runs: the worst-explained spot's spectrum replaces the "
                               "endmember the image needs least, where the spot's pixels need it more")
     polish: int = _param(30, Rule("int", 0, 1000), "protocol",
