@@ -300,6 +300,7 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     t = time.perf_counter()
     known = 0 if inp.known is None else inp.known.shape[1]
     spot: list[int] = []  # a spot's spectrum put in by the check: held as it is (a few pixels cannot fit it)
+    trained_out = out  # what is returned if the polish is not kept (its maps are the trained spectra's)
     if cfg.spot_check and known < cfg.k:
         swapped, out.record["spot_checked"] = check_worst_spot(out.endmembers, inp.pixels, inp.shape,
                                                                inp.loss_weights, inp.nuisance, inp.background,
@@ -330,7 +331,9 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
         record["kept"] = not turned.any()
         if turned.any():
             record["why_not"] = _became(turned)
-            return out
+            if spot:  # the spot's spectrum has no map of its own without the polish: undone
+                out.record["spot_checked"].update(swapped=False, undone="the polish was not kept")
+            return trained_out
     cancelled = record["stopped"]
     if cancelled:
         out.record["stopped_by"] = "cancel"

@@ -32,7 +32,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.ndimage import median_filter
 
 from ...metrics import WeightedPixels, cone_angles
 from .refinement import Objective, fixed_sample, spot_candidate
@@ -87,8 +86,12 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
         ``pixel`` [row, col] of the spot, ``spot_need_deg`` (what its pixels need its spectrum),
         ``novel_deg`` (the cone angle of its spectrum to the endmembers that would stay),
         ``weakest`` (the endmember the spare's rule would drop, 1-based as ``EMj``, its
-        ``need_deg`` and ``cost_deg``) and ``swapped``.
+        ``need_deg`` and ``cost_deg``) and ``swapped``. (A run trained again whose checked polish
+        is not kept returns its spectra as trained: the swap is then undone, and its record
+        says so, ``undone``.)
     """
+    from scipy.ndimage import median_filter  # here, not at import: a run under a memory cap imports less
+
     h, w = shape
     e = np.asarray(endmembers, np.float64)
     k = e.shape[1]
@@ -97,15 +100,14 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
     spectrum = spot_candidate(pixels, e, Objective(float("nan"), angle, np.empty((k, 0)), float("nan")),
                               shape, (r, c), loss_w, nuisance, background)
     spectrum = np.clip(spectrum, 0.0, None)
-    rows = fixed_sample(h * w, CHECK_PIXELS)
+    sample = fixed_sample(h * w, CHECK_PIXELS)
     rr, cc = np.meshgrid(np.arange(max(0, r - 4), min(h, r + 5)), np.arange(max(0, c - 4), min(w, c + 5)),
                          indexing="ij")
-    window = (rr * w + cc).ravel()
-    rows = np.union1d(np.arange(h * w) if rows is None else rows, window)
+    rows = None if sample is None else np.union1d(sample, (rr * w + cc).ravel())  # the spot's window always
+    x = WeightedPixels(pixels, loss_w, nuisance=nuisance, rows=rows)  # read block by block: may be on disk
     trial = np.column_stack([e, spectrum])
-    x = WeightedPixels(np.asarray(pixels[rows], np.float64), loss_w, nuisance=nuisance)
     growth = leave_one_out_growth(x, trial, range(k + 1), range(first, k + 1))
-    rank = spot_rank(SPOT_PIXELS, len(rows), h * w)
+    rank = spot_rank(SPOT_PIXELS, x.size, h * w)
     costs = {j: needed_cost(growth[j], rank=rank) for j in range(first, k)}
     weakest = min(costs, key=costs.__getitem__)
     needs = {j: float(np.partition(growth[j], -SPOT_NEED_PIXELS)[-SPOT_NEED_PIXELS]) for j in (weakest, k)}
