@@ -59,8 +59,8 @@ def swaps(record: dict[str, Any]) -> bool:
 
 
 def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], loss_w: np.ndarray,
-               nuisance: np.ndarray | None, background: np.ndarray | None, first: int = 0
-               ) -> tuple[np.ndarray, dict[str, Any]]:
+                     nuisance: np.ndarray | None, background: np.ndarray | None, first: int = 0
+                     ) -> tuple[np.ndarray, dict[str, Any]]:
     """The run's spectra with the worst spot's spectrum in place of the endmember it needs least,
     where the spot needs its spectrum more (see the module docstring).
 
