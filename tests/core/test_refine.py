@@ -90,7 +90,7 @@ def _band(nu: np.ndarray, centre: float, width: float) -> np.ndarray:
 def test_spot_candidate_is_the_spot_with_its_surrounding_matrix_subtracted():
     # A weak minor material (30 % of a few pixels, under a strong matrix) on sloping baselines:
     # the spot's own spectrum is far from it; taking out the matrix around the spot gives it back.
-    from ftir_unmix.methods.cnn.refinement import Objective, spot_candidate
+    from ftir_unmix.methods.cnn.refinement import spot_candidate
     from ftir_unmix.metrics import cone_angles, spectral_angles
     from ftir_unmix.preprocess import lower_envelope, polynomial_basis, weighted_nuisance_basis
 
@@ -109,9 +109,8 @@ def test_spot_candidate_is_the_spot_with_its_surrounding_matrix_subtracted():
     nuisance = weighted_nuisance_basis(background, np.ones(b))
     e = np.stack([matrix, other, x.mean(axis=0)], axis=1)  # the third endmember explains nothing new
     angle = cone_angles(x, e, nuisance=nuisance)
-    before = Objective(float(angle.mean()), angle.reshape(h, w), np.zeros((3, h * w)), float(angle.mean()))
 
-    candidate = spot_candidate(x, e, before, (h, w), (12, 12), None, nuisance, background)
+    candidate = spot_candidate(x, e, angle.reshape(h, w), (h, w), (12, 12), None, nuisance, background)
 
     def angle_to_minor(s: np.ndarray) -> float:
         return float(spectral_angles(lower_envelope(s[:, None], background)[0], minor[:, None])[0, 0])

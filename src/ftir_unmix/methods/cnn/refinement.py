@@ -164,7 +164,7 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     pixels = WeightedPixels(fixed_pixels(x, SWAP_PIXELS), loss_w, nuisance=nuisance)  # each proposal: same pixels
     proposals = []
     for i, (r, c) in enumerate(places):
-        spectrum = spot_candidate(x, e, before, shape, (r, c), loss_w, nuisance, background)
+        spectrum = spot_candidate(x, e, before.angle, shape, (r, c), loss_w, nuisance, background)
         column = swap_column(pixels, e, spectrum, first=fixed)
         proposals.append((Proposal(column, [r, c], "worst spot" if i == 0 else f"spot {i + 1}"),
                           _without_others(spectrum, e, column, background)))
@@ -172,7 +172,7 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
         for j in minor_columns(before.abundances, first=fixed):
             maps = median_filter(before.abundances[j].reshape(shape), size=3, mode="nearest")
             rj, cj = np.unravel_index(int(np.argmax(maps)), shape)
-            peak = spot_candidate(x, e, before, shape, (int(rj), int(cj)), loss_w, nuisance, background)
+            peak = spot_candidate(x, e, before.angle, shape, (int(rj), int(cj)), loss_w, nuisance, background)
             proposals.append((Proposal(j, [int(rj), int(cj)], f"EM{j + 1}'s peak"),
                               _without_others(peak, e, j, background)))
     if others:
@@ -258,7 +258,7 @@ def _without_others(spectrum: np.ndarray, e: np.ndarray, column: int, background
                                                     gain=weak)
 
 
-def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple[int, int],
+def spot_candidate(x: np.ndarray, e: np.ndarray, angle: np.ndarray, shape: tuple[int, int],
                    spot: tuple[int, int], loss_w: np.ndarray | None, nuisance: np.ndarray | None,
                    background: np.ndarray | None) -> np.ndarray:
     """The spectrum of what the spot adds to its surroundings: spectral subtraction of the matrix.
@@ -274,7 +274,9 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple
     matrix is gone its bands stop contributing; taking more leaves them negative.
     A minor material seen through its matrix (ultramarine at 80 % under lead
     white) came out 5° from the truth, where the spot's own spectrum was 27–37°
-    (tuning seeds).
+    (tuning seeds). ``angle`` (H, W) is each pixel's angle at the state proposed from (the
+    objective's, or the cone fit's); the ring's well-explained pixels are those at most 1.5
+    times its median.
     """
     from scipy.optimize import nnls
 
@@ -292,7 +294,7 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, before: Objective, shape: tuple
     pixel = np.median(window[far], axis=0)
     rows, cols = square(4)
     ring = (rows * w + cols)[np.maximum(np.abs(rows - r), np.abs(cols - c)) > 2]
-    calm = ring[before.angle.ravel()[ring] <= 1.5 * np.median(before.angle)]
+    calm = ring[angle.ravel()[ring] <= 1.5 * np.median(angle)]
     matrix = np.asarray(x[calm if len(calm) >= 3 else ring], np.float64).T  # (B, n)
     share, _ = nnls(as_seen(matrix, loss_w, nuisance), as_seen(pixel[:, None], loss_w, nuisance)[:, 0])
     trials = pixel[:, None] - np.outer(matrix @ share, np.linspace(0.0, 3.0, 31))

@@ -55,7 +55,7 @@ from ...metrics import WeightedPixels
 from .refinement import fixed_pixels
 
 __all__ = ["CLOSE_CALL", "NEEDED_QUANTILES", "SPOT_PIXELS", "choose_spares", "close_calls", "drop_columns",
-           "leave_one_out_growth", "needed_cost", "spot_rank"]
+           "leave_one_out_growth", "needed_cost", "ranked_growth", "spot_rank"]
 
 #: A spectrum's cost is the sum of these quantiles, over the pixels, of how much each
 #: pixel's fit grows without it (see :func:`choose_spares`): where a minor material is
@@ -147,9 +147,13 @@ def spot_rank(spot_pixels: int, sampled: int, total: int) -> int:
 
 def needed_cost(growth: np.ndarray, quantiles: Sequence[float] = NEEDED_QUANTILES, rank: int = 0) -> float:
     """What a spectrum costs the image (radians): the sum of the ``quantiles`` of the per-pixel
-    ``growth`` without it, plus the growth of the ``rank``-th most affected pixel (0: none)."""
-    spot = np.partition(growth, -rank)[-rank] if rank else 0.0
-    return float(np.quantile(growth, quantiles).sum() + spot)
+    ``growth`` without it, plus :func:`ranked_growth` at ``rank`` (0: none)."""
+    return float(np.quantile(growth, quantiles).sum() + (ranked_growth(growth, rank) if rank else 0.0))
+
+
+def ranked_growth(growth: np.ndarray, rank: int) -> float:
+    """The growth of the ``rank``-th most affected pixel (1: the most)."""
+    return float(np.partition(growth, -rank)[-rank])
 
 
 def close_calls(why: Sequence[dict[str, Any]], kept: Sequence[int]) -> list[dict[str, Any]]:

@@ -34,8 +34,8 @@ from typing import Any
 import numpy as np
 
 from ...metrics import WeightedPixels, cone_angles
-from .refinement import Objective, fixed_sample, spot_candidate
-from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, spot_rank
+from .refinement import fixed_sample, spot_candidate
+from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, ranked_growth, spot_rank
 
 __all__ = ["NOVEL_DEG", "SPOT_NEED_PIXELS", "check_worst_spot", "swaps"]
 
@@ -95,22 +95,21 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
     h, w = shape
     e = np.asarray(endmembers, np.float64)
     k = e.shape[1]
-    angle = WeightedPixels(pixels, loss_w, nuisance=nuisance).cone_angles(e).reshape(shape)
+    image = WeightedPixels(pixels, loss_w, nuisance=nuisance)  # read block by block: may be on disk
+    angle = image.cone_angles(e).reshape(shape)
     r, c = (int(v) for v in np.unravel_index(int(np.argmax(median_filter(angle, size=3, mode="nearest"))), shape))
-    spectrum = spot_candidate(pixels, e, Objective(float("nan"), angle, np.empty((k, 0)), float("nan")),
-                              shape, (r, c), loss_w, nuisance, background)
-    spectrum = np.clip(spectrum, 0.0, None)
+    spectrum = np.clip(spot_candidate(pixels, e, angle, shape, (r, c), loss_w, nuisance, background), 0.0, None)
     sample = fixed_sample(h * w, CHECK_PIXELS)
     rr, cc = np.meshgrid(np.arange(max(0, r - 4), min(h, r + 5)), np.arange(max(0, c - 4), min(w, c + 5)),
                          indexing="ij")
-    rows = None if sample is None else np.union1d(sample, (rr * w + cc).ravel())  # the spot's window always
-    x = WeightedPixels(pixels, loss_w, nuisance=nuisance, rows=rows)  # read block by block: may be on disk
+    # the sample and always the spot's window; their norms are the image's, already computed
+    x = image if sample is None else image.sample(np.union1d(sample, (rr * w + cc).ravel()))
     trial = np.column_stack([e, spectrum])
     growth = leave_one_out_growth(x, trial, range(k + 1), range(first, k + 1))
     rank = spot_rank(SPOT_PIXELS, x.size, h * w)
     costs = {j: needed_cost(growth[j], rank=rank) for j in range(first, k)}
     weakest = min(costs, key=costs.__getitem__)
-    needs = {j: float(np.partition(growth[j], -SPOT_NEED_PIXELS)[-SPOT_NEED_PIXELS]) for j in (weakest, k)}
+    needs = {j: ranked_growth(growth[j], SPOT_NEED_PIXELS) for j in (weakest, k)}
     kept = np.delete(e, weakest, axis=1)
     novel = float(cone_angles(spectrum[None, :], kept, loss_w, nuisance=nuisance)[0])
     record: dict[str, Any] = {
