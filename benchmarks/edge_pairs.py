@@ -45,6 +45,19 @@ of ``to_nonneg_edge`` at commit 59e16b8, removed after these runs: not adopted):
     python benchmarks/edge_pairs.py --generator family --seeds 9171,9172,9173,9174,9175 --report --below $V \
         --jobs 2 --out benchmarks/results/edge_overshoot_fresh9171-9175_64x256.jsonl
     python benchmarks/edge_pairs.py --summary benchmarks/results/edge_overshoot_fresh9171-9175_64x256.jsonl --base 0.7
+
+Stop 54's (a third spectrum that a partner's estimate holds added back, ``add_back``; tuning
+seeds first, then fresh seeds with the value fixed before they were run)::
+
+    V=0.7,0.7:add_back=3,0.7:add_back=2,0.7:add_back=5
+    python benchmarks/edge_pairs.py --generator blind --seeds 100,101,102,103,104 --below $V --jobs 2 \
+        --out benchmarks/results/edge_addback_blind_tuning100-104_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --cases nopure-k6,layered-k8-var,mixed-k12 \
+        --seeds 0,1,2,3,4 --below $V --jobs 2 --out benchmarks/results/edge_addback_family_tuning0-4_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator blind --seeds 76,77,78,79,80 --report --below $V --jobs 2 \
+        --out benchmarks/results/edge_addback_blind_seeds76-80_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9181,9182,9183,9184,9185 --report --below $V \
+        --jobs 2 --out benchmarks/results/edge_addback_fresh9181-9185_64x256.jsonl
 """
 
 from __future__ import annotations

@@ -283,6 +283,14 @@ class UnmixConfig:
         blind generator's tuning seeds; on fresh seeds of both it lowered the mean angle by
         0.5° and 0.8°, the no-pure cases' from 5.3° to 3.0°; stop 45's widening, 20.6° → 19.8°
         on fresh blind seeds and a tie on the family's, docs/benchmarks.md).
+    edge_add_back : float
+        Fast protocol, with ``edge_below``: a partner estimate that holds a third spectrum's
+        bands stops the step where those bands would turn negative (a drying oil's estimate
+        holding some lead white stops a glaze pigment from being taken off its oil); above 0,
+        that third spectrum may be added back, up to this many times what the partners taken
+        off can hold of it, each unit added back costing four taken off
+        (:func:`ftir_unmix.methods.cnn.nonneg_edge.to_nonneg_edge`). 0: partners are only
+        taken off.
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -413,6 +421,10 @@ class UnmixConfig:
                                "than this share (or that holds half its height of the others' bands) is taken "
                                "away from the others to where a band would turn negative (materials that never "
                                "occur pure; 0: off)")
+    edge_add_back: float = _param(0.0, Rule("float", 0.0, 100.0), "protocol",
+                                  "fast protocol, with edge_below: a third spectrum that a partner's estimate holds "
+                                  "may be added back, up to this many times what the partners taken off hold of it "
+                                  "(0: partners only taken off)")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftir_unmix.methods.cnn.nonneg_edge import to_nonneg_edge
+from ftir_unmix.methods.cnn.nonneg_edge import holdings, to_nonneg_edge
 
 WN = np.linspace(650.0, 4000.0, 1500)
 
@@ -146,3 +146,38 @@ def test_the_user_is_told_which_spectra_lie_beyond_every_pixel():
                                        "them pure): they were taken away")
     unmoved = {"polished": {"edge": {"below": 0.7, "step": [0.0, 0.0, 0.0]}}}
     assert not any("other materials' bands" in text for _, text in run_notes(unmoved, trust, ["a", "b", "c"]))
+
+
+def test_a_partner_holding_a_third_spectrum_stops_the_step_unless_that_one_may_be_added_back(pair):
+    """A binder's estimate holds its pigment; the pigment's estimate holds a little of a third
+    material (a filler with bands of its own): taking the pigment off would push the filler's
+    bands negative, so the plain step stops early. With ``add_back`` the filler is added back,
+    as much as the pigment taken off held of it, and the step reaches the binder."""
+    binder, pigment = pair
+    filler = _bands(875.0, 1090.0)
+    e = np.stack([0.55 * binder + 0.45 * pigment, 0.85 * pigment + 0.15 * filler, filler], axis=1)
+    purest = np.array([0.5, 0.95, 0.95])
+    plain, record = to_nonneg_edge(e, purest, WN, below=0.7)
+    assert _angle(plain[:, 0], binder) > 15.0 and "add_back" not in record
+    added, record = to_nonneg_edge(e, purest, WN, below=0.7, add_back=3.0)
+    assert _angle(added[:, 0], binder) < 1.0
+    assert record["add_back"] == 3.0 and record["step"][0] > 0.5
+    np.testing.assert_array_equal(added[:, 1:], e[:, 1:])  # nearly pure: kept
+
+
+def test_nothing_is_added_back_beyond_what_the_partners_taken_off_hold():
+    """A clean binder and a resin whose bands lie under the binder's but for a weak one of its
+    own; a clay's strong band fills that one. Adding clay back would let the resin be taken off
+    the binder down to nothing of its ester band (45° off); the resin holds next to no clay
+    (the clay's other band is not in it), so hardly more is added back than the plain step."""
+    binder = _bands(1740.0, 2920.0, 2850.0, 1160.0)
+    resin = _bands(1740.0, 2920.0) + 0.1 * _bands(1250.0)
+    clay = _bands(1250.0) + 0.5 * _bands(3620.0)
+    e = np.stack([binder, resin, clay], axis=1)
+    purest = np.array([0.5, 0.95, 0.95])
+    assert holdings(e / e.max(axis=0), e / e.max(axis=0))[1, 2] < 0.01  # the resin holds (nearly) no clay
+    plain, _ = to_nonneg_edge(e, purest, WN, below=0.7)
+    added, _ = to_nonneg_edge(e, purest, WN, below=0.7, add_back=3.0)
+    unbounded, _ = to_nonneg_edge(e, purest, WN, below=0.7, add_back=1e6)
+    assert _angle(plain[:, 0], binder) < 1.0 and _angle(added[:, 0], binder) < 1.5
+    assert _angle(unbounded[:, 0], binder) > 30.0

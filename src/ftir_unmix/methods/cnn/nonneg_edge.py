@@ -55,7 +55,7 @@ import numpy as np
 from scipy.ndimage import grey_dilation, grey_erosion
 from scipy.optimize import linprog
 
-__all__ = ["EDGE_FILL_CM", "EDGE_LARGE", "EDGE_SHIFT_CM", "EDGE_TOL", "to_nonneg_edge"]
+__all__ = ["EDGE_ADD_COST", "EDGE_FILL_CM", "EDGE_LARGE", "EDGE_SHIFT_CM", "EDGE_TOL", "holdings", "to_nonneg_edge"]
 
 #: How far below zero (share of the spectrum's maximum) a band may go before it stops the step:
 #: the estimates' own ripple.
@@ -66,11 +66,27 @@ EDGE_SHIFT_CM = 2.0
 EDGE_FILL_CM = 4.0
 #: A step this large (Σ t, partners in units of their maximum) is taken whatever the purest share.
 EDGE_LARGE = 0.5
+#: With ``add_back``: what adding one unit of a partner back costs, in units taken off.
+EDGE_ADD_COST = 4.0
+
+
+def holdings(filled: np.ndarray, eroded: np.ndarray, tol: float = EDGE_TOL) -> np.ndarray:
+    """``h[j, i]``: the most of spectrum ``i`` that spectrum ``j`` can hold, the largest ``c``
+    with ``filled_j − c · eroded_i ≥ −tol`` on every band (0 on the diagonal). It bounds what
+    taking ``j`` off can take of ``i`` with it, hence what may be added back."""
+    k = filled.shape[1]
+    h = np.zeros((k, k))
+    for i in range(k):
+        bands = eroded[:, i] > 1e-6
+        if bands.any():
+            h[:, i] = np.min((filled[bands] + tol) / eroded[bands, i][:, None], axis=0)
+    np.fill_diagonal(h, 0.0)
+    return np.maximum(h, 0.0)
 
 
 def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.ndarray, *,
                    below: float, tol: float = EDGE_TOL, shift_cm: float = EDGE_SHIFT_CM,
-                   fill_cm: float = EDGE_FILL_CM, large: float = EDGE_LARGE,
+                   fill_cm: float = EDGE_FILL_CM, large: float = EDGE_LARGE, add_back: float = 0.0,
                    fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
     """Each spectrum whose purest share is below ``below``, or whose partners add up to
     ``large`` or more, with its partners taken off up to the edge of nonnegativity (module
@@ -94,6 +110,12 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
         The spectrum's own dilation, ± cm⁻¹ (0: none).
     large : float
         A step at least this large is taken at any purest share (``inf``: only below the gate).
+    add_back : float
+        0: partners are only taken off. Above 0, a partner estimate that holds a third
+        spectrum's bands no longer stops the step where those bands would turn negative: that
+        third spectrum may be added back, up to ``add_back`` times what the partners taken off
+        can hold of it (:func:`holdings`), each unit added back costing
+        :data:`EDGE_ADD_COST` units taken off.
     fixed : sequence of int
         Columns never moved (known spectra, held ones); they still count as partners.
 
@@ -119,21 +141,34 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
     out = e.copy()
     steps = np.zeros(k)
     kept = {int(j) for j in fixed}
+    holds = holdings(filled, eroded, tol) if add_back > 0 else None
     for j in range(k):
         if not below or peak[j] <= 0 or j in kept:
             continue
         others = [i for i in range(k) if i != j]
-        res = linprog(-np.ones(k - 1), A_ub=eroded[:, others], b_ub=filled[:, j] + tol,
-                      bounds=[(0.0, None)] * (k - 1), method="highs")
-        if res.status != 0:  # infeasible or unbounded: kept
+        part = eroded[:, others]
+        if add_back > 0:  # t taken off, s added back: maximise Σ t − EDGE_ADD_COST · Σ s
+            held = holds[np.ix_(others, others)]  # s_i ≤ add_back · Σ_m t_m · (what partner m can hold of i)
+            res = linprog(np.r_[-np.ones(k - 1), np.full(k - 1, EDGE_ADD_COST)],
+                          A_ub=np.vstack([np.hstack([part, -part]), np.hstack([-add_back * held.T, np.eye(k - 1)])]),
+                          b_ub=np.r_[filled[:, j] + tol, np.zeros(k - 1)], bounds=[(0.0, None)] * (2 * (k - 1)),
+                          method="highs")
+            taken = res.x[:k - 1] - res.x[k - 1:] if res.status == 0 else None
+        else:
+            res = linprog(-np.ones(k - 1), A_ub=part, b_ub=filled[:, j] + tol,
+                          bounds=[(0.0, None)] * (k - 1), method="highs")
+            taken = res.x if res.status == 0 else None
+        if taken is None:  # infeasible or unbounded: kept
             continue
-        if purest[j] >= below and res.x.sum() < large:  # nearly pure pixels, little of any partner: kept
+        if purest[j] >= below and taken.sum() < large:  # nearly pure pixels, little of any partner: kept
             continue
-        moved = np.maximum(unit[:, j] - unit[:, others] @ res.x, 0.0)
+        moved = np.maximum(unit[:, j] - unit[:, others] @ taken, 0.0)
         if moved.max() <= 0:
             continue
         out[:, j] = moved * (peak[j] / moved.max())
-        steps[j] = float(res.x.sum())
+        steps[j] = float(taken.sum())
     record = {"below": float(below), "tol": float(tol), "shift_cm": float(shift_cm), "fill_cm": float(fill_cm),
               "large": float(large), "step": [round(float(s), 4) for s in steps]}
+    if add_back > 0:
+        record["add_back"] = float(add_back)
     return out.astype(endmembers.dtype, copy=False), record
