@@ -47,9 +47,11 @@ of ``to_nonneg_edge`` at commit 59e16b8, removed after these runs: not adopted):
     python benchmarks/edge_pairs.py --summary benchmarks/results/edge_overshoot_fresh9171-9175_64x256.jsonl --base 0.7
 
 Stop 54's (a third spectrum that a partner's estimate holds added back, ``add_back``; tuning
-seeds first, then fresh seeds with the value fixed before they were run)::
+seeds first, then fresh seeds with the value fixed before they were run). They were run while
+the default was 0, as ``V=0.7,0.7:add_back=3,0.7:add_back=2,0.7:add_back=5``; with
+``add_back=3`` the default, stop 53's step is ``0.7:add_back=0``::
 
-    V=0.7,0.7:add_back=3,0.7:add_back=2,0.7:add_back=5
+    V=0.7,0.7:add_back=0,0.7:add_back=2,0.7:add_back=5
     python benchmarks/edge_pairs.py --generator blind --seeds 100,101,102,103,104 --below $V --jobs 2 \
         --out benchmarks/results/edge_addback_blind_tuning100-104_64x256.jsonl
     python benchmarks/edge_pairs.py --generator family --cases nopure-k6,layered-k8-var,mixed-k12 \

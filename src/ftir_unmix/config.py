@@ -290,7 +290,9 @@ class UnmixConfig:
         that third spectrum may be added back, up to this many times what the partners taken
         off can hold of it, each unit added back costing four taken off
         (:func:`ftir_unmix.methods.cnn.nonneg_edge.to_nonneg_edge`). 0: partners are only
-        taken off.
+        taken off. Default 3 (stop 54: chosen on the blind generator's and the family's tuning
+        seeds, 16.10° → 15.30° and a tie; on fresh seeds of both, blind 76–80 and family
+        9181–9185, see docs/benchmarks.md).
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -421,7 +423,7 @@ class UnmixConfig:
                                "than this share (or that holds half its height of the others' bands) is taken "
                                "away from the others to where a band would turn negative (materials that never "
                                "occur pure; 0: off)")
-    edge_add_back: float = _param(0.0, Rule("float", 0.0, 100.0), "protocol",
+    edge_add_back: float = _param(3.0, Rule("float", 0.0, 100.0), "protocol",
                                   "fast protocol, with edge_below: a third spectrum that a partner's estimate holds "
                                   "may be added back, up to this many times what the partners taken off hold of it "
                                   "(0: partners only taken off)")

@@ -42,8 +42,16 @@ absorbance zero: a run with a background term reports them so (their lower envel
 off); without one (a reflectance image such as Samson, whose spectra are nowhere near zero:
 22.3° instead of 5.5° there) the step is not taken.
 
+A partner is taken off as the run estimated it, and an estimate may hold a third material
+(a drying oil's estimate with a tenth of lead white): taking it off takes that material off
+too, and the step stops at the third material's bands, short of the edge. With ``add_back``
+the programme may add spectra back, each in proportion to what the partners taken off can hold
+of it (:func:`holdings`) and at :data:`EDGE_ADD_COST` times the price; unbounded, a strong band
+of an unrelated spectrum filled a partner's one weak band of its own and let a binder's
+partner be taken off past the binder's edge (stop 54).
+
 Chosen on the held-out family's and the blind generator's tuning seeds, measured on fresh
-seeds of both (docs/benchmarks.md, stop 44).
+seeds of both (docs/benchmarks.md, stops 44 and 54).
 """
 
 from __future__ import annotations
