@@ -155,19 +155,15 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
             continue
         others = [i for i in range(k) if i != j]
         part = eroded[:, others]
-        if add_back > 0:  # t taken off, s added back: maximise Σ t − EDGE_ADD_COST · Σ s
-            held = holds[np.ix_(others, others)]  # s_i ≤ add_back · Σ_m t_m · (what partner m can hold of i)
-            res = linprog(np.r_[-np.ones(k - 1), np.full(k - 1, EDGE_ADD_COST)],
-                          A_ub=np.vstack([np.hstack([part, -part]), np.hstack([-add_back * held.T, np.eye(k - 1)])]),
-                          b_ub=np.r_[filled[:, j] + tol, np.zeros(k - 1)], bounds=[(0.0, None)] * (2 * (k - 1)),
-                          method="highs")
-            taken = res.x[:k - 1] - res.x[k - 1:] if res.status == 0 else None
-        else:
-            res = linprog(-np.ones(k - 1), A_ub=part, b_ub=filled[:, j] + tol,
-                          bounds=[(0.0, None)] * (k - 1), method="highs")
-            taken = res.x if res.status == 0 else None
-        if taken is None:  # infeasible or unbounded: kept
+        cost, a_ub, b_ub = -np.ones(k - 1), part, filled[:, j] + tol  # maximise Σ t, t taken off
+        if add_back > 0:  # and s added back: maximise Σ t − EDGE_ADD_COST · Σ s, s_i ≤ add_back · Σ_m t_m h_mi
+            cost = np.r_[cost, np.full(k - 1, EDGE_ADD_COST)]
+            a_ub = np.block([[part, -part], [-add_back * holds[np.ix_(others, others)].T, np.eye(k - 1)]])
+            b_ub = np.r_[b_ub, np.zeros(k - 1)]
+        res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, None), method="highs")
+        if res.status != 0:  # infeasible or unbounded: kept
             continue
+        taken = res.x[:k - 1] - res.x[k - 1:] if add_back > 0 else res.x
         if purest[j] >= below and taken.sum() < large:  # nearly pure pixels, little of any partner: kept
             continue
         moved = np.maximum(unit[:, j] - unit[:, others] @ taken, 0.0)
