@@ -60,6 +60,23 @@ the default was 0, as ``V=0.7,0.7:add_back=3,0.7:add_back=2,0.7:add_back=5``; wi
         --out benchmarks/results/edge_addback_blind_seeds76-80_64x256.jsonl
     python benchmarks/edge_pairs.py --generator family --seeds 9181,9182,9183,9184,9185 --report --below $V \
         --jobs 2 --out benchmarks/results/edge_addback_fresh9181-9185_64x256.jsonl
+
+Stop 55's (a partner's values below a share of its maximum left out of the step's programme,
+``partner_floor``; run while the default was 0, one process each beside the other, 35–55 min
+a set). With ``edge_partner_floor=0.05`` the default, stop 54's step is ``0.7:partner_floor=0``::
+
+    V=0.7,0.7:partner_floor=0,0.7:partner_floor=0.03
+    python benchmarks/edge_pairs.py --generator blind --seeds 100,101,102,103,104 --below $V --jobs 1 \
+        --out benchmarks/results/edge_floor_blind_tuning100-104_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 0,1,2,3,4 --below $V --jobs 1 \
+        --out benchmarks/results/edge_floor_family_tuning0-4_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator blind --seeds 81,82,83,84,85 --report --below $V --jobs 1 \
+        --out benchmarks/results/edge_floor_blind_seeds81-85_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9186,9187,9188,9189,9190 --report --below $V \
+        --jobs 1 --out benchmarks/results/edge_floor_fresh9186-9190_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator inrepo --seeds 0,1,2 --below $V --jobs 1 \
+        --out benchmarks/results/edge_floor_inrepo.jsonl
+    python benchmarks/edge_pairs.py --summary benchmarks/results/edge_floor_blind_seeds81-85_64x256.jsonl --base 0.7
 """
 
 from __future__ import annotations

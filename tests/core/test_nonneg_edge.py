@@ -128,6 +128,7 @@ def test_a_run_with_the_step_records_it(small_section, one_torch_thread):
     edge = r.parameters["polished"]["edge"]
     assert edge["below"] == 0.99 and len(edge["step"]) == 4
     assert edge["add_back"] == UnmixConfig().edge_add_back > 0  # the default adds back
+    assert edge["partner_floor"] == UnmixConfig().edge_partner_floor > 0  # partners' leftovers do not stop it
     assert np.allclose(r.abundances.sum(axis=0), 1.0, atol=1e-5) and r.endmembers.min() >= 0.0
     off = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0, edge_below=0.0)
     assert "edge" not in off.parameters["polished"]
@@ -182,3 +183,23 @@ def test_nothing_is_added_back_beyond_what_the_partners_taken_off_hold():
     unbounded, _ = to_nonneg_edge(e, purest, WN, below=0.7, add_back=1e6)
     assert _angle(plain[:, 0], binder) < 1.0 and _angle(added[:, 0], binder) < 1.5
     assert _angle(unbounded[:, 0], binder) > 30.0
+
+
+def test_a_partner_s_leftover_where_nothing_absorbs_stops_the_step_unless_below_the_floor(pair):
+    """The pigment's estimate keeps 1.5 % of its height at the spectrum's high end, where no
+    material absorbs (an estimate's leftover of noise or baseline; blind soap-paint, tuning seed
+    100: the oil's step stopped at 3911 cm⁻¹ with a third of its lead white left). The binder is
+    transparent there, so the plain step stops short; with ``partner_floor`` above the leftover
+    the step reaches the binder, and a floor below it changes nothing."""
+    binder, pigment = pair
+    leftover = 0.015 * pigment.max() * ((WN > 3850.0) & (WN < 3950.0))
+    e = np.stack([0.55 * binder + 0.45 * pigment, pigment + leftover], axis=1)
+    purest = np.array([0.5, 0.95])
+    plain, record = to_nonneg_edge(e, purest, WN, below=0.7)
+    assert _angle(plain[:, 0], binder) > 15.0 and "partner_floor" not in record
+    low, _ = to_nonneg_edge(e, purest, WN, below=0.7, partner_floor=0.01)
+    np.testing.assert_allclose(low, plain)
+    floored, record = to_nonneg_edge(e, purest, WN, below=0.7, partner_floor=0.03)
+    assert _angle(floored[:, 0], binder) < 1.0
+    assert record["partner_floor"] == 0.03 and record["step"][0] > 0.5
+    np.testing.assert_array_equal(floored[:, 1], e[:, 1])  # nearly pure: kept

@@ -315,7 +315,8 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
             iterations=cfg.polish, no_pure_iterations=cfg.polish_no_pure, fixed=[*range(known), *spot, *held],
             shifts=cfg.polish_shifts,
             bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
-            edge_below=cfg.edge_below, edge_add_back=cfg.edge_add_back, wavenumbers=inp.wavenumbers,
+            edge_below=cfg.edge_below, edge_add_back=cfg.edge_add_back,
+            edge_partner_floor=cfg.edge_partner_floor, wavenumbers=inp.wavenumbers,
             stop=lambda: should_stop(inp.stop))
 
     endmembers, abundances, record = polished_holding([])
