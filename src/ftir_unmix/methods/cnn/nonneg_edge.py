@@ -60,7 +60,7 @@ band off the spectrum a little; on the family's no-pure scenes that cost 0.06° 
 seeds and nothing on fresh ones.
 
 Chosen on the held-out family's and the blind generator's tuning seeds, measured on fresh
-seeds of both (docs/benchmarks.md, stops 44 and 54).
+seeds of both (docs/benchmarks.md, stops 44, 54 and 55).
 """
 
 from __future__ import annotations
