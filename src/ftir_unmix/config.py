@@ -18,6 +18,8 @@ PROTOCOLS = ("fast", "paper")
 INITS = ("auto", "nmf", "vca", "mvs", "random")
 REFINE_SPOTS = ("median", "cluster")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: What the polish of a run trained again with a spare may not turn a spectrum into (``polish_guard``).
+POLISH_GUARDS = ("vapour+difference", "vapour")
 #: The most epochs (paper protocol) or steps (fast protocol) a run may be asked for.
 MAX_EPOCHS = 100_000
 
@@ -240,6 +242,16 @@ class UnmixConfig:
         Recorded under ``polished``
         (docs/benchmarks.md, stop 34: better on most held-out scenes, worse where a
         material's pure pixels vary much, and on Samson).
+    polish_holds : int
+        Fast protocol, a run trained again by ``spare_when_needed``: a spectrum the polish
+        turned into vapour lines or a difference spectrum is held as trained and the others
+        are polished again around it; this many such rounds, each holding what the last one
+        turned, before the polish is dropped and the run returned as trained. Recorded under
+        ``polished.held``.
+    polish_guard : {"vapour+difference", "vapour"}
+        Fast protocol, a run trained again by ``spare_when_needed``: what the polish may not
+        turn a spectrum into, the signs that sent the run back (vapour lines, a difference
+        spectrum) or only vapour lines.
     polish_no_pure : int
         Fast protocol: where after ``polish`` iterations no endmember has nearly pure pixels
         (the 99th percentile of every endmember's share of the maps below
@@ -428,6 +440,13 @@ class UnmixConfig:
     polish_band_shift: float = _param(2.0, Rule("float", 0.0, 100.0), "protocol",
                                       "fast protocol: in the polish and its maps each spectrum may move by up to "
                                       "this much along the spectral axis (cm⁻¹) per pixel (0: off)")
+    polish_guard: str = _param("vapour+difference", Rule("choice", choices=POLISH_GUARDS), "protocol",
+                               "fast protocol, a run trained again with a spare: what no spectrum may become in "
+                               "the polish (vapour lines, or those and a difference spectrum)")
+    polish_holds: int = _param(1, Rule("int", 0, 10), "protocol",
+                               "fast protocol, a run trained again with a spare: how many times the polish is done "
+                               "again, each time holding as trained the spectra it turned into vapour lines or a "
+                               "difference spectrum, before it is dropped (0: dropped at once)")
     edge_below: float = _param(0.7, Rule("float", 0.0, 1.0), "protocol",
                                "fast protocol: after the polish, each spectrum whose purest pixels hold less "
                                "than this share (or that holds half its height of the others' bands) is taken "

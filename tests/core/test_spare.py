@@ -195,3 +195,47 @@ def test_cancelling_the_second_run_keeps_the_first(small_section, one_torch_thre
                                      "second_run": "cancelled"}
     assert r.parameters["stopped_by"] == "cancel"
     assert r.endmembers.shape[1] == 4 and np.isfinite(r.endmembers).all()
+
+
+@pytest.mark.parametrize("holds, kept, held", [(0, False, None), (1, False, [1]), (2, True, [1, 3])])
+def test_the_checked_polish_holds_what_it_turned_round_by_round(monkeypatch, holds, kept, held):
+    """A run trained again with a spare: each round of the checked polish holds, as trained,
+    the spectra the last round turned into vapour lines or a difference spectrum; after
+    ``polish_holds`` rounds a spectrum that still turns drops the polish (the trained run is
+    returned). The polish and the check are stubbed: here EM2 turns first, then EM4."""
+    import ftir_unmix.methods.cnn as cnn
+    from ftir_unmix.config import UnmixConfig
+    from ftir_unmix.methods.base import MethodInput, MethodOutput
+
+    k, bands, h, w = 5, 40, 2, 3
+    turns = iter([[], [1], [3], []])  # the trained spectra, then after each polish
+    monkeypatch.setattr(cnn, "_not_materials", lambda inp, e, difference=True: np.isin(np.arange(k), next(turns)))
+    fixed_seen: list[list[int]] = []
+
+    def fake_polish(pixels, endmembers, *args, fixed, **kwargs):
+        fixed_seen.append(list(fixed))
+        moved = endmembers + 1.0
+        moved[:, fixed] = endmembers[:, fixed]  # held spectra stay as trained
+        return moved, np.full((k, h * w), 1.0 / k), {"stopped": False}
+
+    monkeypatch.setattr(cnn, "polish", fake_polish)
+    cfg = UnmixConfig(k=k, spot_check=False, polish_holds=holds)
+    inp = MethodInput(pixels=np.ones((h * w, bands)), shape=(h, w), wavenumbers=np.linspace(700.0, 3800.0, bands),
+                      loss_weights=np.ones(bands), background=None, config=cfg)
+    trained = np.arange(bands * k, dtype=float).reshape(bands, k)
+    out = MethodOutput(abundances=np.zeros((k, h, w)), endmembers=trained)
+    gen = cnn._polished(inp, out, checked=True)
+    with pytest.raises(StopIteration) as done:
+        while True:
+            next(gen)
+    r = done.value.value
+    polished = r.record["polished"]
+    assert polished["kept"] is kept and fixed_seen == [[], [1], [1, 3]][:holds + 1]
+    assert (polished.get("held") or {}).get("columns") == held
+    if kept:  # the held spectra as trained, the others polished
+        np.testing.assert_array_equal(r.endmembers[:, held], trained[:, held])
+        np.testing.assert_array_equal(r.endmembers[:, [0, 2, 4]], trained[:, [0, 2, 4]] + 1.0)
+        assert polished["held"]["why"] == "EM2 and EM4 became atmospheric lines or a difference spectrum"
+    else:  # the polish dropped: the trained spectra, and which one still turned
+        np.testing.assert_array_equal(r.endmembers, trained)
+        assert polished["why_not"] == f"EM{[2, 4][holds]} became atmospheric lines or a difference spectrum"

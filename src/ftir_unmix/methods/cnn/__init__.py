@@ -322,14 +322,18 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     endmembers, abundances, record = polished_holding([])
     out.record["polished"] = record
     if checked:
-        trained = _not_materials(inp, out.endmembers)
-        turned = _not_materials(inp, endmembers) & ~trained
-        if turned.any() and not record["stopped"] and known + turned.sum() < cfg.k:
-            held = [int(j) for j in np.flatnonzero(turned)]
+        difference = cfg.polish_guard == "vapour+difference"
+        trained = _not_materials(inp, out.endmembers, difference)
+        turned = _not_materials(inp, endmembers, difference) & ~trained
+        held: list[int] = []
+        for _ in range(cfg.polish_holds):  # each round holds what the last one turned
+            if not turned.any() or record["stopped"] or known + len(spot) + len(held) + turned.sum() >= cfg.k:
+                break
+            held += [int(j) for j in np.flatnonzero(turned)]
             endmembers, abundances, record = polished_holding(held)
-            record["held"] = {"columns": held, "why": _became(turned)}
+            record["held"] = {"columns": held, "why": _became(np.isin(np.arange(cfg.k), held))}
             out.record["polished"] = record
-            turned = _not_materials(inp, endmembers) & ~trained
+            turned = _not_materials(inp, endmembers, difference) & ~trained
         record["kept"] = not turned.any()
         if turned.any():
             record["why_not"] = _became(turned)
@@ -355,11 +359,11 @@ def _signs(inp: MethodInput, endmembers: np.ndarray) -> tuple[np.ndarray, np.nda
     return below, narrow_line_share(endmembers, inp.wavenumbers)
 
 
-def _not_materials(inp: MethodInput, endmembers: np.ndarray) -> np.ndarray:
-    """Per endmember, whether it is mostly narrow atmospheric lines or a difference spectrum:
-    the signs that send a run back to train with a spare."""
+def _not_materials(inp: MethodInput, endmembers: np.ndarray, difference: bool = True) -> np.ndarray:
+    """Per endmember, whether it is mostly narrow atmospheric lines or (``difference``) a
+    difference spectrum: the signs that send a run back to train with a spare."""
     below, lines = _signs(inp, endmembers)
-    return (lines > ATMOSPHERE_LINE_SHARE) | (below > BELOW_BASELINE_DOUBT)
+    return (lines > ATMOSPHERE_LINE_SHARE) | (difference & (below > BELOW_BASELINE_DOUBT))
 
 
 def _final_endmembers(model: FTIRUnmixer, background: np.ndarray | None) -> np.ndarray:
