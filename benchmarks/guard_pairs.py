@@ -10,9 +10,12 @@ spare was dropped) is caught on the way and the checked polish done again for ev
 the run's own). Writes one JSON line per scene; ``--summary`` prints per-case means and the
 pairs' sign test against ``--base``. Scenes as in :mod:`edge_pairs` (``--generator``).
 
-Stop 56's runs (tuning seeds first; fresh seeds with the rule fixed before they were run)::
+Stop 56's runs (tuning seeds first; fresh seeds with the rule fixed before they were run).
+They were run while the old guard was the default, as
+``V=default,polish_holds=3,polish_guard=vapour,polish_guard=vapour:polish_holds=3``; with
+``polish_guard="vapour"`` the default, the same comparison is::
 
-    V=default,polish_holds=3,polish_guard=vapour,polish_guard=vapour:polish_holds=3
+    V=default,polish_guard=vapour+difference,polish_guard=vapour+difference:polish_holds=3
     python benchmarks/guard_pairs.py --generator blind --seeds 86,87,88,89,90,91,92,93,94,95 --report \\
         --variants $V --jobs 2 --out benchmarks/results/guard_blind_seeds86-95_64x256.jsonl
     python benchmarks/guard_pairs.py --generator family --seeds 9191,9192,9193,9194,9195 --report \\
@@ -108,10 +111,11 @@ def summary(paths: list[Path], base: str = "default") -> None:
     for gen in sorted({line["generator"] for line in lines}):
         rows = [line for line in lines if line["generator"] == gen]
         print(f"\n{gen}: {len(rows)} scenes, {sum(r['checked'] for r in rows)} trained again; mean SAD° / aRMSE")
-        print("case".ljust(18) + "".join(f"{v:>34s}" for v in variants))
+        width = max(18, *(len(v) + 2 for v in variants))
+        print("case".ljust(18) + "".join(f"{v:>{width}s}" for v in variants))
         for case in sorted({r["case"] for r in rows}) + ["all"]:
             sel = [r for r in rows if case in ("all", r["case"])]
-            print(case.ljust(18) + "".join(f"{np.mean([r['variants'][v]['mean'] for r in sel]):25.2f} / "
+            print(case.ljust(18) + "".join(f"{np.mean([r['variants'][v]['mean'] for r in sel]):{width - 8}.2f} / "
                                            f"{np.mean([r['variants'][v]['rmse'] for r in sel]):.3f}" for v in variants))
         fired = [r for r in rows if r["checked"] and (r["variants"][base].get("held")
                                                      or not r["variants"][base].get("kept", True))]

@@ -19,7 +19,7 @@ INITS = ("auto", "nmf", "vca", "mvs", "random")
 REFINE_SPOTS = ("median", "cluster")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: What the polish of a run trained again with a spare may not turn a spectrum into (``polish_guard``).
-POLISH_GUARDS = ("vapour+difference", "vapour")
+POLISH_GUARDS = ("vapour", "vapour+difference")
 #: The most epochs (paper protocol) or steps (fast protocol) a run may be asked for.
 MAX_EPOCHS = 100_000
 
@@ -236,22 +236,26 @@ class UnmixConfig:
         whole image's cone fit directly (:mod:`ftir_unmix.methods.cnn.cone_polish`);
         the maps are then each pixel's nonnegative coefficients on them, scaled to
         sum to one, instead of the encoder's. A run trained again by
-        ``spare_when_needed`` keeps the polish only if no spectrum became vapour lines or a
-        difference spectrum; ``spare`` > 0 and a run with a prior (``minvol``,
+        ``spare_when_needed`` keeps the polish only if no spectrum became vapour lines
+        (``polish_guard``, ``polish_holds``); ``spare`` > 0 and a run with a prior (``minvol``,
         ``sparsity``, ``transparency``, which the polish would undo) are not polished.
         Recorded under ``polished``
         (docs/benchmarks.md, stop 34: better on most held-out scenes, worse where a
         material's pure pixels vary much, and on Samson).
     polish_holds : int
         Fast protocol, a run trained again by ``spare_when_needed``: a spectrum the polish
-        turned into vapour lines or a difference spectrum is held as trained and the others
-        are polished again around it; this many such rounds, each holding what the last one
+        turned into what ``polish_guard`` forbids is held as trained and the others are
+        polished again around it; this many such rounds, each holding what the last one
         turned, before the polish is dropped and the run returned as trained. Recorded under
-        ``polished.held``.
-    polish_guard : {"vapour+difference", "vapour"}
+        ``polished.held``. Default 1 (three rounds measured at stop 56: nothing added to
+        ``polish_guard="vapour"``).
+    polish_guard : {"vapour", "vapour+difference"}
         Fast protocol, a run trained again by ``spare_when_needed``: what the polish may not
-        turn a spectrum into, the signs that sent the run back (vapour lines, a difference
-        spectrum) or only vapour lines.
+        turn a spectrum into: vapour lines (default since stop 56), or those and a
+        difference spectrum (more than 5 % below its own baseline), the two signs that send a
+        run back. Counting the second held poorly separated materials as trained and cost
+        the others their polish: fresh blind seeds 86–95 16.62° → 15.98° with ``"vapour"``
+        (2 runs better, 1 worse), the family's fresh seeds unchanged (docs/benchmarks.md).
     polish_no_pure : int
         Fast protocol: where after ``polish`` iterations no endmember has nearly pure pixels
         (the 99th percentile of every endmember's share of the maps below
@@ -440,13 +444,13 @@ class UnmixConfig:
     polish_band_shift: float = _param(2.0, Rule("float", 0.0, 100.0), "protocol",
                                       "fast protocol: in the polish and its maps each spectrum may move by up to "
                                       "this much along the spectral axis (cm⁻¹) per pixel (0: off)")
-    polish_guard: str = _param("vapour+difference", Rule("choice", choices=POLISH_GUARDS), "protocol",
+    polish_guard: str = _param("vapour", Rule("choice", choices=POLISH_GUARDS), "protocol",
                                "fast protocol, a run trained again with a spare: what no spectrum may become in "
                                "the polish (vapour lines, or those and a difference spectrum)")
     polish_holds: int = _param(1, Rule("int", 0, 10), "protocol",
                                "fast protocol, a run trained again with a spare: how many times the polish is done "
-                               "again, each time holding as trained the spectra it turned into vapour lines or a "
-                               "difference spectrum, before it is dropped (0: dropped at once)")
+                               "again, each time holding as trained the spectra it turned into what polish_guard "
+                               "forbids, before it is dropped (0: dropped at once)")
     edge_below: float = _param(0.7, Rule("float", 0.0, 1.0), "protocol",
                                "fast protocol: after the polish, each spectrum whose purest pixels hold less "
                                "than this share (or that holds half its height of the others' bands) is taken "

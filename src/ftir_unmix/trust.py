@@ -232,8 +232,8 @@ def polish_note(parameters: dict[str, Any]) -> str | None:
     Examples
     --------
     >>> polish_note({"polished": {"kept": True, "held": {"columns": [5],
-    ...                           "why": "EM6 became atmospheric lines or a difference spectrum"}}})
-    'EM6 became atmospheric lines or a difference spectrum when fitted to the whole image: left as trained, \
+    ...                           "why": "EM6 became atmospheric lines"}}})
+    'EM6 became atmospheric lines when fitted to the whole image: left as trained, \
 the other spectra fitted around it'
     """
     polished = parameters.get("polished") or {}

@@ -197,19 +197,24 @@ def test_cancelling_the_second_run_keeps_the_first(small_section, one_torch_thre
     assert r.endmembers.shape[1] == 4 and np.isfinite(r.endmembers).all()
 
 
-@pytest.mark.parametrize("holds, kept, held", [(0, False, None), (1, False, [1]), (2, True, [1, 3])])
-def test_the_checked_polish_holds_what_it_turned_round_by_round(monkeypatch, holds, kept, held):
-    """A run trained again with a spare: each round of the checked polish holds, as trained,
-    the spectra the last round turned into vapour lines or a difference spectrum; after
-    ``polish_holds`` rounds a spectrum that still turns drops the polish (the trained run is
-    returned). The polish and the check are stubbed: here EM2 turns first, then EM4."""
+def _checked_polish(monkeypatch, turns, **settings):
+    """``cnn._polished`` of a run trained again with a spare, K = 5, with the polish and the
+    check stubbed: ``turns`` gives, call by call, the columns the check flags (the trained
+    spectra first, then after each polish) from the guard's ``difference`` argument. Returns the
+    output, the columns each polish held fixed and the ``difference`` arguments seen."""
     import ftir_unmix.methods.cnn as cnn
     from ftir_unmix.config import UnmixConfig
     from ftir_unmix.methods.base import MethodInput, MethodOutput
 
     k, bands, h, w = 5, 40, 2, 3
-    turns = iter([[], [1], [3], []])  # the trained spectra, then after each polish
-    monkeypatch.setattr(cnn, "_not_materials", lambda inp, e, difference=True: np.isin(np.arange(k), next(turns)))
+    calls = iter(turns)
+    guards: list[bool] = []
+
+    def check(inp, e, difference=True):
+        guards.append(difference)
+        return np.isin(np.arange(k), next(calls)(difference))
+
+    monkeypatch.setattr(cnn, "_not_materials", check)
     fixed_seen: list[list[int]] = []
 
     def fake_polish(pixels, endmembers, *args, fixed, **kwargs):
@@ -219,16 +224,26 @@ def test_the_checked_polish_holds_what_it_turned_round_by_round(monkeypatch, hol
         return moved, np.full((k, h * w), 1.0 / k), {"stopped": False}
 
     monkeypatch.setattr(cnn, "polish", fake_polish)
-    cfg = UnmixConfig(k=k, spot_check=False, polish_holds=holds)
+    cfg = UnmixConfig(k=k, spot_check=False, **settings)
     inp = MethodInput(pixels=np.ones((h * w, bands)), shape=(h, w), wavenumbers=np.linspace(700.0, 3800.0, bands),
                       loss_weights=np.ones(bands), background=None, config=cfg)
-    trained = np.arange(bands * k, dtype=float).reshape(bands, k)
-    out = MethodOutput(abundances=np.zeros((k, h, w)), endmembers=trained)
+    out = MethodOutput(abundances=np.zeros((k, h, w)), endmembers=np.arange(bands * k, dtype=float).reshape(bands, k))
     gen = cnn._polished(inp, out, checked=True)
     with pytest.raises(StopIteration) as done:
         while True:
             next(gen)
-    r = done.value.value
+    return done.value.value, fixed_seen, guards
+
+
+@pytest.mark.parametrize("holds, kept, held", [(0, False, None), (1, False, [1]), (2, True, [1, 3])])
+def test_the_checked_polish_holds_what_it_turned_round_by_round(monkeypatch, holds, kept, held):
+    """A run trained again with a spare: each round of the checked polish holds, as trained,
+    the spectra the last round turned into vapour lines or a difference spectrum; after
+    ``polish_holds`` rounds a spectrum that still turns drops the polish (the trained run is
+    returned). Here EM2 turns first, then EM4."""
+    turns = [lambda d: [], lambda d: [1], lambda d: [3], lambda d: []]
+    r, fixed_seen, _ = _checked_polish(monkeypatch, turns, polish_holds=holds, polish_guard="vapour+difference")
+    trained = np.arange(40 * 5, dtype=float).reshape(40, 5)
     polished = r.record["polished"]
     assert polished["kept"] is kept and fixed_seen == [[], [1], [1, 3]][:holds + 1]
     assert (polished.get("held") or {}).get("columns") == held
@@ -239,3 +254,16 @@ def test_the_checked_polish_holds_what_it_turned_round_by_round(monkeypatch, hol
     else:  # the polish dropped: the trained spectra, and which one still turned
         np.testing.assert_array_equal(r.endmembers, trained)
         assert polished["why_not"] == f"EM{[2, 4][holds]} became atmospheric lines or a difference spectrum"
+
+
+def test_a_vapour_guard_lets_the_polish_make_a_difference_spectrum(monkeypatch):
+    """``polish_guard="vapour"``: only vapour lines count; a spectrum the polish turns into a
+    difference spectrum (flagged here only when the check is asked about those) is polished
+    like the others, and a vapour-lines one is said as such."""
+    different = [lambda d: [], lambda d: [2] if d else []]
+    r, fixed_seen, guards = _checked_polish(monkeypatch, different, polish_guard="vapour")
+    assert guards == [False, False] and fixed_seen == [[]]
+    assert r.record["polished"]["kept"] is True and "held" not in r.record["polished"]
+    vapour = [lambda d: [], lambda d: [2], lambda d: [4]]
+    r, fixed_seen, _ = _checked_polish(monkeypatch, vapour, polish_guard="vapour")
+    assert fixed_seen == [[], [2]] and r.record["polished"]["why_not"] == "EM5 became atmospheric lines"

@@ -138,11 +138,11 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     a difference spectrum (more than :data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT` of it
     below its own baseline: what the model cannot explain otherwise). Last, with ``polish``,
     the spectra are fitted to the whole image's cone fit and the maps are that fit's
-    (:mod:`.cone_polish`); in a run trained again, after the spare is dropped, and kept only
-    if no spectrum became what sent the run back: there the image holds what K spectra and
-    the background cannot explain, and fitted harder to it the spectra can take it in (a
-    test scene with drifting water vapour left unmodelled: an endmember of 29 % vapour
-    lines). ``spare`` > 0 (asked for) is not polished.
+    (:mod:`.cone_polish`); in a run trained again, after the spare is dropped, under a guard
+    (``polish_guard``; :func:`_polished`): there the image holds what K spectra and the
+    background cannot explain, and fitted harder to it the spectra can take it in (a test
+    scene with drifting water vapour left unmodelled: an endmember of 29 % vapour lines).
+    ``spare`` > 0 (asked for) is not polished.
     """
     cfg = inp.config
     if cfg.spare:
@@ -286,10 +286,11 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     ``sparsity``, ``transparency``), is returned as it is.
 
     ``checked`` (a run trained again with a spare: the image held what the model could not
-    explain): a spectrum that the polish turned into what sent the run back, vapour lines or a
-    difference spectrum, is held as trained and the others are polished again around it
-    (``polished.held``); if one still turns, the run is returned unpolished (``polished.kept``
-    false, ``why_not`` says which)."""
+    explain): a spectrum that the polish turned into what sent the run back (vapour lines; with
+    ``polish_guard="vapour+difference"`` also a difference spectrum) is held as trained and the
+    others are polished again around it (``polished.held``), for up to ``polish_holds`` rounds;
+    if one still turns, the run is returned unpolished (``polished.kept`` false, ``why_not``
+    says which)."""
     cfg = inp.config
     priors = cfg.minvol or cfg.sparsity or cfg.transparency  # the polish fits without them: it would undo them
     if not cfg.polish or cfg.protocol != "fast" or out.cancelled or priors:
@@ -331,12 +332,12 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
                 break
             held += [int(j) for j in np.flatnonzero(turned)]
             endmembers, abundances, record = polished_holding(held)
-            record["held"] = {"columns": held, "why": _became(np.isin(np.arange(cfg.k), held))}
+            record["held"] = {"columns": held, "why": _became(np.isin(np.arange(cfg.k), held), difference)}
             out.record["polished"] = record
             turned = _not_materials(inp, endmembers, difference) & ~trained
         record["kept"] = not turned.any()
         if turned.any():
-            record["why_not"] = _became(turned)
+            record["why_not"] = _became(turned, difference)
             if spot:  # the spot's spectrum has no map of its own without the polish: undone
                 out.record["spot_checked"].update(swapped=False, undone="the polish was not kept")
             return trained_out
@@ -348,9 +349,11 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
                                cancelled=cancelled, timings={**out.timings, "polish_s": time.perf_counter() - t})
 
 
-def _became(turned: np.ndarray) -> str:
-    """``"EM3 became …"``: the spectra the polish turned into what is not a material."""
-    return f"{listed([f'EM{j + 1}' for j in np.flatnonzero(turned)])} became atmospheric lines or a difference spectrum"
+def _became(turned: np.ndarray, difference: bool = True) -> str:
+    """``"EM3 became …"``: the spectra the polish turned into what is not a material (atmospheric
+    lines, or with ``difference`` those or a difference spectrum)."""
+    what = "atmospheric lines or a difference spectrum" if difference else "atmospheric lines"
+    return f"{listed([f'EM{j + 1}' for j in np.flatnonzero(turned)])} became {what}"
 
 
 def _signs(inp: MethodInput, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
