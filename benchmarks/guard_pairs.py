@@ -45,20 +45,12 @@ from edge_pairs import _scene, pairs_parser, run_pairs  # noqa: E402
 from paired_methods import TIE_DEG, sign_test  # noqa: E402
 from polish_pairs import _scores  # noqa: E402
 from scenes_quality import parse_options  # noqa: E402
+from spare_pairs import _drained  # noqa: E402
 
 
 def settings(spec: str) -> dict[str, Any]:
     """A ``--variants`` entry -> the config settings it changes (``default``: none)."""
     return {} if spec == "default" else parse_options(spec.split(":"))
-
-
-def _finish(gen: Any) -> Any:
-    """Run a method's generator to its end; its return value."""
-    try:
-        while True:
-            next(gen)
-    except StopIteration as end:
-        return end.value
 
 
 def run_one(generator: str, case: str, seed: int, variants: list[str], size: dict[str, int]) -> dict[str, Any]:
@@ -89,7 +81,7 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
             continue
         inp, out = caught[-1]
         inp = dataclasses.replace(inp, config=dataclasses.replace(inp.config, **settings(spec)))
-        done = _finish(polished_fn(inp, copy.deepcopy(out), True))
+        done = _drained(polished_fn(inp, copy.deepcopy(out), True))
         polished = done.record.get("polished") or {}
         line["variants"][spec] = {**_scores(truth, done.endmembers, done.abundances.reshape(shape)),
                                   "kept": polished.get("kept", True),
