@@ -3,10 +3,11 @@
 The defaults were tuned on the in-repository generator (:mod:`ftir_unmix.synthetic`) and on
 the independent family (:mod:`ftir_unmix.scenes`, tuning seeds 0–4). ``blind_scenes`` was
 written afterwards, by someone who had read neither, to check that those defaults carry
-over to spectra, layouts and artefacts built another way. **Seeds below 100 are report
-seeds: never change a default because of what this script prints for them** (a change
-tried there would make the generator a third tuning set and this check worthless). Seeds
-from 100 on are its tuning seeds (since stop 44, ``edge_pairs.BLIND_TUNING_FROM``).
+over to spectra, layouts and artefacts built another way. **Seeds below 100 and from 1000 on
+are report seeds: never change a default because of what this script prints for them** (a
+change tried there would make the generator a third tuning set and this check worthless).
+Seeds 100–999 are its tuning seeds (since stop 44; the report seeds from 1000 on since stop 57,
+when those below 100 were spent; ``edge_pairs.blind_report_seed``).
 
 For each case, seed and method it scores the Hungarian-matched spectral angle per
 material and the abundance RMSE against the truth, then prints per-case means, the

@@ -8,8 +8,8 @@ step. Writes one JSON line per scene (mean SAD, abundance RMSE, per-material ang
 ``--summary``, prints per-case means and the pairs' sign test from such files.
 
 Scenes: ``--generator family`` (:mod:`ftir_unmix.scenes`, REPORT_SEEDS only with ``--report``),
-``blind`` (``blind_scenes``: seeds 100 and up are its tuning seeds, below 100 its report
-seeds, only with ``--report``) or ``inrepo`` (``quality.py``'s cases at default artefacts and
+``blind`` (``blind_scenes``: seeds 100–999 are its tuning seeds, below 100 and from 1000 on its
+report seeds, only with ``--report``) or ``inrepo`` (``quality.py``'s cases at default artefacts and
 Samson, 64×64, run as it runs them).
 
 Stop 44's report (fresh seeds, nothing chosen on them)::
@@ -104,6 +104,13 @@ from scenes_quality import _init_worker, checked_seeds, refuse_without_shared_da
 
 #: Blind seeds from here on may be tuned on; the ones below are its report seeds.
 BLIND_TUNING_FROM = 100
+#: ... up to here: from here on they are report seeds again (stop 57; the ones below 100 were spent).
+BLIND_REPORT_FROM = 1000
+
+
+def blind_report_seed(seed: int) -> bool:
+    """Whether a blind seed is a report seed (never tuned on): below 100, or 1000 and up."""
+    return seed < BLIND_TUNING_FROM or seed >= BLIND_REPORT_FROM
 BLIND_CASES = ("soap-paint-k6", "ground-crust-k7", "glaze-stack-k8")
 #: The in-repository cases at default artefact strength and Samson (benchmarks/quality.py).
 INREPO_CASES = ("patches-k6-default", "layered-k6-default", "layered-k6-measured-atm", "layered-k8-noisy",
@@ -266,8 +273,9 @@ def run_pairs(ap: argparse.ArgumentParser, args: argparse.Namespace, run_one: An
     else:
         every = list(BLIND_CASES)
         seeds = [int(s) for s in args.seeds.split(",")]
-        if not args.report and min(seeds) < BLIND_TUNING_FROM:
-            ap.error(f"blind seeds below {BLIND_TUNING_FROM} are report seeds: pass --report")
+        if not args.report and any(map(blind_report_seed, seeds)):
+            ap.error(f"blind seeds below {BLIND_TUNING_FROM} or from {BLIND_REPORT_FROM} on are report seeds: "
+                     "pass --report")
     cases = every if args.cases == "all" else args.cases.split(",")
     size = {"height": args.height, "width": args.width}
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as ex, args.out.open("a") as f:

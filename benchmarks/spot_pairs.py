@@ -1,10 +1,12 @@
-"""The spot check (``spot_check``) against none, paired: one training per scene.
+"""The spot check (``spot_check``) and its rule, paired: one training per scene.
 
-Each scene is unmixed once with the defaults; the input of the run's last step (the polish,
-:func:`ftir_unmix.methods.cnn._polished`: the trained spectra and the run's prepared data) is
-caught, and the step is done again from it with ``spot_check=True`` (``spot``), and once more
-with the swap forced whatever the check's rule says (``forced``), so the variants differ only by
-the check; any rule on the check's record (``check``) can then be scored from the same runs.
+Each scene is unmixed once with the defaults (``none``: since stop 53 with the library's check);
+the input of the run's last step (the polish, :func:`ftir_unmix.methods.cnn._polished`: the
+trained spectra and the run's prepared data) is caught, and the step is done again from it with
+``spot_check=True`` (``spot``), with the swap forced whatever the check's rule says (``forced``)
+and with the check off (``off``, since stop 57), so the variants differ only by the check; any
+rule on the check's record (``check``) can then be scored from the same runs (``forced`` where
+it swaps, ``off`` where not).
 Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched), the
 abundance RMSE, the per-material figures and the check's record. ``--summary`` prints per-case
 means and the sign test (edge_pairs.py's).
@@ -60,9 +62,14 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     if not np.allclose(_scores(truth, out.endmembers, out.abundances.reshape(shape))["per"],
                        line["variants"]["none"]["per"], atol=1e-6):
         raise RuntimeError(f"{case} {seed}: the caught polish differs from the run's result")
+    # what each trained spectrum is nearest to, so a rule can be read against it (a variant or a material)
+    t = truth.endmembers / np.linalg.norm(truth.endmembers, axis=0)
+    e = run.endmembers / np.maximum(np.linalg.norm(run.endmembers, axis=0), 1e-300)
+    deg = np.degrees(np.arccos(np.clip(e.T @ t, -1.0, 1.0)))
+    line["trained_nearest"] = [[truth.names[int(i)], float(d[i])] for d, i in zip(deg, deg.argmin(axis=1))]
     rule = check.swaps
     for name in variants:
-        again = dataclasses.replace(inp, config=dataclasses.replace(inp.config, spot_check=True))
+        again = dataclasses.replace(inp, config=dataclasses.replace(inp.config, spot_check=name != "off"))
         run = dataclasses.replace(run, record=dict(run.record))
         check.swaps = rule if name == "spot" else lambda record: True
         try:
@@ -74,11 +81,18 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     return line
 
 
-#: Rules scored on the check's record of a run (``forced`` where a rule swaps, ``none`` where not).
+#: Rules scored on the check's record of a run (``forced`` where a rule swaps, else unswapped).
 RULES = {
     "need > weakest's need": lambda c: c["spot_need_deg"] > c["weakest"]["need_deg"],
     "need > weakest's cost": lambda c: c["spot_need_deg"] > c["weakest"]["cost_deg"],
+    "stop 53's rule": lambda c: c["spot_need_deg"] > c["weakest"]["cost_deg"] and c["novel_deg"] >= 45.0,
 }
+
+
+def _off(line: dict[str, Any]) -> str:
+    """The variant without a swap: ``off`` (the check switched off) where the run recorded it,
+    else ``none`` (the default run: unswapped only where the library's rule did not swap)."""
+    return "off" if "off" in line["variants"] else "none"
 
 
 def rule_summary(paths: list[Path]) -> None:
@@ -87,22 +101,24 @@ def rule_summary(paths: list[Path]) -> None:
     runs each rule swapped."""
     from ftir_unmix.methods.cnn.spot_check import swaps
 
-    rules = {**RULES, "the library's rule": swaps}
     for path in paths:
         lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
         lines = [x for x in lines if "forced" in x["variants"]]
         if not lines:
             continue
+        # records written before stop 57 lack the weakest's distance to the others' cone
+        recorded = all("novel_deg" in x["variants"]["forced"]["check"]["weakest"] for x in lines)
+        rules = {**RULES, "the library's rule": swaps} if recorded else RULES
         print(f"\n{path.name}: {len(lines)} runs with the swap forced; mean SAD° (runs swapped)")
-        print("case".ljust(18) + "none".rjust(8) + "forced".rjust(8) + "".join(f"{r:>26s}" for r in rules))
+        print("case".ljust(18) + "off".rjust(8) + "forced".rjust(8) + "".join(f"{r:>26s}" for r in rules))
         for case in sorted({x["case"] for x in lines}) + ["all"]:
             sel = [x for x in lines if case in ("all", x["case"])]
             cells = []
             for rule in rules.values():
                 fired = [rule(x["variants"]["forced"]["check"]) for x in sel]
-                sad = np.mean([x["variants"]["forced" if f else "none"]["mean"] for x, f in zip(sel, fired)])
+                sad = np.mean([x["variants"]["forced" if f else _off(x)]["mean"] for x, f in zip(sel, fired)])
                 cells.append(f"{sad:20.2f} ({sum(fired):2d})")
-            print(case.ljust(18) + f"{np.mean([x['variants']['none']['mean'] for x in sel]):8.2f}"
+            print(case.ljust(18) + f"{np.mean([x['variants'][_off(x)]['mean'] for x in sel]):8.2f}"
                   + f"{np.mean([x['variants']['forced']['mean'] for x in sel]):8.2f}" + "".join(cells))
 
 
@@ -115,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")
-    run_pairs(ap, args, run_one, ["spot", "forced"])
+    run_pairs(ap, args, run_one, ["spot", "forced", "off"])
     return 0
 
 
