@@ -43,6 +43,10 @@ def test_the_grain_replaces_the_variant(section):
     assert record["swapped"], record
     assert record["weakest"]["em"] == 2 and 19 <= record["pixel"][0] <= 21 and 29 <= record["pixel"][1] <= 31
     assert record["spot_need_deg"] > record["weakest"]["need_deg"]
+    # the variant lies close to the others' cone (its own material's 10 cm⁻¹ away), the grain far;
+    # no pixel holds more than half of the variant (it is half of the first material in a quarter)
+    assert record["weakest"]["novel_deg"] < 20.0 < 45.0 < record["novel_deg"]
+    assert 0.0 < record["weakest"]["top_share"] < 0.75
     assert spectral_angles(out[:, [1]], e[:, [3]])[0, 0] < 10.0  # the grain's own spectrum, its matrix taken off
     assert np.array_equal(out[:, [0, 2, 3]], m[:, [0, 2, 3]])
     # known spectra (the first columns) are never replaced: with the variant among them, another goes
@@ -58,23 +62,23 @@ def test_nothing_is_swapped_where_every_material_has_its_spectrum(section):
     assert record["spot_need_deg"] < record["weakest"]["need_deg"]
 
 
-def test_a_grain_needed_nearly_as_much_as_a_variant_replaces_it():
+def test_a_grain_needed_nearly_as_much_as_a_mixture_replaces_it():
     """The rule on the check's record: a grain whose pixels need it nearly as much as the weakest's
-    own pixels need that one replaces it where the weakest lies close to the others' cone (a
-    variant) and the grain far from it, never a material as distinct as the grain."""
-    from ftir_unmix.methods.cnn.spot_check import NOVEL_DEG, NOVEL_MARGIN_DEG, SPOT_NEED_SHARE, swaps
+    own pixels need that one replaces it where no pixel holds much of the weakest (a mixture or a
+    variant), never a material that some pixels show nearly pure."""
+    from ftir_unmix.methods.cnn.spot_check import NOVEL_DEG, SPOT_NEED_SHARE, WEAKEST_TOP_SHARE, swaps
 
-    def record(need, novel, weakest_need=12.0, cost=31.0, weakest_novel=26.0):
+    def record(need, novel, top_share=0.49, weakest_need=12.0, cost=31.0):
         return {"spot_need_deg": need, "novel_deg": novel,
-                "weakest": {"need_deg": weakest_need, "cost_deg": cost, "novel_deg": weakest_novel}}
+                "weakest": {"need_deg": weakest_need, "cost_deg": cost, "top_share": top_share}}
 
-    assert swaps(record(32.0, 76.0, weakest_novel=70.0))  # needed more than the weakest's whole cost
+    assert swaps(record(32.0, 76.0, top_share=1.0))  # needed more than the weakest's whole cost
     assert not swaps(record(32.0, NOVEL_DEG - 1))  # ... but a variant itself: never
     share = SPOT_NEED_SHARE * 12.0
     assert swaps(record(share + 0.1, 76.0))  # blind ground-crust 105's grain against a gypsum variant
     assert not swaps(record(share - 0.1, 76.0))
-    assert not swaps(record(share + 0.1, 76.0, weakest_novel=76.0 - NOVEL_MARGIN_DEG + 0.1))  # a material
-    assert not swaps(record(share + 0.1, NOVEL_DEG - 1, weakest_novel=0.0))
+    assert not swaps(record(share + 0.1, 76.0, top_share=WEAKEST_TOP_SHARE + 0.01))  # a material
+    assert not swaps(record(share + 0.1, NOVEL_DEG - 1))
 
 
 def test_the_spectrum_put_in_is_said_with_its_spot_and_has_no_restart_spread():

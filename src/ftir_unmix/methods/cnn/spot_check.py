@@ -22,16 +22,16 @@ swapped a lead-soap aggregate's core, a variant of a material the run had, for c
 grains of four of five ground-crust runs; on fresh blind seeds 65–69 it still swapped one such
 core (soap-paint 69: 11.8° → 20.7°, the spot's spectrum 23° from the others' cone), which the
 novelty bar keeps (docs/benchmarks.md, stop 53). A grain of a few pixels at half of each may be
-needed less than that whole cost and still be worth more than a variant (blind ground-crust 105:
-the grain's fifth pixel grew by 9.1°, the gypsum variant's own fifth by 12.0°, its whole cost
-31.3°; swapped 20.8° → 9.4°), so since stop 57 the spot's spectrum also takes the place where its
-pixels need it at least :data:`SPOT_NEED_SHARE` of what the weakest's own pixels need that one,
-and the weakest lies :data:`NOVEL_MARGIN_DEG` closer to the others' cone than the spot's spectrum
-does; a distinct material (a lead soap 64° from the others, against a spot 73° from them) is
-kept. The polish that follows holds the spot's
-spectrum as it is (fitted to the few pixels of a sample, it drifted back to the matrix: 87.5° →
-73.7° where held it ended at 8.6°) and fits the others and the maps around it; the check runs
-only where the run is polished.
+needed less than that whole cost and still be worth more than what it replaces (blind
+ground-crust 105: the grain's fifth pixel grew by 9.1°, the weakest's own fifth by 12.0°, its
+whole cost 31.3°; swapped 20.8° → 9.4°), so since stop 57 the spot's spectrum also takes the
+place where its pixels need it at least :data:`SPOT_NEED_SHARE` of what the weakest's own pixels
+need that one and no pixel holds more than :data:`WEAKEST_TOP_SHARE` of the weakest: a mixture
+or a variant (that gypsum variant at most 0.49 of a pixel), not a material some pixels show
+nearly pure (a family layer's calcite, 0.83, whose swap cost 11.6°; a lead soap's aggregates,
+0.82). The polish that follows holds the spot's spectrum as it is (fitted to the few pixels of
+a sample, it drifted back to the matrix: 87.5° → 73.7° where held it ended at 8.6°) and fits the
+others and the maps around it; the check runs only where the run is polished.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from ...metrics import WeightedPixels, cone_angles
 from .refinement import fixed_sample, spot_candidate
 from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, ranked_growth, spot_rank
 
-__all__ = ["NOVEL_DEG", "NOVEL_MARGIN_DEG", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE", "check_worst_spot", "swaps"]
+__all__ = ["NOVEL_DEG", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE", "WEAKEST_TOP_SHARE", "check_worst_spot", "swaps"]
 
 #: A spectrum's need is the growth of the cone angle at this pixel, counted from the most
 #: affected: the 3 × 3 median that finds the spot is high only where five of its nine pixels are.
@@ -55,11 +55,13 @@ SPOT_NEED_PIXELS = 5
 #: that cone; the ultramarine grains were 72–81° from it, a glaze's pigment 68°.
 NOVEL_DEG = 45.0
 #: Or the spot's pixels need its spectrum at least this share of what the weakest endmember's own
-#: pixels need it (its growth at the same rank) ...
+#: pixels need that one (the growth at the same rank) ...
 SPOT_NEED_SHARE = 0.75
-#: ... and the spot's spectrum lies this much further (degrees) from the cone of the endmembers
-#: that would stay than the weakest lies from the others' cone: a material in place of a variant.
-NOVEL_MARGIN_DEG = 10.0
+#: ... and no pixel holds more than this share of the weakest (its 99.5th percentile): a mixture
+#: or a variant of what the others hold, not a material some pixels show nearly pure.
+WEAKEST_TOP_SHARE = 0.75
+#: The quantile of the weakest's per-pixel share read as how pure it gets.
+TOP_QUANTILE = 0.995
 #: The needs and costs are judged on a fixed sample of this many pixels plus the spot's window.
 CHECK_PIXELS = 16384
 
@@ -70,13 +72,13 @@ def swaps(record: dict[str, Any]) -> bool:
     The spot's spectrum must lie at least :data:`NOVEL_DEG` from the cone of the endmembers that
     would stay, and either its pixels need it more than the image needs the weakest endmember by
     the spare's rule, or they need it at least :data:`SPOT_NEED_SHARE` of what the weakest's own
-    pixels need that one while the weakest lies :data:`NOVEL_MARGIN_DEG` closer to the others'
-    cone than the spot's spectrum does (a variant of a material the run has)."""
+    pixels need that one while no pixel holds more than :data:`WEAKEST_TOP_SHARE` of the weakest
+    (a mixture or a variant)."""
     need, weakest = record["spot_need_deg"], record["weakest"]
     if record["novel_deg"] < NOVEL_DEG:
         return False
     return need > weakest["cost_deg"] or (need > SPOT_NEED_SHARE * weakest["need_deg"]
-                                          and record["novel_deg"] >= weakest["novel_deg"] + NOVEL_MARGIN_DEG)
+                                          and weakest["top_share"] <= WEAKEST_TOP_SHARE)
 
 
 def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], loss_w: np.ndarray,
@@ -107,10 +109,10 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
         ``pixel`` [row, col] of the spot, ``spot_need_deg`` (what its pixels need its spectrum),
         ``novel_deg`` (the cone angle of its spectrum to the endmembers that would stay),
         ``weakest`` (the endmember the spare's rule would drop, 1-based as ``EMj``, its
-        ``need_deg``, ``cost_deg`` and ``novel_deg``, its own cone angle to the others) and
-        ``swapped``. (A run trained again whose checked polish
-        is not kept returns its spectra as trained: the swap is then undone, and its record
-        says so, ``undone``.)
+        ``need_deg``, ``cost_deg``, ``novel_deg``, its own cone angle to the others, and
+        ``top_share``, the 99.5th percentile of its share of the pixels) and ``swapped``. (A
+        run trained again whose checked polish is not kept returns its spectra as trained: the
+        swap is then undone, and its record says so, ``undone``.)
     """
     from scipy.ndimage import median_filter  # here, not at import: a run under a memory cap imports less
 
@@ -133,12 +135,20 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
     weakest = min(costs, key=costs.__getitem__)
     needs = {j: ranked_growth(growth[j], SPOT_NEED_PIXELS) for j in (weakest, k)}
     kept = np.delete(e, weakest, axis=1)
+    # how pure the weakest gets: its share of each pixel's fitted spectra (each column at its
+    # weighted norm), at the 99.5th percentile
+    ew = e * loss_w[:, None]
+    if nuisance is not None:
+        ew -= nuisance @ (nuisance.T @ ew)
+    part = x.cone_fit(e)[1] * np.linalg.norm(ew, axis=0)
+    top_share = float(np.quantile(part[:, weakest] / np.maximum(part.sum(axis=1), 1e-300), TOP_QUANTILE))
     # the spot's spectrum and the weakest, each to the cone of the endmembers that would stay
     novel = np.degrees(cone_angles(np.column_stack([spectrum, e[:, weakest]]).T, kept, loss_w, nuisance=nuisance))
     record: dict[str, Any] = {
         "pixel": [r, c], "spot_need_deg": float(np.degrees(needs[k])), "novel_deg": float(novel[0]),
         "weakest": {"em": weakest + 1, "need_deg": float(np.degrees(needs[weakest])),
-                    "cost_deg": float(np.degrees(costs[weakest])), "novel_deg": float(novel[1])}}
+                    "cost_deg": float(np.degrees(costs[weakest])), "novel_deg": float(novel[1]),
+                    "top_share": top_share}}
     record["swapped"] = swaps(record)
     if not record["swapped"]:
         return endmembers, record
