@@ -106,15 +106,15 @@ from scenes_quality import _init_worker, checked_seeds, refuse_without_shared_da
 BLIND_TUNING_FROM = 100
 #: ... up to here: from here on they are report seeds again (stop 57; the ones below 100 were spent).
 BLIND_REPORT_FROM = 1000
+BLIND_CASES = ("soap-paint-k6", "ground-crust-k7", "glaze-stack-k8")
+#: The in-repository cases at default artefact strength and Samson (benchmarks/quality.py).
+INREPO_CASES = ("patches-k6-default", "layered-k6-default", "layered-k6-measured-atm", "layered-k8-noisy",
+                "patches-k10-default", "samson")
 
 
 def blind_report_seed(seed: int) -> bool:
     """Whether a blind seed is a report seed (never tuned on): below 100, or 1000 and up."""
     return seed < BLIND_TUNING_FROM or seed >= BLIND_REPORT_FROM
-BLIND_CASES = ("soap-paint-k6", "ground-crust-k7", "glaze-stack-k8")
-#: The in-repository cases at default artefact strength and Samson (benchmarks/quality.py).
-INREPO_CASES = ("patches-k6-default", "layered-k6-default", "layered-k6-measured-atm", "layered-k8-noisy",
-                "patches-k10-default", "samson")
 
 
 def _scene(generator: str, case: str, seed: int, size: dict[str, int]) -> tuple[Any, Any, dict[str, Any]]:

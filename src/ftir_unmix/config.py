@@ -224,12 +224,14 @@ class UnmixConfig:
         Fast protocol, polished runs (on by default since stop 53): before the polish, the
         worst-explained spot's spectrum (its matrix subtracted, as in the refinement) takes
         the place of the endmember the spare's rule would drop, where the spot's fifth most
-        dependent pixel needs it more than the image needs that endmember by that rule and
-        the spectrum lies at least 45° from the cone of the others (a material the run
-        lacks, not a variant of one it has); it is held there through the polish
+        dependent pixel needs it more than the image needs that endmember by that rule, or
+        at least 0.75 of what that endmember's own fifth pixel needs it while no pixel holds
+        more than 0.75 of that endmember (a mixture or a variant; since stop 57), and the
+        spectrum lies at least 45° from the cone of the others (a material the run lacks,
+        not a variant of one it has); it is held there through the polish
         (:mod:`ftir_unmix.methods.cnn.spot_check`: a pigment grain of a few pixels that every
         mean over the image misses). Recorded under ``spot_checked``; docs/benchmarks.md,
-        stop 53.
+        stops 53 and 57.
     polish : int
         Fast protocol: after training (restarts and refinement included), this many
         iterations of alternating nonnegative least squares fit the spectra to the

@@ -336,14 +336,23 @@ class WeightedPixels:
             index = part if self.rows is None else self.rows[part]
             yield part, np.asarray(self.pixels[index], dtype=np.float64)
 
-    def _against(self, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``c`` (n, K) of the pixels with a nonzero norm, their mask, and ``G`` (K, K)."""
-        w = self.weights
-        ew = np.asarray(endmembers, dtype=np.float64) * w[:, None]
+    def _weighted(self, endmembers: np.ndarray) -> np.ndarray:
+        """The endmembers (B, K) weighted as the pixels are, the nuisance removed."""
+        ew = np.asarray(endmembers, dtype=np.float64) * self.weights[:, None]
         if self.nuisance is not None:
             ew -= self.nuisance @ (self.nuisance.T @ ew)
+        return ew
+
+    def column_norms(self, endmembers: np.ndarray) -> np.ndarray:
+        """The weighted norm of each endmember (K,): times :meth:`cone_fit`'s coefficients, each
+        column's part of a pixel's fitted spectrum."""
+        return np.linalg.norm(self._weighted(endmembers), axis=0)
+
+    def _against(self, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``c`` (n, K) of the pixels with a nonzero norm, their mask, and ``G`` (K, K)."""
+        ew = self._weighted(endmembers)
         gram = ew.T @ ew
-        project = ew * w[:, None]
+        project = ew * self.weights[:, None]
         c = np.empty((self.size, gram.shape[0]))
         for part, x in self._blocks():
             c[part] = x @ project

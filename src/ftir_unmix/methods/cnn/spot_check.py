@@ -137,10 +137,7 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
     kept = np.delete(e, weakest, axis=1)
     # how pure the weakest gets: its share of each pixel's fitted spectra (each column at its
     # weighted norm), at the 99.5th percentile
-    ew = e * loss_w[:, None]
-    if nuisance is not None:
-        ew -= nuisance @ (nuisance.T @ ew)
-    part = x.cone_fit(e)[1] * np.linalg.norm(ew, axis=0)
+    part = x.cone_fit(e)[1] * x.column_norms(e)
     top_share = float(np.quantile(part[:, weakest] / np.maximum(part.sum(axis=1), 1e-300), TOP_QUANTILE))
     # the spot's spectrum and the weakest, each to the cone of the endmembers that would stay
     novel = np.degrees(cone_angles(np.column_stack([spectrum, e[:, weakest]]).T, kept, loss_w, nuisance=nuisance))
