@@ -349,7 +349,7 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
                                cancelled=cancelled, timings={**out.timings, "polish_s": time.perf_counter() - t})
 
 
-def _became(turned: np.ndarray, difference: bool = True) -> str:
+def _became(turned: np.ndarray, difference: bool) -> str:
     """``"EM3 became …"``: the spectra the polish turned into what is not a material (atmospheric
     lines, or with ``difference`` those or a difference spectrum)."""
     what = "atmospheric lines or a difference spectrum" if difference else "atmospheric lines"
@@ -362,7 +362,7 @@ def _signs(inp: MethodInput, endmembers: np.ndarray) -> tuple[np.ndarray, np.nda
     return below, narrow_line_share(endmembers, inp.wavenumbers)
 
 
-def _not_materials(inp: MethodInput, endmembers: np.ndarray, difference: bool = True) -> np.ndarray:
+def _not_materials(inp: MethodInput, endmembers: np.ndarray, difference: bool) -> np.ndarray:
     """Per endmember, whether it is mostly narrow atmospheric lines or (``difference``) a
     difference spectrum: the signs that send a run back to train with a spare."""
     below, lines = _signs(inp, endmembers)
