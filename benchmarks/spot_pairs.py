@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ftir_unmix.methods.cnn.spot_check import swaps
+from ftir_unmix.metrics import spectral_angles
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from edge_pairs import _scene, pairs_parser, run_pairs, summary  # noqa: E402
@@ -65,9 +66,7 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
                        line["variants"]["none"]["per"], atol=1e-6):
         raise RuntimeError(f"{case} {seed}: the caught polish differs from the run's result")
     # what each trained spectrum is nearest to, so a rule can be read against it (a variant or a material)
-    t = truth.endmembers / np.linalg.norm(truth.endmembers, axis=0)
-    e = run.endmembers / np.maximum(np.linalg.norm(run.endmembers, axis=0), 1e-300)
-    deg = np.degrees(np.arccos(np.clip(e.T @ t, -1.0, 1.0)))
+    deg = spectral_angles(truth.endmembers, run.endmembers).T  # (estimated, true)
     line["trained_nearest"] = [[truth.names[int(i)], float(d[i])] for d, i in zip(deg, deg.argmin(axis=1))]
     rule = check.swaps
     for name in variants:
