@@ -108,6 +108,11 @@ def _off(line: dict[str, Any]) -> str:
     return "off" if "off" in line["variants"] else "none"
 
 
+def _recorded(lines: list[dict[str, Any]], key: str) -> bool:
+    """Whether every run's check recorded ``key`` of the weakest endmember."""
+    return all(key in x["variants"]["forced"]["check"]["weakest"] for x in lines)
+
+
 def rule_summary(paths: list[Path]) -> None:
     """Per file and case: the mean SAD unswapped (``base``: ``off``, or in records without it the
     default run), with the swap forced, and with each of :data:`RULES`, :data:`RULES_57` and the
@@ -119,11 +124,8 @@ def rule_summary(paths: list[Path]) -> None:
         if not lines:
             continue
         # records written before stop 57 lack what the later rules read of the weakest
-        def recorded(key: str) -> bool:
-            return all(key in x["variants"]["forced"]["check"]["weakest"] for x in lines)  # noqa: B023
-
-        rules = {**RULES, **(RULES_57 if recorded("novel_deg") else {}),
-                 **({"the library's rule": swaps} if recorded("top_share") else {})}
+        rules = {**RULES, **(RULES_57 if _recorded(lines, "novel_deg") else {}),
+                 **({"the library's rule": swaps} if _recorded(lines, "top_share") else {})}
         print(f"\n{path.name}: {len(lines)} runs with the swap forced; mean SAD° (runs swapped)")
         print("case".ljust(18) + "base".rjust(8) + "forced".rjust(8) + "".join(f"{r:>34s}" for r in rules))
         for case in sorted({x["case"] for x in lines}) + ["all"]:
