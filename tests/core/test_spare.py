@@ -224,7 +224,16 @@ def _checked_polish(monkeypatch, turns, **settings):
         return moved, np.full((k, h * w), 1.0 / k), {"stopped": False}
 
     monkeypatch.setattr(cnn, "polish", fake_polish)
-    cfg = UnmixConfig(k=k, spot_check=False, **settings)
+    settings = {"spot_check": False, **settings}
+    if settings["spot_check"]:  # the check swaps EM3 for a spot's spectrum (all -1)
+
+        def swap(e, *args, **kwargs):
+            swapped = np.array(e, copy=True)
+            swapped[:, 2] = -1.0
+            return swapped, {"weakest": {"em": 3}, "swapped": True}
+
+        monkeypatch.setattr(cnn, "check_worst_spot", swap)
+    cfg = UnmixConfig(k=k, **settings)
     inp = MethodInput(pixels=np.ones((h * w, bands)), shape=(h, w), wavenumbers=np.linspace(700.0, 3800.0, bands),
                       loss_weights=np.ones(bands), background=None, config=cfg)
     out = MethodOutput(abundances=np.zeros((k, h, w)), endmembers=np.arange(bands * k, dtype=float).reshape(bands, k))
@@ -254,6 +263,20 @@ def test_the_checked_polish_holds_what_it_turned_round_by_round(monkeypatch, hol
     else:  # the polish dropped: the trained spectra, and which one still turned
         np.testing.assert_array_equal(r.endmembers, trained)
         assert polished["why_not"] == f"EM{[2, 4][holds]} became atmospheric lines or a difference spectrum"
+
+
+@pytest.mark.parametrize("second_kept", [True, False])
+def test_a_spot_swapped_in_is_undone_when_the_checked_polish_is_not_kept(monkeypatch, second_kept):
+    """The spot check swapped EM3 for a spot's spectrum and the checked polish around it turned
+    EM2 into vapour lines: the swap is undone and the trained spectra are polished as with the
+    check off (that polish kept: its spectra; not kept either: the trained spectra)."""
+    turns = [lambda d: [], lambda d: [1], lambda d: [], lambda d: [] if second_kept else [4]]
+    r, fixed_seen, _ = _checked_polish(monkeypatch, turns, polish_holds=0, spot_check=True)
+    trained = np.arange(40 * 5, dtype=float).reshape(40, 5)
+    assert fixed_seen == [[2], []]  # the spot's spectrum held in the first polish, nothing in the second
+    assert r.record["spot_checked"] == {"weakest": {"em": 3}, "swapped": False, "undone": "the polish was not kept"}
+    assert r.record["polished"]["kept"] is second_kept
+    np.testing.assert_array_equal(r.endmembers, trained + 1.0 if second_kept else trained)
 
 
 def test_a_vapour_guard_lets_the_polish_make_a_difference_spectrum(monkeypatch):

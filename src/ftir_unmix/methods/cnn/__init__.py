@@ -290,7 +290,9 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     ``polish_guard="vapour+difference"`` also a difference spectrum) is held as trained and the
     others are polished again around it (``polished.held``), for up to ``polish_holds`` rounds;
     if one still turns, the run is returned unpolished (``polished.kept`` false, ``why_not``
-    says which)."""
+    says which). Where the spot check (``spot_check``) had swapped a spectrum in, that swap is
+    undone first (``spot_checked.undone``) and the trained spectra are polished as if it had
+    not swapped: the same run as with the check off."""
     cfg = inp.config
     priors = cfg.minvol or cfg.sparsity or cfg.transparency  # the polish fits without them: it would undo them
     if not cfg.polish or cfg.protocol != "fast" or out.cancelled or priors:
@@ -300,53 +302,73 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
                    message="the spectra fitted to the whole image")
     t = time.perf_counter()
     known = 0 if inp.known is None else inp.known.shape[1]
-    spot: list[int] = []  # a spot's spectrum put in by the check: held as it is (a few pixels cannot fit it)
     trained_out = out  # what is returned if the polish is not kept (its maps are the trained spectra's)
     if cfg.spot_check and known < cfg.k:
         swapped, out.record["spot_checked"] = check_worst_spot(out.endmembers, inp.pixels, inp.shape,
                                                                inp.loss_weights, inp.nuisance, inp.background,
                                                                first=known)
-        out = dataclasses.replace(out, endmembers=swapped)
         if out.record["spot_checked"]["swapped"]:
+            # the spot's spectrum is held as it is (a few pixels cannot fit it)
             spot = [out.record["spot_checked"]["weakest"]["em"] - 1]
+            polished = _checked_polish(inp, swapped, out.record, [*range(known), *spot], checked)
+            if polished is not None:
+                return _with_polish(inp, out, polished, t)
+            # the spot's spectrum has no map of its own without the polish: the swap is undone,
+            # and the trained spectra are polished as if the check had not swapped
+            out.record["spot_checked"].update(swapped=False, undone="the polish was not kept")
+    polished = _checked_polish(inp, out.endmembers, out.record, list(range(known)), checked)
+    return trained_out if polished is None else _with_polish(inp, out, polished, t)
+
+
+def _checked_polish(inp: MethodInput, endmembers: np.ndarray, run_record: dict[str, Any], fixed: list[int],
+                    checked: bool) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+    """:func:`_polished`'s polish of ``endmembers`` (``fixed`` columns kept as they are), its
+    record written to ``run_record["polished"]``; ``None`` where a run trained again turns a
+    spectrum into what sent it back even after the holds (the polish is then not kept)."""
+    cfg = inp.config
 
     def polished_holding(held: list[int]) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        return polish(  # the known spectra and the held ones are kept as they are
-            inp.pixels, out.endmembers, inp.loss_weights, inp.nuisance, inp.background,
-            iterations=cfg.polish, no_pure_iterations=cfg.polish_no_pure, fixed=[*range(known), *spot, *held],
+        return polish(
+            inp.pixels, endmembers, inp.loss_weights, inp.nuisance, inp.background,
+            iterations=cfg.polish, no_pure_iterations=cfg.polish_no_pure, fixed=[*fixed, *held],
             shifts=cfg.polish_shifts,
             bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
             edge_below=cfg.edge_below, edge_add_back=cfg.edge_add_back,
             edge_partner_floor=cfg.edge_partner_floor, wavenumbers=inp.wavenumbers,
             stop=lambda: should_stop(inp.stop))
 
-    endmembers, abundances, record = polished_holding([])
-    out.record["polished"] = record
-    if checked:
-        difference = cfg.polish_guard == "vapour+difference"
-        trained = _not_materials(inp, out.endmembers, difference)
-        turned = _not_materials(inp, endmembers, difference) & ~trained
-        held: list[int] = []
-        for _ in range(cfg.polish_holds):  # each round holds what the last one turned
-            if not turned.any() or record["stopped"] or known + len(spot) + len(held) + turned.sum() >= cfg.k:
-                break
-            held += [int(j) for j in np.flatnonzero(turned)]
-            endmembers, abundances, record = polished_holding(held)
-            record["held"] = {"columns": held, "why": _became(np.isin(np.arange(cfg.k), held), difference)}
-            out.record["polished"] = record
-            turned = _not_materials(inp, endmembers, difference) & ~trained
-        record["kept"] = not turned.any()
-        if turned.any():
-            record["why_not"] = _became(turned, difference)
-            if spot:  # the spot's spectrum has no map of its own without the polish: undone
-                out.record["spot_checked"].update(swapped=False, undone="the polish was not kept")
-            return trained_out
+    polished, abundances, record = polished_holding([])
+    run_record["polished"] = record
+    if not checked:
+        return polished, abundances, record
+    difference = cfg.polish_guard == "vapour+difference"
+    trained = _not_materials(inp, endmembers, difference)
+    turned = _not_materials(inp, polished, difference) & ~trained
+    held: list[int] = []
+    for _ in range(cfg.polish_holds):  # each round holds what the last one turned
+        if not turned.any() or record["stopped"] or len(fixed) + len(held) + turned.sum() >= cfg.k:
+            break
+        held += [int(j) for j in np.flatnonzero(turned)]
+        polished, abundances, record = polished_holding(held)
+        record["held"] = {"columns": held, "why": _became(np.isin(np.arange(cfg.k), held), difference)}
+        run_record["polished"] = record
+        turned = _not_materials(inp, polished, difference) & ~trained
+    record["kept"] = not turned.any()
+    if turned.any():
+        record["why_not"] = _became(turned, difference)
+        return None
+    return polished, abundances, record
+
+
+def _with_polish(inp: MethodInput, out: MethodOutput, polished: tuple[np.ndarray, np.ndarray, dict[str, Any]],
+                 t0: float) -> MethodOutput:
+    """The run's output with the polish's spectra and maps (``t0``: when the polish began)."""
+    endmembers, abundances, record = polished
     cancelled = record["stopped"]
     if cancelled:
         out.record["stopped_by"] = "cancel"
-    h, w_img = inp.shape
-    return dataclasses.replace(out, endmembers=endmembers, abundances=abundances.reshape(cfg.k, h, w_img),
-                               cancelled=cancelled, timings={**out.timings, "polish_s": time.perf_counter() - t})
+    return dataclasses.replace(out, endmembers=endmembers, abundances=abundances.reshape(inp.config.k, *inp.shape),
+                               cancelled=cancelled, timings={**out.timings, "polish_s": time.perf_counter() - t0})
 
 
 def _became(turned: np.ndarray, difference: bool) -> str:

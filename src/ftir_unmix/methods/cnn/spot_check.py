@@ -110,9 +110,9 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
         ``novel_deg`` (the cone angle of its spectrum to the endmembers that would stay),
         ``weakest`` (the endmember the spare's rule would drop, 1-based as ``EMj``, its
         ``need_deg``, ``cost_deg``, ``novel_deg``, its own cone angle to the others, and
-        ``top_share``, the 99.5th percentile of its share of the pixels) and ``swapped``. (A
-        run trained again whose checked polish is not kept returns its spectra as trained: the
-        swap is then undone, and its record says so, ``undone``.)
+        ``top_share``, the 99.5th percentile of its share of the pixels) and ``swapped``. (Where a
+        run trained again does not keep its checked polish, the swap is undone and the trained
+        spectra are polished as with the check off; the record says so, ``undone``.)
     """
     from scipy.ndimage import median_filter  # here, not at import: a run under a memory cap imports less
 
