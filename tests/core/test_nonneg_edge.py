@@ -203,21 +203,3 @@ def test_a_partner_s_leftover_where_nothing_absorbs_stops_the_step_unless_below_
     assert _angle(floored[:, 0], binder) < 1.0
     assert record["partner_floor"] == 0.03 and record["step"][0] > 0.5
     np.testing.assert_array_equal(floored[:, 1], e[:, 1])  # nearly pure: kept
-
-
-def test_a_second_pass_takes_the_partner_off_as_the_first_pass_cleaned_it(pair):
-    """The pigment's estimate holds a fifth of a filler and is mixed too (gated in): the first
-    pass takes the filler off it, but the binder's own programme reads the pigment as estimated,
-    filler and all, and stops where the filler's bands would turn negative. A second pass reads
-    the pigment as the first left it and takes the binder out to itself."""
-    binder, pigment = pair
-    filler = _bands(875.0, 1090.0)
-    e = np.stack([0.55 * binder + 0.45 * pigment, 0.8 * pigment + 0.2 * filler, filler], axis=1)
-    purest = np.array([0.5, 0.6, 0.95])
-    one, record = to_nonneg_edge(e, purest, WN, below=0.7)
-    assert _angle(one[:, 0], binder) > 15.0 and _angle(one[:, 1], pigment) < 1.0
-    assert "passes" not in record
-    two, record = to_nonneg_edge(e, purest, WN, below=0.7, passes=2)
-    assert _angle(two[:, 0], binder) < 1.0 and _angle(two[:, 1], pigment) < 1.0
-    assert record["passes"] == 2 and record["step"][0] > 0.5
-    np.testing.assert_array_equal(two[:, 2], e[:, 2])  # nearly pure and never moved

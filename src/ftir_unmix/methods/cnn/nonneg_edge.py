@@ -104,8 +104,7 @@ def holdings(filled: np.ndarray, eroded: np.ndarray, tol: float = EDGE_TOL) -> n
 def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.ndarray, *,
                    below: float, tol: float = EDGE_TOL, shift_cm: float = EDGE_SHIFT_CM,
                    fill_cm: float = EDGE_FILL_CM, large: float = EDGE_LARGE, add_back: float = 0.0,
-                   partner_floor: float = 0.0, passes: int = 1,
-                   fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
+                   partner_floor: float = 0.0, fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
     """Each spectrum whose purest share is below ``below``, or whose partners add up to
     ``large`` or more, with its partners taken off up to the edge of nonnegativity (module
     docstring).
@@ -137,11 +136,6 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
     partner_floor : float
         A partner's (eroded) values below this share of its maximum do not stop the step: an
         estimate's ripple and leftovers where no material absorbs (0: every value counts).
-    passes : int
-        1: every spectrum's programme reads its partners as estimated. Above 1, the spectra
-        moved are moved again from where the last pass left them, with the partners as that
-        pass left them (a partner that held a third material's band has lost it, so it no
-        longer stops the step there); the others are not gated in again.
     fixed : sequence of int
         Columns never moved (known spectra, held ones); they still count as partners.
 
@@ -156,40 +150,8 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
     e = np.asarray(endmembers, dtype=np.float64)
     k = e.shape[1]
     peak = e.max(axis=0)
-    spacing = float(np.median(np.abs(np.diff(wavenumbers)))) if len(wavenumbers) > 1 else 1.0
-    out = e.copy()
-    steps = np.zeros(k)
-    skip = {int(j) for j in fixed}
-    for n in range(max(1, int(passes)) if below else 0):
-        moved = _edge_pass(out, purest, spacing, below=below if n == 0 else 0.0, tol=tol, shift_cm=shift_cm,
-                           fill_cm=fill_cm, large=large, add_back=add_back, partner_floor=partner_floor, skip=skip)
-        for j, (spectrum, step) in moved.items():
-            out[:, j] = spectrum * (peak[j] / spectrum.max())
-            steps[j] += step
-        # a later pass moves again only the spectra this one took partners off
-        skip |= {j for j in range(k) if j not in moved or moved[j][1] <= 0}
-        if len(skip) == k:
-            break
-    record = {"below": float(below), "tol": float(tol), "shift_cm": float(shift_cm), "fill_cm": float(fill_cm),
-              "large": float(large), "step": [round(float(s), 4) for s in steps]}
-    if add_back > 0:
-        record["add_back"] = float(add_back)
-    if partner_floor > 0:
-        record["partner_floor"] = float(partner_floor)
-    if passes > 1:
-        record["passes"] = int(passes)
-    return out.astype(endmembers.dtype, copy=False), record
-
-
-def _edge_pass(e: np.ndarray, purest: np.ndarray, spacing: float, *, below: float, tol: float, shift_cm: float,
-               fill_cm: float, large: float, add_back: float, partner_floor: float,
-               skip: set[int]) -> dict[int, tuple[np.ndarray, float]]:
-    """One pass of :func:`to_nonneg_edge` over ``e`` (B, K): per spectrum moved, its new shape (at
-    a maximum of 1, clipped at zero) and the step taken. ``below`` 0: no gate (every spectrum
-    not in ``skip``)."""
-    k = e.shape[1]
-    peak = e.max(axis=0)
     unit = e / np.where(peak > 0, peak, 1.0)
+    spacing = float(np.median(np.abs(np.diff(wavenumbers)))) if len(wavenumbers) > 1 else 1.0
 
     def widened(cm: float, grey: Any) -> np.ndarray:
         half = int(round(cm / spacing)) if spacing > 0 else 0
@@ -198,10 +160,12 @@ def _edge_pass(e: np.ndarray, purest: np.ndarray, spacing: float, *, below: floa
     eroded, filled = widened(shift_cm, grey_erosion), widened(fill_cm, grey_dilation)
     if partner_floor > 0:
         eroded = np.where(eroded >= partner_floor, eroded, 0.0)
+    out = e.copy()
+    steps = np.zeros(k)
+    kept = {int(j) for j in fixed}
     holds = holdings(filled, eroded, tol) if add_back > 0 else None
-    moved: dict[int, tuple[np.ndarray, float]] = {}
     for j in range(k):
-        if peak[j] <= 0 or j in skip:
+        if not below or peak[j] <= 0 or j in kept:
             continue
         others = [i for i in range(k) if i != j]
         part = eroded[:, others]
@@ -214,9 +178,17 @@ def _edge_pass(e: np.ndarray, purest: np.ndarray, spacing: float, *, below: floa
         if res.status != 0:  # infeasible or unbounded: kept
             continue
         taken = res.x[:k - 1] - res.x[k - 1:] if add_back > 0 else res.x
-        if below and purest[j] >= below and taken.sum() < large:  # nearly pure pixels, little of any partner
+        if purest[j] >= below and taken.sum() < large:  # nearly pure pixels, little of any partner: kept
             continue
-        spectrum = np.maximum(unit[:, j] - unit[:, others] @ taken, 0.0)
-        if spectrum.max() > 0:
-            moved[j] = (spectrum, float(taken.sum()))
-    return moved
+        moved = np.maximum(unit[:, j] - unit[:, others] @ taken, 0.0)
+        if moved.max() <= 0:
+            continue
+        out[:, j] = moved * (peak[j] / moved.max())
+        steps[j] = float(taken.sum())
+    record = {"below": float(below), "tol": float(tol), "shift_cm": float(shift_cm), "fill_cm": float(fill_cm),
+              "large": float(large), "step": [round(float(s), 4) for s in steps]}
+    if add_back > 0:
+        record["add_back"] = float(add_back)
+    if partner_floor > 0:
+        record["partner_floor"] = float(partner_floor)
+    return out.astype(endmembers.dtype, copy=False), record
