@@ -203,3 +203,24 @@ def test_a_partner_s_leftover_where_nothing_absorbs_stops_the_step_unless_below_
     assert _angle(floored[:, 0], binder) < 1.0
     assert record["partner_floor"] == 0.03 and record["step"][0] > 0.5
     np.testing.assert_array_equal(floored[:, 1], e[:, 1])  # nearly pure: kept
+
+
+def test_the_step_keeps_the_spectrum_s_own_strongest_band_with_keep_peak(pair):
+    """A carbonate's estimate, never pure (a ground's calcite), and another carbonate whose
+    bands all lie under it (a lead white: its main band under the calcite's broad one, its weak
+    band under the calcite's): nothing stops the plain step before it takes the lead white off
+    whole, the calcite's own main band with it (blind soap-paint, tuning seed 113: 12° → 48°).
+    With ``keep_peak`` the step may take at most ``1 − keep_peak`` of the spectrum's strongest
+    band, and a binder whose partner lies away from its strongest band still reaches itself."""
+    calcite = _bands(1420.0, width=60.0) + 0.35 * _bands(875.0, 712.0)
+    lead_white = _bands(1410.0, width=30.0) + 0.2 * _bands(875.0)
+    e = np.stack([calcite, lead_white], axis=1)
+    purest = np.array([0.5, 0.95])
+    plain, record = to_nonneg_edge(e, purest, WN, below=0.7)
+    assert record["step"][0] > 0.8 and _angle(plain[:, 0], calcite) > 30.0 and "keep_peak" not in record
+    kept, record = to_nonneg_edge(e, purest, WN, below=0.7, keep_peak=0.9)
+    assert record["keep_peak"] == 0.9 and record["step"][0] < 0.15 and _angle(kept[:, 0], calcite) < 8.0
+    binder, pigment = pair
+    mixed = np.stack([0.55 * binder + 0.45 * pigment, pigment], axis=1)
+    out, _ = to_nonneg_edge(mixed, purest, WN, below=0.7, keep_peak=0.9, add_back=3.0)
+    assert _angle(out[:, 0], binder) < 1.0

@@ -104,7 +104,8 @@ def holdings(filled: np.ndarray, eroded: np.ndarray, tol: float = EDGE_TOL) -> n
 def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.ndarray, *,
                    below: float, tol: float = EDGE_TOL, shift_cm: float = EDGE_SHIFT_CM,
                    fill_cm: float = EDGE_FILL_CM, large: float = EDGE_LARGE, add_back: float = 0.0,
-                   partner_floor: float = 0.0, fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
+                   partner_floor: float = 0.0, keep_peak: float = 0.0,
+                   fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
     """Each spectrum whose purest share is below ``below``, or whose partners add up to
     ``large`` or more, with its partners taken off up to the edge of nonnegativity (module
     docstring).
@@ -136,6 +137,11 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
     partner_floor : float
         A partner's (eroded) values below this share of its maximum do not stop the step: an
         estimate's ripple and leftovers where no material absorbs (0: every value counts).
+    keep_peak : float
+        The partners taken off may take at most ``1 − keep_peak`` of the spectrum's own
+        strongest band (0: no bound). Where a partner's band lies under it (a lead white's
+        under a calcite's carbonate band), the step otherwise takes the partner off whole and
+        the material's own band with it.
     fixed : sequence of int
         Columns never moved (known spectra, held ones); they still count as partners.
 
@@ -174,6 +180,10 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
             cost = np.r_[cost, np.full(k - 1, EDGE_ADD_COST)]
             a_ub = np.block([[part, -part], [-add_back * holds[np.ix_(others, others)].T, np.eye(k - 1)]])
             b_ub = np.r_[b_ub, np.zeros(k - 1)]
+        if keep_peak > 0:  # the spectrum's own strongest band keeps keep_peak of its height
+            top = unit[int(np.argmax(unit[:, j])), others]
+            a_ub = np.vstack([a_ub, np.r_[top, -top] if add_back > 0 else top])
+            b_ub = np.r_[b_ub, 1.0 - keep_peak]
         res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, None), method="highs")
         if res.status != 0:  # infeasible or unbounded: kept
             continue
@@ -191,4 +201,6 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
         record["add_back"] = float(add_back)
     if partner_floor > 0:
         record["partner_floor"] = float(partner_floor)
+    if keep_peak > 0:
+        record["keep_peak"] = float(keep_peak)
     return out.astype(endmembers.dtype, copy=False), record
