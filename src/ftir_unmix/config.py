@@ -321,6 +321,13 @@ class UnmixConfig:
         seeds blind 15.30° → 15.00°, the family's 2.96° → 3.02°; on fresh seeds, fixed before
         they were run, blind 81–85 18.16° → 17.66° and the family's 9186–9190 3.23° → 3.22°;
         docs/benchmarks.md).
+    edge_keep_peak : float
+        Fast protocol, with ``edge_below``: the partners taken off may take at most 1 minus
+        this share of the spectrum's own strongest band. Where a partner's bands all lie under
+        the spectrum's (a lead white's carbonate band under a never-pure calcite's), nothing
+        else stops the step before it takes the partner off whole and the material's own band
+        with it (:func:`ftir_unmix.methods.cnn.nonneg_edge.to_nonneg_edge`'s ``keep_peak``).
+        0: no bound. Default 0.
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -466,6 +473,9 @@ class UnmixConfig:
                                        "fast protocol, with edge_below: a partner's values below this share of its "
                                        "maximum (an estimate's leftovers where nothing absorbs) do not stop the step "
                                        "(0: every value counts)")
+    edge_keep_peak: float = _param(0.0, Rule("float", 0.0, 1.0), "protocol",
+                                   "fast protocol, with edge_below: the partners taken off may take at most "
+                                   "1 minus this share of a spectrum's own strongest band (0: no bound)")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")

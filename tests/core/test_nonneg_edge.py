@@ -124,9 +124,10 @@ def test_the_step_in_a_run_s_last_fit_gives_the_binder_and_its_true_shares(pair)
 def test_a_run_with_the_step_records_it(small_section, one_torch_thread):
     from ftir_unmix import UnmixConfig, unmix
 
-    r = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0, edge_below=0.99)
+    r = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0, edge_below=0.99,
+              edge_keep_peak=0.85)
     edge = r.parameters["polished"]["edge"]
-    assert edge["below"] == 0.99 and len(edge["step"]) == 4
+    assert edge["below"] == 0.99 and len(edge["step"]) == 4 and edge["keep_peak"] == 0.85
     assert edge["add_back"] == UnmixConfig().edge_add_back > 0  # the default adds back
     assert edge["partner_floor"] == UnmixConfig().edge_partner_floor > 0  # partners' leftovers do not stop it
     assert np.allclose(r.abundances.sum(axis=0), 1.0, atol=1e-5) and r.endmembers.min() >= 0.0

@@ -281,7 +281,7 @@ def purest_shares(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float
 def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None,
            background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: Sequence[int] = (),
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0, edge_add_back: float = 0.0,
-           edge_partner_floor: float = 0.0, wavenumbers: np.ndarray | None = None,
+           edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, wavenumbers: np.ndarray | None = None,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
@@ -289,8 +289,9 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     polish). Where after ``iterations`` no endmember has nearly pure pixels (:func:`purest_shares`
     below :data:`NO_PURE_SHARE`), the polish goes on to ``no_pure_iterations`` in all. With
     ``edge_below`` (and ``wavenumbers``), each spectrum whose purest share in the maps is below it
-    is then taken out to the edge of nonnegativity (:mod:`.nonneg_edge`, its ``add_back`` and
-    ``partner_floor`` set to ``edge_add_back`` and ``edge_partner_floor``) and the maps fitted again;
+    is then taken out to the edge of nonnegativity (:mod:`.nonneg_edge`, its ``add_back``,
+    ``partner_floor`` and ``keep_peak`` set to ``edge_add_back``, ``edge_partner_floor`` and
+    ``edge_keep_peak``) and the maps fitted again;
     only with a ``background``, whose lower envelope makes the spectra's zero absorbance zero.
     Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry
     (``stopped``: by ``stop``; ``edge``: the steps taken).
@@ -317,7 +318,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     if edge_below and background is not None and wavenumbers is not None and not stopped:
         e, maps, record["edge"] = edge_step(pixels, weights, nuisance, e, maps, wavenumbers, below=edge_below,
                                             fixed=fixed, shifts=shifts, bounded=bounded, zone=p.dead_zone,
-                                            add_back=edge_add_back, partner_floor=edge_partner_floor)
+                                            add_back=edge_add_back, partner_floor=edge_partner_floor,
+                                            keep_peak=edge_keep_peak)
     return e, maps, record
 
 
