@@ -327,7 +327,9 @@ class UnmixConfig:
         the spectrum's (a lead white's carbonate band under a never-pure calcite's), nothing
         else stops the step before it takes the partner off whole and the material's own band
         with it (:func:`ftir_unmix.methods.cnn.nonneg_edge.to_nonneg_edge`'s ``keep_peak``).
-        0: no bound. Default 0.
+        0: no bound. Default 0 (stop 58: 0.9 mended the blind tuning runs where a calcite was
+        taken off whole, 12° → 48°, and changed nothing on fresh blind seeds 1015–1019,
+        14.05° → 14.07°; docs/benchmarks.md).
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
