@@ -302,7 +302,6 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
                    message="the spectra fitted to the whole image")
     t = time.perf_counter()
     known = 0 if inp.known is None else inp.known.shape[1]
-    trained_out = out  # what is returned if the polish is not kept (its maps are the trained spectra's)
     if cfg.spot_check and known < cfg.k:
         swapped, out.record["spot_checked"] = check_worst_spot(out.endmembers, inp.pixels, inp.shape,
                                                                inp.loss_weights, inp.nuisance, inp.background,
@@ -317,7 +316,8 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
             # and the trained spectra are polished as if the check had not swapped
             out.record["spot_checked"].update(swapped=False, undone="the polish was not kept")
     polished = _checked_polish(inp, out.endmembers, out.record, list(range(known)), checked)
-    return trained_out if polished is None else _with_polish(inp, out, polished, t)
+    # a polish not kept: the run as trained (its maps are the trained spectra's)
+    return out if polished is None else _with_polish(inp, out, polished, t)
 
 
 def _checked_polish(inp: MethodInput, endmembers: np.ndarray, run_record: dict[str, Any], fixed: list[int],
