@@ -481,6 +481,10 @@ class UnmixConfig:
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")
+    restart_margin: float = _param(0.0, Rule("float", 0.0, 1.0), "protocol",
+                                   "fast protocol: restarts whose fit is within this share of the best one's "
+                                   "count as tied, and of those the one whose spectra are most distinct "
+                                   "(largest log_volume) is kept (0: the best fit)")
     reduced_rank: int = _param(48, Rule("int", 1, 4096), "protocol",
                                "fast protocol: dimension of the band subspace")
     tol: float = _param(1e-4, Rule("float", 0.0, 1.0, high_open=True), "protocol",

@@ -22,6 +22,7 @@ __all__ = [
     "WeightedPixels",
     "abundance_rmse",
     "cone_angles",
+    "log_volume",
     "map_peaks",
     "reconstruction_angles",
     "endmember_sad",
@@ -40,6 +41,52 @@ def _columns(e: np.ndarray, what: str) -> np.ndarray:
     if arr.ndim != 2:
         raise ValueError(f"{what} must be (B, K), got shape {arr.shape}")
     return arr
+
+
+def _weighted_columns(endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None) -> np.ndarray:
+    """Spectra (B, K) times the band weights, the span of ``nuisance`` (orthonormal columns) removed."""
+    ew = np.asarray(endmembers, dtype=np.float64) * np.asarray(weights, dtype=np.float64)[:, None]
+    if nuisance is not None:
+        ew -= nuisance @ (nuisance.T @ ew)
+    return ew
+
+
+def log_volume(endmembers: np.ndarray, weights: np.ndarray | None = None, *,
+               nuisance: np.ndarray | None = None) -> float:
+    """How distinct a set of spectra is: the log-determinant of the Gram matrix of the unit
+    spectra (band-weighted, the ``nuisance`` span removed, as the loss sees them).
+
+    It is the log of the squared volume of the parallelotope the unit spectra span: 0 for
+    orthogonal spectra, falling towards −∞ as one spectrum nears a combination of the others
+    (two endmembers spent on variants of one material). N-FINDR's largest simplex is the same
+    idea on the data's pixels.
+
+    Parameters
+    ----------
+    endmembers : ndarray (B, K)
+    weights : ndarray (B,), optional
+        Band weights (ones if omitted).
+    nuisance : ndarray (B, r), optional
+        Orthonormal columns removed from the weighted spectra first.
+
+    Returns
+    -------
+    float
+        ``-inf`` where the spectra are linearly dependent (or one is zero).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(log_volume(np.eye(3)), 6)
+    0.0
+    >>> log_volume(np.array([[1.0, 1.0], [0.0, 0.1]])) < log_volume(np.array([[1.0, 0.0], [0.0, 1.0]]))
+    True
+    """
+    e = _columns(endmembers, "endmembers")
+    w = np.ones(e.shape[0]) if weights is None else weights
+    unit = _unit(_weighted_columns(e, w, nuisance))
+    sign, logdet = np.linalg.slogdet(unit.T @ unit)
+    return float(logdet) if sign > 0 else float("-inf")
 
 
 def _unit(cols: np.ndarray) -> np.ndarray:
@@ -338,10 +385,7 @@ class WeightedPixels:
 
     def _weighted(self, endmembers: np.ndarray) -> np.ndarray:
         """The endmembers (B, K) weighted as the pixels are, the nuisance removed."""
-        ew = np.asarray(endmembers, dtype=np.float64) * self.weights[:, None]
-        if self.nuisance is not None:
-            ew -= self.nuisance @ (self.nuisance.T @ ew)
-        return ew
+        return _weighted_columns(endmembers, self.weights, self.nuisance)
 
     def column_norms(self, endmembers: np.ndarray) -> np.ndarray:
         """The weighted norm of each endmember (K,): times :meth:`cone_fit`'s coefficients, each

@@ -10,6 +10,7 @@ import pytest
 from ftir_unmix import iter_unmix, run_to_end, unmix
 from ftir_unmix.methods.cnn import restart_spread
 from ftir_unmix.methods.cnn.warm_start import candidate_starts
+from ftir_unmix.metrics import log_volume
 from ftir_unmix.preprocess import ATMOSPHERE_LINE_SHARE
 from ftir_unmix.trust import (
     BELOW_BASELINE_DOUBT,
@@ -47,6 +48,41 @@ def test_two_restarts_keep_the_spectra_that_fit_the_image_best(small_section, on
     assert [t["restart_spread_deg"] for t in one.parameters["trust"]] == [None] * 4
     below = [t["below_baseline"] for t in two.parameters["trust"]]  # the baseline term is on by default
     assert len(below) == 4 and all(0.0 <= v < BELOW_BASELINE_DOUBT for v in below)
+
+
+def test_restarts_within_the_margin_keep_the_most_distinct_spectra(small_section, one_torch_thread, monkeypatch):
+    import ftir_unmix.methods.cnn as cnn
+
+    real = unmix(small_section.cube, 4, restarts=2, restart_margin=1.0, **OPTS).parameters["restart_runs"]
+    volume = real["log_volume"]
+    assert set(volume) == {"nmf", "vca"} and all(v <= 1e-9 for v in volume.values())
+    assert volume[real["chosen"]] == max(volume.values())  # every restart within the margin
+    # the restart trained second made the most distinct: kept within the margin, not outside it
+    made = iter([-5.0, 0.0])
+    monkeypatch.setattr(cnn, "log_volume", lambda *a, **k: next(made))
+    tied = unmix(small_section.cube, 4, restarts=2, restart_margin=1.0, **OPTS).parameters
+    first = tied["warm_start"]["chosen"]
+    assert list(tied["restart_runs"]["log_volume"].values()) == [-5.0, 0.0]
+    assert tied["restart_runs"]["chosen"] != first
+    made = iter([-5.0, 0.0])
+    fits = tied["restart_runs"]["fit_deg"]
+    apart = abs(fits["nmf"] - fits["vca"]) / min(fits.values())
+    narrow = unmix(small_section.cube, 4, restarts=2, restart_margin=apart / 2, **OPTS).parameters["restart_runs"]
+    assert narrow["chosen"] == min(fits, key=fits.get)
+
+
+def test_log_volume_falls_as_spectra_near_each_other():
+    rng = np.random.default_rng(0)
+    e = rng.random((50, 3))
+    near = e.copy()
+    near[:, 2] = e[:, 1] + 0.01 * rng.random(50)
+    assert log_volume(np.eye(4)) == pytest.approx(0.0)
+    assert log_volume(near) < log_volume(e) - 3.0
+    assert log_volume(e * 7.0) == pytest.approx(log_volume(e))  # each spectrum's scale is free
+    w = np.ones(50)
+    w[:25] = 0.0  # only what the weights keep counts
+    assert log_volume(e, w) == pytest.approx(log_volume(e[25:]))
+    assert log_volume(np.c_[e, e[:, :1]]) == float("-inf")
 
 
 def test_more_restarts_add_seeded_starts():

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...metrics import match_endmembers, spectral_angles
+from ...metrics import log_volume, match_endmembers, spectral_angles
 from ...preprocess import ATMOSPHERE_LINE_SHARE, axis_step, below_baseline_share, lower_envelope, narrow_line_share
 from ...preprocess.atmosphere import LINE_WIDTH_CM
 from ...trust import BELOW_BASELINE_DOUBT, listed
@@ -431,7 +431,11 @@ def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
     the whole image's cone fit (``Objective.fit``: each pixel's angle to the best
     nonnegative combination of the spectra), not by the angle of the encoder's maps: that
     map error differs from run to run and made a third restart pick wrong spectra on
-    images without pure pixels (docs/benchmarks.md §0).
+    images without pure pixels (docs/benchmarks.md §0). With ``restart_margin`` > 0 the
+    restarts within that share of the best fit count as tied and the one whose spectra are
+    most distinct (:func:`~ftir_unmix.metrics.log_volume`) is kept: a run that spent two
+    endmembers on variants of one material can fit a little better than one that kept
+    every material. Each restart's ``log_volume`` is recorded either way.
 
     Returns
     -------
@@ -460,12 +464,15 @@ def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
         if loop.stopped_by == "cancel":  # keep the best of the restarts that finished
             break
         done.append(finish(start.name))
-    win = min(done, key=lambda f: f.objective.fit)
+    volume = {f.name: log_volume(f.endmembers, inp.loss_weights, nuisance=inp.nuisance) for f in done}
+    best_fit = min(f.objective.fit for f in done)
+    tied = [f for f in done if f.objective.fit <= best_fit * (1.0 + cfg.restart_margin)]
+    win = max(tied, key=lambda f: volume[f.name]) if len(tied) > 1 else tied[0]
     run.best, run.history = win.best, win.history
     model.load_state_dict(win.best.state)
     record["restart_runs"] = {"objective_deg": {f.name: float(np.degrees(f.objective.mean)) for f in done},
                               "fit_deg": {f.name: float(np.degrees(f.objective.fit)) for f in done},
-                              "chosen": win.name}
+                              "log_volume": volume, "chosen": win.name}
     record["stopped_by"] = "cancel" if loop.stopped_by == "cancel" else win.stopped_by
     return win.objective, {f.name: f.endmembers for f in done if f is not win}
 
