@@ -45,7 +45,7 @@ from .spare import choose_spares, close_calls, drop_columns
 from .spot_check import check_worst_spot
 from .warm_start import WarmStart, initial_endmembers, warm_start_trials
 
-__all__ = ["restart_spread", "resolve_device", "run_cnn"]
+__all__ = ["chosen_restart", "restart_spread", "resolve_device", "run_cnn"]
 
 #: How often (seconds) training yields progress between epoch ends, so a GUI stays live
 #: and a cancel is seen within well under a second.
@@ -411,6 +411,15 @@ def restart_spread(endmembers: np.ndarray, others: list[np.ndarray]) -> np.ndarr
     return spread
 
 
+def chosen_restart(fit: dict[str, float], volume: dict[str, float], margin: float = 0.0) -> str:
+    """The restart kept: of those whose ``fit`` is within ``margin`` (a share) of the best, the
+    one with the largest ``volume`` (:func:`~ftir_unmix.metrics.log_volume`); the best fit
+    alone where no other is that close."""
+    best = min(fit.values())
+    tied = [name for name in fit if fit[name] <= best * (1.0 + margin)]
+    return max(tied, key=volume.__getitem__) if len(tied) > 1 else tied[0]
+
+
 @dataclass
 class _Finished:
     """A restart trained to the end: its objective, best state, history and spectra."""
@@ -465,9 +474,8 @@ def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
             break
         done.append(finish(start.name))
     volume = {f.name: log_volume(f.endmembers, inp.loss_weights, nuisance=inp.nuisance) for f in done}
-    best_fit = min(f.objective.fit for f in done)
-    tied = [f for f in done if f.objective.fit <= best_fit * (1.0 + cfg.restart_margin)]
-    win = max(tied, key=lambda f: volume[f.name]) if len(tied) > 1 else tied[0]
+    chosen = chosen_restart({f.name: f.objective.fit for f in done}, volume, cfg.restart_margin)
+    win = next(f for f in done if f.name == chosen)
     run.best, run.history = win.best, win.history
     model.load_state_dict(win.best.state)
     record["restart_runs"] = {"objective_deg": {f.name: float(np.degrees(f.objective.mean)) for f in done},
