@@ -20,6 +20,7 @@ report seeds, only with ``--report``)::
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,8 @@ def run_one(generator: str, case: str, seed: int, margins: list[float], size: di
     line: dict[str, Any] = {"generator": generator, "case": case, "seed": int(seed), "kept": True,
                             "variants": {_name(margins[0]): {**scores, "choices": choices}}}
     for m in margins[1:]:
-        same = all(chosen_restart(c["fit_deg"], c["log_volume"], m) == c["chosen"] for c in choices)
+        same = all(chosen_restart(c["fit_deg"], {n: -math.inf if v is None else v for n, v in c["log_volume"].items()},
+                                  m) == c["chosen"] for c in choices)
         if same:
             line["variants"][_name(m)] = {**scores, "choices": choices, "same": True}
         else:

@@ -480,7 +480,8 @@ def _restarts(run: _Training, inp: MethodInput, starts: list[WarmStart],
     model.load_state_dict(win.best.state)
     record["restart_runs"] = {"objective_deg": {f.name: float(np.degrees(f.objective.mean)) for f in done},
                               "fit_deg": {f.name: float(np.degrees(f.objective.fit)) for f in done},
-                              "log_volume": volume, "chosen": win.name}
+                              "log_volume": {n: v if np.isfinite(v) else None for n, v in volume.items()},
+                              "chosen": win.name}
     record["stopped_by"] = "cancel" if loop.stopped_by == "cancel" else win.stopped_by
     return win.objective, {f.name: f.endmembers for f in done if f is not win}
 
