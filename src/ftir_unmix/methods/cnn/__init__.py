@@ -417,7 +417,7 @@ def chosen_restart(fit: dict[str, float], volume: dict[str, float], margin: floa
     alone where no other is that close."""
     best = min(fit.values())
     tied = [name for name in fit if fit[name] <= best * (1.0 + margin)]
-    return max(tied, key=volume.__getitem__) if len(tied) > 1 else tied[0]
+    return max(tied, key=volume.__getitem__)
 
 
 @dataclass
