@@ -91,6 +91,7 @@ import argparse
 import json
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -152,10 +153,12 @@ def variant(spec: str) -> tuple[str, float, dict[str, float]]:
         {k: float(v) for k, v in pairs.items()}
 
 
-def run_one(generator: str, case: str, seed: int, belows: list[str], size: dict[str, int]) -> dict[str, Any]:
+def run_one(generator: str, case: str, seed: int, belows: list[str], size: dict[str, int],
+            keep: Path | None = None) -> dict[str, Any]:
     """One scene, one run with the first of ``belows`` (:func:`variant`; its options must be the
     defaults); the step's input caught and scored as ``none``, the step done again for every
-    entry of ``belows``."""
+    entry of ``belows``. With ``keep`` (a folder), the step's input and the truth are saved there
+    (``GENERATOR-CASE-SEED.npz``) for :func:`replay`."""
     import ftir_unmix
     from ftir_unmix.methods import cnn
     from ftir_unmix.methods.cnn import cone_polish
@@ -186,21 +189,69 @@ def run_one(generator: str, case: str, seed: int, belows: list[str], size: dict[
     if trained:  # what the run would end with if the checked polish were dropped, and what it ends with
         out["trained"] = _scores(truth, trained[0].endmembers, trained[0].abundances.reshape(shape))
         out["final"] = _scores(truth, r.endmembers, r.abundances)
-    if not caught or not out["kept"]:  # no polish, or the polish was dropped: the step never counted
+    step = caught[-1] if caught and out["kept"] else None
+    if keep is not None:
+        _keep(keep / f"{generator}-{case}-{seed}.npz", out, truth, step, (r.endmembers, r.abundances))
+    if step is None:  # no polish, or the polish was dropped: the step never counted
         out["variants"]["none"] = _scores(truth, r.endmembers, r.abundances)
         return out
-    args, kwargs = caught[-1]
-    pixels, weights, nuisance, e, maps, wavenumbers = args
-    out["variants"]["none"] = _scores(truth, e, maps.reshape(shape))
-    for spec in belows:
-        name, below, edge = variant(spec)
-        e2, maps2, record = original(pixels, weights, nuisance, e, maps, wavenumbers,
-                                     **{**kwargs, **edge, "below": below})
-        out["variants"][name] = {**_scores(truth, e2, maps2.reshape(shape)), "step": record["step"]}
+    _steps(out, truth, *step, belows)
     first = out["variants"][variant(belows[0])[0]]
     if not np.allclose(first["per"], _scores(truth, r.endmembers, r.abundances)["per"], atol=1e-6):
         raise RuntimeError(f"{case} {seed}: the step done again differs from the run's")
     return out
+
+
+def _steps(out: dict[str, Any], truth: Any, args: tuple[Any, ...], kwargs: dict[str, Any], belows: list[str]) -> None:
+    """``out["variants"]``: the step's input scored as ``none`` and the step done from it for
+    every entry of ``belows``."""
+    from ftir_unmix.methods.cnn.cone_polish import edge_step
+
+    pixels, weights, nuisance, e, maps, wavenumbers = args
+    shape = truth.abundances.shape
+    out["variants"]["none"] = _scores(truth, e, maps.reshape(shape))
+    for spec in belows:
+        name, below, edge = variant(spec)
+        e2, maps2, record = edge_step(pixels, weights, nuisance, e, maps, wavenumbers,
+                                      **{**kwargs, **edge, "below": below})
+        out["variants"][name] = {**_scores(truth, e2, maps2.reshape(shape)), "step": record["step"]}
+
+
+def _keep(path: Path, out: dict[str, Any], truth: Any, step: tuple[tuple[Any, ...], dict[str, Any]] | None,
+          result: tuple[np.ndarray, np.ndarray]) -> None:
+    """The scene's record (``out`` without its variants), truth, the run's result and, where the
+    step counted, its input, saved to ``path`` for :func:`replay`."""
+    arrays = {"truth_endmembers": truth.endmembers, "truth_abundances": truth.abundances,
+              "endmembers": result[0], "abundances": result[1]}
+    meta = {k: v for k, v in out.items() if k != "variants"}
+    if step is not None:
+        args, kwargs = step
+        arrays.update(zip(("pixels", "weights", "nuisance", "e", "maps", "wavenumbers"), args))
+        if args[2] is None:
+            del arrays["nuisance"]
+        meta["kwargs"] = {k: (list(map(int, v)) if k == "fixed" else v) for k, v in kwargs.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, meta=json.dumps(meta), **arrays)
+
+
+def replay(paths: list[Path], belows: list[str]) -> list[dict[str, Any]]:
+    """The lines :func:`run_one` would write, from the inputs it saved (``keep``), every entry of
+    ``belows`` done again from them (no training: seconds a scene)."""
+    lines = []
+    for path in sorted(paths):
+        with np.load(path) as saved:
+            a = dict(saved)
+        out = json.loads(str(a.pop("meta")))
+        truth = SimpleNamespace(endmembers=a["truth_endmembers"], abundances=a["truth_abundances"],
+                                k=a["truth_endmembers"].shape[1], names=out["names"])
+        out["variants"] = {}
+        if "kwargs" not in out:
+            out["variants"]["none"] = _scores(truth, a["endmembers"], a["abundances"])
+        else:
+            args = tuple(a.get(n) for n in ("pixels", "weights", "nuisance", "e", "maps", "wavenumbers"))
+            _steps(out, truth, args, out.pop("kwargs"), belows)
+        lines.append(out)
+    return lines
 
 
 def summary(paths: list[Path], base: str = "none") -> None:
@@ -292,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = pairs_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--base", default="none",
                     help="with --summary: the variant the others are paired with (none, or a --below entry)")
+    ap.add_argument("--keep", type=Path, help="save each scene's step input here (NPZ, ~20 MB a scene) for --replay")
+    ap.add_argument("--replay", type=Path,
+                    help="do the --below variants again from the inputs saved in this folder (no training) and stop")
     ap.add_argument("--below", default="0.7",
                     help="comma-separated edge_below values, each optionally with the step's options "
                          "(0.7:fill_cm=0:large=inf); the first, without options, is the run's")
@@ -299,12 +353,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         summary(args.summary, args.base)
         return 0
-    if not args.seeds or args.out is None:
-        ap.error("--seeds and --out are needed (or --summary)")
     belows = args.below.split(",")
+    if args.replay and args.out:
+        with args.out.open("a") as f:
+            for line in replay(list(args.replay.glob("*.npz")), belows):
+                f.write(json.dumps(line) + "\n")
+        summary([args.out], args.base)
+        return 0
+    if not args.seeds or args.out is None:
+        ap.error("--seeds and --out are needed (or --summary, or --replay with --out)")
     if variant(belows[0])[2]:
         ap.error("the first --below value is the run's own: give it without options")
-    run_pairs(ap, args, run_one, belows)
+    run_pairs(ap, args, partial(run_one, keep=args.keep), belows)
     return 0
 
 
