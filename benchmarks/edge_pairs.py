@@ -77,6 +77,27 @@ a set). With ``edge_partner_floor=0.05`` the default, stop 54's step is ``0.7:pa
     python benchmarks/edge_pairs.py --generator inrepo --seeds 0,1,2 --below $V --jobs 1 \
         --out benchmarks/results/edge_floor_inrepo.jsonl
     python benchmarks/edge_pairs.py --summary benchmarks/results/edge_floor_blind_seeds81-85_64x256.jsonl --base 0.7
+
+Stop 60's (the step's options screened on saved inputs, then two candidates on fresh seeds).
+``--keep DIR`` saves each scene's step input (~20 MB a scene); ``--replay DIR`` does any
+variants again from them in seconds a scene, so a sweep costs one training per scene::
+
+    V=0.7,0.7:fill_cm=8,0.7:fill_cm=12
+    python benchmarks/edge_pairs.py --generator family --seeds 0,1,2,3,4 --below $V --jobs 1 \
+        --keep /tmp/keep/family --out benchmarks/results/edge_fill_family_tuning0-4_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator blind --seeds 113,114,115,116,117 --jobs 1 --keep /tmp/keep/blind \
+        --out /tmp/blind.jsonl
+    python benchmarks/edge_pairs.py --generator inrepo --seeds 0,1,2 --jobs 1 --keep /tmp/keep/inrepo \
+        --out /tmp/inrepo.jsonl
+    S=0.7,0.7:shift_cm=1,0.7:fill_cm=2,0.7:fill_cm=6,0.7:tol=0.0015,0.7:tol=0.006,0.7:large=0.4,0.7:large=0.7
+    S=$S,0.7:add_back=2,0.7:add_back=4,0.7:partner_floor=0.03,0.7:partner_floor=0.08,0.65,0.75,0.7:guard=0.1
+    python benchmarks/edge_pairs.py --replay /tmp/keep/family --below $S,0.7:guard=0.15 --base 0.7 \
+        --out benchmarks/results/edge_sweep_family_tuning0-4_64x256.jsonl
+    V=0.7,0.7:guard=0.15,0.7:partner_floor=0.03,0.7:guard=0.15:partner_floor=0.03,0.7:guard=0.1
+    python benchmarks/edge_pairs.py --generator blind --seeds 1020,1021,1022,1023,1024 --report --below $V \
+        --jobs 1 --out benchmarks/results/edge_guard_blind_seeds1020-1024_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9206,9207,9208,9209,9210 --report --below $V \
+        --jobs 1 --out benchmarks/results/edge_guard_fresh9206-9210_64x256.jsonl
 """
 
 from __future__ import annotations
