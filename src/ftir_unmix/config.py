@@ -330,14 +330,6 @@ class UnmixConfig:
         0: no bound. Default 0 (stop 58: 0.9 mended the blind tuning runs where a calcite was
         taken off whole, 12° → 48°, and changed nothing on fresh blind seeds 1015–1019,
         14.05° → 14.07°; docs/benchmarks.md).
-    edge_guard : float
-        Fast protocol, with ``edge_below``: a spectrum whose step alone raises the mean cone
-        angle of the pixels richest in it (its top 5 % in the maps) by more than this many
-        degrees is left where it was. Partners taken off exactly keep every pixel in the
-        cone, so the fit worsens only by what the step clipped: a band the image says the
-        material has (a never-pure calcite with lead white's carbonate band taken off whole;
-        :func:`ftir_unmix.methods.cnn.cone_polish.edge_step`). Refused spectra are recorded
-        as ``polished.edge.refused``. 0: no guard.
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -486,10 +478,6 @@ class UnmixConfig:
     edge_keep_peak: float = _param(0.0, Rule("float", 0.0, 1.0), "protocol",
                                    "fast protocol, with edge_below: the partners taken off may take at most "
                                    "1 minus this share of a spectrum's own strongest band (0: no bound)")
-    edge_guard: float = _param(0.0, Rule("float", 0.0, 90.0), "protocol",
-                               "fast protocol, with edge_below: a spectrum whose step worsens the cone fit of "
-                               "the pixels richest in it by more than this many degrees on average is not "
-                               "moved (0: no guard)")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")

@@ -121,43 +121,13 @@ def test_the_step_in_a_run_s_last_fit_gives_the_binder_and_its_true_shares(pair)
     assert np.abs(moved[0] - share).max() < 0.07
 
 
-def test_the_guard_leaves_a_spectrum_whose_step_the_image_refuses(pair):
-    """A calcite-like material never above 0.6, whose partner's only band lies under its own
-    strongest one: the step takes the partner off whole and the material's band with it, and
-    the pixels richest in the material no longer fit (the cone does not hold what was clipped).
-    A binder taken off its pigment exactly keeps every pixel in the cone: the guard lets it go."""
-    from ftir_unmix.methods.cnn.cone_polish import cone_maps, edge_step
-    from ftir_unmix.metrics import WeightedPixels
-
-    rng = np.random.default_rng(0)
-    calcite, partner = _bands(1420.0, 875.0, 712.0), _bands(1420.0, width=10.0)
-    share = rng.uniform(0.2, 0.6, 320)
-    pixels = np.outer(share, calcite) + np.outer(1 - share, partner) + rng.normal(0, 1e-3, (320, WN.size))
-    e = np.stack([calcite, partner], axis=1)
-    maps = cone_maps(WeightedPixels(pixels), e)
-    out, _, record = edge_step(pixels, np.ones(WN.size), None, e, maps, WN, below=0.7)
-    assert record["step"][0] > 0.9 and _angle(out[:, 0], calcite) > 20.0  # unguarded: its band is gone
-    out, _, record = edge_step(pixels, np.ones(WN.size), None, e, maps, WN, below=0.7, guard=0.1)
-    assert record["refused"] == [0] and record["step"] == [0.0, 0.0]
-    np.testing.assert_array_equal(out, e)
-
-    binder, pigment = pair
-    share = np.r_[rng.uniform(0.0, 0.55, 300), np.zeros(20)]
-    pixels = np.outer(share, binder) + np.outer(1 - share, pigment) + rng.normal(0, 1e-3, (320, WN.size))
-    e = np.stack([0.8 * binder + 0.2 * pigment, pigment], axis=1)
-    maps = cone_maps(WeightedPixels(pixels), e)
-    out, _, record = edge_step(pixels, np.ones(WN.size), None, e, maps, WN, below=0.7, guard=0.01)
-    assert record["refused"] == [] and record["step"][0] > 0.2 and _angle(out[:, 0], binder) < 1.0
-
-
 def test_a_run_with_the_step_records_it(small_section, one_torch_thread):
     from ftir_unmix import UnmixConfig, unmix
 
     r = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0, edge_below=0.99,
-              edge_keep_peak=0.85, edge_guard=0.05)
+              edge_keep_peak=0.85)
     edge = r.parameters["polished"]["edge"]
     assert edge["below"] == 0.99 and len(edge["step"]) == 4 and edge["keep_peak"] == 0.85
-    assert edge["guard"] == 0.05 and all(edge["step"][j] == 0.0 for j in edge["refused"])
     assert edge["add_back"] == UnmixConfig().edge_add_back > 0  # the default adds back
     assert edge["partner_floor"] == UnmixConfig().edge_partner_floor > 0  # partners' leftovers do not stop it
     assert np.allclose(r.abundances.sum(axis=0), 1.0, atol=1e-5) and r.endmembers.min() >= 0.0

@@ -65,9 +65,6 @@ __all__ = ["DEAD_ZONE_PER_NOISE", "MOVE_DEAD_ZONE", "NO_PURE_PERCENTILE", "NO_PU
            "Polished", "cone_maps", "edge_step", "move_dead_zone", "moved_columns", "noise_level", "polish",
            "polish_endmembers", "purest_shares", "with_slopes"]
 
-#: The edge step's guard reads the fit of each moved spectrum's richest pixels, this share of the image.
-GUARD_RICHEST = 0.05
-
 #: The spectra are fitted to a fixed sample of this many pixels (all of a smaller image): each
 #: iteration reads them twice. On six tuning runs at 64×256 px, 8192 ended within 0.02° of all 16 384.
 POLISH_PIXELS = 8192
@@ -284,8 +281,7 @@ def purest_shares(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float
 def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None,
            background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: Sequence[int] = (),
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0, edge_add_back: float = 0.0,
-           edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, edge_guard: float = 0.0,
-           wavenumbers: np.ndarray | None = None,
+           edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, wavenumbers: np.ndarray | None = None,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
@@ -295,7 +291,7 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     ``edge_below`` (and ``wavenumbers``), each spectrum whose purest share in the maps is below it
     is then taken out to the edge of nonnegativity (:mod:`.nonneg_edge`, its ``add_back``,
     ``partner_floor`` and ``keep_peak`` set to ``edge_add_back``, ``edge_partner_floor`` and
-    ``edge_keep_peak``; :func:`edge_step`'s ``guard`` to ``edge_guard``) and the maps fitted again;
+    ``edge_keep_peak``) and the maps fitted again;
     only with a ``background``, whose lower envelope makes the spectra's zero absorbance zero.
     Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry
     (``stopped``: by ``stop``; ``edge``: the steps taken).
@@ -323,47 +319,21 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
         e, maps, record["edge"] = edge_step(pixels, weights, nuisance, e, maps, wavenumbers, below=edge_below,
                                             fixed=fixed, shifts=shifts, bounded=bounded, zone=p.dead_zone,
                                             add_back=edge_add_back, partner_floor=edge_partner_floor,
-                                            keep_peak=edge_keep_peak, guard=edge_guard)
+                                            keep_peak=edge_keep_peak)
     return e, maps, record
 
 
 def edge_step(pixels: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None, endmembers: np.ndarray,
               maps: np.ndarray, wavenumbers: np.ndarray, *, below: float, fixed: Sequence[int] = (),
-              shifts: bool = False, bounded: float = 0.0, zone: float | None = None, guard: float = 0.0,
-              **edge: float) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+              shifts: bool = False, bounded: float = 0.0, zone: float | None = None, **edge: float
+              ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The spectra whose purest share in ``maps`` (K, N) is below ``below`` (or that hold much of
     their partners) taken out to the edge of nonnegativity (:func:`.nonneg_edge.to_nonneg_edge`,
     with its options ``edge``), and the whole image's maps fitted again where one moved (the
-    other arguments as for :func:`polish`). With ``guard`` (degrees), a spectrum whose move
-    worsens the cone fit of the pixels richest in it (its top :data:`GUARD_RICHEST` share) by
-    more than that on average is left where it was: exactly taken partners keep every pixel
-    in the cone, so what worsens the fit is what the step clipped, a band the image says the
-    material has. Returns the spectra, the maps and the record's ``edge`` entry."""
+    other arguments as for :func:`polish`). Returns the spectra, the maps and the record's
+    ``edge`` entry."""
     e, record = to_nonneg_edge(endmembers, np.percentile(maps, NO_PURE_PERCENTILE, axis=1), wavenumbers,
                                below=below, fixed=fixed, **edge)
-    if guard > 0:
-        refused = guarded(pixels, weights, nuisance, endmembers, e, maps, guard, shifts)
-        e[:, refused] = endmembers[:, refused]
-        record["guard"] = float(guard)
-        record["refused"] = [int(j) for j in refused]
-        record["step"] = [0.0 if j in refused else s for j, s in enumerate(record["step"])]
     if any(record["step"]):
         maps = cone_maps(_as_fitted(pixels, weights, nuisance, e, shifts), e, bounded, zone)
     return e, maps, record
-
-
-def guarded(pixels: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None, before: np.ndarray,
-            after: np.ndarray, maps: np.ndarray, guard: float, shifts: bool = False) -> list[int]:
-    """The moved spectra (columns where ``after`` differs from ``before``) whose move alone
-    raises the mean cone angle of the pixels richest in them in ``maps`` (K, N) by more than
-    ``guard`` degrees."""
-    refused = []
-    for j in np.flatnonzero(np.any(after != before, axis=0)):
-        rows = np.flatnonzero(maps[j] >= np.quantile(maps[j], 1.0 - GUARD_RICHEST))
-        moved = before.copy()
-        moved[:, j] = after[:, j]
-        fit = [np.degrees(_as_fitted(pixels, weights, nuisance, e, shifts, rows).mean_cone_angle(e))
-               for e in (before, moved)]
-        if fit[1] - fit[0] > guard:
-            refused.append(int(j))
-    return refused
