@@ -251,9 +251,20 @@ def test_blind_benchmark_scores_every_case_and_reports_pairs_and_failures(shared
 def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys):
     edge_pairs = _load("edge_pairs")
     stop44 = "0.7:fill_cm=0:large=inf"  # the step as stop 44 took it: no dilation, the gate alone
-    line = edge_pairs.run_one("family", "nopure-k4", 0, ["0.7", "0", stop44], {"height": 16, "width": 32})
+    keep = tmp_path / "keep"
+    line = edge_pairs.run_one("family", "nopure-k4", 0, ["0.7", "0", stop44], {"height": 16, "width": 32}, keep=keep)
     variants = line["variants"]
     assert set(variants) == {"none", "edge0.7", "edge0", f"edge{stop44}"}
+    # the step's input saved: the same variants done again from it, and others, without training
+    (replayed,) = edge_pairs.replay(list(keep.glob("*.npz")), ["0.7", stop44, "0.7:tol=0.01"])
+    assert replayed["variants"]["edge0.7"]["per"] == pytest.approx(variants["edge0.7"]["per"])
+    assert replayed["variants"][f"edge{stop44}"]["step"] == variants[f"edge{stop44}"]["step"]
+    assert replayed["variants"]["none"]["per"] == pytest.approx(variants["none"]["per"])
+    assert "edge0.7:tol=0.01" in replayed["variants"] and replayed["names"] == line["names"]
+    out = tmp_path / "replayed.jsonl"
+    assert edge_pairs.main(["--replay", str(keep), "--below", "0.7,0.7:tol=0.01", "--out", str(out)]) == 0
+    assert [json.loads(x)["case"] for x in out.read_text().splitlines()] == ["nopure-k4"]
+    capsys.readouterr()
     assert edge_pairs.variant(stop44)[1:] == (0.7, {"fill_cm": 0.0, "large": float("inf")})
     assert variants["edge0"]["per"] == pytest.approx(variants["none"]["per"])  # a gate of 0 moves nothing
     assert any(step > 0 for step in variants["edge0.7"]["step"])
