@@ -78,7 +78,9 @@ a set). With ``edge_partner_floor=0.05`` the default, stop 54's step is ``0.7:pa
         --out benchmarks/results/edge_floor_inrepo.jsonl
     python benchmarks/edge_pairs.py --summary benchmarks/results/edge_floor_blind_seeds81-85_64x256.jsonl --base 0.7
 
-Stop 60's (the step's options screened on saved inputs, then two candidates on fresh seeds).
+Stop 60's (the step's options screened on saved inputs, then two candidates on fresh seeds;
+``guard`` was an option of ``cone_polish.edge_step`` at commit ac9b754, removed after these runs:
+not adopted, like ``partner_floor=0.03``).
 ``--keep DIR`` saves each scene's step input (~20 MB a scene); ``--replay DIR`` does any
 variants again from them in seconds a scene, so a sweep costs one training per scene::
 
