@@ -95,6 +95,8 @@ variants again from them in seconds a scene, so a sweep costs one training per s
     S=$S,0.7:add_back=2,0.7:add_back=4,0.7:partner_floor=0.03,0.7:partner_floor=0.08,0.65,0.75,0.7:guard=0.1
     python benchmarks/edge_pairs.py --replay /tmp/keep/family --below $S,0.7:guard=0.15 --base 0.7 \
         --out benchmarks/results/edge_sweep_family_tuning0-4_64x256.jsonl
+    # the same from /tmp/keep/blind (edge_sweep_blind_tuning113-117_64x256.jsonl; the guard's variants in
+    # edge_guard_blind_tuning113-117_64x256.jsonl) and /tmp/keep/inrepo (edge_sweep_inrepo_64x64.jsonl)
     V=0.7,0.7:guard=0.15,0.7:partner_floor=0.03,0.7:guard=0.15:partner_floor=0.03,0.7:guard=0.1
     python benchmarks/edge_pairs.py --generator blind --seeds 1020,1021,1022,1023,1024 --report --below $V \
         --jobs 1 --out benchmarks/results/edge_guard_blind_seeds1020-1024_64x256.jsonl
