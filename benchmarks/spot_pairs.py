@@ -102,6 +102,10 @@ RULES_57 = {
 }
 
 
+#: Stop 57's rule as it was until stop 60: the novelty measured on the spectra as they are.
+RULES_60 = {"novelty unbroadened": lambda c: swaps({**c, "novel_broad_deg": c["novel_deg"]})}
+
+
 def _off(line: dict[str, Any]) -> str:
     """The variant without a swap: ``off`` (the check switched off) where the run recorded it,
     else ``none`` (the default run: unswapped only where the library's rule did not swap)."""
@@ -109,23 +113,26 @@ def _off(line: dict[str, Any]) -> str:
 
 
 def _recorded(lines: list[dict[str, Any]], key: str) -> bool:
-    """Whether every run's check recorded ``key`` of the weakest endmember."""
-    return all(key in x["variants"]["forced"]["check"]["weakest"] for x in lines)
+    """Whether every run's check recorded ``key`` (of the weakest endmember: ``weakest.key``)."""
+    def has(check: dict[str, Any]) -> bool:
+        return key.removeprefix("weakest.") in (check["weakest"] if key.startswith("weakest.") else check)
+    return all(has(x["variants"]["forced"]["check"]) for x in lines)
 
 
 def rule_summary(paths: list[Path]) -> None:
     """Per file and case: the mean SAD unswapped (``base``: ``off``, or in records without it the
-    default run), with the swap forced, and with each of :data:`RULES`, :data:`RULES_57` and the
-    library's own (``swaps``) where the records hold what they read (runs that recorded ``forced``
-    only), and how many runs each rule swapped."""
+    default run), with the swap forced, and with each of :data:`RULES`, :data:`RULES_57`,
+    :data:`RULES_60` and the library's own (``swaps``) where the records hold what they read
+    (runs that recorded ``forced`` only), and how many runs each rule swapped."""
     for path in paths:
         lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
         lines = [x for x in lines if "forced" in x["variants"]]
         if not lines:
             continue
         # records written before stop 57 lack what the later rules read of the weakest
-        rules = {**RULES, **(RULES_57 if _recorded(lines, "novel_deg") else {}),
-                 **({"the library's rule": swaps} if _recorded(lines, "top_share") else {})}
+        rules = {**RULES, **(RULES_57 if _recorded(lines, "weakest.novel_deg") else {}),
+                 **(RULES_60 if _recorded(lines, "weakest.top_share") else {}),
+                 **({"the library's rule": swaps} if _recorded(lines, "novel_broad_deg") else {})}
         print(f"\n{path.name}: {len(lines)} runs with the swap forced; mean SAD° (runs swapped)")
         print("case".ljust(18) + "base".rjust(8) + "forced".rjust(8) + "".join(f"{r:>34s}" for r in rules))
         for case in sorted({x["case"] for x in lines}) + ["all"]:

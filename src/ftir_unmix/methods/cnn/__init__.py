@@ -305,7 +305,7 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     if cfg.spot_check and known < cfg.k:
         swapped, out.record["spot_checked"] = check_worst_spot(out.endmembers, inp.pixels, inp.shape,
                                                                inp.loss_weights, inp.nuisance, inp.background,
-                                                               first=known)
+                                                               first=known, band_step=axis_step(inp.wavenumbers))
         if out.record["spot_checked"]["swapped"]:
             # the spot's spectrum is held as it is (a few pixels cannot fit it)
             spot = [out.record["spot_checked"]["weakest"]["em"] - 1]

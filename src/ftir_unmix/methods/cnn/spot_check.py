@@ -32,6 +32,14 @@ nearly pure (a family layer's calcite, 0.83, whose swap cost 11.6°; a lead soap
 0.82). The polish that follows holds the spot's spectrum as it is (fitted to the few pixels of
 a sample, it drifted back to the matrix: 87.5° → 73.7° where held it ended at 8.6°) and fits the
 others and the maps around it; the check runs only where the run is polished.
+
+Since stop 61 the novelty is measured on the spectra broadened by :data:`FORM_WIDTH_CM` (a
+Gaussian, all of them alike): a material's second form, its bands narrower or wider where it
+grows than around it, then lies close to the first, while a material the run lacks stays far. On
+blind soap-paint 1023 the worst spot was a soap aggregate's core (its bands sharp, the paint's
+soap 1.9× wider): 47.2° from the others' cone as measured, 30.8° broadened; the swap merged the
+two carbonates and lost calcite (61.4° against 5.1° unswapped). The pigment grains and the
+oxalate crust the check put back lost 2–3° (67–80° → 64–77°).
 """
 
 from __future__ import annotations
@@ -44,7 +52,8 @@ from ...metrics import WeightedPixels, cone_angles
 from .refinement import fixed_sample, spot_candidate
 from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, ranked_growth, spot_rank
 
-__all__ = ["NOVEL_DEG", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE", "WEAKEST_TOP_SHARE", "check_worst_spot", "swaps"]
+__all__ = ["FORM_WIDTH_CM", "NOVEL_DEG", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE", "WEAKEST_TOP_SHARE",
+           "check_worst_spot", "swaps"]
 
 #: A spectrum's need is the growth of the cone angle at this pixel, counted from the most
 #: affected: the 3 × 3 median that finds the spot is high only where five of its nine pixels are.
@@ -54,6 +63,10 @@ SPOT_NEED_PIXELS = 5
 #: has. On blind soap-paint runs the worst spot was a lead-soap aggregate's core, 23–30° from
 #: that cone; the ultramarine grains were 72–81° from it, a glaze's pigment 68°.
 NOVEL_DEG = 45.0
+#: The novelty is measured on spectra broadened by a Gaussian of this standard deviation
+#: (cm⁻¹): about a band's own width, by which a material's bands may narrow or widen with
+#: where it lies (a metal soap's in an aggregate's core and in the paint around it).
+FORM_WIDTH_CM = 8.0
 #: Or the spot's pixels need its spectrum at least this share of what the weakest endmember's own
 #: pixels need that one (the growth at the same rank) ...
 SPOT_NEED_SHARE = 0.75
@@ -70,20 +83,20 @@ def swaps(record: dict[str, Any]) -> bool:
     """Whether the spot's spectrum replaces the weakest endmember, from the check's ``record``.
 
     The spot's spectrum must lie at least :data:`NOVEL_DEG` from the cone of the endmembers that
-    would stay, and either its pixels need it more than the image needs the weakest endmember by
-    the spare's rule, or they need it at least :data:`SPOT_NEED_SHARE` of what the weakest's own
-    pixels need that one while no pixel holds more than :data:`WEAKEST_TOP_SHARE` of the weakest
-    (a mixture or a variant)."""
+    would stay, all broadened by :data:`FORM_WIDTH_CM` (``novel_broad_deg``), and either its
+    pixels need it more than the image needs the weakest endmember by the spare's rule, or they
+    need it at least :data:`SPOT_NEED_SHARE` of what the weakest's own pixels need that one while
+    no pixel holds more than :data:`WEAKEST_TOP_SHARE` of the weakest (a mixture or a variant)."""
     need, weakest = record["spot_need_deg"], record["weakest"]
-    if record["novel_deg"] < NOVEL_DEG:
+    if record["novel_broad_deg"] < NOVEL_DEG:
         return False
     return need > weakest["cost_deg"] or (need > SPOT_NEED_SHARE * weakest["need_deg"]
                                           and weakest["top_share"] <= WEAKEST_TOP_SHARE)
 
 
 def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], loss_w: np.ndarray,
-                     nuisance: np.ndarray | None, background: np.ndarray | None, first: int = 0
-                     ) -> tuple[np.ndarray, dict[str, Any]]:
+                     nuisance: np.ndarray | None, background: np.ndarray | None, first: int = 0,
+                     band_step: float = 1.0) -> tuple[np.ndarray, dict[str, Any]]:
     """The run's spectra with the worst spot's spectrum in place of the endmember it needs least,
     where the spot needs its spectrum more (see the module docstring).
 
@@ -100,6 +113,8 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
         The background basis (for the spot's baseline).
     first : int
         Columns before it (known spectra) are never replaced.
+    band_step : float
+        The spectral axis' step (cm⁻¹ a band), for :data:`FORM_WIDTH_CM`.
 
     Returns
     -------
@@ -108,13 +123,15 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
     record : dict
         ``pixel`` [row, col] of the spot, ``spot_need_deg`` (what its pixels need its spectrum),
         ``novel_deg`` (the cone angle of its spectrum to the endmembers that would stay),
-        ``weakest`` (the endmember the spare's rule would drop, 1-based as ``EMj``, its
-        ``need_deg``, ``cost_deg``, ``novel_deg``, its own cone angle to the others, and
-        ``top_share``, the 99.5th percentile of its share of the pixels) and ``swapped``. (Where a
-        run trained again does not keep its checked polish, the swap is undone and the trained
-        spectra are polished as with the check off; the record says so, ``undone``.)
+        ``novel_broad_deg`` (the same, all broadened by :data:`FORM_WIDTH_CM`), ``weakest`` (the
+        endmember the spare's rule would drop, 1-based as ``EMj``, its ``need_deg``, ``cost_deg``,
+        ``novel_deg`` and ``novel_broad_deg``, its own cone angles to the others, and ``top_share``,
+        the 99.5th percentile of its share of the pixels) and ``swapped``. (Where a run trained
+        again does not keep its checked polish, the swap is undone and the trained spectra are
+        polished as with the check off; the record says so, ``undone``.)
     """
-    from scipy.ndimage import median_filter  # here, not at import: a run under a memory cap imports less
+    # here, not at import: a run under a memory cap imports less
+    from scipy.ndimage import gaussian_filter1d, median_filter
 
     h, w = shape
     e = np.asarray(endmembers, np.float64)
@@ -140,12 +157,17 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
     part = x.cone_fit(e)[1] * x.column_norms(e)
     top_share = float(np.quantile(part[:, weakest] / np.maximum(part.sum(axis=1), 1e-300), TOP_QUANTILE))
     # the spot's spectrum and the weakest, each to the cone of the endmembers that would stay
-    novel = np.degrees(cone_angles(np.column_stack([spectrum, e[:, weakest]]).T, kept, loss_w, nuisance=nuisance))
+    pair = np.column_stack([spectrum, e[:, weakest]])
+    novel = np.degrees(cone_angles(pair.T, kept, loss_w, nuisance=nuisance))
+    sigma = FORM_WIDTH_CM / band_step
+    broad = np.degrees(cone_angles(gaussian_filter1d(pair, sigma, axis=0, mode="nearest").T,
+                                   gaussian_filter1d(kept, sigma, axis=0, mode="nearest"), loss_w, nuisance=nuisance))
     record: dict[str, Any] = {
         "pixel": [r, c], "spot_need_deg": float(np.degrees(needs[k])), "novel_deg": float(novel[0]),
+        "novel_broad_deg": float(broad[0]),
         "weakest": {"em": weakest + 1, "need_deg": float(np.degrees(needs[weakest])),
                     "cost_deg": float(np.degrees(costs[weakest])), "novel_deg": float(novel[1]),
-                    "top_share": top_share}}
+                    "novel_broad_deg": float(broad[1]), "top_share": top_share}}
     record["swapped"] = swaps(record)
     if not record["swapped"]:
         return endmembers, record
