@@ -6,7 +6,8 @@ trained spectra and the run's prepared data) is caught, and the step is done aga
 ``spot_check=True`` (``spot``), with the swap forced whatever the check's rule says (``forced``)
 and with the check off (``off``, since stop 57), so the variants differ only by the check; any
 rule on the check's record (``check``) can then be scored from the same runs (``forced`` where
-it swaps, ``off`` where not).
+it swaps, ``off`` where not). With ``--after`` also with the check once more after the polish
+(``after``: ``spot_check_after``, stop 61; its record under ``after``).
 Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched), the
 abundance RMSE, the per-material figures and the check's record. ``--summary`` prints per-case
 means and the sign test (edge_pairs.py's).
@@ -70,15 +71,16 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     line["trained_nearest"] = [[truth.names[int(i)], float(d[i])] for d, i in zip(deg, deg.argmin(axis=1))]
     rule = check.swaps
     for name in variants:
-        again = dataclasses.replace(inp, config=dataclasses.replace(inp.config, spot_check=name != "off"))
+        config = dataclasses.replace(inp.config, spot_check=name != "off", spot_check_after=name == "after")
         run = dataclasses.replace(run, record=dict(run.record))
-        check.swaps = rule if name == "spot" else lambda record: True
+        check.swaps = rule if name in ("spot", "after") else lambda record: True
         try:
-            done = _drained(cnn._polished(again, run, checked))
+            done = _drained(cnn._polished(dataclasses.replace(inp, config=config), run, checked))
         finally:
             check.swaps = rule
         line["variants"][name] = {**_scores(truth, done.endmembers, done.abundances.reshape(shape)),
-                                  "check": done.record.get("spot_checked")}
+                                  "check": done.record.get("spot_checked"),
+                                  **({"after": done.record.get("spot_checked_after")} if name == "after" else {})}
     return line
 
 
@@ -148,6 +150,8 @@ def rule_summary(paths: list[Path]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = pairs_parser(__doc__.split("\n\n")[0])
+    ap.add_argument("--after", action="store_true",
+                    help="also the variant with spot_check_after (the check once more after the polish)")
     args = ap.parse_args(argv)
     if args.summary:
         summary(args.summary, "none")
@@ -155,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")
-    run_pairs(ap, args, run_one, ["spot", "forced", "off"])
+    run_pairs(ap, args, run_one, ["spot", "forced", "off", *(["after"] if args.after else [])])
     return 0
 
 

@@ -227,11 +227,18 @@ class UnmixConfig:
         dependent pixel needs it more than the image needs that endmember by that rule, or
         at least 0.75 of what that endmember's own fifth pixel needs it while no pixel holds
         more than 0.75 of that endmember (a mixture or a variant; since stop 57), and the
-        spectrum lies at least 45° from the cone of the others (a material the run lacks,
-        not a variant of one it has); it is held there through the polish
+        spectrum lies at least 45° from the cone of the others, all broadened by 8 cm⁻¹ (a
+        material the run lacks, not a variant or another form of one it has; broadened
+        since stop 61); it is held there through the polish
         (:mod:`ftir_unmix.methods.cnn.spot_check`: a pigment grain of a few pixels that every
         mean over the image misses). Recorded under ``spot_checked``; docs/benchmarks.md,
-        stops 53 and 57.
+        stops 53, 57 and 61.
+    spot_check_after : bool
+        Fast protocol, polished runs where the check before the polish swapped nothing (an
+        option, off): the same check once more on the polished spectra, and where it swaps,
+        the polish again from them with the spot's spectrum held: a grain the training had
+        and the polish gave away for another minor material. Recorded under
+        ``spot_checked_after``; docs/benchmarks.md, stop 61.
     polish : int
         Fast protocol: after training (restarts and refinement included), this many
         iterations of alternating nonnegative least squares fit the spectra to the
@@ -443,6 +450,9 @@ class UnmixConfig:
     spot_check: bool = _param(True, Rule("bool"), "protocol",
                               "fast protocol, polished runs: the worst-explained spot's spectrum replaces the "
                               "endmember the image needs least, where the spot's pixels need it more")
+    spot_check_after: bool = _param(False, Rule("bool"), "protocol",
+                                    "fast protocol, polished runs: the spot check once more after the polish, "
+                                    "and where it swaps, the polish again with the spot's spectrum held")
     polish: int = _param(30, Rule("int", 0, 1000), "protocol",
                          "fast protocol: iterations of alternating nonnegative least squares that fit the "
                          "final spectra to the whole image's cone fit; the maps are then that fit's (0: off)")

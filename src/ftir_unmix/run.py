@@ -228,7 +228,8 @@ def _unmix_checked(cube: Cube, cfg: UnmixConfig, method: methods.Method, weights
             "angle_deg": known_deg,
         }
         names = [*known.names, *(f"EM{i + 1}" for i in range(len(known), cfg.k))]
-    spot = out.record.get("spot_checked") or {}
+    spot = next((c for c in (out.record.get("spot_checked"), out.record.get("spot_checked_after"))
+                 if c and c.get("swapped")), {})
     parameters["trust"] = endmember_trust(abundances, out.record.get("restart_runs", {}).get("spread_deg"),
                                           refinement["replaced"] if refinement.get("accepted") else None, below,
                                           known_deg, narrow_line_share(out.endmembers, cube.wavenumbers),

@@ -197,11 +197,13 @@ def test_cancelling_the_second_run_keeps_the_first(small_section, one_torch_thre
     assert r.endmembers.shape[1] == 4 and np.isfinite(r.endmembers).all()
 
 
-def _checked_polish(monkeypatch, turns, **settings):
+def _checked_polish(monkeypatch, turns, spot_swaps=(True,), **settings):
     """``cnn._polished`` of a run trained again with a spare, K = 5, with the polish and the
     check stubbed: ``turns`` gives, call by call, the columns the check flags (the trained
-    spectra first, then after each polish) from the guard's ``difference`` argument. Returns the
-    output, the columns each polish held fixed and the ``difference`` arguments seen."""
+    spectra first, then after each polish) from the guard's ``difference`` argument; with
+    ``spot_check`` the spot check swaps EM3 for a spot's spectrum (all -1) where
+    ``spot_swaps`` says so, call by call. Returns the output, the columns each polish held
+    fixed and the ``difference`` arguments seen."""
     import ftir_unmix.methods.cnn as cnn
     from ftir_unmix.config import UnmixConfig
     from ftir_unmix.methods.base import MethodInput, MethodOutput
@@ -225,9 +227,12 @@ def _checked_polish(monkeypatch, turns, **settings):
 
     monkeypatch.setattr(cnn, "polish", fake_polish)
     settings = {"spot_check": False, **settings}
-    if settings["spot_check"]:  # the check swaps EM3 for a spot's spectrum (all -1)
+    if settings["spot_check"]:
+        swaps = iter(spot_swaps)
 
         def swap(e, *args, **kwargs):
+            if not next(swaps):
+                return e, {"weakest": {"em": 3}, "swapped": False}
             swapped = np.array(e, copy=True)
             swapped[:, 2] = -1.0
             return swapped, {"weakest": {"em": 3}, "swapped": True}
@@ -277,6 +282,30 @@ def test_a_spot_swapped_in_is_undone_when_the_checked_polish_is_not_kept(monkeyp
     assert r.record["spot_checked"] == {"weakest": {"em": 3}, "swapped": False, "undone": "the polish was not kept"}
     assert r.record["polished"]["kept"] is second_kept
     np.testing.assert_array_equal(r.endmembers, trained + 1.0 if second_kept else trained)
+
+
+@pytest.mark.parametrize("second_kept", [True, False])
+def test_the_spot_check_after_the_polish_polishes_again_around_its_spot(monkeypatch, second_kept):
+    """``spot_check_after``: the check before the polish swapped nothing, the one after it swaps
+    EM3 for a spot's spectrum, and the polished spectra are polished again with it held; where
+    that second polish is not kept (EM5 turned), the first polish stands and the swap is undone."""
+    # the guard reads each polish's input and its output
+    turns = [lambda d: [], lambda d: [], lambda d: [], lambda d: [] if second_kept else [4]]
+    r, fixed_seen, _ = _checked_polish(monkeypatch, turns, spot_swaps=(False, True), polish_holds=0,
+                                       spot_check=True, spot_check_after=True)
+    trained = np.arange(40 * 5, dtype=float).reshape(40, 5)
+    assert fixed_seen == [[], [2]]  # the first polish holds nothing, the second the spot's spectrum
+    assert r.record["spot_checked"]["swapped"] is False
+    after = r.record["spot_checked_after"]
+    if second_kept:
+        assert after["swapped"] is True and r.record["polished"]["kept"] is True
+        expected = trained + 2.0
+        expected[:, 2] = -1.0
+        np.testing.assert_array_equal(r.endmembers, expected)
+    else:
+        assert after == {"weakest": {"em": 3}, "swapped": False, "undone": "the polish was not kept"}
+        assert r.record["polished"]["kept"] is True  # the first polish's record, kept
+        np.testing.assert_array_equal(r.endmembers, trained + 1.0)
 
 
 def test_a_vapour_guard_lets_the_polish_make_a_difference_spectrum(monkeypatch):

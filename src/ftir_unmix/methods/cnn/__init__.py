@@ -13,7 +13,8 @@
   one spare, and only when a first run ends with a difference spectrum or with atmospheric
   lines;
 - :mod:`.spot_check`: with ``spot_check``, before the polish, the worst spot's spectrum in place of
-  the endmember the image needs least, where the spot's pixels need it more;
+  the endmember the image needs least, where the spot's pixels need it more (with
+  ``spot_check_after`` once more after the polish, and the polish again where it swaps);
 - :mod:`.cone_polish`: last, the spectra fitted to the whole image's cone fit directly.
 
 :func:`run_cnn` is the method registered as ``"cnn"`` (see :mod:`ftir_unmix.methods`).
@@ -316,8 +317,32 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
             # and the trained spectra are polished as if the check had not swapped
             out.record["spot_checked"].update(swapped=False, undone="the polish was not kept")
     polished = _checked_polish(inp, out.endmembers, out.record, list(range(known)), checked)
-    # a polish not kept: the run as trained (its maps are the trained spectra's)
-    return out if polished is None else _with_polish(inp, out, polished, t)
+    if polished is None:  # a polish not kept: the run as trained (its maps are the trained spectra's)
+        return out
+    swapped_before = (out.record.get("spot_checked") or {}).get("swapped")
+    if cfg.spot_check_after and known < cfg.k and not swapped_before and not polished[2]["stopped"]:
+        polished = _spot_checked_after(inp, out.record, polished, known, checked)
+    return _with_polish(inp, out, polished, t)
+
+
+def _spot_checked_after(inp: MethodInput, run_record: dict[str, Any],
+                        polished: tuple[np.ndarray, np.ndarray, dict[str, Any]], known: int, checked: bool
+                        ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """``spot_check_after``: the spot check on the polished spectra, and where it swaps, the
+    polish again from them with the spot's spectrum held (recorded as ``spot_checked_after``;
+    a second polish not kept leaves the first)."""
+    first = run_record["polished"]
+    swapped, check = check_worst_spot(polished[0], inp.pixels, inp.shape, inp.loss_weights, inp.nuisance,
+                                      inp.background, first=known, band_step=axis_step(inp.wavenumbers))
+    run_record["spot_checked_after"] = check
+    if not check["swapped"]:
+        return polished
+    again = _checked_polish(inp, swapped, run_record, [*range(known), check["weakest"]["em"] - 1], checked)
+    if again is None:
+        run_record["polished"] = first
+        check.update(swapped=False, undone="the polish was not kept")
+        return polished
+    return again
 
 
 def _checked_polish(inp: MethodInput, endmembers: np.ndarray, run_record: dict[str, Any], fixed: list[int],
