@@ -158,3 +158,31 @@ def test_a_pigment_grain_the_training_lost_is_put_back(shared_data):
     assert check["swapped"] and check["novel_broad_deg"] >= NOVEL_DEG, check
     assert per["ultramarine"] < 30.0 and ev["mean_sad_deg"] < 22.0, (per, ev["mean_sad_deg"])
     assert r.parameters["trust"][check["weakest"]["em"] - 1]["found_at_spot"] == check["pixel"]
+
+
+def test_a_spot_put_in_after_the_polish_is_said_in_the_trust(section, one_torch_thread, monkeypatch):
+    """Through ``unmix`` with ``spot_check_after``: where only the check after the polish swaps
+    (stubbed here: the first call swaps nothing, the second puts the grain's true spectrum in
+    for EM2), its record is kept, the result holds the spectrum put in, and the trust entry
+    says where its spot is."""
+    import ftir_unmix.methods.cnn as cnn
+    from ftir_unmix import make_cube, unmix
+
+    wn, e, _, x, (h, w) = section
+    calls = []
+
+    def check(endmembers, *args, **kwargs):
+        calls.append(1)
+        record = {"pixel": [20, 30], "weakest": {"em": 2}, "swapped": len(calls) == 2}
+        if not record["swapped"]:
+            return endmembers, record
+        out = np.array(endmembers, copy=True)
+        out[:, 1] = e[:, 3] * np.linalg.norm(endmembers[:, 1]) / np.linalg.norm(e[:, 3])
+        return out, record
+
+    monkeypatch.setattr(cnn, "check_worst_spot", check)
+    r = unmix(make_cube(x.reshape(h, w, -1).astype(np.float32), wn), 4, spot_check_after=True, epochs=20,
+              device="cpu", seed=0)
+    assert len(calls) == 2 and r.parameters["spot_checked_after"]["swapped"], r.parameters.get("spot_checked_after")
+    assert spectral_angles(e[:, [3]], r.endmembers[:, [1]])[0, 0] < 5.0  # (the run's scaling undone)
+    assert [t["found_at_spot"] for t in r.parameters["trust"]] == [None, [20, 30], None, None]
