@@ -304,45 +304,39 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     t = time.perf_counter()
     known = 0 if inp.known is None else inp.known.shape[1]
     if cfg.spot_check and known < cfg.k:
-        swapped, out.record["spot_checked"] = check_worst_spot(out.endmembers, inp.pixels, inp.shape,
-                                                               inp.loss_weights, inp.nuisance, inp.background,
-                                                               first=known, band_step=axis_step(inp.wavenumbers))
-        if out.record["spot_checked"]["swapped"]:
-            # the spot's spectrum is held as it is (a few pixels cannot fit it)
-            spot = [out.record["spot_checked"]["weakest"]["em"] - 1]
-            polished = _checked_polish(inp, swapped, out.record, [*range(known), *spot], checked)
-            if polished is not None:
-                return _with_polish(inp, out, polished, t)
-            # the spot's spectrum has no map of its own without the polish: the swap is undone,
-            # and the trained spectra are polished as if the check had not swapped
-            out.record["spot_checked"].update(swapped=False, undone="the polish was not kept")
+        polished = _polished_around_spot(inp, out.endmembers, out.record, "spot_checked", known, checked)
+        if polished is not None:
+            return _with_polish(inp, out, polished, t)
+        # no swap, or one undone: the trained spectra are polished as if the check had not swapped
     polished = _checked_polish(inp, out.endmembers, out.record, list(range(known)), checked)
     if polished is None:  # a polish not kept: the run as trained (its maps are the trained spectra's)
         return out
-    swapped_before = (out.record.get("spot_checked") or {}).get("swapped")
-    if cfg.spot_check_after and known < cfg.k and not swapped_before and not polished[2]["stopped"]:
-        polished = _spot_checked_after(inp, out.record, polished, known, checked)
+    if cfg.spot_check_after and known < cfg.k and not polished[2]["stopped"]:
+        first = out.record["polished"]
+        again = _polished_around_spot(inp, polished[0], out.record, "spot_checked_after", known, checked)
+        if again is None:  # no swap, or its polish not kept: the first polish stands
+            out.record["polished"] = first
+        else:
+            polished = again
     return _with_polish(inp, out, polished, t)
 
 
-def _spot_checked_after(inp: MethodInput, run_record: dict[str, Any],
-                        polished: tuple[np.ndarray, np.ndarray, dict[str, Any]], known: int, checked: bool
-                        ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """``spot_check_after``: the spot check on the polished spectra, and where it swaps, the
-    polish again from them with the spot's spectrum held (recorded as ``spot_checked_after``;
-    a second polish not kept leaves the first)."""
-    first = run_record["polished"]
-    swapped, check = check_worst_spot(polished[0], inp.pixels, inp.shape, inp.loss_weights, inp.nuisance,
+def _polished_around_spot(inp: MethodInput, endmembers: np.ndarray, run_record: dict[str, Any], key: str,
+                          known: int, checked: bool) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+    """The spot check on ``endmembers`` (its record under ``run_record[key]``) and, where it
+    swaps, :func:`_checked_polish` of the swapped spectra with the spot's spectrum held as it is
+    (a few pixels cannot fit it). ``None`` where it swaps nothing, or where that polish is not
+    kept: the swap is then undone (``undone``), since the spot's spectrum has no map of its own
+    without the polish."""
+    swapped, check = check_worst_spot(endmembers, inp.pixels, inp.shape, inp.loss_weights, inp.nuisance,
                                       inp.background, first=known, band_step=axis_step(inp.wavenumbers))
-    run_record["spot_checked_after"] = check
+    run_record[key] = check
     if not check["swapped"]:
-        return polished
-    again = _checked_polish(inp, swapped, run_record, [*range(known), check["weakest"]["em"] - 1], checked)
-    if again is None:
-        run_record["polished"] = first
+        return None
+    polished = _checked_polish(inp, swapped, run_record, [*range(known), check["weakest"]["em"] - 1], checked)
+    if polished is None:
         check.update(swapped=False, undone="the polish was not kept")
-        return polished
-    return again
+    return polished
 
 
 def _checked_polish(inp: MethodInput, endmembers: np.ndarray, run_record: dict[str, Any], fixed: list[int],
