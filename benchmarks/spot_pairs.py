@@ -7,7 +7,9 @@ trained spectra and the run's prepared data) is caught, and the step is done aga
 and with the check off (``off``, since stop 57), so the variants differ only by the check; any
 rule on the check's record (``check``) can then be scored from the same runs (``forced`` where
 it swaps, ``off`` where not). With ``--after`` also with the check once more after the polish
-(``after``: ``spot_check_after``, stop 61; its record under ``after``).
+(``after``: ``spot_check_after``, stop 61; its record under ``after``); with ``--hold-reach X``
+also the library's check with ``spot_hold_reach=X`` (``reach``: the spot's spectrum polished
+free where its map reaches more than that share of the pixels, stop 62).
 Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched), the
 abundance RMSE, the per-material figures and the check's record. ``--summary`` prints per-case
 means and the sign test (edge_pairs.py's).
@@ -23,6 +25,7 @@ with ``--report``)::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
@@ -39,7 +42,8 @@ from polish_pairs import _scores  # noqa: E402
 from spare_pairs import _drained  # noqa: E402
 
 
-def run_one(generator: str, case: str, seed: int, variants: list[str], size: dict[str, int]) -> dict[str, Any]:
+def run_one(generator: str, case: str, seed: int, variants: list[str], size: dict[str, int],
+            hold_reach: float | None = None) -> dict[str, Any]:
     """One scene: a default run, its polish's input caught, the polish done again with the check."""
     import ftir_unmix
     from ftir_unmix.methods import cnn
@@ -71,9 +75,10 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     line["trained_nearest"] = [[truth.names[int(i)], float(d[i])] for d, i in zip(deg, deg.argmin(axis=1))]
     rule = check.swaps
     for name in variants:
-        config = dataclasses.replace(inp.config, spot_check=name != "off", spot_check_after=name == "after")
+        config = dataclasses.replace(inp.config, spot_check=name != "off", spot_check_after=name == "after",
+                                     **({"spot_hold_reach": hold_reach} if name == "reach" else {}))
         run = dataclasses.replace(run, record=dict(run.record))
-        check.swaps = rule if name in ("spot", "after") else lambda record: True
+        check.swaps = rule if name in ("spot", "after", "reach") else lambda record: True
         try:
             done = _drained(cnn._polished(dataclasses.replace(inp, config=config), run, checked))
         finally:
@@ -152,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = pairs_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--after", action="store_true",
                     help="also the variant with spot_check_after (the check once more after the polish)")
+    ap.add_argument("--hold-reach", type=float, default=None,
+                    help="also the variant with spot_hold_reach at this share (the spot held only where its map "
+                         "stays a spot's)")
     args = ap.parse_args(argv)
     if args.summary:
         summary(args.summary, "none")
@@ -159,7 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")
-    run_pairs(ap, args, run_one, ["spot", "forced", "off", *(["after"] if args.after else [])])
+    variants = ["spot", "forced", "off", *(["after"] if args.after else []),
+                *(["reach"] if args.hold_reach is not None else [])]
+    run_pairs(ap, args, functools.partial(run_one, hold_reach=args.hold_reach), variants)
     return 0
 
 

@@ -233,6 +233,13 @@ class UnmixConfig:
         (:mod:`ftir_unmix.methods.cnn.spot_check`: a pigment grain of a few pixels that every
         mean over the image misses). Recorded under ``spot_checked``; docs/benchmarks.md,
         stops 53, 57 and 61.
+    spot_hold_reach : float
+        Fast protocol, runs where the spot check swapped: the spot's spectrum is held as it is
+        through the polish (a grain of a few pixels cannot fit it), but where its map then
+        holds at least 0.3 on more than this share of the pixels, the spot was a layer's
+        material and the swapped spectra are polished again with it free (an option, stop 62:
+        1, the default, holds it always). Recorded as ``spot_checked.reach`` and
+        ``spot_checked.held``; docs/benchmarks.md, stop 62.
     spot_check_after : bool
         Fast protocol, polished runs where the check before the polish swapped nothing (an
         option, off): the same check once more on the polished spectra, and where it swaps,
@@ -450,6 +457,10 @@ class UnmixConfig:
     spot_check: bool = _param(True, Rule("bool"), "protocol",
                               "fast protocol, polished runs: the worst-explained spot's spectrum replaces the "
                               "endmember the image needs least, where the spot's pixels need it more")
+    spot_hold_reach: float = _param(1.0, Rule("float", 0.0, 1.0), "protocol",
+                                    "fast protocol, spot check: where the swapped spot's map holds >= 0.3 on more "
+                                    "than this share of the pixels after the polish, it is polished again with the "
+                                    "spot's spectrum free (a layer's material, not a grain; 1: always held)")
     spot_check_after: bool = _param(False, Rule("bool"), "protocol",
                                     "fast protocol, polished runs: the spot check once more after the polish, "
                                     "and where it swaps, the polish again with the spot's spectrum held")

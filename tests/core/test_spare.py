@@ -197,13 +197,14 @@ def test_cancelling_the_second_run_keeps_the_first(small_section, one_torch_thre
     assert r.endmembers.shape[1] == 4 and np.isfinite(r.endmembers).all()
 
 
-def _checked_polish(monkeypatch, turns, spot_swaps=(True,), **settings):
+def _checked_polish(monkeypatch, turns, spot_swaps=(True,), spot_reached=0, **settings):
     """``cnn._polished`` of a run trained again with a spare, K = 5, with the polish and the
     check stubbed: ``turns`` gives, call by call, the columns the check flags (the trained
     spectra first, then after each polish) from the guard's ``difference`` argument; with
     ``spot_check`` the spot check swaps EM3 for a spot's spectrum (all -1) where
-    ``spot_swaps`` says so, call by call. Returns the output, the columns each polish held
-    fixed and the ``difference`` arguments seen."""
+    ``spot_swaps`` says so, call by call. Each polish maps EM3 at 0.5 on the first
+    ``spot_reached`` of the 6 pixels (1/K elsewhere). Returns the output, the columns each
+    polish held fixed and the ``difference`` arguments seen."""
     import ftir_unmix.methods.cnn as cnn
     from ftir_unmix.config import UnmixConfig
     from ftir_unmix.methods.base import MethodInput, MethodOutput
@@ -223,7 +224,9 @@ def _checked_polish(monkeypatch, turns, spot_swaps=(True,), **settings):
         fixed_seen.append(list(fixed))
         moved = endmembers + 1.0
         moved[:, fixed] = endmembers[:, fixed]  # held spectra stay as trained
-        return moved, np.full((k, h * w), 1.0 / k), {"stopped": False}
+        maps = np.full((k, h * w), 1.0 / k)
+        maps[2, :spot_reached] = 0.5
+        return moved, maps, {"stopped": False}
 
     monkeypatch.setattr(cnn, "polish", fake_polish)
     settings = {"spot_check": False, **settings}
@@ -282,6 +285,36 @@ def test_a_spot_swapped_in_is_undone_when_the_checked_polish_is_not_kept(monkeyp
     assert r.record["spot_checked"] == {"weakest": {"em": 3}, "swapped": False, "undone": "the polish was not kept"}
     assert r.record["polished"]["kept"] is second_kept
     np.testing.assert_array_equal(r.endmembers, trained + 1.0 if second_kept else trained)
+
+
+@pytest.mark.parametrize("reached, free_kept", [(2, True), (4, True), (4, False)])
+def test_a_spot_whose_map_reaches_a_layer_is_polished_again_free(monkeypatch, reached, free_kept):
+    """``spot_hold_reach``: the spot check swapped EM3 for a spot's spectrum and the polish held
+    it; where its map then holds ≥ 0.3 on more than that share of the pixels (here 4 of 6 >
+    0.5), the swapped spectra are polished again with it free (that polish not kept: the held
+    one stands); on 2 of 6 it stays held."""
+    # the guard reads each polish's input and its output
+    turns = [lambda d: [], lambda d: [], lambda d: [], lambda d: [] if free_kept else [4]]
+    r, fixed_seen, _ = _checked_polish(monkeypatch, turns, polish_holds=0, spot_check=True, spot_hold_reach=0.5,
+                                       spot_reached=reached)
+    check = r.record["spot_checked"]
+    assert check["swapped"] is True and check["reach"] == pytest.approx(reached / 6)
+    swapped = np.arange(40 * 5, dtype=float).reshape(40, 5)
+    swapped[:, 2] = -1.0
+    held = swapped + 1.0
+    held[:, 2] = -1.0
+    if reached == 2:
+        assert fixed_seen == [[2]] and check["held"] is True and "free_not_kept" not in check
+        np.testing.assert_array_equal(r.endmembers, held)
+    elif free_kept:  # the spot's spectrum polished with the others
+        assert fixed_seen == [[2], []] and check["held"] is False
+        np.testing.assert_array_equal(r.endmembers, swapped + 1.0)
+        assert r.record["polished"]["kept"] is True
+    else:
+        assert fixed_seen == [[2], []] and check["held"] is True
+        assert check["free_not_kept"] == "EM5 became atmospheric lines"
+        assert r.record["polished"]["kept"] is True  # the held polish's record
+        np.testing.assert_array_equal(r.endmembers, held)
 
 
 @pytest.mark.parametrize("second_kept", [True, False])

@@ -13,8 +13,9 @@
   one spare, and only when a first run ends with a difference spectrum or with atmospheric
   lines;
 - :mod:`.spot_check`: with ``spot_check``, before the polish, the worst spot's spectrum in place of
-  the endmember the image needs least, where the spot's pixels need it more (with
-  ``spot_check_after`` once more after the polish, and the polish again where it swaps);
+  the endmember the image needs least, where the spot's pixels need it more, held through the
+  polish where its map stays a spot's (with ``spot_check_after`` once more after the polish,
+  and the polish again where it swaps);
 - :mod:`.cone_polish`: last, the spectra fitted to the whole image's cone fit directly.
 
 :func:`run_cnn` is the method registered as ``"cnn"`` (see :mod:`ftir_unmix.methods`).
@@ -43,7 +44,7 @@ from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
 from .refinement import Objective, objective, swap_in_spot
 from .spare import choose_spares, close_calls, drop_columns
-from .spot_check import check_worst_spot
+from .spot_check import REACH_SHARE, check_worst_spot
 from .warm_start import WarmStart, initial_endmembers, warm_start_trials
 
 __all__ = ["chosen_restart", "restart_spread", "resolve_device", "run_cnn"]
@@ -327,16 +328,35 @@ def _polished_around_spot(inp: MethodInput, endmembers: np.ndarray, run_record: 
     swaps, :func:`_checked_polish` of the swapped spectra with the spot's spectrum held as it is
     (a few pixels cannot fit it). ``None`` where it swaps nothing, or where that polish is not
     kept: the swap is then undone (``undone``), since the spot's spectrum has no map of its own
-    without the polish."""
+    without the polish.
+
+    Where the spot's map after that polish holds at least :data:`~.spot_check.REACH_SHARE` on
+    more than ``spot_hold_reach`` of the pixels (``reach``), the spot is a layer's material,
+    not a grain's: the swapped spectra are polished once more with the spot's spectrum free
+    (``held`` false), since held as it is, rough, it kept its roughness and gave other
+    materials away (docs/benchmarks.md, stop 62). Where that polish is not kept
+    (``free_not_kept``), the held one stands."""
     swapped, check = check_worst_spot(endmembers, inp.pixels, inp.shape, inp.loss_weights, inp.nuisance,
                                       inp.background, first=known, band_step=axis_step(inp.wavenumbers))
     run_record[key] = check
     if not check["swapped"]:
         return None
-    polished = _checked_polish(inp, swapped, run_record, [*range(known), check["weakest"]["em"] - 1], checked)
+    spot = check["weakest"]["em"] - 1
+    polished = _checked_polish(inp, swapped, run_record, [*range(known), spot], checked)
     if polished is None:
         check.update(swapped=False, undone="the polish was not kept")
-    return polished
+        return polished
+    check["reach"] = float(np.mean(polished[1][spot] >= REACH_SHARE))
+    check["held"] = bool(polished[2]["stopped"] or check["reach"] <= inp.config.spot_hold_reach)
+    if check["held"]:
+        return polished
+    held_record = run_record["polished"]
+    free = _checked_polish(inp, swapped, run_record, list(range(known)), checked)
+    if free is None:  # the free polish not kept: the held one stands
+        check.update(held=True, free_not_kept=run_record["polished"].get("why_not", True))
+        run_record["polished"] = held_record
+        return polished
+    return free
 
 
 def _checked_polish(inp: MethodInput, endmembers: np.ndarray, run_record: dict[str, Any], fixed: list[int],

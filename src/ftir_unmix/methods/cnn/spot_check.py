@@ -40,6 +40,13 @@ blind soap-paint 1023 the worst spot was a soap aggregate's core (its bands shar
 soap 1.9× wider): 47.2° from the others' cone as measured, 30.8° broadened; the swap merged the
 two carbonates and lost calcite (61.4° against 5.1° unswapped). The pigment grains and the
 oxalate crust the check put back lost 2–3° (67–80° → 64–77°).
+
+With ``spot_hold_reach`` (stop 62) the spot's spectrum is held through the polish only where its
+map stays a spot's: where after that polish it holds :data:`REACH_SHARE` or more on over that
+share of the pixels, the spot was a layer's material (blind ground-crust 1028: an oil-rich spot on the
+image's border, 7.5 % of the pixels), and held rough there its spectrum stayed rough (the oil
+27.7° where the polish alone reached 11.0°) and the oxalate crust was given away; the swapped
+spectra are then polished again with it free (``cnn._polished_around_spot``).
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ from ...metrics import WeightedPixels, cone_angles
 from .refinement import fixed_sample, spot_candidate
 from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, ranked_growth, spot_rank
 
-__all__ = ["FORM_WIDTH_CM", "NOVEL_DEG", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE", "WEAKEST_TOP_SHARE",
+__all__ = ["FORM_WIDTH_CM", "NOVEL_DEG", "REACH_SHARE", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE", "WEAKEST_TOP_SHARE",
            "check_worst_spot", "swaps"]
 
 #: A spectrum's need is the growth of the cone angle at this pixel, counted from the most
@@ -75,6 +82,11 @@ SPOT_NEED_SHARE = 0.75
 WEAKEST_TOP_SHARE = 0.75
 #: The quantile of the weakest's per-pixel share read as how pure it gets.
 TOP_QUANTILE = 0.995
+#: A pixel the spot's map reaches holds at least this share of it after the polish; where more
+#: than ``spot_hold_reach`` of the pixels do, the spot was a layer's material and its spectrum is
+#: polished free (the pigment grains reached at most 0.12 % of the pixels, a soap paint's soap
+#: spot 17.6 %, an oil spot at a ground's border 7.5 %; docs/benchmarks.md, stop 62).
+REACH_SHARE = 0.3
 #: The needs and costs are judged on a fixed sample of this many pixels plus the spot's window.
 CHECK_PIXELS = 16384
 
