@@ -237,8 +237,8 @@ class UnmixConfig:
         Fast protocol, runs where the spot check swapped: the spot's spectrum is held as it is
         through the polish (a grain of a few pixels cannot fit it), but where its map then
         holds at least 0.3 on more than this share of the pixels, the spot was a layer's
-        material and the swapped spectra are polished again with it free (an option, stop 62:
-        1, the default, holds it always). Recorded as ``spot_checked.reach`` and
+        material and the swapped spectra are polished again with it free (since stop 62; 1
+        holds it always, as until then). Recorded as ``spot_checked.reach`` and
         ``spot_checked.held``; docs/benchmarks.md, stop 62.
     spot_check_after : bool
         Fast protocol, polished runs where the check before the polish swapped nothing (an
@@ -457,7 +457,7 @@ class UnmixConfig:
     spot_check: bool = _param(True, Rule("bool"), "protocol",
                               "fast protocol, polished runs: the worst-explained spot's spectrum replaces the "
                               "endmember the image needs least, where the spot's pixels need it more")
-    spot_hold_reach: float = _param(1.0, Rule("float", 0.0, 1.0), "protocol",
+    spot_hold_reach: float = _param(0.01, Rule("float", 0.0, 1.0), "protocol",
                                     "fast protocol, spot check: where the swapped spot's map holds >= 0.3 on more "
                                     "than this share of the pixels after the polish, it is polished again with the "
                                     "spot's spectrum free (a layer's material, not a grain; 1: always held)")

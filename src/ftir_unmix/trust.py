@@ -13,8 +13,9 @@ endmember) and shown by the command line and the Spectra panel:
   spread says that, not that the spectrum is unstable; its doubt says so.
 - **found by the spot check**: the endmember the spot check put in
   (:mod:`ftir_unmix.methods.cnn.spot_check`): the spectrum of a spot of a few
-  pixels that no other endmember explained, held as found. It has no restart
-  spread; its doubt says where the spot is.
+  pixels that no other endmember explained, held as found (or, where its map reached
+  more than a spot, fitted from there by the polish). It has no restart spread; its
+  doubt says where the spot is.
 - **below its baseline** (methods with a baseline term): the share of the spectrum's
   mass below its own baseline (:func:`~ftir_unmix.preprocess.background.below_baseline_share`).
   A material's spectrum lies on its baseline outside its bands; one with dips where
@@ -125,8 +126,8 @@ def doubts(trust: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, s
         spread = t.get("restart_spread_deg")
         spot = t.get("found_at_spot")  # records written before this key have no such entry
         if spot is not None:
-            parts.append(f"is the spectrum of a spot of a few pixels at row {spot[0]}, column {spot[1]} that no "
-                         "other endmember explained, in place of the one the image needed least: check its map")
+            parts.append(f"was put in from a spot at row {spot[0]}, column {spot[1]} that no other endmember "
+                         "explained, in place of the one the image needed least: check its map")
         elif t.get("found_by_refinement"):  # records written before this key have no such entry
             parts.append("was found only by the refinement (a small spot or thin layer?): "
                          "check its map")

@@ -41,9 +41,9 @@ soap 1.9× wider): 47.2° from the others' cone as measured, 30.8° broadened; t
 two carbonates and lost calcite (61.4° against 5.1° unswapped). The pigment grains and the
 oxalate crust the check put back lost 2–3° (67–80° → 64–77°).
 
-With ``spot_hold_reach`` (stop 62) the spot's spectrum is held through the polish only where its
-map stays a spot's: where after that polish it holds :data:`REACH_SHARE` or more on over that
-share of the pixels, the spot was a layer's material (blind ground-crust 1028: an oil-rich spot on the
+Since stop 62 the spot's spectrum is held through the polish only where its map stays a spot's:
+where after that polish it holds :data:`REACH_SHARE` or more on over ``spot_hold_reach`` (1 %)
+of the pixels, the spot was a layer's material (blind ground-crust 1028: an oil-rich spot on the
 image's border, 7.5 % of the pixels), and held rough there its spectrum stayed rough (the oil
 27.7° where the polish alone reached 11.0°) and the oxalate crust was given away; the swapped
 spectra are then polished again with it free (``cnn._polished_around_spot``).
