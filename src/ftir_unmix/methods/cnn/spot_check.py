@@ -84,8 +84,9 @@ WEAKEST_TOP_SHARE = 0.75
 TOP_QUANTILE = 0.995
 #: A pixel the spot's map reaches holds at least this share of it after the polish; where more
 #: than ``spot_hold_reach`` of the pixels do, the spot was a layer's material and its spectrum is
-#: polished free (the pigment grains reached at most 0.12 % of the pixels, a soap paint's soap
-#: spot 17.6 %, an oil spot at a ground's border 7.5 %; docs/benchmarks.md, stop 62).
+#: polished free (the pigment grains and crust pieces put back reached at most 0.79 % of the
+#: pixels, a soap paint's soap spot 17.6 %, an oil spot at a ground's border 7.5 %;
+#: docs/benchmarks.md, stop 62).
 REACH_SHARE = 0.3
 #: The needs and costs are judged on a fixed sample of this many pixels plus the spot's window.
 CHECK_PIXELS = 16384
