@@ -313,12 +313,8 @@ def _polished(inp: MethodInput, out: MethodOutput, checked: bool = False) -> Gen
     if polished is None:  # a polish not kept: the run as trained (its maps are the trained spectra's)
         return out
     if cfg.spot_check_after and known < cfg.k and not polished[2]["stopped"]:
-        first = out.record["polished"]
         again = _polished_around_spot(inp, polished[0], out.record, "spot_checked_after", known, checked)
-        if again is None:  # no swap, or its polish not kept: the first polish stands
-            out.record["polished"] = first
-        else:
-            polished = again
+        polished = polished if again is None else again  # no swap, or its polish not kept: the first stands
     return _with_polish(inp, out, polished, t)
 
 
@@ -335,7 +331,10 @@ def _polished_around_spot(inp: MethodInput, endmembers: np.ndarray, run_record: 
     not a grain's: the swapped spectra are polished once more with the spot's spectrum free
     (``held`` false), since held as it is, rough, it kept its roughness and gave other
     materials away (docs/benchmarks.md, stop 62). Where that polish is not kept
-    (``free_not_kept``), the held one stands."""
+    (``free_not_kept``), the held one stands.
+
+    A polish not kept leaves ``run_record["polished"]`` as it was before it."""
+    entry = run_record.get("polished")
     swapped, check = check_worst_spot(endmembers, inp.pixels, inp.shape, inp.loss_weights, inp.nuisance,
                                       inp.background, first=known, band_step=axis_step(inp.wavenumbers))
     run_record[key] = check
@@ -345,16 +344,19 @@ def _polished_around_spot(inp: MethodInput, endmembers: np.ndarray, run_record: 
     polished = _checked_polish(inp, swapped, run_record, [*range(known), spot], checked)
     if polished is None:
         check.update(swapped=False, undone="the polish was not kept")
-        return polished
+        if entry is None:
+            run_record.pop("polished")
+        else:
+            run_record["polished"] = entry
+        return None
     check["reach"] = float(np.mean(polished[1][spot] >= REACH_SHARE))
     check["held"] = bool(polished[2]["stopped"] or check["reach"] <= inp.config.spot_hold_reach)
     if check["held"]:
         return polished
-    held_record = run_record["polished"]
     free = _checked_polish(inp, swapped, run_record, list(range(known)), checked)
-    if free is None:  # the free polish not kept: the held one stands
-        check.update(held=True, free_not_kept=run_record["polished"].get("why_not", True))
-        run_record["polished"] = held_record
+    if free is None:  # the free polish not kept: the held one stands, with its record
+        check.update(held=True, free_not_kept=run_record["polished"]["why_not"])
+        run_record["polished"] = polished[2]
         return polished
     return free
 
