@@ -60,7 +60,7 @@ from .refinement import fixed_sample, spot_candidate
 from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, ranked_growth, spot_rank
 
 __all__ = ["FORM_WIDTH_CM", "NOVEL_DEG", "REACH_SHARE", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE", "WEAKEST_TOP_SHARE",
-           "check_worst_spot", "swaps"]
+           "check_worst_spot", "swaps", "worst_spot"]
 
 #: A spectrum's need is the growth of the cone angle at this pixel, counted from the most
 #: affected: the 3 × 3 median that finds the spot is high only where five of its nine pixels are.
@@ -88,8 +88,24 @@ TOP_QUANTILE = 0.995
 #: pixels, a soap paint's soap spot 17.6 %, an oil spot at a ground's border 7.5 %;
 #: docs/benchmarks.md, stop 62).
 REACH_SHARE = 0.3
+#: Whether the worst spot's 3 × 3 window counts only the image's own pixels (:func:`worst_spot`).
+INSIDE_ONLY = False
 #: The needs and costs are judged on a fixed sample of this many pixels plus the spot's window.
 CHECK_PIXELS = 16384
+
+
+def worst_spot(angle: np.ndarray) -> tuple[int, int]:
+    """The pixel [row, col] whose 3 × 3 window's median of ``angle`` (H, W), each pixel's cone
+    angle (≥ 0), is highest: at least five pixels of the window are that badly explained.
+
+    Unless :data:`INSIDE_ONLY` is set, a window reaching past the image's border repeats the
+    border's pixels (stop 62 and before), so three bad pixels along the border, or two at a
+    corner, made a spot; with it the window's pixels outside the image count as well explained."""
+    from scipy.ndimage import median_filter
+
+    mode = {"mode": "constant", "cval": 0.0} if INSIDE_ONLY else {"mode": "nearest"}
+    r, c = np.unravel_index(int(np.argmax(median_filter(angle, size=3, **mode))), angle.shape)
+    return int(r), int(c)
 
 
 def swaps(record: dict[str, Any]) -> bool:
@@ -144,14 +160,14 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
         polished as with the check off; the record says so, ``undone``.)
     """
     # here, not at import: a run under a memory cap imports less
-    from scipy.ndimage import gaussian_filter1d, median_filter
+    from scipy.ndimage import gaussian_filter1d
 
     h, w = shape
     e = np.asarray(endmembers, np.float64)
     k = e.shape[1]
     image = WeightedPixels(pixels, loss_w, nuisance=nuisance)  # read block by block: may be on disk
     angle = image.cone_angles(e).reshape(shape)
-    r, c = (int(v) for v in np.unravel_index(int(np.argmax(median_filter(angle, size=3, mode="nearest"))), shape))
+    r, c = worst_spot(angle)
     spectrum = np.clip(spot_candidate(pixels, e, angle, shape, (r, c), loss_w, nuisance, background), 0.0, None)
     sample = fixed_sample(h * w, CHECK_PIXELS)
     rr, cc = np.meshgrid(np.arange(max(0, r - 4), min(h, r + 5)), np.arange(max(0, c - 4), min(w, c + 5)),
