@@ -116,6 +116,19 @@ RULES_57 = {
 RULES_60 = {"novelty unbroadened": lambda c: swaps({**c, "novel_broad_deg": c["novel_deg"]})}
 
 
+def _variant_share(c: dict[str, Any]) -> bool:
+    """Stop 63's candidate: the library's rule, but where the weakest is a variant of what stays
+    (its broadened novelty at most 30°) its spectrum gives way to a spot needing 0.4 of its need."""
+    w = c["weakest"]
+    share = 0.4 if w["novel_broad_deg"] <= 30.0 else 0.75
+    return c["novel_broad_deg"] >= 45.0 and (c["spot_need_deg"] > w["cost_deg"] or (
+        c["spot_need_deg"] > share * w["need_deg"] and w["top_share"] <= 0.75))
+
+
+#: Rules read on records that hold the broadened novelty (written since stop 61).
+RULES_63 = {"a variant gives way at 0.4": _variant_share}
+
+
 def _off(line: dict[str, Any]) -> str:
     """The variant without a swap: ``off`` (the check switched off) where the run recorded it,
     else ``none`` (the default run: unswapped only where the library's rule did not swap)."""
@@ -142,7 +155,7 @@ def rule_summary(paths: list[Path]) -> None:
         # records written before stop 57 lack what the later rules read of the weakest
         rules = {**RULES, **(RULES_57 if _recorded(lines, "weakest.novel_deg") else {}),
                  **(RULES_60 if _recorded(lines, "weakest.top_share") else {}),
-                 **({"the library's rule": swaps} if _recorded(lines, "novel_broad_deg") else {})}
+                 **({"the library's rule": swaps, **RULES_63} if _recorded(lines, "novel_broad_deg") else {})}
         print(f"\n{path.name}: {len(lines)} runs with the swap forced; mean SAD° (runs swapped)")
         print("case".ljust(18) + "base".rjust(8) + "forced".rjust(8) + "".join(f"{r:>34s}" for r in rules))
         for case in sorted({x["case"] for x in lines}) + ["all"]:
