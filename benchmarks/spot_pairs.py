@@ -9,9 +9,9 @@ rule on the check's record (``check``) can then be scored from the same runs (``
 it swaps, ``off`` where not). With ``--after`` also with the check once more after the polish
 (``after``: ``spot_check_after``, stop 61; its record under ``after``); with ``--hold-reach X``
 also the library's check with ``spot_hold_reach=X`` (``reach``: the spot's spectrum polished
-free where its map reaches more than that share of the pixels, stop 62); with ``--inside`` also
-the library's check with the worst spot's 3 × 3 window counting only the image's own pixels
-(``inside``: ``spot_check.INSIDE_ONLY``, stop 63).
+free where its map reaches more than that share of the pixels, stop 62). Stop 63's files hold a
+variant ``inside`` (the worst spot's 3 × 3 window counting only the image's own pixels), since
+then the library's own.
 Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched), the
 abundance RMSE, the per-material figures and the check's record. ``--summary`` prints per-case
 means and the sign test (edge_pairs.py's).
@@ -75,17 +75,16 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     # what each trained spectrum is nearest to, so a rule can be read against it (a variant or a material)
     deg = spectral_angles(truth.endmembers, run.endmembers).T  # (estimated, true)
     line["trained_nearest"] = [[truth.names[int(i)], float(d[i])] for d, i in zip(deg, deg.argmin(axis=1))]
-    rule, inside = check.swaps, check.INSIDE_ONLY
+    rule = check.swaps
     for name in variants:
         config = dataclasses.replace(inp.config, spot_check=name != "off", spot_check_after=name == "after",
                                      **({"spot_hold_reach": hold_reach} if name == "reach" else {}))
         run = dataclasses.replace(run, record=dict(run.record))
-        check.swaps = rule if name in ("spot", "after", "reach", "inside") else lambda record: True
-        check.INSIDE_ONLY = name == "inside"
+        check.swaps = rule if name in ("spot", "after", "reach") else lambda record: True
         try:
             done = _drained(cnn._polished(dataclasses.replace(inp, config=config), run, checked))
         finally:
-            check.swaps, check.INSIDE_ONLY = rule, inside
+            check.swaps = rule
         line["variants"][name] = {**_scores(truth, done.endmembers, done.abundances.reshape(shape)),
                                   "check": done.record.get("spot_checked"),
                                   **({"after": done.record.get("spot_checked_after")} if name == "after" else {})}
@@ -176,8 +175,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hold-reach", type=float, default=None,
                     help="also the variant with spot_hold_reach at this share (the spot held only where its map "
                          "stays a spot's)")
-    ap.add_argument("--inside", action="store_true",
-                    help="also the variant whose worst spot counts only the image's own pixels (INSIDE_ONLY)")
     args = ap.parse_args(argv)
     if args.summary:
         summary(args.summary, "none")
@@ -186,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")
     variants = ["spot", "forced", "off", *(["after"] if args.after else []),
-                *(["reach"] if args.hold_reach is not None else []), *(["inside"] if args.inside else [])]
+                *(["reach"] if args.hold_reach is not None else [])]
     run_pairs(ap, args, functools.partial(run_one, hold_reach=args.hold_reach), variants)
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftir_unmix.methods.cnn.spot_check import NOVEL_DEG, check_worst_spot
+from ftir_unmix.methods.cnn.spot_check import NOVEL_DEG, check_worst_spot, worst_spot
 from ftir_unmix.metrics import spectral_angles
 
 
@@ -52,6 +52,18 @@ def test_the_grain_replaces_the_variant(section):
     # known spectra (the first columns) are never replaced: with the variant among them, another goes
     out, record = check_worst_spot(m, x, shape, np.ones(len(wn)), None, None, first=2)
     assert record["weakest"]["em"] in (3, 4) and np.array_equal(out[:, :2], m[:, :2])
+
+
+def test_the_worst_spot_has_five_bad_pixels_of_the_image():
+    """A window's places past the image's border count as well explained: three bad pixels along
+    the border, or two at a corner, are not a spot, though each is worse than the spot inside."""
+    angle = np.zeros((20, 30))
+    angle[9:11, 14:17] = 30.0  # six bad pixels inside the image
+    angle[0, 10:13] = 40.0  # three along its top border
+    angle[19, 28:30] = 50.0  # two at a corner
+    assert worst_spot(angle) == (9, 15)
+    angle[0:2, 10:13] = 40.0  # two rows of three at the border: five of the window's six
+    assert worst_spot(angle) == (0, 11)
 
 
 def test_nothing_is_swapped_where_every_material_has_its_spectrum(section):
