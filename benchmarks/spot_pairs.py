@@ -116,8 +116,9 @@ RULES_60 = {"novelty unbroadened": lambda c: swaps({**c, "novel_broad_deg": c["n
 
 
 def _variant_share(c: dict[str, Any]) -> bool:
-    """Stop 63's candidate: the library's rule, but where the weakest is a variant of what stays
-    (its broadened novelty at most 30°) its spectrum gives way to a spot needing 0.4 of its need."""
+    """Stop 63's candidate, not adopted (on fresh blind 1045–1049 it swapped one run more, for
+    the worse): the library's rule, but where the weakest is a variant of what stays (its
+    broadened novelty at most 30°) its spectrum gives way to a spot needing 0.4 of its need."""
     w = c["weakest"]
     share = 0.4 if w["novel_broad_deg"] <= 30.0 else 0.75
     return c["novel_broad_deg"] >= 45.0 and (c["spot_need_deg"] > w["cost_deg"] or (
