@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ftir_unmix.methods.cnn.spot_check import swaps
+from ftir_unmix.methods.cnn.spot_check import NOVEL_DEG, SPOT_NEED_SHARE, WEAKEST_TOP_SHARE, swaps
 from ftir_unmix.metrics import spectral_angles
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -120,9 +120,9 @@ def _variant_share(c: dict[str, Any]) -> bool:
     the worse): the library's rule, but where the weakest is a variant of what stays (its
     broadened novelty at most 30°) its spectrum gives way to a spot needing 0.4 of its need."""
     w = c["weakest"]
-    share = 0.4 if w["novel_broad_deg"] <= 30.0 else 0.75
-    return c["novel_broad_deg"] >= 45.0 and (c["spot_need_deg"] > w["cost_deg"] or (
-        c["spot_need_deg"] > share * w["need_deg"] and w["top_share"] <= 0.75))
+    share = 0.4 if w["novel_broad_deg"] <= 30.0 else SPOT_NEED_SHARE
+    return c["novel_broad_deg"] >= NOVEL_DEG and (c["spot_need_deg"] > w["cost_deg"] or (
+        c["spot_need_deg"] > share * w["need_deg"] and w["top_share"] <= WEAKEST_TOP_SHARE))
 
 
 #: Rules read on records that hold the broadened novelty (written since stop 61).

@@ -62,7 +62,7 @@ def test_the_worst_spot_has_five_bad_pixels_of_the_image():
     angle[0, 10:13] = 40.0  # three along its top border
     angle[19, 28:30] = 50.0  # two at a corner
     assert worst_spot(angle) == (9, 15)
-    angle[0:2, 10:13] = 40.0  # two rows of three at the border: five of the window's six
+    angle[0:2, 10:13] = 40.0  # two rows of three at the border: all six of the window's pixels in the image
     assert worst_spot(angle) == (0, 11)
 
 
