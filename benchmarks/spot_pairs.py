@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ftir_unmix.methods.cnn.spot_check import NOVEL_DEG, SPOT_NEED_SHARE, WEAKEST_TOP_SHARE, swaps
+from ftir_unmix.methods.cnn.spot_check import NOVEL_DEG, WEAKEST_TOP_SHARE, swaps
 from ftir_unmix.metrics import spectral_angles
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -120,9 +120,8 @@ def _variant_share(c: dict[str, Any]) -> bool:
     the worse): the library's rule, but where the weakest is a variant of what stays (its
     broadened novelty at most 30°) its spectrum gives way to a spot needing 0.4 of its need."""
     w = c["weakest"]
-    share = 0.4 if w["novel_broad_deg"] <= 30.0 else SPOT_NEED_SHARE
-    return c["novel_broad_deg"] >= NOVEL_DEG and (c["spot_need_deg"] > w["cost_deg"] or (
-        c["spot_need_deg"] > share * w["need_deg"] and w["top_share"] <= WEAKEST_TOP_SHARE))
+    return swaps(c) or (c["novel_broad_deg"] >= NOVEL_DEG and w["novel_broad_deg"] <= 30.0
+                        and c["spot_need_deg"] > 0.4 * w["need_deg"] and w["top_share"] <= WEAKEST_TOP_SHARE)
 
 
 #: Rules read on records that hold the broadened novelty (written since stop 61).
