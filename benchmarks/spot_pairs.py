@@ -67,7 +67,10 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
         cnn._polished = polished_fn
     shape = truth.abundances.shape
     line: dict[str, Any] = {"generator": generator, "case": case, "seed": int(seed), "names": list(truth.names),
-                            "kept": True, "variants": {"none": _scores(truth, r.endmembers, r.abundances)}}
+                            "kept": True, "variants": {"none": _scores(truth, r.endmembers, r.abundances)},
+                            # where the refinement looked: runs whose pick is the same train the same
+                            "refinement": {k: r.parameters.get("refinement", {}).get(k)
+                                           for k in ("pixel", "proposal", "accepted")}}
     inp, run, checked, out = caught[-1]
     if not np.allclose(_scores(truth, out.endmembers, out.abundances.reshape(shape))["per"],
                        line["variants"]["none"]["per"], atol=1e-6):
@@ -115,17 +118,19 @@ RULES_57 = {
 RULES_60 = {"novelty unbroadened": lambda c: swaps({**c, "novel_broad_deg": c["novel_deg"]})}
 
 
-def _variant_share(c: dict[str, Any]) -> bool:
+def _variant_share(c: dict[str, Any], novel: float = NOVEL_DEG) -> bool:
     """Stop 63's candidate, not adopted (on fresh blind 1045–1049 it swapped one run more, for
     the worse): the library's rule, but where the weakest is a variant of what stays (its
-    broadened novelty at most 30°) its spectrum gives way to a spot needing 0.4 of its need."""
+    broadened novelty at most 30°) its spectrum gives way to a spot needing 0.4 of its need,
+    if the spot lies at least ``novel`` from the others (broadened; stop 64 tried 60°)."""
     w = c["weakest"]
-    return swaps(c) or (c["novel_broad_deg"] >= NOVEL_DEG and w["novel_broad_deg"] <= 30.0
+    return swaps(c) or (c["novel_broad_deg"] >= novel and w["novel_broad_deg"] <= 30.0
                         and c["spot_need_deg"] > 0.4 * w["need_deg"] and w["top_share"] <= WEAKEST_TOP_SHARE)
 
 
 #: Rules read on records that hold the broadened novelty (written since stop 61).
-RULES_63 = {"a variant gives way at 0.4": _variant_share}
+RULES_63 = {"a variant gives way at 0.4": _variant_share,
+            "the same, the spot 60° apart": functools.partial(_variant_share, novel=60.0)}
 
 
 def _off(line: dict[str, Any]) -> str:

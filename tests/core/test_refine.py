@@ -278,7 +278,7 @@ def test_more_spots_offer_a_crust_that_a_worse_smaller_spot_outranks():
     import torch
 
     from ftir_unmix.methods.cnn.model import FTIRUnmixer
-    from ftir_unmix.methods.cnn.refinement import Objective, _worst_spots, swap_in_spot
+    from ftir_unmix.methods.cnn.refinement import Objective, _worst_spots, spot_score, swap_in_spot
     from ftir_unmix.metrics import cone_angles
     from ftir_unmix.preprocess import polynomial_basis, weighted_nuisance_basis
 
@@ -307,9 +307,7 @@ def test_more_spots_offer_a_crust_that_a_worse_smaller_spot_outranks():
     angle = cone_angles(x, e, nuisance=nuisance)
     a = np.stack([share, 1 - share, np.zeros(h * w)])
     before = Objective(float(angle.mean()), angle.reshape(h, w), a, float(angle.mean()))
-    from scipy.ndimage import median_filter
-
-    med = median_filter(angle.reshape(h, w), size=3, mode="nearest")
+    med = spot_score(angle.reshape(h, w))
     assert on_grain[np.unravel_index(int(np.argmax(med)), (h, w))]  # the grain is the worst spot
 
     def offered(spots: int) -> tuple[str, list[int]]:

@@ -13,7 +13,8 @@ from .model import FTIRUnmixer
 from .protocols import Trainer
 
 __all__ = ["FIT_PIXELS", "MINOR_SHARE", "Objective", "Proposal", "fixed_pixels", "fixed_sample", "minor_columns",
-           "objective", "restart_proposals", "spot_candidate", "swap_column", "swap_in_spot", "worst_cluster"]
+           "objective", "restart_proposals", "spot_candidate", "spot_score", "swap_column", "swap_in_spot",
+           "worst_cluster"]
 
 #: The cone fit of a bigger image is the mean over this many of its pixels: one exact
 #: NNLS per pixel costs about 40 µs, ten seconds per state at 512×512. The sample is
@@ -153,14 +154,12 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     Proposal
         The endmember replaced, the spot's pixel and which proposal it was.
     """
-    from scipy.ndimage import median_filter
-
     e = model.endmembers().detach().cpu().numpy()
     if spot == "cluster":
         _, worst = worst_cluster(x, e, before, shape, loss_w, nuisance)
         places = [worst]
     else:
-        places = _worst_spots(median_filter(before.angle, size=3, mode="nearest"), spots)
+        places = _worst_spots(spot_score(before.angle), spots)
     pixels = WeightedPixels(fixed_pixels(x, SWAP_PIXELS), loss_w, nuisance=nuisance)  # each proposal: same pixels
     proposals = []
     for i, (r, c) in enumerate(places):
@@ -170,8 +169,7 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
                           _without_others(spectrum, e, column, background)))
     if peaks:
         for j in minor_columns(before.abundances, first=fixed):
-            maps = median_filter(before.abundances[j].reshape(shape), size=3, mode="nearest")
-            rj, cj = np.unravel_index(int(np.argmax(maps)), shape)
+            rj, cj = np.unravel_index(int(np.argmax(spot_score(before.abundances[j].reshape(shape)))), shape)
             peak = spot_candidate(x, e, before.angle, shape, (int(rj), int(cj)), loss_w, nuisance, background)
             proposals.append((Proposal(j, [int(rj), int(cj)], f"EM{j + 1}'s peak"),
                               _without_others(peak, e, j, background)))
@@ -183,6 +181,16 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     e[:, chosen.column] = spectrum
     model.init_decoder(e)
     return chosen
+
+
+def spot_score(values: np.ndarray) -> np.ndarray:
+    """The 3 × 3 median of ``values`` (H, W), each pixel's nonnegative badness (a cone angle, an
+    abundance): where it is high, at least five of the image's pixels are that high, so a single
+    spike does not make a spot. A window's places outside the image count as 0; repeating the
+    border there let three border pixels, or two at a corner, make a spot (stop 63)."""
+    from scipy.ndimage import median_filter
+
+    return median_filter(values, size=3, mode="constant", cval=0.0)
 
 
 def _worst_spots(score: np.ndarray, count: int, half: int = 4) -> list[tuple[int, int]]:

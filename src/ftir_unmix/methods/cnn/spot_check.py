@@ -56,7 +56,7 @@ from typing import Any
 import numpy as np
 
 from ...metrics import WeightedPixels, cone_angles
-from .refinement import fixed_sample, spot_candidate
+from .refinement import fixed_sample, spot_candidate, spot_score
 from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, ranked_growth, spot_rank
 
 __all__ = ["FORM_WIDTH_CM", "NOVEL_DEG", "REACH_SHARE", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE", "WEAKEST_TOP_SHARE",
@@ -101,10 +101,7 @@ def worst_spot(angle: np.ndarray) -> tuple[int, int]:
     corner, made a spot (97 of 462 recorded spots lay on the outermost row or column, 3.9 % of
     the pixels); the blind scenes' border spots were two columns wide, so no measured run
     changed (docs/benchmarks.md, stop 63)."""
-    from scipy.ndimage import median_filter
-
-    score = median_filter(angle, size=3, mode="constant", cval=0.0)
-    r, c = np.unravel_index(int(np.argmax(score)), angle.shape)
+    r, c = np.unravel_index(int(np.argmax(spot_score(angle))), angle.shape)
     return int(r), int(c)
 
 
