@@ -35,7 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from ftir_unmix.methods.cnn.spot_check import NOVEL_DEG, WEAKEST_TOP_SHARE, swaps
+from ftir_unmix.methods.cnn.spot_check import (
+    NOVEL_DEG,
+    SPOT_NEED_SHARE,
+    VARIANT_DEG,
+    VARIANT_NEED_SHARE,
+    WEAKEST_TOP_SHARE,
+    swaps,
+)
 from ftir_unmix.metrics import spectral_angles
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -114,23 +121,30 @@ RULES_57 = {
 }
 
 
+def _stop63(c: dict[str, Any]) -> bool:
+    """The library's rule from stop 61 to stop 63: no lower bar where the weakest is a variant."""
+    w, need = c["weakest"], c["spot_need_deg"]
+    return c["novel_broad_deg"] >= NOVEL_DEG and (
+        need > w["cost_deg"] or (need > SPOT_NEED_SHARE * w["need_deg"] and w["top_share"] <= WEAKEST_TOP_SHARE))
+
+
 #: Stop 57's rule as it was until stop 60: the novelty measured on the spectra as they are.
-RULES_60 = {"novelty unbroadened": lambda c: swaps({**c, "novel_broad_deg": c["novel_deg"]})}
+RULES_60 = {"novelty unbroadened": lambda c: _stop63({**c, "novel_broad_deg": c["novel_deg"]})}
 
 
-def _variant_share(c: dict[str, Any], novel: float = NOVEL_DEG) -> bool:
+def _variant_share(c: dict[str, Any]) -> bool:
     """Stop 63's candidate, not adopted (on fresh blind 1045–1049 it swapped one run more, for
-    the worse): the library's rule, but where the weakest is a variant of what stays (its
-    broadened novelty at most 30°) its spectrum gives way to a spot needing 0.4 of its need,
-    if the spot lies at least ``novel`` from the others (broadened; stop 64 tried 60°)."""
+    the worse): the library's rule, but where the weakest is a variant of what stays its
+    spectrum gives way to a spot needing :data:`VARIANT_NEED_SHARE` of its need however far the
+    spot lies past :data:`NOVEL_DEG` (the library asks :data:`FAR_DEG` since stop 64)."""
     w = c["weakest"]
-    return swaps(c) or (c["novel_broad_deg"] >= novel and w["novel_broad_deg"] <= 30.0
-                        and c["spot_need_deg"] > 0.4 * w["need_deg"] and w["top_share"] <= WEAKEST_TOP_SHARE)
+    return swaps(c) or (c["novel_broad_deg"] >= NOVEL_DEG and w["novel_broad_deg"] <= VARIANT_DEG
+                        and c["spot_need_deg"] > VARIANT_NEED_SHARE * w["need_deg"]
+                        and w["top_share"] <= WEAKEST_TOP_SHARE)
 
 
 #: Rules read on records that hold the broadened novelty (written since stop 61).
-RULES_63 = {"a variant gives way at 0.4": _variant_share,
-            "the same, the spot 60° apart": functools.partial(_variant_share, novel=60.0)}
+RULES_63 = {"stop 63's rule": _stop63, "a variant gives way at 0.4": _variant_share}
 
 
 def _off(line: dict[str, Any]) -> str:

@@ -107,7 +107,8 @@ def test_a_grain_needed_nearly_as_much_as_a_mixture_replaces_it():
 
     def record(need, novel, top_share=0.49, weakest_need=12.0, cost=31.0):
         return {"spot_need_deg": need, "novel_deg": novel, "novel_broad_deg": novel,
-                "weakest": {"need_deg": weakest_need, "cost_deg": cost, "top_share": top_share}}
+                "weakest": {"need_deg": weakest_need, "cost_deg": cost, "top_share": top_share,
+                            "novel_broad_deg": 40.0}}
 
     assert swaps(record(32.0, 76.0, top_share=1.0))  # needed more than the weakest's whole cost
     assert not swaps(record(32.0, NOVEL_DEG - 1))  # ... but a variant itself: never
@@ -198,3 +199,30 @@ def test_a_spot_put_in_after_the_polish_is_said_in_the_trust(section, one_torch_
     assert len(calls) == 2 and r.parameters["spot_checked_after"]["swapped"], r.parameters.get("spot_checked_after")
     assert spectral_angles(e[:, [3]], r.endmembers[:, [1]])[0, 0] < 5.0  # (the run's scaling undone)
     assert [t["found_at_spot"] for t in r.parameters["trust"]] == [None, [20, 30], None, None]
+
+
+def test_a_far_spot_needed_less_replaces_a_variant_of_what_stays():
+    """Where the weakest is a variant of what stays (fresh blind ground-crust 1040: a gypsum form
+    15–23° from the rest), a spot far from everything replaces it at a lower need; a spot less far,
+    or a weakest that is a material of its own, keeps the bar of the mixtures."""
+    from ftir_unmix.methods.cnn.spot_check import (
+        FAR_DEG,
+        SPOT_NEED_SHARE,
+        VARIANT_DEG,
+        VARIANT_NEED_SHARE,
+        WEAKEST_TOP_SHARE,
+        swaps,
+    )
+
+    def record(need, novel, weakest_novel, top_share=0.49, weakest_need=12.0):
+        return {"spot_need_deg": need, "novel_deg": novel, "novel_broad_deg": novel,
+                "weakest": {"need_deg": weakest_need, "cost_deg": 31.0, "top_share": top_share,
+                            "novel_broad_deg": weakest_novel}}
+
+    low = VARIANT_NEED_SHARE * 12.0 + 0.1
+    assert low < SPOT_NEED_SHARE * 12.0
+    assert swaps(record(low, FAR_DEG + 5, VARIANT_DEG - 10))  # 1040's grain against the gypsum form
+    assert not swaps(record(low - 0.2, FAR_DEG + 5, VARIANT_DEG - 10))
+    assert not swaps(record(low, FAR_DEG - 10, VARIANT_DEG - 2))  # soap-paint 1045: the spot 50.5° away
+    assert not swaps(record(low, FAR_DEG + 5, VARIANT_DEG + 5))  # the weakest a material of its own
+    assert not swaps(record(low, FAR_DEG + 5, VARIANT_DEG - 10, top_share=WEAKEST_TOP_SHARE + 0.01))

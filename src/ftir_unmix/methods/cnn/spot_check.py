@@ -47,6 +47,10 @@ of the pixels, the spot was a layer's material (blind ground-crust 1028: an oil-
 image's border, 7.5 % of the pixels), and held rough there its spectrum stayed rough (the oil
 27.7° where the polish alone reached 11.0°) and the oxalate crust was given away; the swapped
 spectra are then polished again with it free (``cnn._polished_around_spot``).
+
+Since stop 64 a spot far from what stays (:data:`FAR_DEG`) needs only :data:`VARIANT_NEED_SHARE`
+of the weakest's need where the weakest is itself a variant of what stays (:data:`VARIANT_DEG`):
+the run then loses a form of a material it keeps, and gains a material it lacks.
 """
 
 from __future__ import annotations
@@ -59,8 +63,8 @@ from ...metrics import WeightedPixels, cone_angles
 from .refinement import fixed_sample, spot_candidate, spot_score
 from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, ranked_growth, spot_rank
 
-__all__ = ["FORM_WIDTH_CM", "NOVEL_DEG", "REACH_SHARE", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE", "WEAKEST_TOP_SHARE",
-           "check_worst_spot", "swaps", "worst_spot"]
+__all__ = ["FAR_DEG", "FORM_WIDTH_CM", "NOVEL_DEG", "REACH_SHARE", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE",
+           "VARIANT_DEG", "VARIANT_NEED_SHARE", "WEAKEST_TOP_SHARE", "check_worst_spot", "swaps", "worst_spot"]
 
 #: A spectrum's need is the growth of the cone angle at this pixel, counted from the most
 #: affected: the 3 × 3 median that finds the spot is high only where five of its nine pixels are.
@@ -80,6 +84,16 @@ SPOT_NEED_SHARE = 0.75
 #: ... and no pixel holds more than this share of the weakest (its 99.5th percentile): a mixture
 #: or a variant of what the others hold, not a material some pixels show nearly pure.
 WEAKEST_TOP_SHARE = 0.75
+#: Where the weakest lies at most :data:`VARIANT_DEG` from the endmembers that stay (broadened:
+#: a variant of one of them) and the spot at least :data:`FAR_DEG` from them, a spot needed
+#: :data:`VARIANT_NEED_SHARE` of the weakest's need takes its place (under the same
+#: :data:`WEAKEST_TOP_SHARE`): fresh blind ground-crust 1040 lost its grain (87.9°) to a gypsum
+#: variant 15–23° from the rest where the grain's pixels needed it 0.44–0.66 as much; a soap
+#: spot only 50.5° away but needed 0.41 as much cost soap-paint 1045 3.2° (docs/benchmarks.md,
+#: stops 63 and 64).
+VARIANT_DEG = 30.0
+FAR_DEG = 60.0
+VARIANT_NEED_SHARE = 0.4
 #: The quantile of the weakest's per-pixel share read as how pure it gets.
 TOP_QUANTILE = 0.995
 #: A pixel the spot's map reaches holds at least this share of it after the polish; where more
@@ -112,12 +126,17 @@ def swaps(record: dict[str, Any]) -> bool:
     would stay, all broadened by :data:`FORM_WIDTH_CM` (``novel_broad_deg``), and either its
     pixels need it more than the image needs the weakest endmember by the spare's rule, or they
     need it at least :data:`SPOT_NEED_SHARE` of what the weakest's own pixels need that one while
-    no pixel holds more than :data:`WEAKEST_TOP_SHARE` of the weakest (a mixture or a variant)."""
-    need, weakest = record["spot_need_deg"], record["weakest"]
-    if record["novel_broad_deg"] < NOVEL_DEG:
+    no pixel holds more than :data:`WEAKEST_TOP_SHARE` of the weakest (a mixture or a variant);
+    :data:`VARIANT_NEED_SHARE` of it where the weakest is a variant of what stays and the spot far
+    from that (:data:`VARIANT_DEG`, :data:`FAR_DEG`)."""
+    need, weakest, novel = record["spot_need_deg"], record["weakest"], record["novel_broad_deg"]
+    if novel < NOVEL_DEG:
         return False
-    return need > weakest["cost_deg"] or (need > SPOT_NEED_SHARE * weakest["need_deg"]
-                                          and weakest["top_share"] <= WEAKEST_TOP_SHARE)
+    if need > weakest["cost_deg"]:
+        return True
+    variant = weakest["novel_broad_deg"] <= VARIANT_DEG and novel >= FAR_DEG
+    share = VARIANT_NEED_SHARE if variant else SPOT_NEED_SHARE
+    return need > share * weakest["need_deg"] and weakest["top_share"] <= WEAKEST_TOP_SHARE
 
 
 def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[int, int], loss_w: np.ndarray,
