@@ -499,6 +499,10 @@ class UnmixConfig:
     edge_keep_peak: float = _param(0.0, Rule("float", 0.0, 1.0), "protocol",
                                    "fast protocol, with edge_below: the partners taken off may take at most "
                                    "1 minus this share of a spectrum's own strongest band (0: no bound)")
+    pure_anchor: float = _param(0.0, Rule("float", 0.0, 1.0), "protocol",
+                                "fast protocol, without a baseline term: after the polish, each spectrum that "
+                                "at least 1 % of the pixels hold at this share or more is put on those pixels' "
+                                "mean (materials that cover a region pure; 0: off)")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")

@@ -59,6 +59,7 @@ from ...metrics import WeightedPixels
 from ...preprocess.background import as_seen, lower_envelope
 from ...preprocess.noise import difference_noise
 from .nonneg_edge import to_nonneg_edge
+from .pure_anchor import anchor_to_pure
 from .refinement import fixed_sample
 
 __all__ = ["DEAD_ZONE_PER_NOISE", "MOVE_DEAD_ZONE", "NO_PURE_PERCENTILE", "NO_PURE_SHARE", "POLISH_PIXELS",
@@ -282,7 +283,7 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
            background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: Sequence[int] = (),
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0, edge_add_back: float = 0.0,
            edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, wavenumbers: np.ndarray | None = None,
-           stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+           pure_anchor: float = 0.0, stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
     of the whole image's cone fit (with ``shifts`` or ``bounded``, the moves allowed as in the
@@ -293,6 +294,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     ``partner_floor`` and ``keep_peak`` set to ``edge_add_back``, ``edge_partner_floor`` and
     ``edge_keep_peak``) and the maps fitted again;
     only with a ``background``, whose lower envelope makes the spectra's zero absorbance zero.
+    Without one, with ``pure_anchor``, each spectrum that a region's pixels hold at that share or
+    more is put on those pixels' mean (:mod:`.pure_anchor`) and the maps fitted again.
     Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry
     (``stopped``: by ``stop``; ``edge``: the steps taken).
     """
@@ -320,6 +323,10 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
                                             fixed=fixed, shifts=shifts, bounded=bounded, zone=p.dead_zone,
                                             add_back=edge_add_back, partner_floor=edge_partner_floor,
                                             keep_peak=edge_keep_peak)
+    if pure_anchor and background is None and not stopped:
+        e, maps, record["anchor"] = anchor_to_pure(
+            pixels, e, maps, lambda moved: cone_maps(_as_fitted(pixels, weights, nuisance, moved, shifts), moved,
+                                                     bounded, p.dead_zone), share=pure_anchor, fixed=fixed)
     return e, maps, record
 
 

@@ -1,0 +1,155 @@
+"""Spectra put on their pure pixels (``pure_anchor``), paired: one training per scene.
+
+Images without a background term only (the anchor does nothing with one): the reflectance scenes
+of ``reflectance_scenes.py`` (written without reading the project's other generators) and
+Samson. Each scene is unmixed once with ``baseline="none"`` and the library's defaults; the input
+of the run's last step (the polish, :func:`ftir_unmix.methods.cnn._polished`) is caught and the
+step is done again with each value of ``--shares`` (0: off; ``S@M``: share S, and at least a
+share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; Samson's seed is the run's, the
+reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
+anchor. Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched),
+the abundance RMSE, the per-material figures and the anchor's record. ``--summary FILE``
+prints per-case means and, against ``off``, the runs better and worse by more than 0.05°::
+
+    OMP_NUM_THREADS=1 python benchmarks/anchor_pairs.py --cases shore-k3,road-k4,patchy-k5 \\
+        --seeds 0,1,2,3,4 --shares 0,0.9,0.95 --jobs 2 --out benchmarks/results/anchor_tuning0-4.jsonl
+    python benchmarks/anchor_pairs.py --summary benchmarks/results/anchor_tuning0-4.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from polish_pairs import _scores  # noqa: E402
+from spare_pairs import _drained  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class _Truth:
+    endmembers: np.ndarray  # (B, K)
+    abundances: np.ndarray  # (K, H, W)
+    names: list[str]
+
+    @property
+    def k(self) -> int:
+        return self.endmembers.shape[1]
+
+
+def _scene(case: str, seed: int) -> tuple[Any, _Truth]:
+    """The cube and truth of ``case`` (a reflectance case or ``samson``, whose seed is the run's)."""
+    if case == "samson":
+        from quality import load_samson
+
+        t = load_samson()
+        return t.cube, _Truth(t.endmembers, t.abundances, [f"M{j + 1}" for j in range(t.endmembers.shape[1])])
+    from reflectance_scenes import make_reflectance_scene
+
+    s = make_reflectance_scene(case, seed)
+    return s.cube, _Truth(s.endmembers, s.abundances, list(s.names))
+
+
+def _variant(share: float, least: float | None) -> str:
+    return "off" if share == 0 else f"share {share:g}" + ("" if least is None else f" min {least:g}")
+
+
+def _parsed(spec: str) -> tuple[float, float | None]:
+    """``"0.95"`` (the library's least share of pixels) or ``"0.95@0.01"`` (that share and least share)."""
+    share, _, least = spec.partition("@")
+    return float(share), float(least) if least else None
+
+
+def run_one(case: str, seed: int, shares: list[tuple[float, float | None]]) -> dict[str, Any]:
+    """One scene: a run without a baseline term, its polish's input caught, the polish done
+    again with each anchor share."""
+    import ftir_unmix
+    from ftir_unmix.methods import cnn
+    from ftir_unmix.methods.cnn import pure_anchor
+
+    cube, truth = _scene(case, seed)
+    polished_fn = cnn._polished
+    caught: list[tuple[Any, Any, bool]] = []
+
+    def catch(inp: Any, run: Any, checked: bool = False) -> Any:
+        caught.append((inp, run, checked))
+        return (yield from polished_fn(inp, run, checked))
+
+    cnn._polished = catch
+    try:
+        r = ftir_unmix.unmix(cube, truth.k, baseline="none", seed=seed if case == "samson" else 0)
+    finally:
+        cnn._polished = polished_fn
+    shape = truth.abundances.shape
+    line: dict[str, Any] = {"case": case, "seed": int(seed), "names": truth.names,
+                            "default": _scores(truth, r.endmembers, r.abundances), "variants": {}}
+    inp, run, checked = caught[-1]
+    library_least = pure_anchor.MIN_PIXEL_SHARE
+    for share, least in shares:
+        config = dataclasses.replace(inp.config, pure_anchor=share)
+        pure_anchor.MIN_PIXEL_SHARE = library_least if least is None else least
+        try:
+            done = _drained(cnn._polished(dataclasses.replace(inp, config=config),
+                                          dataclasses.replace(run, record=dict(run.record)), checked))
+        finally:
+            pure_anchor.MIN_PIXEL_SHARE = library_least
+        line["variants"][_variant(share, least)] = {**_scores(truth, done.endmembers, done.abundances.reshape(shape)),
+                                             "anchor": (done.record.get("polished") or {}).get("anchor")}
+    return line
+
+
+def summary(path: Path) -> str:
+    """Per case and variant the mean SAD and RMSE, and against ``off`` the runs better and worse."""
+    lines = [json.loads(s) for s in path.read_text().splitlines() if s.strip()]
+    by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in lines:
+        by_case[line["case"]].append(line)
+    variants = list(lines[0]["variants"])
+    out = [f"{path.name}: {len(lines)} runs"]
+    for case, runs in [*by_case.items(), ("all", lines)]:
+        for v in variants:
+            sad = [r["variants"][v]["mean"] for r in runs]
+            rmse = [r["variants"][v]["rmse"] for r in runs]
+            d = np.asarray(sad) - np.asarray([r["variants"]["off"]["mean"] for r in runs])
+            out.append(f"{case:10s} {v:11s} SAD {np.mean(sad):6.2f}°  RMSE {np.mean(rmse):.3f}  "
+                       f"vs off: {int((d < -0.05).sum())} better, {int((d > 0.05).sum())} worse")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cases", default="shore-k3,road-k4,patchy-k5")
+    ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap.add_argument("--shares", default="0,0.9,0.95")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--summary", type=Path)
+    a = ap.parse_args(argv)
+    if a.summary:
+        print(summary(a.summary))
+        return 0
+    shares = [_parsed(v) for v in a.shares.split(",")]
+    jobs = [(c, int(s), shares) for c in a.cases.split(",") for s in a.seeds.split(",")]
+    with ProcessPoolExecutor(a.jobs) as pool:
+        for line in pool.map(run_one, *zip(*jobs)):
+            text = json.dumps(line)
+            print(f"{line['case']} {line['seed']}: " + ", ".join(
+                f"{v} {r['mean']:.2f}°" for v, r in line["variants"].items()), flush=True)
+            if a.out:
+                with a.out.open("a") as f:
+                    f.write(text + "\n")
+    if a.out:
+        print(summary(a.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
