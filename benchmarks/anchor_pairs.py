@@ -101,8 +101,9 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None]]) -> d
                                           dataclasses.replace(run, record=dict(run.record)), checked))
         finally:
             pure_anchor.MIN_PIXEL_SHARE = library_least
-        line["variants"][_variant(share, least)] = {**_scores(truth, done.endmembers, done.abundances.reshape(shape)),
-                                             "anchor": (done.record.get("polished") or {}).get("anchor")}
+        scores = _scores(truth, done.endmembers, done.abundances.reshape(shape))
+        line["variants"][_variant(share, least)] = {
+            **scores, "anchor": (done.record.get("polished") or {}).get("anchor")}
     return line
 
 

@@ -1,0 +1,100 @@
+"""Spectra of materials that cover a region pure, put on that region's pixels (``pure_anchor``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ftir_unmix.methods.cnn.cone_polish import cone_maps, polish
+from ftir_unmix.methods.cnn.pure_anchor import MIN_PIXEL_SHARE, anchor_to_pure
+from ftir_unmix.metrics import WeightedPixels
+from ftir_unmix.preprocess.background import polynomial_basis
+
+NM = np.linspace(400.0, 2500.0, 120)
+
+
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(a @ b / np.linalg.norm(a) / np.linalg.norm(b), -1.0, 1.0))))
+
+
+def _shore(seed: int = 0, noise: float = 0.004, n_region: int = 500, n_mixed: int = 300):
+    """A dark water spectrum and two bright ones (vegetation, soil), each pure over a region of
+    ``n_region`` pixels, mixed pixels between them, each pixel lit a little differently, with
+    noise that is large beside the water's signal."""
+    rng = np.random.default_rng(seed)
+    water = 0.05 * np.exp(-0.5 * ((NM - 500.0) / 120.0) ** 2) + 0.004
+    vegetation = 0.05 + 0.4 / (1.0 + np.exp(-(NM - 715.0) / 15.0)) - 0.15 * np.exp(-0.5 * ((NM - 1450.0) / 60.0) ** 2)
+    soil = 0.1 + 0.25 * (NM - 400.0) / 2100.0
+    truth = np.column_stack([water, vegetation, soil])
+    a = np.vstack([np.repeat(np.eye(3), n_region, axis=0), rng.dirichlet(np.full(3, 0.7), n_mixed)])
+    x = (a @ truth.T) * rng.uniform(0.9, 1.1, (len(a), 1)) + rng.normal(0.0, noise, (len(a), NM.size))
+    return truth, a, x
+
+
+def _maps(x: np.ndarray, e: np.ndarray) -> np.ndarray:
+    return cone_maps(WeightedPixels(x, np.ones(NM.size)), e)
+
+
+def test_a_spectrum_outside_its_pure_region_is_put_on_that_region():
+    truth, _, x = _shore()
+    out_of_region = truth.copy()
+    out_of_region[:, 0] = np.clip(1.6 * truth[:, 0] - 0.06 * truth[:, 1], 0.0, None)  # away from the others
+    e, maps, record = anchor_to_pure(x, out_of_region, _maps(x, out_of_region), lambda m: _maps(x, m), share=0.95)
+    assert _angle(out_of_region[:, 0], truth[:, 0]) > 10.0
+    assert _angle(e[:, 0], truth[:, 0]) < 1.5, record
+    assert record["moved_deg"][0] > 8.0 and record["pure_pixels"][0] >= 400
+    # the bright ones were already on their regions: they move by the noise only
+    assert max(_angle(e[:, j], truth[:, j]) for j in (1, 2)) < 0.5
+    assert np.allclose(maps.sum(axis=0), 1.0)
+    assert (np.percentile(maps[0, :500], 50)) > 0.95  # the water's pixels now read as pure
+
+
+def test_a_fixed_spectrum_and_a_spectrum_without_a_pure_region_stay():
+    truth, _, x = _shore()
+    start = truth.copy()
+    start[:, 0] = np.clip(1.6 * truth[:, 0] - 0.06 * truth[:, 1], 0.0, None)
+    e, _, record = anchor_to_pure(x, start, _maps(x, start), lambda m: _maps(x, m), share=0.95, fixed=[0])
+    np.testing.assert_array_equal(e[:, 0], start[:, 0])
+    assert record["moved_deg"][0] == 0.0
+    # a region smaller than MIN_PIXEL_SHARE of the image is a spot, not a region: left as it is
+    truth, _, x = _shore(n_region=2000)
+    x = np.vstack([x[:30], x[2000:]])  # the water region cut to 30 of 4330 pixels
+    e, _, record = anchor_to_pure(x, start, _maps(x, start), lambda m: _maps(x, m), share=0.95)
+    assert record["pure_pixels"][0] < MIN_PIXEL_SHARE * x.shape[0]
+    np.testing.assert_array_equal(e[:, 0], start[:, 0])
+
+
+def test_the_polish_moves_a_dark_material_out_of_its_noisy_region_and_the_anchor_puts_it_back():
+    truth, _, x = _shore(seed=1)
+    w = np.ones(NM.size)
+    plain, _, rec_plain = polish(x, truth, w, None, None, iterations=60)
+    anchored, maps, rec = polish(x, truth, w, None, None, iterations=60, pure_anchor=0.95)
+    assert "anchor" not in rec_plain
+    assert _angle(plain[:, 0], truth[:, 0]) > 3.0  # the cone fit encloses the noise's spread
+    assert _angle(anchored[:, 0], truth[:, 0]) < 0.5 * _angle(plain[:, 0], truth[:, 0]), rec["anchor"]
+    assert np.allclose(maps.sum(axis=0), 1.0)
+
+
+def test_with_a_background_term_the_anchor_does_nothing():
+    truth, _, x = _shore()
+    basis = polynomial_basis(NM, 2)
+    w = np.ones(NM.size)
+    from ftir_unmix.preprocess.background import weighted_nuisance_basis
+
+    nuisance = weighted_nuisance_basis(basis, w)
+    off, _, _ = polish(x, truth, w, nuisance, basis, iterations=20)
+    on, _, rec = polish(x, truth, w, nuisance, basis, iterations=20, pure_anchor=0.95)
+    assert "anchor" not in rec
+    np.testing.assert_array_equal(on, off)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.5])
+def test_the_share_is_checked(share):
+    from ftir_unmix.config import UnmixConfig
+    from ftir_unmix.errors import ParameterError
+
+    if share == 0.0:
+        assert UnmixConfig(pure_anchor=share).pure_anchor == 0.0
+    else:
+        with pytest.raises(ParameterError):
+            UnmixConfig(pure_anchor=share)
