@@ -44,7 +44,7 @@ import numpy as np
 
 from .preprocess.atmosphere import ATMOSPHERE_LINE_SHARE
 
-__all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "doubts",
+__all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "anchor_note", "doubts",
            "atmosphere_note", "edge_note", "endmember_trust", "listed", "polish_note", "run_notes", "spare_note"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
@@ -226,6 +226,28 @@ def edge_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
             f"what any pixel shows")
 
 
+def anchor_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
+    """The sentence that names the spectra put on their pure pixels (``pure_anchor``,
+    :mod:`ftir_unmix.methods.cnn.pure_anchor`); None when none was.
+
+    Examples
+    --------
+    >>> anchor_note({"polished": {"anchor": {"share": 0.95, "pure_pixels": [2130, 0, 12],
+    ...                                      "moved_deg": [14.0, 0.0, 0.0]}}}, ["EM1", "EM2", "EM3"])
+    'EM1 covers a region pure (2130 pixels at 0.95 or more): its spectrum is their mean, 14.0° from the fit'
+    """
+    anchor = (parameters.get("polished") or {}).get("anchor")
+    if not anchor:
+        return None
+    moved = [(name, n, d) for name, n, d in zip(names, anchor["pure_pixels"], anchor["moved_deg"]) if d > 0]
+    if not moved:
+        return None
+    parts = [f"{name} covers a region pure ({n} pixels at {anchor['share']:g} or more)" for name, n, _ in moved]
+    degrees = ", ".join(f"{d:.1f}°" for _, _, d in moved)
+    return (f"{listed(parts)}: {'its spectrum is their mean' if len(moved) == 1 else 'each spectrum is their mean'}, "
+            f"{degrees} from the fit")
+
+
 def polish_note(parameters: dict[str, Any]) -> str | None:
     """The sentence that says the polish (:mod:`ftir_unmix.methods.cnn.cone_polish`) left spectra as
     trained because fitted to the whole image they became what is not a material; None otherwise.
@@ -250,8 +272,8 @@ the other spectra fitted around it'
 def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names: Sequence[str]
               ) -> list[tuple[str, str]]:
     """What a user is told after a run, in order: ``("note", …)`` from :func:`atmosphere_note`,
-    :func:`spare_note`, :func:`polish_note` and :func:`edge_note`, then ``("doubt", …)`` per endmember from
-    :func:`doubts` (the CLI prints them, the Spectra panel marks them ℹ and ⚠)."""
+    :func:`spare_note`, :func:`polish_note`, :func:`edge_note` and :func:`anchor_note`, then ``("doubt", …)``
+    per endmember from :func:`doubts` (the CLI prints them, the Spectra panel marks them ℹ and ⚠)."""
     notes = [("note", n) for n in (atmosphere_note(parameters), spare_note(parameters), polish_note(parameters),
-                                   edge_note(parameters, names)) if n]
+                                   edge_note(parameters, names), anchor_note(parameters, names)) if n]
     return notes + [("doubt", s) for s in doubts(trust, names).values()]

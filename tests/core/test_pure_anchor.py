@@ -98,3 +98,27 @@ def test_the_share_is_checked(share):
     else:
         with pytest.raises(ParameterError):
             UnmixConfig(pure_anchor=share)
+
+
+def test_a_run_without_a_baseline_term_puts_a_dark_region_on_its_pixels_and_says_so(one_torch_thread):
+    from ftir_unmix import make_cube, unmix
+    from ftir_unmix.metrics import match_endmembers
+    from ftir_unmix.trust import run_notes
+
+    truth, _, x = _shore(seed=2, n_region=600, n_mixed=300)  # 2100 pixels: blocks of rows, 30 × 70
+    cube = make_cube(x.reshape(30, 70, NM.size), NM)
+    options = dict(k=3, baseline="none", epochs=80, restarts=1, seed=0, threads=1)
+
+    def water_deg(result) -> float:
+        e = np.asarray(result.endmembers, np.float64)
+        return _angle(e[:, match_endmembers(truth, e)[0]], truth[:, 0])
+
+    off = unmix(cube, pure_anchor=0.0, **options)
+    on = unmix(cube, pure_anchor=0.95, **options)
+    anchor = on.parameters["polished"]["anchor"]
+    assert "anchor" not in off.parameters["polished"]
+    assert max(anchor["moved_deg"]) > 0.0, anchor
+    assert water_deg(on) < water_deg(off), (water_deg(on), water_deg(off))
+    notes = [text for kind, text in run_notes(on.parameters, on.parameters["trust"], on.names or
+                                              [f"EM{j + 1}" for j in range(3)]) if kind == "note"]
+    assert any("covers a region pure" in n for n in notes), notes

@@ -13,7 +13,8 @@ noise away, where the fit that encloses it does not.
 So each spectrum that at least :data:`MIN_PIXEL_SHARE` of the pixels hold at ``share`` or more
 (the cone fit's maps, scaled to sum to one) is replaced by the mean of those pixels, the maps
 are fitted again, and this is repeated while the pure pixels change (at most :data:`ROUNDS`
-times): once the spectrum sits in its region, more of the region's pixels read as pure.
+times): once the spectrum sits in its region, more of the region's pixels read as pure. A
+spectrum whose region no longer reads pure at the end is put back.
 
 Images with a background term are left alone: their pixels hold the background too, and their
 materials are the absorbance spectra over it (:mod:`.nonneg_edge` takes those that never occur
@@ -71,16 +72,22 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         from the truth: abundance RMSE 0.158 against 0.136, docs/benchmarks.md, stop 65.)
     maps : ndarray (K, N)
     record : dict
-        ``share``, ``pure_pixels`` (per endmember, the last round's count of pure pixels),
-        ``moved_deg`` (per endmember, the angle between the spectrum before and after) and
-        ``rounds``.
+        ``share``, ``pure_pixels`` (per endmember, its pure pixels in the maps returned),
+        ``moved_deg`` (per endmember, the angle between the spectrum before and after),
+        ``rounds`` and ``undone`` (the spectra moved and put back, see below).
+
+    Notes
+    -----
+    A spectrum moved whose region then holds fewer than :data:`MIN_PIXEL_SHARE` of the pixels
+    at ``share`` is put back as it was: its pure pixels were a mixture's, which read pure only
+    beside a spectrum outside them (stop 65: on fresh reflectance scenes such moves traded a
+    water spectrum's map with a dark variant's).
     """
     e0 = np.asarray(endmembers, np.float64)
     e = e0.copy()
     k = e.shape[1]
     least = max(1, int(np.ceil(MIN_PIXEL_SHARE * maps.shape[1])))
     movable = [j for j in range(k) if j not in set(fixed)]
-    counts = [0] * k
     chosen: list[np.ndarray | None] = [None] * k
     rounds = 0
     while rounds < ROUNDS:
@@ -88,7 +95,6 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         changed = False
         for j in movable:
             rows = np.flatnonzero(maps[j] >= share)
-            counts[j] = int(rows.size)
             if rows.size < least or (chosen[j] is not None and np.array_equal(rows, chosen[j])):
                 continue
             mean = _mean_of(pixels, rows)
@@ -100,7 +106,14 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         if not changed:
             break
         maps = refit(e)
+    counts = [int(v) for v in (maps >= share).sum(axis=1)]
+    # a spectrum whose region no longer reads pure once it sits there was put on a mixture
+    undone = [j for j in movable if chosen[j] is not None and counts[j] < least]
+    if undone:
+        e[:, undone] = e0[:, undone]
+        maps = refit(e)
+        counts = [int(v) for v in (maps >= share).sum(axis=1)]
     cos = np.sum(e * e0, axis=0) / np.maximum(np.linalg.norm(e, axis=0) * np.linalg.norm(e0, axis=0), 1e-300)
-    record = {"share": float(share), "pure_pixels": counts, "rounds": rounds,
+    record = {"share": float(share), "pure_pixels": counts, "rounds": rounds, "undone": undone,
               "moved_deg": [round(float(v), 3) for v in np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))]}
     return e, maps, record
