@@ -344,6 +344,17 @@ class UnmixConfig:
         0: no bound. Default 0 (stop 58: 0.9 mended the blind tuning runs where a calcite was
         taken off whole, 12° → 48°, and changed nothing on fresh blind seeds 1015–1019,
         14.05° → 14.07°; docs/benchmarks.md).
+    pure_anchor : float
+        Fast protocol, without a baseline term (``baseline="none"``: a reflectance image such
+        as Samson), after the polish: each spectrum that at least 1 % of the pixels hold at this
+        share or more (its region, nearly pure) is replaced by those pixels' mean and the maps
+        fitted again, up to three rounds; a spectrum whose region no longer reads pure at the end
+        is put back (:mod:`ftir_unmix.methods.cnn.pure_anchor`). The cone fit moves a noisy
+        region's spectrum out of its pixels to enclose their spread (Samson's water: 10° from the
+        truth, the mean of its pure pixels 2–3°). Recorded as ``polished.anchor``; the run's notes
+        name the spectra moved. 0: off. Default 0.95 (stop 65: chosen on reflectance scenes'
+        tuning seeds; on fresh seeds 8.41° → 7.95°, 7 of 15 runs better, none worse; Samson
+        5.52° → 3.42°, docs/benchmarks.md).
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -499,7 +510,7 @@ class UnmixConfig:
     edge_keep_peak: float = _param(0.0, Rule("float", 0.0, 1.0), "protocol",
                                    "fast protocol, with edge_below: the partners taken off may take at most "
                                    "1 minus this share of a spectrum's own strongest band (0: no bound)")
-    pure_anchor: float = _param(0.0, Rule("float", 0.0, 1.0), "protocol",
+    pure_anchor: float = _param(0.95, Rule("float", 0.0, 1.0), "protocol",
                                 "fast protocol, without a baseline term: after the polish, each spectrum that "
                                 "at least 1 % of the pixels hold at this share or more is put on those pixels' "
                                 "mean (materials that cover a region pure; 0: off)")

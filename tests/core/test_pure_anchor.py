@@ -88,13 +88,14 @@ def test_with_a_background_term_the_anchor_does_nothing():
     np.testing.assert_array_equal(on, off)
 
 
-@pytest.mark.parametrize("share", [0.0, 1.5])
-def test_the_share_is_checked(share):
+@pytest.mark.parametrize("share", [0.0, 0.95, 1.5])
+def test_the_share_is_checked_and_on_by_default(share):
     from ftir_unmix.config import UnmixConfig
     from ftir_unmix.errors import ParameterError
 
-    if share == 0.0:
-        assert UnmixConfig(pure_anchor=share).pure_anchor == 0.0
+    assert UnmixConfig().pure_anchor == 0.95
+    if share <= 1.0:
+        assert UnmixConfig(pure_anchor=share).pure_anchor == share
     else:
         with pytest.raises(ParameterError):
             UnmixConfig(pure_anchor=share)
@@ -114,7 +115,7 @@ def test_a_run_without_a_baseline_term_puts_a_dark_region_on_its_pixels_and_says
         return _angle(e[:, match_endmembers(truth, e)[0]], truth[:, 0])
 
     off = unmix(cube, pure_anchor=0.0, **options)
-    on = unmix(cube, pure_anchor=0.95, **options)
+    on = unmix(cube, **options)  # the default
     anchor = on.parameters["polished"]["anchor"]
     assert "anchor" not in off.parameters["polished"]
     assert max(anchor["moved_deg"]) > 0.0, anchor

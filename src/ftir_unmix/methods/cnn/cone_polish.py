@@ -283,7 +283,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
            background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: Sequence[int] = (),
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0, edge_add_back: float = 0.0,
            edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, wavenumbers: np.ndarray | None = None,
-           pure_anchor: float = 0.0, stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+           pure_anchor: float = 0.0, stop: Callable[[], bool] = lambda: False
+           ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
     of the whole image's cone fit (with ``shifts`` or ``bounded``, the moves allowed as in the
