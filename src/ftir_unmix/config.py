@@ -512,7 +512,7 @@ class UnmixConfig:
                                    "1 minus this share of a spectrum's own strongest band (0: no bound)")
     pure_anchor: float = _param(0.95, Rule("float", 0.0, 1.0), "protocol",
                                 "fast protocol, without a baseline term: after the polish, each spectrum that "
-                                "at least 1 % of the pixels hold at this share or more is put on those pixels' "
+                                "at least a hundredth of the pixels hold at this share or more is put on those pixels' "
                                 "mean (materials that cover a region pure; 0: off)")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "

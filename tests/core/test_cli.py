@@ -99,3 +99,14 @@ def test_missing_file_and_bad_k(cube_npz, tmp_path):
     assert res.returncode != 0 and "nope.hdr" in res.stderr and len(res.stderr.strip().splitlines()) == 1
     res = _cli("unmix", cube_npz, "--k", 200, "--out", tmp_path / "o", check=False)
     assert res.returncode != 0 and "--k must be at most the number of bands (160); got 200" in res.stderr
+
+
+@pytest.mark.parametrize("command", ["info", "weights", "unmix", "select-k", "identify", "batch", "demo"])
+def test_every_command_prints_its_help(command, capsys):
+    # a help text with a bare "%" (e.g. "1 % of the pixels") breaks argparse's --help
+    from ftir_unmix.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main([command, "--help"])
+    assert stop.value.code == 0
+    assert command in capsys.readouterr().out
