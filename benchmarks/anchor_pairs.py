@@ -23,6 +23,7 @@ import dataclasses
 import json
 import sys
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,38 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None]]) -> d
     return line
 
 
+def read_lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of a results file."""
+    return [json.loads(s) for s in path.read_text().splitlines() if s.strip()]
+
+
+def run_lines(run_one: Callable[..., dict[str, Any]], jobs: list[tuple[Any, ...]], workers: int, out: Path | None,
+              shown: Callable[[dict[str, Any]], str]) -> None:
+    """``run_one(*job)`` for every job in ``workers`` processes; each line printed as ``shown``
+    says and appended to ``out``."""
+    with ProcessPoolExecutor(workers) as pool:
+        for line in pool.map(run_one, *zip(*jobs)):
+            print(f"{line['case']} {line['seed']}: {shown(line)}", flush=True)
+            if out:
+                with out.open("a") as f:
+                    f.write(json.dumps(line) + "\n")
+
+
+def lines_parser(description: str, cases: str, seeds: str) -> argparse.ArgumentParser:
+    """The options of a benchmark that writes results lines: ``--cases``, ``--seeds``,
+    ``--jobs``, ``--out`` and ``--summary FILE``."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--cases", default=cases)
+    ap.add_argument("--seeds", default=seeds)
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--summary", type=Path)
+    return ap
+
+
 def summary(path: Path) -> str:
     """Per case and variant the mean SAD and RMSE, and against ``off`` the runs better and worse."""
-    lines = [json.loads(s) for s in path.read_text().splitlines() if s.strip()]
+    lines = read_lines(path)
     by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in lines:
         by_case[line["case"]].append(line)
@@ -126,27 +156,16 @@ def summary(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--cases", default="shore-k3,road-k4,patchy-k5")
-    ap.add_argument("--seeds", default="0,1,2,3,4")
+    ap = lines_parser(__doc__.split("\n")[0], "shore-k3,road-k4,patchy-k5", "0,1,2,3,4")
     ap.add_argument("--shares", default="0,0.9,0.95")
-    ap.add_argument("--jobs", type=int, default=1)
-    ap.add_argument("--out", type=Path)
-    ap.add_argument("--summary", type=Path)
     a = ap.parse_args(argv)
     if a.summary:
         print(summary(a.summary))
         return 0
     shares = [_parsed(v) for v in a.shares.split(",")]
     jobs = [(c, int(s), shares) for c in a.cases.split(",") for s in a.seeds.split(",")]
-    with ProcessPoolExecutor(a.jobs) as pool:
-        for line in pool.map(run_one, *zip(*jobs)):
-            text = json.dumps(line)
-            print(f"{line['case']} {line['seed']}: " + ", ".join(
-                f"{v} {r['mean']:.2f}°" for v, r in line["variants"].items()), flush=True)
-            if a.out:
-                with a.out.open("a") as f:
-                    f.write(text + "\n")
+    run_lines(run_one, jobs, a.jobs, a.out,
+              lambda line: ", ".join(f"{v} {r['mean']:.2f}°" for v, r in line["variants"].items()))
     if a.out:
         print(summary(a.out))
     return 0
