@@ -350,8 +350,8 @@ class UnmixConfig:
         share or more (its region, nearly pure) is replaced by those pixels' mean and the maps
         fitted again, up to three rounds; a spectrum whose region no longer reads pure at the end
         is put back (:mod:`ftir_unmix.methods.cnn.pure_anchor`). The cone fit moves a noisy
-        region's spectrum out of its pixels to enclose their spread (Samson's water: 10° from the
-        truth, the mean of its pure pixels 2–3°). Recorded as ``polished.anchor``; the run's notes
+        region's spectrum out of its pixels to enclose their spread (Samson's water: 10–12° from
+        the truth, 3.4–4.6° anchored). Recorded as ``polished.anchor``; the run's notes
         name the spectra moved. 0: off. Default 0.95 (stop 65: chosen on reflectance scenes'
         tuning seeds; on fresh seeds 8.41° → 7.95°, 7 of 15 runs better, none worse; Samson
         5.52° → 3.42°, docs/benchmarks.md).
