@@ -26,6 +26,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -35,28 +36,21 @@ from polish_pairs import _scores  # noqa: E402
 from spare_pairs import _drained  # noqa: E402
 
 
-@dataclasses.dataclass(frozen=True)
-class _Truth:
-    endmembers: np.ndarray  # (B, K)
-    abundances: np.ndarray  # (K, H, W)
-    names: list[str]
-
-    @property
-    def k(self) -> int:
-        return self.endmembers.shape[1]
-
-
-def _scene(case: str, seed: int) -> tuple[Any, _Truth]:
-    """The cube and truth of ``case`` (a reflectance case or ``samson``, whose seed is the run's)."""
+def _scene(case: str, seed: int) -> tuple[Any, SimpleNamespace]:
+    """The cube and the truth (``endmembers``, ``abundances``, ``k``, ``names``, as edge_pairs.py's
+    scenes) of ``case`` (a reflectance case or ``samson``, whose seed is the run's)."""
     if case == "samson":
         from quality import load_samson
 
         t = load_samson()
-        return t.cube, _Truth(t.endmembers, t.abundances, [f"M{j + 1}" for j in range(t.endmembers.shape[1])])
+        k = t.endmembers.shape[1]
+        return t.cube, SimpleNamespace(endmembers=t.endmembers, abundances=t.abundances, k=k,
+                                       names=[f"M{j + 1}" for j in range(k)])
     from reflectance_scenes import make_reflectance_scene
 
     s = make_reflectance_scene(case, seed)
-    return s.cube, _Truth(s.endmembers, s.abundances, list(s.names))
+    return s.cube, SimpleNamespace(endmembers=s.endmembers, abundances=s.abundances, k=len(s.names),
+                                   names=list(s.names))
 
 
 def _variant(share: float, least: float | None) -> str:

@@ -8,7 +8,7 @@ import pytest
 from ftir_unmix.methods.cnn.cone_polish import cone_maps, polish
 from ftir_unmix.methods.cnn.pure_anchor import MIN_PIXEL_SHARE, anchor_to_pure
 from ftir_unmix.metrics import WeightedPixels
-from ftir_unmix.preprocess.background import polynomial_basis
+from ftir_unmix.preprocess.background import polynomial_basis, weighted_nuisance_basis
 
 NM = np.linspace(400.0, 2500.0, 120)
 
@@ -79,8 +79,6 @@ def test_with_a_background_term_the_anchor_does_nothing():
     truth, _, x = _shore()
     basis = polynomial_basis(NM, 2)
     w = np.ones(NM.size)
-    from ftir_unmix.preprocess.background import weighted_nuisance_basis
-
     nuisance = weighted_nuisance_basis(basis, w)
     off, _, _ = polish(x, truth, w, nuisance, basis, iterations=20)
     on, _, rec = polish(x, truth, w, nuisance, basis, iterations=20, pure_anchor=0.95)

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ...metrics import spectral_angles
+
 __all__ = ["MIN_PIXEL_SHARE", "ROUNDS", "anchor_to_pure"]
 
 #: A spectrum is put on its pure pixels only where at least this share of the image's pixels
@@ -87,7 +89,8 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
     e = e0.copy()
     k = e.shape[1]
     least = max(1, int(np.ceil(MIN_PIXEL_SHARE * maps.shape[1])))
-    movable = [j for j in range(k) if j not in set(fixed)]
+    held = set(fixed)
+    movable = [j for j in range(k) if j not in held]
     chosen: list[np.ndarray | None] = [None] * k
     rounds = 0
     while rounds < ROUNDS:
@@ -113,7 +116,6 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         e[:, undone] = e0[:, undone]
         maps = refit(e)
         counts = [int(v) for v in (maps >= share).sum(axis=1)]
-    cos = np.sum(e * e0, axis=0) / np.maximum(np.linalg.norm(e, axis=0) * np.linalg.norm(e0, axis=0), 1e-300)
     record = {"share": float(share), "pure_pixels": counts, "rounds": rounds, "undone": undone,
-              "moved_deg": [round(float(v), 3) for v in np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))]}
+              "moved_deg": [round(float(v), 3) for v in np.diag(spectral_angles(e0, e))]}
     return e, maps, record
