@@ -355,6 +355,13 @@ class UnmixConfig:
         name the spectra moved. 0: off. Default 0.95 (stop 65: chosen on reflectance scenes'
         tuning seeds; on fresh seeds 8.41° → 7.95°, 7 of 15 runs better, none worse; Samson
         5.52° → 3.42°, docs/benchmarks.md).
+    residual_spot : bool
+        Fast protocol, without a baseline term, after the polish and before ``pure_anchor``: the
+        spot with the largest residual (each pixel's distance to the spectra's cone, not its
+        angle: a dark material's noisy angles outrank a minor bright material's residual) is
+        offered as a spectrum in the place where it fits best, the spectra are fitted again at
+        the pixels' own scale, and the swap is kept where the mean squared residual is lower
+        (:mod:`ftir_unmix.methods.cnn.residual_spot`). Recorded as ``polished.residual_spot``.
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -514,6 +521,10 @@ class UnmixConfig:
                                 "fast protocol, without a baseline term: after the polish, each spectrum that "
                                 "at least a hundredth of the pixels hold at this share or more is put on those pixels' "
                                 "mean (materials that cover a region pure; 0: off)")
+    residual_spot: bool = _param(False, Rule("bool"), "protocol",
+                                 "fast protocol, without a baseline term: after the polish, the spot the spectra "
+                                 "leave the largest residual of is offered as a spectrum, kept where the "
+                                 "least-squares fit improves (a minor material such as a road)")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")

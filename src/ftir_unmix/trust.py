@@ -45,7 +45,8 @@ import numpy as np
 from .preprocess.atmosphere import ATMOSPHERE_LINE_SHARE
 
 __all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "anchor_note", "doubts",
-           "atmosphere_note", "edge_note", "endmember_trust", "listed", "polish_note", "run_notes", "spare_note"]
+           "atmosphere_note", "edge_note", "endmember_trust", "listed", "polish_note", "residual_spot_note",
+           "run_notes", "spare_note"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
@@ -248,6 +249,25 @@ def anchor_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
             f"{degrees} from the fit")
 
 
+def residual_spot_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
+    """The sentence that names the spectrum put in from the spot the others left the most of
+    (``residual_spot``, :mod:`ftir_unmix.methods.cnn.residual_spot`); None when none was.
+
+    Examples
+    --------
+    >>> residual_spot_note({"polished": {"residual_spot": {"kept": True, "column": 3, "pixel": [16, 34],
+    ...                     "tail_before": 0.151, "tail_after": 0.072}}}, ["EM1", "EM2", "EM3", "EM4"])
+    'EM4 is the spectrum of the spot at row 16, column 34, which the other spectra left unexplained \
+(the worst 1 % of pixels: residual 0.151 → 0.072)'
+    """
+    spot = (parameters.get("polished") or {}).get("residual_spot")
+    if not spot or not spot.get("kept"):
+        return None
+    (r, c), before, after = spot["pixel"], spot["tail_before"], spot["tail_after"]
+    return (f"{names[spot['column']]} is the spectrum of the spot at row {r}, column {c}, which the other spectra "
+            f"left unexplained (the worst 1 % of pixels: residual {before:.3g} → {after:.3g})")
+
+
 def polish_note(parameters: dict[str, Any]) -> str | None:
     """The sentence that says the polish (:mod:`ftir_unmix.methods.cnn.cone_polish`) left spectra as
     trained because fitted to the whole image they became what is not a material; None otherwise.
@@ -272,8 +292,10 @@ the other spectra fitted around it'
 def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names: Sequence[str]
               ) -> list[tuple[str, str]]:
     """What a user is told after a run, in order: ``("note", …)`` from :func:`atmosphere_note`,
-    :func:`spare_note`, :func:`polish_note`, :func:`edge_note` and :func:`anchor_note`, then ``("doubt", …)``
+    :func:`spare_note`, :func:`polish_note`, :func:`edge_note`, :func:`residual_spot_note` and
+    :func:`anchor_note`, then ``("doubt", …)``
     per endmember from :func:`doubts` (the CLI prints them, the Spectra panel marks them ℹ and ⚠)."""
     notes = [("note", n) for n in (atmosphere_note(parameters), spare_note(parameters), polish_note(parameters),
-                                   edge_note(parameters, names), anchor_note(parameters, names)) if n]
+                                   edge_note(parameters, names), residual_spot_note(parameters, names),
+                                   anchor_note(parameters, names)) if n]
     return notes + [("doubt", s) for s in doubts(trust, names).values()]

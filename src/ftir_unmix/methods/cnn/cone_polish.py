@@ -61,6 +61,7 @@ from ...preprocess.noise import difference_noise
 from .nonneg_edge import to_nonneg_edge
 from .pure_anchor import anchor_to_pure
 from .refinement import fixed_sample
+from .residual_spot import swap_in_residual_spot
 
 __all__ = ["DEAD_ZONE_PER_NOISE", "MOVE_DEAD_ZONE", "NO_PURE_PERCENTILE", "NO_PURE_SHARE", "POLISH_PIXELS",
            "Polished", "cone_maps", "edge_step", "move_dead_zone", "moved_columns", "noise_level", "polish",
@@ -163,7 +164,7 @@ def with_slopes(nuisance: np.ndarray | None, weights: np.ndarray, endmembers: np
 def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray,
                       nuisance: np.ndarray | None, *, iterations: int, fixed: Sequence[int] = (),
                       rows: np.ndarray | None = None, shifts: bool = False, bounded: float = 0.0,
-                      stop: Callable[[], bool] = lambda: False) -> Polished:
+                      unit_pixels: bool = True, stop: Callable[[], bool] = lambda: False) -> Polished:
     """Fit the spectra to the image's cone fit by alternating nonnegative least squares.
 
     Parameters
@@ -189,6 +190,10 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
     bounded : float
         With ``shifts`` off: each spectrum may move by up to this many bands per pixel (a
         nonnegative mix of ``e ± bounded·slope``); 0: not.
+    unit_pixels : bool
+        Fit the pixels scaled to unit weighted norm, so that each counts as in the angle
+        (default); False: at their own scale, the least-squares fit in which a bright pixel
+        counts more than a dark one (:mod:`.residual_spot`).
     stop : callable
         Checked before each iteration; when true, the spectra so far are returned.
 
@@ -207,7 +212,8 @@ def polish_endmembers(pixels: np.ndarray, endmembers: np.ndarray, weights: np.nd
     step = max(256, (1 << 21) // pixels.shape[1])
     for start in range(0, len(index), step):
         x[start:start + step] = pixels[index[start:start + step]]
-    x /= prepared.norms[ok, None].astype(np.float32)
+    if unit_pixels:
+        x /= prepared.norms[ok, None].astype(np.float32)
     e = np.clip(np.asarray(endmembers, np.float64), 0.0, None)
     scale = np.linalg.norm(e, axis=0)
     fit_before = prepared.mean_cone_angle(e)
@@ -283,8 +289,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
            background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: Sequence[int] = (),
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0, edge_add_back: float = 0.0,
            edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, wavenumbers: np.ndarray | None = None,
-           pure_anchor: float = 0.0, stop: Callable[[], bool] = lambda: False
-           ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+           pure_anchor: float = 0.0, residual_spot: bool = False, shape: tuple[int, int] | None = None,
+           stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
     the background's lower envelope taken off again (as the run reports spectra), and the maps
     of the whole image's cone fit (with ``shifts`` or ``bounded``, the moves allowed as in the
@@ -295,8 +301,10 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     ``partner_floor`` and ``keep_peak`` set to ``edge_add_back``, ``edge_partner_floor`` and
     ``edge_keep_peak``) and the maps fitted again;
     only with a ``background``, whose lower envelope makes the spectra's zero absorbance zero.
-    Without one, with ``pure_anchor``, each spectrum that a region's pixels hold at that share or
-    more is put on those pixels' mean (:mod:`.pure_anchor`) and the maps fitted again.
+    Without one, with ``residual_spot`` (and the image's ``shape``), the spot the spectra leave the
+    most of is offered in place of one of them (:mod:`.residual_spot`), and with ``pure_anchor``,
+    each spectrum that a region's pixels hold at that share or more is put on those pixels' mean
+    (:mod:`.pure_anchor`); the maps are fitted again after each.
     Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry
     (``stopped``: by ``stop``; ``edge``: the steps taken).
     """
@@ -324,6 +332,16 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
                                             fixed=fixed, shifts=shifts, bounded=bounded, zone=p.dead_zone,
                                             add_back=edge_add_back, partner_floor=edge_partner_floor,
                                             keep_peak=edge_keep_peak)
+    if residual_spot and background is None and shape is not None and not stopped:
+        e, record["residual_spot"] = swap_in_residual_spot(
+            pixels, e, image, image if rows is None else image.sample(rows), shape,
+            lambda start: polish_endmembers(pixels, start, weights, nuisance, iterations=iterations, fixed=fixed,
+                                            rows=rows, shifts=shifts, bounded=bounded, unit_pixels=False,
+                                            stop=stop).endmembers, fixed=fixed)
+        stopped = record["stopped"] = stop()
+        if record["residual_spot"]["kept"]:
+            image = _as_fitted(pixels, weights, nuisance, e, shifts)
+            maps = cone_maps(image, e, bounded, p.dead_zone)
     if pure_anchor and background is None and not stopped:
         e, maps, record["anchor"] = anchor_to_pure(
             pixels, e, maps, lambda moved: cone_maps(_as_fitted(pixels, weights, nuisance, moved, shifts), moved,
