@@ -5,7 +5,8 @@ of ``reflectance_scenes.py`` (written without reading the project's other genera
 Samson. Each scene is unmixed once with ``baseline="none"`` and the library's defaults; the input
 of the run's last step (the polish, :func:`ftir_unmix.methods.cnn._polished`) is caught and the
 step is done again with each value of ``--shares`` (0: off; ``S@M``: share S, and at least a
-share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; Samson's seed is the run's, the
+share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; a suffix ``+spot``:
+with ``residual_spot``, else without; Samson's seed is the run's, the
 reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
 anchor. Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched),
 the abundance RMSE, the per-material figures and the anchor's record. ``--summary FILE``
@@ -53,17 +54,20 @@ def _scene(case: str, seed: int) -> tuple[Any, SimpleNamespace]:
                                    names=list(s.names))
 
 
-def _variant(share: float, least: float | None) -> str:
-    return "off" if share == 0 else f"share {share:g}" + ("" if least is None else f" min {least:g}")
+def _variant(share: float, least: float | None, spot: bool = False) -> str:
+    name = "off" if share == 0 else f"share {share:g}" + ("" if least is None else f" min {least:g}")
+    return f"{name} + spot" if spot else name
 
 
-def _parsed(spec: str) -> tuple[float, float | None]:
-    """``"0.95"`` (the library's least share of pixels) or ``"0.95@0.01"`` (that share and least share)."""
+def _parsed(spec: str) -> tuple[float, float | None, bool]:
+    """``"0.95"`` (the library's least share of pixels), ``"0.95@0.01"`` (that share and least
+    share); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise)."""
+    spec, plus, _ = spec.partition("+spot")
     share, _, least = spec.partition("@")
-    return float(share), float(least) if least else None
+    return float(share), float(least) if least else None, bool(plus)
 
 
-def run_one(case: str, seed: int, shares: list[tuple[float, float | None]]) -> dict[str, Any]:
+def run_one(case: str, seed: int, shares: list[tuple[float, float | None, bool]]) -> dict[str, Any]:
     """One scene: a run without a baseline term, its polish's input caught, the polish done
     again with each anchor share."""
     import ftir_unmix
@@ -88,8 +92,8 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None]]) -> d
                             "default": _scores(truth, r.endmembers, r.abundances), "variants": {}}
     inp, run, checked = caught[-1]
     library_least = pure_anchor.MIN_PIXEL_SHARE
-    for share, least in shares:
-        config = dataclasses.replace(inp.config, pure_anchor=share)
+    for share, least, spot in shares:
+        config = dataclasses.replace(inp.config, pure_anchor=share, residual_spot=spot)
         pure_anchor.MIN_PIXEL_SHARE = library_least if least is None else least
         try:
             done = _drained(cnn._polished(dataclasses.replace(inp, config=config),
@@ -97,8 +101,9 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None]]) -> d
         finally:
             pure_anchor.MIN_PIXEL_SHARE = library_least
         scores = _scores(truth, done.endmembers, done.abundances.reshape(shape))
-        line["variants"][_variant(share, least)] = {
-            **scores, "anchor": (done.record.get("polished") or {}).get("anchor")}
+        polished = done.record.get("polished") or {}
+        line["variants"][_variant(share, least, spot)] = {
+            **scores, "anchor": polished.get("anchor"), "residual_spot": polished.get("residual_spot")}
     return line
 
 
@@ -131,8 +136,9 @@ def lines_parser(description: str, cases: str, seeds: str) -> argparse.ArgumentP
     return ap
 
 
-def summary(path: Path) -> str:
-    """Per case and variant the mean SAD and RMSE, and against ``off`` the runs better and worse."""
+def summary(path: Path, against: str = "off") -> str:
+    """Per case and variant the mean SAD and RMSE, and against the variant ``against`` the runs
+    better and worse."""
     lines = read_lines(path)
     by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in lines:
@@ -143,25 +149,26 @@ def summary(path: Path) -> str:
         for v in variants:
             sad = [r["variants"][v]["mean"] for r in runs]
             rmse = [r["variants"][v]["rmse"] for r in runs]
-            d = np.asarray(sad) - np.asarray([r["variants"]["off"]["mean"] for r in runs])
-            out.append(f"{case:10s} {v:11s} SAD {np.mean(sad):6.2f}°  RMSE {np.mean(rmse):.3f}  "
-                       f"vs off: {int((d < -0.05).sum())} better, {int((d > 0.05).sum())} worse")
+            d = np.asarray(sad) - np.asarray([r["variants"][against]["mean"] for r in runs])
+            out.append(f"{case:10s} {v:18s} SAD {np.mean(sad):6.2f}°  RMSE {np.mean(rmse):.3f}  "
+                       f"vs {against}: {int((d < -0.05).sum())} better, {int((d > 0.05).sum())} worse")
     return "\n".join(out)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = lines_parser(__doc__.split("\n")[0], "shore-k3,road-k4,patchy-k5", "0,1,2,3,4")
     ap.add_argument("--shares", default="0,0.9,0.95")
+    ap.add_argument("--against", default="off", help="the variant the summary counts runs better and worse against")
     a = ap.parse_args(argv)
     if a.summary:
-        print(summary(a.summary))
+        print(summary(a.summary, a.against))
         return 0
     shares = [_parsed(v) for v in a.shares.split(",")]
     jobs = [(c, int(s), shares) for c in a.cases.split(",") for s in a.seeds.split(",")]
     run_lines(run_one, jobs, a.jobs, a.out,
               lambda line: ", ".join(f"{v} {r['mean']:.2f}°" for v, r in line["variants"].items()))
     if a.out:
-        print(summary(a.out))
+        print(summary(a.out, a.against))
     return 0
 
 
