@@ -360,8 +360,8 @@ class UnmixConfig:
         spot with the largest residual (each pixel's distance to the spectra's cone, not its
         angle: a dark material's noisy angles outrank a minor bright material's residual) is
         offered as a spectrum in the place where it fits best, the spectra are fitted again at
-        the pixels' own scale, and the swap is kept where the squared residual of the worst 1 %
-        of the pixels falls by a quarter or more and the mean does not grow
+        the pixels' own scale, and the swap is kept where the squared residual of the image's
+        worst √N of its N pixels falls by a quarter or more and the mean does not grow
         (:mod:`ftir_unmix.methods.cnn.residual_spot`). Recorded as ``polished.residual_spot``;
         the run's notes name the spectrum put in. Default on (stop 66: on fresh reflectance
         seeds 20–24 8.71° → 6.91°, 3 of 15 runs better, none worse, aRMSE 0.114 → 0.105; the

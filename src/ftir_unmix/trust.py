@@ -258,14 +258,14 @@ def residual_spot_note(parameters: dict[str, Any], names: Sequence[str]) -> str 
     >>> residual_spot_note({"polished": {"residual_spot": {"kept": True, "column": 3, "pixel": [16, 34],
     ...                     "tail_before": 0.151, "tail_after": 0.072}}}, ["EM1", "EM2", "EM3", "EM4"])
     'EM4 is the spectrum of the spot at row 16, column 34, which the other spectra left unexplained \
-(the worst 1 % of pixels: residual 0.151 → 0.072)'
+(its worst-explained pixels: residual 0.151 → 0.072)'
     """
     spot = (parameters.get("polished") or {}).get("residual_spot")
     if not spot or not spot.get("kept"):
         return None
     (r, c), before, after = spot["pixel"], spot["tail_before"], spot["tail_after"]
     return (f"{names[spot['column']]} is the spectrum of the spot at row {r}, column {c}, which the other spectra "
-            f"left unexplained (the worst 1 % of pixels: residual {before:.3g} → {after:.3g})")
+            f"left unexplained (its worst-explained pixels: residual {before:.3g} → {after:.3g})")
 
 
 def polish_note(parameters: dict[str, Any]) -> str | None:

@@ -146,3 +146,12 @@ def test_a_run_without_a_baseline_term_finds_the_road_and_says_so(one_torch_thre
     notes = [text for kind, text in run_notes(on.parameters, on.parameters["trust"], on.names or
                                               [f"EM{j + 1}" for j in range(4)]) if kind == "note"]
     assert any("left unexplained" in n for n in notes), notes
+
+
+def test_on_an_image_bigger_than_the_polish_s_sample_the_road_s_pixels_are_refitted_on():
+    # 90 000 pixels, of which the polish fits a fixed sample of 8192 (about 60 of the road's):
+    # the refit adds the worst explained pixels, without which the road ended 5.2° off
+    truth, _, x, shape = _road(size=300)
+    swapped, _, rec = polish(x, _without_road(truth), W, None, None, iterations=30, residual_spot=True, shape=shape)
+    assert rec["residual_spot"]["kept"], rec["residual_spot"]
+    assert min(_angle(swapped[:, j], truth[:, 3]) for j in range(4)) < 3.0, rec["residual_spot"]

@@ -335,9 +335,10 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     if residual_spot and background is None and shape is not None and not stopped:
         e, record["residual_spot"] = swap_in_residual_spot(
             pixels, e, image, image if rows is None else image.sample(rows), shape,
-            lambda start: polish_endmembers(pixels, start, weights, nuisance, iterations=iterations, fixed=fixed,
-                                            rows=rows, shifts=shifts, bounded=bounded, unit_pixels=False,
-                                            stop=stop).endmembers, fixed=fixed)
+            lambda start, worst: polish_endmembers(
+                pixels, start, weights, nuisance, iterations=iterations, fixed=fixed,
+                rows=None if rows is None else np.union1d(rows, worst), shifts=shifts, bounded=bounded,
+                unit_pixels=False, stop=stop).endmembers, fixed=fixed)
         stopped = record["stopped"] = stop()
         if record["residual_spot"]["kept"]:
             image = _as_fitted(pixels, weights, nuisance, e, shifts)

@@ -16,9 +16,9 @@ three pixels of its 5 × 5 window that the spectra leave the most of. It takes t
 fits the image best, the spectra are fitted again at the pixels' own scale (least squares,
 :func:`.cone_polish.polish_endmembers` with ``unit_pixels=False``: fitted as angles, the noisy
 dark pixels pulled the road's spectrum back onto a second water), and the swap is kept only where
-it explains what the spectra left: where the mean squared residual of the worst 1 % of the
-polish's sample of pixels falls by a quarter or more (:data:`TAIL_DROP`), and the mean over all
-of them does not grow.
+it explains what the spectra left: where the mean squared residual of the image's worst √N of
+its N pixels (:func:`tail`; about as many as a road across it) falls by a quarter or more
+(:data:`TAIL_DROP`), and the mean over the polish's sample does not grow.
 """
 
 from __future__ import annotations
@@ -31,19 +31,16 @@ import numpy as np
 from ...metrics import WeightedPixels
 from .refinement import spot_score
 
-__all__ = ["SPOT_PIXELS", "TAIL_DROP", "TAIL_SHARE", "residuals", "spot_spectrum", "swap_in_residual_spot", "tail"]
+__all__ = ["SPOT_PIXELS", "TAIL_DROP", "residuals", "spot_spectrum", "swap_in_residual_spot", "tail"]
 
 #: The spot's spectrum is the median of this many of its 5 × 5 window's pixels, those with the
 #: largest residual (a pixel or two of noise do not make it).
 SPOT_PIXELS = 3
-#: The swap is judged on this share of the pixels, those with the largest residual: a minor
-#: material that no spectrum holds leaves its residual there (a road: 1–2 % of the pixels).
-TAIL_SHARE = 0.01
-#: The swap is kept where the mean squared residual of that tail falls by at least this share,
-#: and the whole image's does not grow. Refitted at the pixels' own scale, any set of spectra
-#: lowers the whole image's mean a little (Samson: 8 %, with or without a material gained); the
-#: tail fell by 48–93 % where the road came back and by at most 4 % where nothing did
-#: (reflectance tuning seeds 0–4, Samson; docs/benchmarks.md, stop 66).
+#: The swap is kept where the mean squared residual of the image's worst pixels (:func:`tail`)
+#: falls by at least this share, and the sample's mean does not grow. Refitted at the pixels'
+#: own scale, any set of spectra lowers the mean a little (Samson: 8 %, with or without a
+#: material gained); the tail fell by 56–93 % where the road came back and by at most 4 % where
+#: nothing did (reflectance tuning seeds 0–4, Samson; docs/benchmarks.md, stop 66).
 TAIL_DROP = 0.25
 
 
@@ -53,10 +50,19 @@ def residuals(pixels: WeightedPixels, endmembers: np.ndarray) -> np.ndarray:
     return pixels.norms * np.sin(pixels.cone_angles(endmembers))
 
 
+def _worst(squares: np.ndarray) -> np.ndarray:
+    """Sorted indices of the largest √N of the N ``squares`` (:func:`tail`)."""
+    count = max(1, int(round(np.sqrt(squares.size))))
+    return np.sort(np.argpartition(squares, squares.size - count)[-count:])
+
+
 def tail(squares: np.ndarray) -> float:
-    """The mean of the largest :data:`TAIL_SHARE` of ``squares`` (at least one)."""
-    count = max(1, int(round(TAIL_SHARE * squares.size)))
-    return float(np.partition(squares, squares.size - count)[-count:].mean())
+    """The mean of the largest √N of the image's N ``squares``: a minor material that no spectrum
+    holds leaves its residual there. A road or a crust one or two pixels wide has about as many
+    pixels as the image is wide, so the count grows with the side, not the area (a road through
+    512 × 512 pixels: 0.2 % of them; a fixed 1 % of the pixels there was four-fifths other
+    pixels)."""
+    return float(squares[_worst(squares)].mean())
 
 
 def spot_spectrum(pixels: np.ndarray, residual: np.ndarray, shape: tuple[int, int],
@@ -76,8 +82,8 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
                           shape: tuple[int, int], refit: Callable[[np.ndarray], np.ndarray],
                           fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
     """The spectrum of the spot with the largest residual, in place of one of ``endmembers``,
-    where that explains what the spectra left: the mean squared residual of the sample's worst
-    :data:`TAIL_SHARE` falls by :data:`TAIL_DROP` or more, and the whole sample's does not grow.
+    where that explains what the spectra left: the mean squared residual of the image's worst
+    pixels (:func:`tail`) falls by :data:`TAIL_DROP` or more, and the sample's mean does not grow.
 
     Parameters
     ----------
@@ -93,7 +99,11 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
     shape : (int, int)
         The image's height and width.
     refit : callable
-        The spectra (B, K) fitted to the pixels at their own scale from a start (B, K).
+        ``refit(start, rows)``: the spectra (B, K) fitted to the pixels at their own scale from a
+        start (B, K), on the polish's sample and the image's ``rows`` (sorted indices: the worst
+        explained, :func:`tail`'s, which the swap is meant to explain; a random sample of a big
+        image holds few of a thin road's pixels, and fitted without them the road's spectrum
+        drifted off it).
     fixed : sequence of int
         Columns never replaced (known spectra, held ones).
 
@@ -104,7 +114,7 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
     record : dict
         ``pixel`` (the spot, [row, col]), ``column`` (the place offered), ``residual_before`` and
         ``residual_after`` (root mean square over ``sample``, in the pixels' units), ``tail_before``
-        and ``tail_after`` (the same over its worst :data:`TAIL_SHARE`) and ``kept``.
+        and ``tail_after`` (the same over the image's worst pixels, :func:`tail`) and ``kept``.
     """
     e = np.asarray(endmembers, np.float64)
     free = [j for j in range(e.shape[1]) if j not in set(fixed)]
@@ -115,9 +125,9 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
     def squares(spectra: np.ndarray) -> np.ndarray:
         return residuals(sample, spectra) ** 2
 
-    before = squares(e)
+    before, worst = squares(e), tail(residual ** 2)
     record: dict[str, Any] = {"pixel": [r, c], "column": None, "residual_before": float(np.sqrt(before.mean())),
-                              "residual_after": None, "tail_before": float(np.sqrt(tail(before))), "tail_after": None,
+                              "residual_after": None, "tail_before": float(np.sqrt(worst)), "tail_after": None,
                               "kept": False}
     if not free or not spectrum.any():
         return e, record
@@ -127,9 +137,9 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
         trial[:, j] = spectrum  # at the spot's own scale: the maps are shares of the spectra as scaled
         trials.append((float(squares(trial).mean()), j, trial))
     _, column, start = min(trials, key=lambda t: t[0])
-    swapped = refit(start)
-    after = squares(swapped)
-    kept = bool(tail(after) <= (1.0 - TAIL_DROP) * tail(before) and after.mean() <= before.mean())
-    record.update(column=column, residual_after=float(np.sqrt(after.mean())), tail_after=float(np.sqrt(tail(after))),
+    swapped = refit(start, _worst(residual ** 2))
+    after, worst_after = squares(swapped), tail(residuals(image, swapped) ** 2)
+    kept = bool(worst_after <= (1.0 - TAIL_DROP) * worst and after.mean() <= before.mean())
+    record.update(column=column, residual_after=float(np.sqrt(after.mean())), tail_after=float(np.sqrt(worst_after)),
                   kept=kept)
     return (swapped if kept else e), record
