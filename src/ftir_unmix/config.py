@@ -363,9 +363,10 @@ class UnmixConfig:
         the pixels' own scale, and the swap is kept where the squared residual of the image's
         worst √N of its N pixels falls by a quarter or more and the mean does not grow
         (:mod:`ftir_unmix.methods.cnn.residual_spot`). Recorded as ``polished.residual_spot``;
-        the run's notes name the spectrum put in. Default on (stop 66: on fresh reflectance
-        seeds 20–24 8.71° → 6.91°, 3 of 15 runs better, none worse, aRMSE 0.114 → 0.105; the
-        road of road-k4 44–62° → 6–15° where kept; Samson unchanged; docs/benchmarks.md).
+        the run's notes name the spectrum put in. Default off (stop 66: on fresh reflectance
+        seeds 20–24 8.71° → 6.91°, 3 of 15 runs better, none worse; on fresh seeds 25–29, with
+        the worst pixels counted as √N and refitted on, 9.21° → 9.56°, none better, one worse
+        by 5.2°: a swap in the dark water's place; docs/benchmarks.md).
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -525,7 +526,7 @@ class UnmixConfig:
                                 "fast protocol, without a baseline term: after the polish, each spectrum that "
                                 "at least a hundredth of the pixels hold at this share or more is put on those pixels' "
                                 "mean (materials that cover a region pure; 0: off)")
-    residual_spot: bool = _param(True, Rule("bool"), "protocol",
+    residual_spot: bool = _param(False, Rule("bool"), "protocol",
                                  "fast protocol, without a baseline term: after the polish, the spot the spectra "
                                  "leave the largest residual of is offered as a spectrum, kept where it explains "
                                  "what they left (a minor material such as a road)")

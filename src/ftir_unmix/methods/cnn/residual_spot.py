@@ -79,7 +79,7 @@ def spot_spectrum(pixels: np.ndarray, residual: np.ndarray, shape: tuple[int, in
 
 
 def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: WeightedPixels, sample: WeightedPixels,
-                          shape: tuple[int, int], refit: Callable[[np.ndarray], np.ndarray],
+                          shape: tuple[int, int], refit: Callable[[np.ndarray, np.ndarray], np.ndarray],
                           fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
     """The spectrum of the spot with the largest residual, in place of one of ``endmembers``,
     where that explains what the spectra left: the mean squared residual of the image's worst
@@ -92,10 +92,11 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
     endmembers : ndarray (B, K)
         The polished spectra.
     image : WeightedPixels
-        All of ``pixels``, prepared with the run's band weights: the spot is found on them.
+        All of ``pixels``, prepared with the run's band weights: the spot and the worst pixels
+        (:func:`tail`) are found on them.
     sample : WeightedPixels
-        The pixels the polish fits (a fixed sample on big images): the place and the swap are
-        judged on them.
+        The pixels the polish fits (a fixed sample on big images): the place offered and the
+        mean squared residual are judged on them.
     shape : (int, int)
         The image's height and width.
     refit : callable
