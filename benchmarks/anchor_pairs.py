@@ -54,20 +54,20 @@ def _scene(case: str, seed: int) -> tuple[Any, SimpleNamespace]:
                                    names=list(s.names))
 
 
-def _variant(share: float, least: float | None, spot: bool = False) -> str:
+def _variant(share: float, least: float | None, spot: str = "") -> str:
     name = "off" if share == 0 else f"share {share:g}" + ("" if least is None else f" min {least:g}")
-    return f"{name} + spot" if spot else name
+    return f"{name} + {spot}" if spot else name
 
 
-def _parsed(spec: str) -> tuple[float, float | None, bool]:
+def _parsed(spec: str) -> tuple[float, float | None, str]:
     """``"0.95"`` (the library's least share of pixels), ``"0.95@0.01"`` (that share and least
     share); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise)."""
     spec, plus, _ = spec.partition("+spot")
     share, _, least = spec.partition("@")
-    return float(share), float(least) if least else None, bool(plus)
+    return float(share), float(least) if least else None, ("spot" if plus else "")
 
 
-def run_one(case: str, seed: int, shares: list[tuple[float, float | None, bool]]) -> dict[str, Any]:
+def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str]]) -> dict[str, Any]:
     """One scene: a run without a baseline term, its polish's input caught, the polish done
     again with each anchor share."""
     import ftir_unmix
@@ -93,7 +93,7 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, bool]]
     inp, run, checked = caught[-1]
     library_least = pure_anchor.MIN_PIXEL_SHARE
     for share, least, spot in shares:
-        config = dataclasses.replace(inp.config, pure_anchor=share, residual_spot=spot)
+        config = dataclasses.replace(inp.config, pure_anchor=share, residual_spot=bool(spot))
         pure_anchor.MIN_PIXEL_SHARE = library_least if least is None else least
         try:
             done = _drained(cnn._polished(dataclasses.replace(inp, config=config),

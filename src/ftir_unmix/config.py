@@ -360,9 +360,8 @@ class UnmixConfig:
         spot with the largest residual (each pixel's distance to the spectra's cone, not its
         angle: a dark material's noisy angles outrank a minor bright material's residual) is
         offered as a spectrum in the place where it fits best, the spectra are fitted again at
-        the pixels' own scale, and the swap is kept where the squared residual of the image's
-        worst √N of its N pixels falls by a quarter or more and the mean does not grow
-        (:mod:`ftir_unmix.methods.cnn.residual_spot`). Recorded as ``polished.residual_spot``;
+        the pixels' own scale (least squares), and the swap is kept where the mean squared
+        residual does not grow (:mod:`ftir_unmix.methods.cnn.residual_spot`). Recorded as ``polished.residual_spot``;
         the run's notes name the spectrum put in. Default off (stop 66: on fresh reflectance
         seeds 20–24 8.71° → 6.91°, 3 of 15 runs better, none worse; on fresh seeds 25–29, with
         the worst pixels counted as √N and refitted on, 9.21° → 9.56°, none better, one worse
@@ -528,8 +527,8 @@ class UnmixConfig:
                                 "mean (materials that cover a region pure; 0: off)")
     residual_spot: bool = _param(False, Rule("bool"), "protocol",
                                  "fast protocol, without a baseline term: after the polish, the spot the spectra "
-                                 "leave the largest residual of is offered as a spectrum, kept where it explains "
-                                 "what they left (a minor material such as a road)")
+                                 "leave the largest residual of is offered as a spectrum, the spectra refitted by "
+                                 "least squares; kept unless that fits worse (a minor material such as a road)")
     restarts: int = _param(3, Rule("int", 1, 8), "protocol",
                            "fast protocol: warm starts trained to the end; the spectra that fit "
                            "the image best win and their disagreement is reported per endmember")
