@@ -362,10 +362,12 @@ class UnmixConfig:
         offered as a spectrum in the place where it fits best, the spectra are fitted again at
         the pixels' own scale (least squares), and the swap is kept where the mean squared
         residual does not grow (:mod:`ftir_unmix.methods.cnn.residual_spot`). Recorded as ``polished.residual_spot``;
-        the run's notes name the spectrum put in. Default off (stop 66: on fresh reflectance
-        seeds 20–24 8.71° → 6.91°, 3 of 15 runs better, none worse; on fresh seeds 25–29, with
-        the worst pixels counted as √N and refitted on, 9.21° → 9.56°, none better, one worse
-        by 5.2°: a swap in the dark water's place; docs/benchmarks.md).
+        the run's notes name the spectrum put in. Default on (stop 66: on fresh reflectance
+        seeds 30–34 9.29° → 4.30°, 8 of 15 runs better, one worse — patchy-k5 31, a roof gained
+        and the water lost — aRMSE 0.123 → 0.097; road-k4's road 46–69° → 4–24°; Samson seeds
+        0–4 7.37° → 4.49°, 1 better, 3 worse by 0.05–0.13°; docs/benchmarks.md). Earlier
+        versions: a stricter bar (the worst pixels' residual down by a quarter) passed fresh
+        seeds 20–24 and failed 25–29.
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
@@ -525,7 +527,7 @@ class UnmixConfig:
                                 "fast protocol, without a baseline term: after the polish, each spectrum that "
                                 "at least a hundredth of the pixels hold at this share or more is put on those pixels' "
                                 "mean (materials that cover a region pure; 0: off)")
-    residual_spot: bool = _param(False, Rule("bool"), "protocol",
+    residual_spot: bool = _param(True, Rule("bool"), "protocol",
                                  "fast protocol, without a baseline term: after the polish, the spot the spectra "
                                  "leave the largest residual of is offered as a spectrum, the spectra refitted by "
                                  "least squares; kept unless that fits worse (a minor material such as a road)")
