@@ -361,8 +361,8 @@ class UnmixConfig:
         angle: a dark material's noisy angles outrank a minor bright material's residual) is
         offered as a spectrum in the place where it fits best, the spectra are fitted again at
         the pixels' own scale (least squares), and the swap is kept where the mean squared
-        residual does not grow (:mod:`ftir_unmix.methods.cnn.residual_spot`). Recorded as ``polished.residual_spot``;
-        the run's notes name the spectrum put in. Default on (stop 66: on fresh reflectance
+        residual does not grow (:mod:`ftir_unmix.methods.cnn.residual_spot`). Recorded as
+        ``polished.residual_spot``; the run's notes name the spectrum put in. Default on (stop 66: on fresh reflectance
         seeds 30–34 9.29° → 4.30°, 8 of 15 runs better, one worse — patchy-k5 31, a roof gained
         and the water lost — aRMSE 0.123 → 0.097; road-k4's road 46–69° → 4–24°; Samson seeds
         0–4 7.37° → 4.49°, 1 better, 3 worse by 0.05–0.13°; docs/benchmarks.md). Earlier
