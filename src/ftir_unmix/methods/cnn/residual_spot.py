@@ -12,8 +12,8 @@ training, the refinement and the polish make is judged by angles, and none found
 So, after the polish, the spot where the residual (each pixel's distance to the cone of the
 spectra, ``‖w⊙x‖·sin θ``) is largest is offered as a spectrum: the 3 × 3 median of the residual
 finds the spot (five of its pixels that bad, not a spike), and its spectrum is the median of the
-three pixels of its 5 × 5 window that the spectra leave the most of. It takes the place where it
-fits the image best, the spectra are fitted again at the pixels' own scale (least squares,
+three pixels of its 5 × 5 window that the spectra leave the most of. It takes the place where the
+sample's least-squares fit is best, the spectra are fitted again at the pixels' own scale (least squares,
 :func:`.cone_polish.polish_endmembers` with ``unit_pixels=False``: fitted as angles, the noisy
 dark pixels pulled the road's spectrum back onto a second water), on the polish's sample and the
 image's worst explained √N of its N pixels (:func:`tail`; about as many as a road across it).
@@ -24,8 +24,8 @@ pixels' own scale lowers the least-squares mean of nearly any state the polish f
 (Samson: 8 %), so the step is in effect a second, least-squares polish started from the worst
 spot. A stricter bar, the worst pixels' squared residual down by a quarter, turned down most of
 the swaps that helped (on 30 reflectance runs: 7 better where 23 were with the low bar; a roof's
-swap raises the worst pixels' residual while it brings the roof back) and still let through the
-one that hurt most (docs/benchmarks.md, stop 66).
+swap raises the worst pixels' residual while it brings the roof back), still let through the
+one that hurt most, and failed its second fresh test (docs/benchmarks.md, stop 66).
 """
 
 from __future__ import annotations
