@@ -8,9 +8,10 @@ step is done again with each value of ``--shares`` (0: off; ``S@M``: share S, an
 share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; a suffix ``+spot``:
 with ``residual_spot``, else without; Samson's seed is the run's, the
 reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
-anchor. Writes one JSON line per scene: per variant the mean SAD (degrees, Hungarian-matched),
-the abundance RMSE, the per-material figures and the anchor's record. ``--summary FILE``
-prints per-case means and, against ``off``, the runs better and worse by more than 0.05°::
+anchor and the residual spot. Writes one JSON line per scene: per variant the mean SAD (degrees,
+Hungarian-matched), the abundance RMSE, the per-material figures and the records of both steps.
+``--summary FILE`` prints per-case means and, against ``off`` (or ``--against``), the runs better
+and worse by more than 0.05°::
 
     OMP_NUM_THREADS=1 python benchmarks/anchor_pairs.py --cases shore-k3,road-k4,patchy-k5 \\
         --seeds 0,1,2,3,4 --shares 0,0.9,0.95 --jobs 2 --out benchmarks/results/anchor_tuning0-4.jsonl
@@ -54,22 +55,22 @@ def _scene(case: str, seed: int) -> tuple[Any, SimpleNamespace]:
                                    names=list(s.names))
 
 
-def _variant(share: float, least: float | None, spot: str = "") -> str:
+def _variant(share: float, least: float | None, spot: bool = False) -> str:
     name = "off" if share == 0 else f"share {share:g}" + ("" if least is None else f" min {least:g}")
-    return f"{name} + {spot}" if spot else name
+    return f"{name} + spot" if spot else name
 
 
-def _parsed(spec: str) -> tuple[float, float | None, str]:
+def _parsed(spec: str) -> tuple[float, float | None, bool]:
     """``"0.95"`` (the library's least share of pixels), ``"0.95@0.01"`` (that share and least
     share); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise)."""
     spec, plus, _ = spec.partition("+spot")
     share, _, least = spec.partition("@")
-    return float(share), float(least) if least else None, ("spot" if plus else "")
+    return float(share), float(least) if least else None, bool(plus)
 
 
-def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str]]) -> dict[str, Any]:
+def run_one(case: str, seed: int, shares: list[tuple[float, float | None, bool]]) -> dict[str, Any]:
     """One scene: a run without a baseline term, its polish's input caught, the polish done
-    again with each anchor share."""
+    again with each anchor share (and residual spot, on or off)."""
     import ftir_unmix
     from ftir_unmix.methods import cnn
     from ftir_unmix.methods.cnn import pure_anchor
@@ -93,7 +94,7 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str]])
     inp, run, checked = caught[-1]
     library_least = pure_anchor.MIN_PIXEL_SHARE
     for share, least, spot in shares:
-        config = dataclasses.replace(inp.config, pure_anchor=share, residual_spot=bool(spot))
+        config = dataclasses.replace(inp.config, pure_anchor=share, residual_spot=spot)
         pure_anchor.MIN_PIXEL_SHARE = library_least if least is None else least
         try:
             done = _drained(cnn._polished(dataclasses.replace(inp, config=config),
