@@ -6,8 +6,8 @@ Samson. Each scene is unmixed once with ``baseline="none"`` and the library's de
 of the run's last step (the polish, :func:`ftir_unmix.methods.cnn._polished`) is caught and the
 step is done again with each value of ``--shares`` (0: off; ``S@M``: share S, and at least a
 share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; a suffix ``+spot``:
-with ``residual_spot``, else without; Samson's seed is the run's, the
-reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
+with ``residual_spot``, else without (``+spot:squares``: its place chosen by least squares);
+Samson's seed is the run's, the reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
 anchor and the residual spot. Writes one JSON line per scene: per variant the mean SAD (degrees,
 Hungarian-matched), the abundance RMSE, the per-material figures and the records of both steps.
 ``--summary FILE`` prints per-case means and, against ``off`` (or ``--against``), the runs better
@@ -55,25 +55,27 @@ def _scene(case: str, seed: int) -> tuple[Any, SimpleNamespace]:
                                    names=list(s.names))
 
 
-def _variant(share: float, least: float | None, spot: bool = False) -> str:
+def _variant(share: float, least: float | None, spot: str = "") -> str:
     name = "off" if share == 0 else f"share {share:g}" + ("" if least is None else f" min {least:g}")
-    return f"{name} + spot" if spot else name
+    return f"{name} + {spot}" if spot else name
 
 
-def _parsed(spec: str) -> tuple[float, float | None, bool]:
+def _parsed(spec: str) -> tuple[float, float | None, str]:
     """``"0.95"`` (the library's least share of pixels), ``"0.95@0.01"`` (that share and least
-    share); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise)."""
-    spec, plus, _ = spec.partition("+spot")
+    share); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise), ``+spot:squares`` with
+    its place chosen by least squares (``residual_spot.PLACE``); the third item is ``""`` (off),
+    ``"spot"`` or ``"spot:squares"``."""
+    spec, plus, place = spec.partition("+spot")
     share, _, least = spec.partition("@")
-    return float(share), float(least) if least else None, bool(plus)
+    return float(share), float(least) if least else None, (f"spot{place}" if plus else "")
 
 
-def run_one(case: str, seed: int, shares: list[tuple[float, float | None, bool]]) -> dict[str, Any]:
+def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str]]) -> dict[str, Any]:
     """One scene: a run without a baseline term, its polish's input caught, the polish done
     again with each anchor share (and residual spot, on or off)."""
     import ftir_unmix
     from ftir_unmix.methods import cnn
-    from ftir_unmix.methods.cnn import pure_anchor
+    from ftir_unmix.methods.cnn import pure_anchor, residual_spot
 
     cube, truth = _scene(case, seed)
     polished_fn = cnn._polished
@@ -92,15 +94,16 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, bool]]
     line: dict[str, Any] = {"case": case, "seed": int(seed), "names": truth.names,
                             "default": _scores(truth, r.endmembers, r.abundances), "variants": {}}
     inp, run, checked = caught[-1]
-    library_least = pure_anchor.MIN_PIXEL_SHARE
+    library_least, library_place = pure_anchor.MIN_PIXEL_SHARE, residual_spot.PLACE
     for share, least, spot in shares:
-        config = dataclasses.replace(inp.config, pure_anchor=share, residual_spot=spot)
+        config = dataclasses.replace(inp.config, pure_anchor=share, residual_spot=bool(spot))
         pure_anchor.MIN_PIXEL_SHARE = library_least if least is None else least
+        residual_spot.PLACE = "squares" if spot == "spot:squares" else library_place
         try:
             done = _drained(cnn._polished(dataclasses.replace(inp, config=config),
                                           dataclasses.replace(run, record=dict(run.record)), checked))
         finally:
-            pure_anchor.MIN_PIXEL_SHARE = library_least
+            pure_anchor.MIN_PIXEL_SHARE, residual_spot.PLACE = library_least, library_place
         scores = _scores(truth, done.endmembers, done.abundances.reshape(shape))
         polished = done.record.get("polished") or {}
         line["variants"][_variant(share, least, spot)] = {

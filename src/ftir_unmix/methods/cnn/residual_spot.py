@@ -13,11 +13,11 @@ So, after the polish, the spot where the residual (each pixel's distance to the 
 spectra, ``‖w⊙x‖·sin θ``) is largest is offered as a spectrum: the 3 × 3 median of the residual
 finds the spot (five of its pixels that bad, not a spike), and its spectrum is the median of the
 three pixels of its 5 × 5 window that the spectra leave the most of. It takes the place where the
-sample's least-squares fit is best, the spectra are fitted again at the pixels' own scale (least squares,
-:func:`.cone_polish.polish_endmembers` with ``unit_pixels=False``: fitted as angles, the noisy
-dark pixels pulled the road's spectrum back onto a second water), on the polish's sample and the
-image's worst explained √N of its N pixels (:func:`tail`; about as many as a road across it).
-The swap is kept where the sample's mean squared residual does not grow.
+sample's mean cone angle is lowest (:data:`PLACE`), the spectra are fitted again at the pixels'
+own scale (least squares, :func:`.cone_polish.polish_endmembers` with ``unit_pixels=False``:
+fitted as angles, the noisy dark pixels pulled the road's spectrum back onto a second water),
+on the polish's sample and the image's worst explained √N of its N pixels (:func:`tail`; about
+as many as a road across it). The swap is kept where the sample's mean squared residual does not grow.
 
 That bar is low on purpose, and what it keeps was measured, not derived: the refit at the
 pixels' own scale lowers the least-squares mean of nearly any state the polish fitted by angles
@@ -38,11 +38,17 @@ import numpy as np
 from ...metrics import WeightedPixels
 from .refinement import spot_score
 
-__all__ = ["SPOT_PIXELS", "residuals", "spot_spectrum", "swap_in_residual_spot", "tail"]
+__all__ = ["PLACE", "SPOT_PIXELS", "residuals", "spot_spectrum", "swap_in_residual_spot", "tail"]
 
 #: The spot's spectrum is the median of this many of its 5 × 5 window's pixels, those with the
 #: largest residual (a pixel or two of noise do not make it).
 SPOT_PIXELS = 3
+#: How the place of the spot's spectrum is chosen: ``"angle"``, the column whose replacement gives
+#: the sample the lowest mean cone angle (the polish's own measure, in which a dark material's
+#: pixels count as much as a bright one's), or ``"squares"``, the lowest mean squared residual (in
+#: which they count least: it gave a dark water's place away on 2 of 30 pooled runs, and the
+#: angle on none; docs/benchmarks.md, stop 66).
+PLACE = "angle"
 
 
 def residuals(pixels: WeightedPixels, endmembers: np.ndarray) -> np.ndarray:
@@ -82,8 +88,9 @@ def spot_spectrum(pixels: np.ndarray, residual: np.ndarray, shape: tuple[int, in
 def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: WeightedPixels, sample: WeightedPixels,
                           shape: tuple[int, int], refit: Callable[[np.ndarray, np.ndarray], np.ndarray],
                           fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
-    """The spectrum of the spot with the largest residual, in place of one of ``endmembers``, the
-    spectra refitted by least squares, where the sample's mean squared residual does not grow.
+    """The spectrum of the spot with the largest residual, in place of one of ``endmembers`` (the
+    one :data:`PLACE` chooses), the spectra refitted by least squares, where the sample's mean
+    squared residual does not grow.
 
     Parameters
     ----------
@@ -138,7 +145,7 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
     for j in free:
         trial = e.copy()
         trial[:, j] = spectrum  # at the spot's own scale: the maps are shares of the spectra as scaled
-        trials.append((float(squares(trial).mean()), j, trial))
+        trials.append((sample.mean_cone_angle(trial) if PLACE == "angle" else float(squares(trial).mean()), j, trial))
     _, column, start = min(trials, key=lambda t: t[0])
     swapped = refit(start, _worst(residual ** 2))
     after, worst_after = squares(swapped), tail(residuals(image, swapped) ** 2)
