@@ -14,7 +14,7 @@ from .protocols import Trainer
 
 __all__ = ["FIT_PIXELS", "MINOR_SHARE", "Objective", "Proposal", "fixed_pixels", "fixed_sample", "minor_columns",
            "objective", "restart_proposals", "spot_candidate", "spot_score", "swap_column", "swap_in_spot",
-           "worst_cluster"]
+           "window", "worst_cluster"]
 
 #: The cone fit of a bigger image is the mean over this many of its pixels: one exact
 #: NNLS per pixel costs about 40 µs, ten seconds per state at 512×512. The sample is
@@ -288,19 +288,13 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, angle: np.ndarray, shape: tuple
     """
     from scipy.optimize import nnls
 
-    h, w = shape
+    w = shape[1]
     r, c = spot
-
-    def square(half: int) -> tuple[np.ndarray, np.ndarray]:
-        rows, cols = np.meshgrid(np.arange(max(0, r - half), min(h, r + half + 1)),
-                                 np.arange(max(0, c - half), min(w, c + half + 1)), indexing="ij")
-        return rows.ravel(), cols.ravel()
-
-    rows, cols = square(2)
-    window = np.asarray(x[rows * w + cols], np.float64)
-    far = np.argsort(-cone_angles(window, e, loss_w, nuisance=nuisance))[:3]
-    pixel = np.median(window[far], axis=0)
-    rows, cols = square(4)
+    rows, cols = window(shape, spot, 2)
+    window_pixels = np.asarray(x[rows * w + cols], np.float64)
+    far = np.argsort(-cone_angles(window_pixels, e, loss_w, nuisance=nuisance))[:3]
+    pixel = np.median(window_pixels[far], axis=0)
+    rows, cols = window(shape, spot, 4)
     ring = (rows * w + cols)[np.maximum(np.abs(rows - r), np.abs(cols - c)) > 2]
     calm = ring[angle.ravel()[ring] <= 1.5 * np.median(angle)]
     matrix = np.asarray(x[calm if len(calm) >= 3 else ring], np.float64).T  # (B, n)
@@ -308,6 +302,15 @@ def spot_candidate(x: np.ndarray, e: np.ndarray, angle: np.ndarray, shape: tuple
     trials = pixel[:, None] - np.outer(matrix @ share, np.linspace(0.0, 3.0, 31))
     baseline = 0.0 if background is None else quantile_baseline(trials, background)
     return trials[:, int(np.argmin(np.abs(trials - baseline).sum(axis=0)))]
+
+
+def window(shape: tuple[int, int], spot: tuple[int, int], half: int) -> tuple[np.ndarray, np.ndarray]:
+    """The rows and columns (each flat, row by row) of the (2·half + 1)² window around ``spot``
+    (row, col) in an image of ``shape``, cut at its borders."""
+    (h, w), (r, c) = shape, spot
+    rows, cols = np.meshgrid(np.arange(max(0, r - half), min(h, r + half + 1)),
+                             np.arange(max(0, c - half), min(w, c + half + 1)), indexing="ij")
+    return rows.ravel(), cols.ravel()
 
 
 def swap_column(pixels: WeightedPixels, e: np.ndarray, spectrum: np.ndarray, first: int = 0) -> int:

@@ -60,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from ...metrics import WeightedPixels, cone_angles
-from .refinement import fixed_sample, spot_candidate, spot_score
+from .refinement import fixed_sample, spot_candidate, spot_score, window
 from .spare import SPOT_PIXELS, leave_one_out_growth, needed_cost, ranked_growth, spot_rank
 
 __all__ = ["FAR_DEG", "FORM_WIDTH_CM", "NOVEL_DEG", "REACH_SHARE", "SPOT_NEED_PIXELS", "SPOT_NEED_SHARE",
@@ -186,10 +186,9 @@ def check_worst_spot(endmembers: np.ndarray, pixels: np.ndarray, shape: tuple[in
     r, c = worst_spot(angle)
     spectrum = np.clip(spot_candidate(pixels, e, angle, shape, (r, c), loss_w, nuisance, background), 0.0, None)
     sample = fixed_sample(h * w, CHECK_PIXELS)
-    rr, cc = np.meshgrid(np.arange(max(0, r - 4), min(h, r + 5)), np.arange(max(0, c - 4), min(w, c + 5)),
-                         indexing="ij")
+    rr, cc = window(shape, (r, c), 4)
     # the sample and always the spot's window; their norms are the image's, already computed
-    x = image if sample is None else image.sample(np.union1d(sample, (rr * w + cc).ravel()))
+    x = image if sample is None else image.sample(np.union1d(sample, rr * w + cc))
     trial = np.column_stack([e, spectrum])
     growth = leave_one_out_growth(x, trial, range(k + 1), range(first, k + 1))
     rank = spot_rank(SPOT_PIXELS, x.size, h * w)
