@@ -293,8 +293,8 @@ def run_notes(parameters: dict[str, Any], trust: Sequence[dict[str, Any]], names
               ) -> list[tuple[str, str]]:
     """What a user is told after a run, in order: ``("note", …)`` from :func:`atmosphere_note`,
     :func:`spare_note`, :func:`polish_note`, :func:`edge_note`, :func:`residual_spot_note` and
-    :func:`anchor_note`, then ``("doubt", …)``
-    per endmember from :func:`doubts` (the CLI prints them, the Spectra panel marks them ℹ and ⚠)."""
+    :func:`anchor_note`, then ``("doubt", …)`` per endmember from :func:`doubts` (the CLI prints
+    them, the Spectra panel marks them ℹ and ⚠)."""
     notes = [("note", n) for n in (atmosphere_note(parameters), spare_note(parameters), polish_note(parameters),
                                    edge_note(parameters, names), residual_spot_note(parameters, names),
                                    anchor_note(parameters, names)) if n]

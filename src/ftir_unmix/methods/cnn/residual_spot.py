@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 
 from ...metrics import WeightedPixels
-from .refinement import spot_score
+from .refinement import window
+from .spot_check import worst_spot
 
 __all__ = ["PLACE", "SPOT_PIXELS", "residuals", "spot_spectrum", "swap_in_residual_spot", "tail"]
 
@@ -65,6 +66,12 @@ def _worst(squares: np.ndarray) -> np.ndarray:
     return np.sort(np.argpartition(squares, squares.size - count)[-count:])
 
 
+def _squares_and_angle(pixels: WeightedPixels, endmembers: np.ndarray) -> tuple[np.ndarray, float]:
+    """:func:`residuals` squared and the mean cone angle (degrees), from one cone fit."""
+    angle = pixels.cone_angles(endmembers)
+    return (pixels.norms * np.sin(angle)) ** 2, float(np.degrees(angle.mean()))
+
+
 def tail(squares: np.ndarray) -> float:
     """The mean of the largest √N of the image's N ``squares``: a minor material that no spectrum
     holds leaves its residual there. A road or a crust one or two pixels wide has about as many
@@ -78,12 +85,9 @@ def spot_spectrum(pixels: np.ndarray, residual: np.ndarray, shape: tuple[int, in
                   spot: tuple[int, int]) -> np.ndarray:
     """The median of the :data:`SPOT_PIXELS` pixels of the 5 × 5 window around ``spot`` (row, col)
     with the largest ``residual`` (N,): the spot's own spectrum, at the pixels' scale."""
-    h, w = shape
-    r, c = spot
-    rows, cols = np.meshgrid(np.arange(max(0, r - 2), min(h, r + 3)), np.arange(max(0, c - 2), min(w, c + 3)),
-                             indexing="ij")
-    window = (rows * w + cols).ravel()
-    worst = np.sort(window[np.argsort(-residual[window])[:SPOT_PIXELS]])
+    rows, cols = window(shape, spot, 2)
+    around = rows * shape[1] + cols
+    worst = np.sort(around[np.argsort(-residual[around])[:SPOT_PIXELS]])
     return np.median(np.asarray(pixels[worst], np.float64), axis=0)
 
 
@@ -128,30 +132,29 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
         ``angle_before_deg`` and ``angle_after_deg`` (the sample's mean cone angle) and ``kept``.
     """
     e = np.asarray(endmembers, np.float64)
-    free = [j for j in range(e.shape[1]) if j not in set(fixed)]
+    held = set(fixed)
+    free = [j for j in range(e.shape[1]) if j not in held]
     residual = residuals(image, e)
-    r, c = (int(v) for v in np.unravel_index(int(np.argmax(spot_score(residual.reshape(shape)))), shape))
+    r, c = worst_spot(residual.reshape(shape))
     spectrum = np.clip(spot_spectrum(pixels, residual, shape, (r, c)), 0.0, None)
-
-    def squares(spectra: np.ndarray) -> np.ndarray:
-        return residuals(sample, spectra) ** 2
-
-    before, worst = squares(e), tail(residual ** 2)
+    squared = residual ** 2
+    before, angle_before = _squares_and_angle(sample, e)
     record: dict[str, Any] = {"pixel": [r, c], "column": None, "residual_before": float(np.sqrt(before.mean())),
-                              "residual_after": None, "tail_before": float(np.sqrt(worst)), "tail_after": None,
-                              "angle_before_deg": float(np.degrees(sample.mean_cone_angle(e))),
-                              "angle_after_deg": None, "kept": False}
+                              "residual_after": None, "tail_before": float(np.sqrt(tail(squared))), "tail_after": None,
+                              "angle_before_deg": angle_before, "angle_after_deg": None, "kept": False}
     if not free or not spectrum.any():
         return e, record
     trials = []
     for j in free:
         trial = e.copy()
         trial[:, j] = spectrum  # at the spot's own scale: the maps are shares of the spectra as scaled
-        trials.append((sample.mean_cone_angle(trial) if PLACE == "angle" else float(squares(trial).mean()), j, trial))
+        squares, angle = _squares_and_angle(sample, trial)
+        trials.append((angle if PLACE == "angle" else float(squares.mean()), j, trial))
     _, column, start = min(trials, key=lambda t: t[0])
-    swapped = refit(start, _worst(residual ** 2))
-    after, worst_after = squares(swapped), tail(residuals(image, swapped) ** 2)
+    swapped = refit(start, _worst(squared))
+    after, angle_after = _squares_and_angle(sample, swapped)
     kept = bool(after.mean() <= before.mean())
-    record.update(column=column, residual_after=float(np.sqrt(after.mean())), tail_after=float(np.sqrt(worst_after)),
-                  angle_after_deg=float(np.degrees(sample.mean_cone_angle(swapped))), kept=kept)
+    record.update(column=column, residual_after=float(np.sqrt(after.mean())),
+                  tail_after=float(np.sqrt(tail(residuals(image, swapped) ** 2))), angle_after_deg=angle_after,
+                  kept=kept)
     return (swapped if kept else e), record
