@@ -6,7 +6,7 @@ Samson. Each scene is unmixed once with ``baseline="none"`` and the library's de
 of the run's last step (the polish, :func:`ftir_unmix.methods.cnn._polished`) is caught and the
 step is done again with each value of ``--shares`` (0: off; ``S@M``: share S, and at least a
 share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; a suffix ``+spot``:
-with ``residual_spot``, else without (``+spot:squares``: its place chosen by least squares);
+with ``residual_spot``, else without (``+spot:P``: its place chosen as ``residual_spot.PLACE = P``);
 Samson's seed is the run's, the reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
 anchor and the residual spot. Writes one JSON line per scene: per variant the mean SAD (degrees,
 Hungarian-matched), the abundance RMSE, the per-material figures and the records of both steps.
@@ -62,9 +62,9 @@ def _variant(share: float, least: float | None, spot: str = "") -> str:
 
 def _parsed(spec: str) -> tuple[float, float | None, str]:
     """``"0.95"`` (the library's least share of pixels), ``"0.95@0.01"`` (that share and least
-    share); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise), ``+spot:squares`` with
-    its place chosen by least squares (``residual_spot.PLACE``); the third item is ``""`` (off),
-    ``"spot"`` or ``"spot:squares"``."""
+    share); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise), ``+spot:P`` with its
+    place chosen as ``residual_spot.PLACE = P`` (``squares``, the library's, or ``angle``); the
+    third item is ``""`` (off), ``"spot"`` or ``"spot:P"``."""
     spec, plus, place = spec.partition("+spot")
     share, _, least = spec.partition("@")
     return float(share), float(least) if least else None, (f"spot{place}" if plus else "")
@@ -98,7 +98,7 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str]])
     for share, least, spot in shares:
         config = dataclasses.replace(inp.config, pure_anchor=share, residual_spot=bool(spot))
         pure_anchor.MIN_PIXEL_SHARE = library_least if least is None else least
-        residual_spot.PLACE = "squares" if spot == "spot:squares" else library_place
+        residual_spot.PLACE = spot.partition(":")[2] or library_place
         try:
             done = _drained(cnn._polished(dataclasses.replace(inp, config=config),
                                           dataclasses.replace(run, record=dict(run.record)), checked))
