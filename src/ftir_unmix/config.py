@@ -19,7 +19,7 @@ INITS = ("auto", "nmf", "vca", "mvs", "random")
 REFINE_SPOTS = ("median", "cluster")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: What the polish of a run trained again with a spare may not turn a spectrum into (``polish_guard``).
-POLISH_GUARDS = ("vapour", "vapour+difference")
+POLISH_GUARDS = ("vapour", "vapour+difference", "vapour+deepened")
 #: The most epochs (paper protocol) or steps (fast protocol) a run may be asked for.
 MAX_EPOCHS = 100_000
 
@@ -265,13 +265,18 @@ class UnmixConfig:
         turned, before the polish is dropped and the run returned as trained. Recorded under
         ``polished.held``. Default 1 (three rounds measured at stop 56: nothing added to
         ``polish_guard="vapour"``).
-    polish_guard : {"vapour", "vapour+difference"}
+    polish_guard : {"vapour", "vapour+difference", "vapour+deepened"}
         Fast protocol, a run trained again by ``spare_when_needed``: what the polish may not
         turn a spectrum into: vapour lines (default since stop 56), or those and a
         difference spectrum (more than 5 % below its own baseline), the two signs that send a
         run back. Counting the second held poorly separated materials as trained and cost
         the others their polish: fresh blind seeds 86–95 16.62° → 15.98° with ``"vapour"``
         (2 runs better, 1 worse), the family's fresh seeds unchanged (docs/benchmarks.md).
+        ``"vapour+deepened"``: those and a difference spectrum the polish deepened (at least
+        :data:`~ftir_unmix.methods.cnn.DEEPENED` more of it below its baseline than as
+        trained): on strongly artefacted images the polish takes good spectra 13–29 % below
+        their baseline, while the poorly separated materials it moves were below it as
+        trained and rise (docs/benchmarks.md, stop 67).
     polish_no_pure : int
         Fast protocol: where after ``polish`` iterations no endmember has nearly pure pixels
         (the 99th percentile of every endmember's share of the maps below
@@ -502,7 +507,8 @@ class UnmixConfig:
                                       "this much along the spectral axis (cm⁻¹) per pixel (0: off)")
     polish_guard: str = _param("vapour", Rule("choice", choices=POLISH_GUARDS), "protocol",
                                "fast protocol, a run trained again with a spare: what no spectrum may become in "
-                               "the polish (vapour lines, or those and a difference spectrum)")
+                               "the polish (vapour lines; or those and a difference spectrum; or those and a "
+                               "difference spectrum the polish deepened)")
     polish_holds: int = _param(1, Rule("int", 0, 10), "protocol",
                                "fast protocol, a run trained again with a spare: how many times the polish is done "
                                "again, each time holding as trained the spectra it turned into what polish_guard "

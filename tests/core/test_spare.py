@@ -341,6 +341,32 @@ def test_the_spot_check_after_the_polish_polishes_again_around_its_spot(monkeypa
         np.testing.assert_array_equal(r.endmembers, trained + 1.0)
 
 
+def test_a_deepened_guard_holds_a_difference_spectrum_the_polish_made(monkeypatch):
+    """``polish_guard="vapour+deepened"``: vapour lines count as with ``"vapour"``, and a
+    spectrum the polish took deeper below its baseline is held as trained (here EM4)."""
+    import ftir_unmix.methods.cnn as cnn
+
+    deepened = iter([[3], []])
+    monkeypatch.setattr(cnn, "_deepened", lambda inp, trained, polished: np.isin(np.arange(5), next(deepened)))
+    r, fixed_seen, guards = _checked_polish(monkeypatch, [lambda d: []] * 3, polish_guard="vapour+deepened")
+    assert guards == [False, False, False] and fixed_seen == [[], [3]]
+    polished = r.record["polished"]
+    assert polished["kept"] is True
+    assert polished["held"] == {"columns": [3], "why": "EM4 became atmospheric lines or a difference spectrum"}
+
+
+def test_deepened_counts_only_what_the_polish_took_further_below_its_baseline(monkeypatch):
+    """The shares below baseline of stop 67's measured spectra, as trained and polished: the
+    polish lost the first two (0.000 → 0.133, 0.054 → 0.293) and the fourth (0.030 → 0.060),
+    and moved the third towards the truth (0.191 → 0.053); the fifth barely changed."""
+    import ftir_unmix.methods.cnn as cnn
+
+    below = {"trained": np.array([0.0, 0.054, 0.191, 0.030, 0.084]),
+             "polished": np.array([0.133, 0.293, 0.053, 0.060, 0.092])}
+    monkeypatch.setattr(cnn, "_signs", lambda inp, e: (below[e], None))
+    assert cnn._deepened(None, "trained", "polished").tolist() == [True, True, False, True, False]
+
+
 def test_a_vapour_guard_lets_the_polish_make_a_difference_spectrum(monkeypatch):
     """``polish_guard="vapour"``: only vapour lines count; a spectrum the polish turns into a
     difference spectrum (flagged here only when the check is asked about those) is polished
