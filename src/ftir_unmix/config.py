@@ -267,16 +267,19 @@ class UnmixConfig:
         ``polish_guard="vapour"``).
     polish_guard : {"vapour", "vapour+difference", "vapour+deepened"}
         Fast protocol, a run trained again by ``spare_when_needed``: what the polish may not
-        turn a spectrum into: vapour lines (default since stop 56), or those and a
+        turn a spectrum into: vapour lines (the default of stops 56–66), or those and a
         difference spectrum (more than 5 % below its own baseline), the two signs that send a
         run back. Counting the second held poorly separated materials as trained and cost
         the others their polish: fresh blind seeds 86–95 16.62° → 15.98° with ``"vapour"``
         (2 runs better, 1 worse), the family's fresh seeds unchanged (docs/benchmarks.md).
-        ``"vapour+deepened"``: those and a difference spectrum the polish deepened (at least
-        :data:`~ftir_unmix.methods.cnn.DEEPENED` more of it below its baseline than as
-        trained): on strongly artefacted images the polish takes good spectra 13–29 % below
-        their baseline, while the poorly separated materials it moves were below it as
-        trained and rise (docs/benchmarks.md, stop 67).
+        ``"vapour+deepened"`` (default since stop 67): those and a difference spectrum the
+        polish deepened (at least :data:`~ftir_unmix.methods.cnn.DEEPENED` more of it below
+        its baseline than as trained): on strongly artefacted images the polish takes good
+        spectra 13–29 % below their baseline, while the poorly separated materials it moves
+        were below it as trained and rise (docs/benchmarks.md, stop 67: fresh blind seeds
+        1055–1059 15.73° → 14.98°, one run better by 11.6°, one worse by 0.4°; the 2.5× cases
+        at seeds 3–5 16.83° → 15.03°, 3 better, none worse; the family's fresh 9231–9235
+        unchanged, 3.27°).
     polish_no_pure : int
         Fast protocol: where after ``polish`` iterations no endmember has nearly pure pixels
         (the 99th percentile of every endmember's share of the maps below
@@ -505,7 +508,7 @@ class UnmixConfig:
     polish_band_shift: float = _param(2.0, Rule("float", 0.0, 100.0), "protocol",
                                       "fast protocol: in the polish and its maps each spectrum may move by up to "
                                       "this much along the spectral axis (cm⁻¹) per pixel (0: off)")
-    polish_guard: str = _param("vapour", Rule("choice", choices=POLISH_GUARDS), "protocol",
+    polish_guard: str = _param("vapour+deepened", Rule("choice", choices=POLISH_GUARDS), "protocol",
                                "fast protocol, a run trained again with a spare: what no spectrum may become in "
                                "the polish (vapour lines; or those and a difference spectrum; or those and a "
                                "difference spectrum the polish deepened)")

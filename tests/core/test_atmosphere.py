@@ -151,9 +151,10 @@ def test_a_spectrum_the_polish_turns_is_held_as_trained_and_the_others_polished_
         return (np.arange(endmembers.shape[1]) == 1) & moved
 
     monkeypatch.setattr(cnn, "_not_materials", em2_turns_when_moved)
-    r = unmix(cube, 3, epochs=60, warmup_steps=10, device="cpu", restarts=1, seed=0, atmosphere=False)
+    r = unmix(cube, 3, epochs=60, warmup_steps=10, device="cpu", restarts=1, seed=0, atmosphere=False,
+              polish_guard="vapour")
     assert r.parameters["spare_endmembers"]["trained_k"] == 4  # the run that is checked
-    turned = "EM2 became atmospheric lines"  # the default guard counts vapour lines only
+    turned = "EM2 became atmospheric lines"  # this guard counts vapour lines only
     polished = r.parameters["polished"]
     assert polished["kept"] is True and polished["held"] == {"columns": [1], "why": turned}
     assert len(seen) == 3  # as trained, polished, polished again with EM2 held

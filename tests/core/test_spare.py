@@ -229,7 +229,7 @@ def _checked_polish(monkeypatch, turns, spot_swaps=(True,), spot_reached=0, **se
         return moved, maps, {"stopped": False}
 
     monkeypatch.setattr(cnn, "polish", fake_polish)
-    settings = {"spot_check": False, **settings}
+    settings = {"spot_check": False, "polish_guard": "vapour", **settings}  # the stub flags by _not_materials
     if settings["spot_check"]:
         swaps = iter(spot_swaps)
 
