@@ -25,11 +25,11 @@ They were run while the old guard was the default, as
 Stop 67's fresh runs of ``polish_guard="vapour+deepened"`` (the rule in commit bc8e8fd)::
 
     V=default,polish_guard=vapour+deepened
-    python benchmarks/guard_pairs.py --generator inrepo --cases layered-k6-strong,patches-k6-measured-strong \
+    python benchmarks/guard_pairs.py --generator inrepo --cases layered-k6-strong,patches-k6-measured-strong \\
         --seeds 3,4,5 --variants $V --jobs 2 --out benchmarks/results/deepened_inrepo_strong3-5.jsonl
-    python benchmarks/guard_pairs.py --generator blind --seeds 1055,1056,1057,1058,1059 --report --variants $V \
+    python benchmarks/guard_pairs.py --generator blind --seeds 1055,1056,1057,1058,1059 --report --variants $V \\
         --jobs 2 --out benchmarks/results/deepened_blind_seeds1055-1059_64x256.jsonl
-    python benchmarks/guard_pairs.py --generator family --seeds 9231,9232,9233,9234,9235 --report --variants $V \
+    python benchmarks/guard_pairs.py --generator family --seeds 9231,9232,9233,9234,9235 --report --variants $V \\
         --jobs 2 --out benchmarks/results/deepened_fresh9231-9235_64x256.jsonl
 """
 
