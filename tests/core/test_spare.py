@@ -347,7 +347,8 @@ def test_a_deepened_guard_holds_a_difference_spectrum_the_polish_made(monkeypatc
     import ftir_unmix.methods.cnn as cnn
 
     deepened = iter([[3], []])
-    monkeypatch.setattr(cnn, "_deepened", lambda inp, trained, polished: np.isin(np.arange(5), next(deepened)))
+    monkeypatch.setattr(cnn, "_signs", lambda inp, e: (np.zeros(e.shape[1]), None))
+    monkeypatch.setattr(cnn, "_deepened", lambda before, after: np.isin(np.arange(5), next(deepened)))
     r, fixed_seen, guards = _checked_polish(monkeypatch, [lambda d: []] * 3, polish_guard="vapour+deepened")
     assert guards == [False, False, False] and fixed_seen == [[], [3]]
     polished = r.record["polished"]
@@ -355,16 +356,15 @@ def test_a_deepened_guard_holds_a_difference_spectrum_the_polish_made(monkeypatc
     assert polished["held"] == {"columns": [3], "why": "EM4 became atmospheric lines or a difference spectrum"}
 
 
-def test_deepened_counts_only_what_the_polish_took_further_below_its_baseline(monkeypatch):
+def test_deepened_counts_only_what_the_polish_took_further_below_its_baseline():
     """The shares below baseline of stop 67's measured spectra, as trained and polished: the
     polish lost the first two (0.000 → 0.133, 0.054 → 0.293) and the fourth (0.030 → 0.060),
     and moved the third towards the truth (0.191 → 0.053); the fifth barely changed."""
     import ftir_unmix.methods.cnn as cnn
 
-    below = {"trained": np.array([0.0, 0.054, 0.191, 0.030, 0.084]),
-             "polished": np.array([0.133, 0.293, 0.053, 0.060, 0.092])}
-    monkeypatch.setattr(cnn, "_signs", lambda inp, e: (below[e], None))
-    assert cnn._deepened(None, "trained", "polished").tolist() == [True, True, False, True, False]
+    trained = np.array([0.0, 0.054, 0.191, 0.030, 0.084])
+    polished = np.array([0.133, 0.293, 0.053, 0.060, 0.092])
+    assert cnn._deepened(trained, polished).tolist() == [True, True, False, True, False]
 
 
 def test_a_vapour_guard_lets_the_polish_make_a_difference_spectrum(monkeypatch):

@@ -387,11 +387,12 @@ def _checked_polish(inp: MethodInput, endmembers: np.ndarray, run_record: dict[s
     difference = cfg.polish_guard == "vapour+difference"
     said = cfg.polish_guard != "vapour"  # what the record says a held spectrum became
     trained = _not_materials(inp, endmembers, difference)
+    below = _signs(inp, endmembers)[0] if cfg.polish_guard == "vapour+deepened" else None  # as trained, once
 
     def turned_by(polished: np.ndarray) -> np.ndarray:
         turned = _not_materials(inp, polished, difference) & ~trained
-        if cfg.polish_guard == "vapour+deepened":
-            turned |= _deepened(inp, endmembers, polished)
+        if below is not None:
+            turned |= _deepened(below, _signs(inp, polished)[0])
         return turned
 
     turned = turned_by(polished)
@@ -449,11 +450,11 @@ def _not_materials(inp: MethodInput, endmembers: np.ndarray, difference: bool) -
 DEEPENED = 0.025
 
 
-def _deepened(inp: MethodInput, trained: np.ndarray, polished: np.ndarray) -> np.ndarray:
-    """Per endmember, whether the polish made it a difference spectrum: more than
-    :data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT` of it below its own baseline, and at least
-    :data:`DEEPENED` more than as ``trained``."""
-    before, after = _signs(inp, trained)[0], _signs(inp, polished)[0]
+def _deepened(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """Per endmember, whether the polish made it a difference spectrum, from its share below its
+    own baseline (:func:`_signs`) as trained (``before``) and polished (``after``): more than
+    :data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT` below, and at least :data:`DEEPENED` more
+    than as trained."""
     return (after > BELOW_BASELINE_DOUBT) & (after - before >= DEEPENED)
 
 
