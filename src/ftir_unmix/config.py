@@ -363,6 +363,14 @@ class UnmixConfig:
         name the spectra moved. 0: off. Default 0.95 (stop 65: chosen on reflectance scenes'
         tuning seeds; on fresh seeds 8.41° → 7.95°, 7 of 15 runs better, none worse; Samson
         5.52° → 3.42°, docs/benchmarks.md).
+    anchor_area : float
+        With ``pure_anchor``: 0, a spectrum's pure pixels are those at ``pure_anchor``'s share;
+        else they are its purest pixels, as many as this part of its area (its summed shares),
+        each holding it at 0.5 or more, and a mean that is a mixture of the other spectra (its
+        angle to their cone less than half the spectrum's own) is not taken
+        (:mod:`ftir_unmix.methods.cnn.pure_anchor`). A share of 0.95 depends on where the other
+        spectra sit: on Samson no pixel read 0.95 soil or tree while 2151 read water (995 do).
+        Recorded in ``polished.anchor``. Default 0.
     residual_spot : bool
         Fast protocol, without a baseline term, after the polish and before ``pure_anchor``: the
         spot with the largest residual (each pixel's distance to the spectra's cone, not its
@@ -536,6 +544,10 @@ class UnmixConfig:
                                 "fast protocol, without a baseline term: after the polish, each spectrum that "
                                 "at least a hundredth of the pixels hold at this share or more is put on those pixels' "
                                 "mean (materials that cover a region pure; 0: off)")
+    anchor_area: float = _param(0.0, Rule("float", 0.0, 1.0), "protocol",
+                                "fast protocol, with pure_anchor: a spectrum's pure pixels are its purest, as many "
+                                "as this part of its summed shares (each at 0.5 or more), a mean that mixes the other "
+                                "spectra refused (0: the pixels at pure_anchor's share)")
     residual_spot: bool = _param(True, Rule("bool"), "protocol",
                                  "fast protocol, without a baseline term: after the polish, the spot the spectra "
                                  "leave the largest residual of is offered as a spectrum, the spectra refitted by "

@@ -377,7 +377,8 @@ def _checked_polish(inp: MethodInput, endmembers: np.ndarray, run_record: dict[s
             bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
             edge_below=cfg.edge_below, edge_add_back=cfg.edge_add_back,
             edge_partner_floor=cfg.edge_partner_floor, edge_keep_peak=cfg.edge_keep_peak,
-            wavenumbers=inp.wavenumbers, pure_anchor=cfg.pure_anchor, residual_spot=cfg.residual_spot,
+            wavenumbers=inp.wavenumbers, pure_anchor=cfg.pure_anchor, anchor_area=cfg.anchor_area,
+            residual_spot=cfg.residual_spot,
             shape=inp.shape, stop=lambda: should_stop(inp.stop))
 
     polished, abundances, record = polished_holding([])

@@ -16,6 +16,14 @@ are fitted again, and this is repeated while the pure pixels change (at most :da
 times): once the spectrum sits in its region, more of the region's pixels read as pure. A
 spectrum whose region no longer reads pure at the end is put back.
 
+With ``area`` the pure pixels are not those at a fixed share but each spectrum's purest: as many
+of its pixels, those of largest share, as that part of its area (its summed shares over the
+image), if all of them hold it at :data:`AREA_FLOOR` or more. A share of 0.95 depends on the
+other spectra's scales and positions: on Samson a polished soil and tree sat outside their pixels,
+so that none read 0.95 pure, while the anchored water read 0.95 on twice its true region (2151
+pixels against 995), mixtures included. A mean so chosen that is much nearer the other spectra'
+cone than the spectrum it would replace (:data:`NOVELTY_KEPT`) is a mixture's and is not taken.
+
 Images with a background term are left alone: their pixels hold the background too, and their
 materials are the absorbance spectra over it (:mod:`.nonneg_edge` takes those that never occur
 pure out to the edge of nonnegativity instead).
@@ -27,16 +35,25 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
+from scipy.optimize import nnls
 
 from ...metrics import spectral_angles
 
-__all__ = ["MIN_PIXEL_SHARE", "ROUNDS", "anchor_to_pure"]
+__all__ = ["AREA_FLOOR", "MIN_PIXEL_SHARE", "NOVELTY_KEPT", "ROUNDS", "anchor_to_pure"]
 
 #: A spectrum is put on its pure pixels only where at least this share of the image's pixels
 #: are pure: a region, not a spot of a few pixels whose mean is mostly noise.
 MIN_PIXEL_SHARE = 0.01
 #: The pure pixels are found again after each move, at most this many times.
 ROUNDS = 3
+#: With ``area``: the purest pixels chosen must each hold the spectrum at least at this share
+#: (0.3 and 0.5 chose the same on Samson; 0.7 left its soil and tree unmoved).
+AREA_FLOOR = 0.5
+#: With ``area``: a mean whose angle to the other spectra's cone is less than this share of the
+#: spectrum's own is a mixture of them, not the material's pure pixels (on the reflectance tuning
+#: scenes such moves took a water spectrum 52–57° onto a mixture; the moves kept lost at most a
+#: quarter of their angle).
+NOVELTY_KEPT = 0.5
 _BLOCK = 65536  # pixels summed at a time (the pixels may be read from disk)
 
 
@@ -47,8 +64,33 @@ def _mean_of(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return total / rows.size
 
 
+def _pure_rows(shares: np.ndarray, share: float, area: float, least: int) -> np.ndarray | None:
+    """The pixels (indices) pure for one spectrum, from its shares (N,); None: too few to be a region."""
+    if not area:
+        rows = np.flatnonzero(shares >= share)
+        return rows if rows.size >= least else None
+    n = int(area * shares.sum())
+    if n < least:
+        return None
+    # Ties (a region read 1.0 pure throughout) broken by a fixed shuffle, not by the pixels'
+    # order, which would take the region's first rows.
+    tie = np.random.default_rng(0).random(shares.size)
+    rows = np.lexsort((tie, -shares))[:n]
+    return rows if shares[rows[-1]] >= AREA_FLOOR else None
+
+
+def _cone_angle(v: np.ndarray, others: np.ndarray) -> float:
+    """The angle (degrees) between ``v`` (B,) and the cone of the columns of ``others`` (B, K')."""
+    if not others.shape[1]:
+        return 90.0
+    fit = others @ nnls(others, v)[0]
+    if not fit.any():
+        return 90.0
+    return float(np.degrees(np.arccos(np.clip(fit @ v / (np.linalg.norm(fit) * np.linalg.norm(v)), -1.0, 1.0))))
+
+
 def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
-                   refit: Callable[[np.ndarray], np.ndarray], *, share: float,
+                   refit: Callable[[np.ndarray], np.ndarray], *, share: float, area: float = 0.0,
                    fixed: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``endmembers`` whose pure pixels cover a region, each replaced by those pixels' mean.
 
@@ -62,7 +104,11 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
     refit : callable
         The maps (K, N) of other spectra (B, K), fitted as ``maps`` were.
     share : float
-        A pixel is pure for a spectrum where its share is at least this.
+        A pixel is pure for a spectrum where its share is at least this (without ``area``).
+    area : float
+        0: as ``share`` says. Else a spectrum's pure pixels are its purest, as many as this part
+        of its summed shares, all at :data:`AREA_FLOOR` or more; and a mean nearer the other
+        spectra' cone than :data:`NOVELTY_KEPT` times the spectrum's own angle to it is not taken.
     fixed : sequence of int
         Columns never moved (known spectra).
 
@@ -74,7 +120,9 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         from the truth: abundance RMSE 0.158 against 0.136, docs/benchmarks.md, stop 65.)
     maps : ndarray (K, N)
     record : dict
-        ``share``, ``pure_pixels`` (per endmember, its pure pixels in the maps returned),
+        ``share``, ``area``, ``pure_pixels`` (per endmember, its pure pixels in the maps returned;
+        0 where they are no region), ``refused`` (with ``area``: the columns whose pixels' mean
+        was a mixture of the others),
         ``moved_deg`` (per endmember, the angle between the spectrum before and after),
         ``rounds`` and ``undone`` (the spectra moved and put back, see below).
 
@@ -92,30 +140,43 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
     held = set(fixed)
     movable = [j for j in range(k) if j not in held]
     chosen: list[np.ndarray | None] = [None] * k
+    refused: set[int] = set()
     rounds = 0
     while rounds < ROUNDS:
         rounds += 1
         changed = False
         for j in movable:
-            rows = np.flatnonzero(maps[j] >= share)
-            if rows.size < least or (chosen[j] is not None and np.array_equal(rows, chosen[j])):
+            rows = _pure_rows(maps[j], share, area, least)
+            if rows is None or (chosen[j] is not None and np.array_equal(rows, chosen[j])):
                 continue
             mean = _mean_of(pixels, rows)
             if not mean.any():
                 continue
+            if area:
+                others = np.delete(e, j, axis=1)
+                if _cone_angle(mean, others) < NOVELTY_KEPT * _cone_angle(e[:, j], others):
+                    refused.add(j)
+                    continue
             e[:, j] = mean
             chosen[j] = rows
             changed = True
         if not changed:
             break
         maps = refit(e)
-    counts = [int(v) for v in (maps >= share).sum(axis=1)]
+
+    def counts() -> list[int]:
+        if not area:
+            return [int(v) for v in (maps >= share).sum(axis=1)]
+        return [0 if (rows := _pure_rows(m, share, area, least)) is None else int(rows.size) for m in maps]
+
+    pure = counts()
     # a spectrum whose region no longer reads pure once it sits there was put on a mixture
-    undone = [j for j in movable if chosen[j] is not None and counts[j] < least]
+    undone = [j for j in movable if chosen[j] is not None and pure[j] < least]
     if undone:
         e[:, undone] = e0[:, undone]
         maps = refit(e)
-        counts = [int(v) for v in (maps >= share).sum(axis=1)]
-    record = {"share": float(share), "pure_pixels": counts, "rounds": rounds, "undone": undone,
+        pure = counts()
+    record = {"share": float(share), "area": float(area), "pure_pixels": pure, "rounds": rounds, "undone": undone,
+              "refused": sorted(refused - {j for j in movable if chosen[j] is not None}),
               "moved_deg": [round(float(v), 3) for v in np.diag(spectral_angles(e0, e))]}
     return e, maps, record
