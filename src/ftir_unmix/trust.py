@@ -236,6 +236,9 @@ def anchor_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
     >>> anchor_note({"polished": {"anchor": {"share": 0.95, "pure_pixels": [2130, 0, 12],
     ...                                      "moved_deg": [14.0, 0.0, 0.0]}}}, ["EM1", "EM2", "EM3"])
     'EM1 covers a region pure (2130 pixels at 0.95 or more): its spectrum is their mean, 14.0° from the fit'
+    >>> anchor_note({"polished": {"anchor": {"share": 0.95, "area": 0.33, "pure_pixels": [930, 0, 12],
+    ...                                      "moved_deg": [9.6, 0.0, 0.0]}}}, ["EM1", "EM2", "EM3"])
+    'EM1 covers a region nearly pure (its 930 purest pixels): its spectrum is their mean, 9.6° from the fit'
     """
     anchor = (parameters.get("polished") or {}).get("anchor")
     if not anchor:
@@ -243,7 +246,10 @@ def anchor_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
     moved = [(name, n, d) for name, n, d in zip(names, anchor["pure_pixels"], anchor["moved_deg"]) if d > 0]
     if not moved:
         return None
-    parts = [f"{name} covers a region pure ({n} pixels at {anchor['share']:g} or more)" for name, n, _ in moved]
+    if anchor.get("area"):  # the purest part of each spectrum's area, not a fixed share
+        parts = [f"{name} covers a region nearly pure (its {n} purest pixels)" for name, n, _ in moved]
+    else:
+        parts = [f"{name} covers a region pure ({n} pixels at {anchor['share']:g} or more)" for name, n, _ in moved]
     degrees = ", ".join(f"{d:.1f}°" for _, _, d in moved)
     return (f"{listed(parts)}: {'its spectrum is their mean' if len(moved) == 1 else 'each spectrum is their mean'}, "
             f"{degrees} from the fit")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ftir_unmix.methods.cnn import pure_anchor
 from ftir_unmix.methods.cnn.cone_polish import cone_maps, polish
 from ftir_unmix.methods.cnn.pure_anchor import MIN_PIXEL_SHARE, anchor_to_pure
 from ftir_unmix.metrics import WeightedPixels
@@ -64,6 +65,46 @@ def test_a_fixed_spectrum_and_a_spectrum_without_a_pure_region_stay():
     np.testing.assert_array_equal(e[:, 0], start[:, 0])
 
 
+def test_with_area_the_purest_pixels_anchor_spectra_that_no_pixel_reads_as_pure():
+    truth, _, x = _shore()
+    # each spectrum pushed away from the others, as a cone fit that encloses the noise leaves them
+    out = np.column_stack([np.clip(1.3 * truth[:, j] - 0.3 * np.delete(truth, j, axis=1).mean(axis=1), 0.0, None)
+                           for j in range(3)])
+    maps = _maps(x, out)
+    assert (maps[1:] >= 0.95).sum() == 0  # the bright ones: no pixel at 0.95
+    by_share, _, _ = anchor_to_pure(x, out, maps, lambda m: _maps(x, m), share=0.95)
+    e, maps, record = anchor_to_pure(x, out, maps, lambda m: _maps(x, m), share=0.95, area=0.33)
+    np.testing.assert_array_equal(by_share[:, 1:], out[:, 1:])  # the share's rule leaves them
+    assert all(_angle(out[:, j], truth[:, j]) > 1.0 for j in range(3))
+    assert all(_angle(e[:, j], truth[:, j]) < 0.5 * _angle(out[:, j], truth[:, j]) for j in range(3)), record
+    assert max(_angle(e[:, j], truth[:, j]) for j in (1, 2)) < 0.3
+    assert record["area"] == 0.33 and min(record["pure_pixels"]) >= 150 and not record["refused"]
+    assert np.allclose(maps.sum(axis=0), 1.0)
+
+
+def test_with_area_a_mean_that_mixes_the_other_spectra_is_refused(monkeypatch):
+    """Water never pure, a little of it in some vegetation, its spectrum at a tenth of its scale:
+    its shares read high where it is, and those pixels' mean is mostly vegetation."""
+    truth, _, _ = _shore()
+    rng = np.random.default_rng(4)
+    a = np.zeros((1500, 3))
+    a[np.arange(1500), rng.integers(1, 3, 1500)] = 1.0
+    wet = rng.random(1500) < 0.3
+    a[wet] = [0.0, 1.0, 0.0]
+    a[wet, 0] = rng.uniform(0.05, 0.25, wet.sum())
+    a /= a.sum(axis=1, keepdims=True)
+    x = a @ truth.T + rng.normal(0.0, 0.002, (1500, NM.size))
+    start = truth.copy()
+    start[:, 0] *= 0.1
+    maps = _maps(x, start)
+    e, _, record = anchor_to_pure(x, start, maps, lambda m: _maps(x, m), share=0.95, area=0.33)
+    assert record["refused"] == [0] and record["moved_deg"][0] == 0.0
+    np.testing.assert_array_equal(e[:, 0], start[:, 0])
+    monkeypatch.setattr(pure_anchor, "NOVELTY_KEPT", 0.0)  # without the guard: put on the mixtures
+    unguarded, _, record = anchor_to_pure(x, start, maps, lambda m: _maps(x, m), share=0.95, area=0.33)
+    assert _angle(unguarded[:, 0], truth[:, 0]) > 30.0 and not record["undone"], record
+
+
 def test_the_polish_moves_a_dark_material_out_of_its_noisy_region_and_the_anchor_puts_it_back():
     truth, _, x = _shore(seed=1)
     w = np.ones(NM.size)
@@ -84,6 +125,18 @@ def test_with_a_background_term_the_anchor_does_nothing():
     on, _, rec = polish(x, truth, w, nuisance, basis, iterations=20, pure_anchor=0.95)
     assert "anchor" not in rec
     np.testing.assert_array_equal(on, off)
+
+
+@pytest.mark.parametrize("area", [0.0, 0.33, -0.1, 1.5])
+def test_the_area_is_checked(area):
+    from ftir_unmix.config import UnmixConfig
+    from ftir_unmix.errors import ParameterError
+
+    if 0.0 <= area <= 1.0:
+        assert UnmixConfig(anchor_area=area).anchor_area == area
+    else:
+        with pytest.raises(ParameterError):
+            UnmixConfig(anchor_area=area)
 
 
 @pytest.mark.parametrize("share", [0.0, 0.95, 1.5])
