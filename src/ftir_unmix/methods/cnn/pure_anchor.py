@@ -16,7 +16,8 @@ are fitted again, and this is repeated while the pure pixels change (at most :da
 times): once the spectrum sits in its region, more of the region's pixels read as pure. A
 spectrum whose region no longer reads pure at the end is put back.
 
-With ``area`` the pure pixels are not those at a fixed share but each spectrum's purest: as many
+With ``area`` (the library's default, ``anchor_area=0.33``, since stop 68) the pure pixels are
+not those at a fixed share but each spectrum's purest: as many
 of its pixels, those of largest share, as that part of its area (its summed shares over the
 image), if all of them hold it at :data:`AREA_FLOOR` or more. A share of 0.95 depends on the
 other spectra's scales and positions: on Samson a polished soil and tree sat outside their pixels,
