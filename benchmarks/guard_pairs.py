@@ -104,7 +104,23 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
     return line
 
 
-def summary(paths: list[Path], base: str = "default") -> None:
+def minor_counts(rows: list[dict[str, Any]], variants: list[str], size: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """Per variant, (within 10°, all) over the family's minor materials (1–5 % of the pixels, as
+    ``scenes_quality.py`` counts them); the scenes are made again at ``size`` for their coverage."""
+    from scenes_quality import MINOR_TARGET_DEG
+
+    from ftir_unmix.scenes import make_scene
+
+    hits = {v: [] for v in variants}
+    for r in rows:
+        cover = make_scene(r["case"], r["seed"], **size).info["coverage"]
+        minors = [j for j, name in enumerate(r["names"]) if 0.01 <= cover[name] < 0.05]
+        for v in variants:
+            hits[v] += [r["variants"][v]["per"][j] < MINOR_TARGET_DEG for j in minors]
+    return {v: (sum(h), len(h)) for v, h in hits.items()}
+
+
+def summary(paths: list[Path], base: str = "default", size: dict[str, int] | None = None) -> None:
     """Per generator and case, each variant's mean SAD and aRMSE, the runs whose guard fired
     (a spectrum held or the polish dropped, by the base), and each variant against ``base``
     run by run."""
@@ -119,6 +135,9 @@ def summary(paths: list[Path], base: str = "default") -> None:
             sel = [r for r in rows if case in ("all", r["case"])]
             print(case.ljust(18) + "".join(f"{np.mean([r['variants'][v]['mean'] for r in sel]):{width - 8}.2f} / "
                                            f"{np.mean([r['variants'][v]['rmse'] for r in sel]):.3f}" for v in variants))
+        if gen == "family" and size is not None:
+            counts = minor_counts(rows, variants, size)
+            print("minor materials within 10°: " + ", ".join(f"{v} {h} of {n}" for v, (h, n) in counts.items()))
         fired = [r for r in rows if r["checked"] and (r["variants"][base].get("held")
                                                      or not r["variants"][base].get("kept", True))]
         print(f"guard fired ({base}): {len(fired)} runs: "
@@ -141,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                          "'default' is the run's own")
     args = ap.parse_args(argv)
     if args.summary:
-        summary(args.summary, args.base)
+        summary(args.summary, args.base, {"height": args.height, "width": args.width})
         return 0
     if not args.seeds or args.out is None:
         ap.error("--seeds and --out are needed (or --summary)")
