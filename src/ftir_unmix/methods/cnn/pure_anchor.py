@@ -17,13 +17,13 @@ times): once the spectrum sits in its region, more of the region's pixels read a
 spectrum whose region no longer reads pure at the end is put back.
 
 With ``area`` (the library's default, ``anchor_area=0.33``, since stop 68) the pure pixels are
-not those at a fixed share but each spectrum's purest: as many
-of its pixels, those of largest share, as that part of its area (its summed shares over the
-image), if all of them hold it at :data:`AREA_FLOOR` or more. A share of 0.95 depends on the
-other spectra's scales and positions: on Samson a polished soil and tree sat outside their pixels,
-so that none read 0.95 pure, while the anchored water read 0.95 on twice its true region (2151
-pixels against 995), mixtures included. A mean so chosen that is much nearer the other spectra'
-cone than the spectrum it would replace (:data:`NOVELTY_KEPT`) is a mixture's and is not taken.
+not those at a fixed share but each spectrum's purest: its pixels of largest share, as many as
+that part of its area (its shares summed over the image), if all of them hold it at
+:data:`AREA_FLOOR` or more. A share of 0.95 depends on the other spectra's scales and places:
+on Samson a polished soil and tree sat outside their pixels, so that none read 0.95 pure, while
+the anchored water read 0.95 on twice its true region (2151 pixels against 995), mixtures
+included. A mean so chosen that is much nearer the other spectra's cone than the spectrum it
+would replace (:data:`NOVELTY_KEPT`) is a mixture's and is not taken.
 
 Images with a background term are left alone: their pixels hold the background too, and their
 materials are the absorbance spectra over it (:mod:`.nonneg_edge` takes those that never occur
@@ -109,7 +109,7 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
     area : float
         0: as ``share`` says. Else a spectrum's pure pixels are its purest, as many as this part
         of its summed shares, all at :data:`AREA_FLOOR` or more; and a mean nearer the other
-        spectra' cone than :data:`NOVELTY_KEPT` times the spectrum's own angle to it is not taken.
+        spectra's cone than :data:`NOVELTY_KEPT` times the spectrum's own angle to it is not taken.
     fixed : sequence of int
         Columns never moved (known spectra).
 
@@ -122,17 +122,18 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
     maps : ndarray (K, N)
     record : dict
         ``share``, ``area``, ``pure_pixels`` (per endmember, its pure pixels in the maps returned;
-        0 where they are no region), ``refused`` (with ``area``: the columns whose pixels' mean
-        was a mixture of the others),
+        with ``area``, 0 where they are no region), ``refused`` (with ``area``: the columns never
+        moved because their pixels' mean was a mixture of the others),
         ``moved_deg`` (per endmember, the angle between the spectrum before and after),
         ``rounds`` and ``undone`` (the spectra moved and put back, see below).
 
     Notes
     -----
     A spectrum moved whose region then holds fewer than :data:`MIN_PIXEL_SHARE` of the pixels
-    at ``share`` is put back as it was: its pure pixels were a mixture's, which read pure only
-    beside a spectrum outside them (stop 65: on fresh reflectance scenes such moves traded a
-    water spectrum's map with a dark variant's).
+    at ``share`` (with ``area``: whose purest pixels are then no region) is put back as it was:
+    its pure pixels were a mixture's, which read pure only beside a spectrum outside them (stop
+    65: on fresh reflectance scenes such moves traded a water spectrum's map with a dark
+    variant's).
     """
     e0 = np.asarray(endmembers, np.float64)
     e = e0.copy()
