@@ -65,18 +65,17 @@ def _mean_of(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return total / rows.size
 
 
-def _pure_rows(shares: np.ndarray, share: float, area: float, least: int) -> np.ndarray | None:
-    """The pixels (indices) pure for one spectrum, from its shares (N,); None: too few to be a region."""
+def _pure_rows(shares: np.ndarray, share: float, area: float, least: int,
+               jitter: np.ndarray | None) -> np.ndarray | None:
+    """The pixels (indices) pure for one spectrum, from its shares (N,); None: too few to be a
+    region. With ``area``, ``jitter`` (N,) breaks ties among equal shares."""
     if not area:
         rows = np.flatnonzero(shares >= share)
         return rows if rows.size >= least else None
     n = int(area * shares.sum())
     if n < least:
         return None
-    # Ties (a region read 1.0 pure throughout) broken by a fixed shuffle, not by the pixels'
-    # order, which would take the region's first rows; a partition, not a sort (big images).
-    key = shares + 1e-9 * np.random.default_rng(0).random(shares.size)
-    rows = np.sort(np.argpartition(-key, n - 1)[:n])
+    rows = np.sort(np.argpartition(-(shares + jitter), n - 1)[:n])  # a partition, not a sort: big images
     return rows if shares[rows].min() >= AREA_FLOOR else None
 
 
@@ -143,12 +142,15 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
     movable = [j for j in range(k) if j not in held]
     chosen: list[np.ndarray | None] = [None] * k
     refused: set[int] = set()
+    # Ties (a region read 1.0 pure throughout) broken by a fixed shuffle, not by the pixels'
+    # order, which would take the region's first rows; drawn once for every spectrum and round.
+    jitter = 1e-9 * np.random.default_rng(0).random(maps.shape[1]) if area else None
     rounds = 0
     while rounds < ROUNDS:
         rounds += 1
         changed = False
         for j in movable:
-            rows = _pure_rows(maps[j], share, area, least)
+            rows = _pure_rows(maps[j], share, area, least, jitter)
             if rows is None or (chosen[j] is not None and np.array_equal(rows, chosen[j])):
                 continue
             mean = _mean_of(pixels, rows)
@@ -169,7 +171,7 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
     def counts() -> list[int]:
         if not area:
             return [int(v) for v in (maps >= share).sum(axis=1)]
-        return [0 if (rows := _pure_rows(m, share, area, least)) is None else int(rows.size) for m in maps]
+        return [0 if (rows := _pure_rows(m, share, area, least, jitter)) is None else int(rows.size) for m in maps]
 
     pure = counts()
     # a spectrum whose region no longer reads pure once it sits there was put on a mixture
