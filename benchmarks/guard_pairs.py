@@ -107,14 +107,14 @@ def run_one(generator: str, case: str, seed: int, variants: list[str], size: dic
 def minor_counts(rows: list[dict[str, Any]], variants: list[str], size: dict[str, int]) -> dict[str, tuple[int, int]]:
     """Per variant, (within 10°, all) over the family's minor materials (1–5 % of the pixels, as
     ``scenes_quality.py`` counts them); the scenes are made again at ``size`` for their coverage."""
-    from scenes_quality import MINOR_TARGET_DEG
+    from scenes_quality import MINOR_TARGET_DEG, is_minor
 
     from ftir_unmix.scenes import make_scene
 
     hits = {v: [] for v in variants}
     for r in rows:
         cover = make_scene(r["case"], r["seed"], **size).info["coverage"]
-        minors = [j for j, name in enumerate(r["names"]) if 0.01 <= cover[name] < 0.05]
+        minors = [j for j, name in enumerate(r["names"]) if is_minor(cover[name])]
         for v in variants:
             hits[v] += [r["variants"][v]["per"][j] < MINOR_TARGET_DEG for j in minors]
     return {v: (sum(h), len(h)) for v, h in hits.items()}

@@ -294,10 +294,15 @@ NOPURE_TARGET = (6.0, 0.06)
 MINOR_TARGET_DEG, MINOR_TARGET_SHARE = 10.0, 0.9
 
 
+def is_minor(coverage: float) -> bool:
+    """Whether a material covering this share of the pixels is a minor one (1–5 %, issue 12)."""
+    return 0.01 <= coverage < 0.05
+
+
 def _minor_recovered(runs: list[dict[str, Any]]) -> tuple[int, int]:
     """(recovered within 10°, total) over the minor materials (1–5 % of the pixels) of CNN runs."""
     hits = [m["sad_deg"] < MINOR_TARGET_DEG for r in runs if r["method"] == "cnn"
-            for m in r["per_material"].values() if 0.01 <= m["coverage"] < 0.05]
+            for m in r["per_material"].values() if is_minor(m["coverage"])]
     return sum(hits), len(hits)
 
 
