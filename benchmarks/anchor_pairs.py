@@ -6,7 +6,8 @@ Samson. Each scene is unmixed once with ``baseline="none"`` and the library's de
 of the run's last step (the polish, :func:`ftir_unmix.methods.cnn._polished`) is caught and the
 step is done again with each value of ``--shares`` (0: off; ``S@M``: share S, and at least a
 share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; ``S/A``: with
-``anchor_area=A``, the purest pixels as many as a part A of the spectrum's area; a suffix ``+spot``:
+``anchor_area=A``, the purest pixels as many as a part A of the spectrum's area; ``S/A/T``: also
+``anchor_tight=T`` (degrees); a suffix ``+spot``:
 with ``residual_spot``, else without (``+spot:P``: its place chosen as ``residual_spot.PLACE = P``);
 Samson's seed is the run's, the reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
 anchor and the residual spot. Writes one JSON line per scene: per variant the mean SAD (degrees,
@@ -56,25 +57,29 @@ def _scene(case: str, seed: int) -> tuple[Any, SimpleNamespace]:
                                    names=list(s.names))
 
 
-def _variant(share: float, least: float | None, spot: str = "", area: float = 0.0) -> str:
+def _variant(share: float, least: float | None, spot: str = "", area: float = 0.0, tight: float = 0.0) -> str:
     name = "off" if share == 0 else f"share {share:g}" + ("" if least is None else f" min {least:g}")
     name += f" area {area:g}" if share and area else ""
+    name += f" tight {tight:g}" if share and area and tight else ""
     return f"{name} + {spot}" if spot else name
 
 
-def _parsed(spec: str) -> tuple[float, float | None, str, float]:
+def _parsed(spec: str) -> tuple[float, float | None, str, float, float]:
     """``"0.95"`` (the library's least share of pixels), ``"0.95@0.01"`` (that share and least
-    share), ``"0.95/0.33"`` (``anchor_area=0.33``, else 0); a suffix ``+spot`` turns
-    ``residual_spot`` on (off otherwise), ``+spot:P`` with its place chosen as
-    ``residual_spot.PLACE = P`` (``squares``, the library's, or ``angle``); the third item is
-    ``""`` (off), ``"spot"`` or ``"spot:P"``, the fourth the area."""
+    share), ``"0.95/0.33"`` (``anchor_area=0.33``, else 0), ``"0.95/0.33/3"`` (and
+    ``anchor_tight=3``, else 0); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise),
+    ``+spot:P`` with its place chosen as ``residual_spot.PLACE = P`` (``squares``, the
+    library's, or ``angle``); the third item is ``""`` (off), ``"spot"`` or ``"spot:P"``, the
+    fourth the area, the fifth the tight angle."""
     spec, plus, place = spec.partition("+spot")
-    spec, _, area = spec.partition("/")
+    spec, _, after = spec.partition("/")
+    area, _, tight = after.partition("/")
     share, _, least = spec.partition("@")
-    return float(share), float(least) if least else None, (f"spot{place}" if plus else ""), float(area or 0.0)
+    return (float(share), float(least) if least else None, (f"spot{place}" if plus else ""), float(area or 0.0),
+            float(tight or 0.0))
 
 
-def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, float]]) -> dict[str, Any]:
+def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, float, float]]) -> dict[str, Any]:
     """One scene: a run without a baseline term, its polish's input caught, the polish done
     again with each anchor share (and residual spot, on or off)."""
     import ftir_unmix
@@ -99,8 +104,9 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, f
                             "default": _scores(truth, r.endmembers, r.abundances), "variants": {}}
     inp, run, checked = caught[-1]
     library_least, library_place = pure_anchor.MIN_PIXEL_SHARE, residual_spot.PLACE
-    for share, least, spot, area in shares:
-        config = dataclasses.replace(inp.config, pure_anchor=share, anchor_area=area, residual_spot=bool(spot))
+    for share, least, spot, area, tight in shares:
+        config = dataclasses.replace(inp.config, pure_anchor=share, anchor_area=area, anchor_tight=tight,
+                                     residual_spot=bool(spot))
         pure_anchor.MIN_PIXEL_SHARE = library_least if least is None else least
         residual_spot.PLACE = spot.partition(":")[2] or library_place
         try:
@@ -110,7 +116,7 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, f
             pure_anchor.MIN_PIXEL_SHARE, residual_spot.PLACE = library_least, library_place
         scores = _scores(truth, done.endmembers, done.abundances.reshape(shape))
         polished = done.record.get("polished") or {}
-        line["variants"][_variant(share, least, spot, area)] = {
+        line["variants"][_variant(share, least, spot, area, tight)] = {
             **scores, "anchor": polished.get("anchor"), "residual_spot": polished.get("residual_spot")}
     return line
 

@@ -373,6 +373,13 @@ class UnmixConfig:
         Recorded in ``polished.anchor``. Default 0.33 (stop 68: on fresh reflectance seeds 40–44
         and Samson seeds 5–9, 4.85° → 3.89°, 19 of 20 runs better, none worse, aRMSE 0.137 →
         0.091; Samson seeds 0–4 4.49° → 1.83°, docs/benchmarks.md).
+    anchor_tight : float
+        With ``anchor_area``, degrees (0: off): a spectrum whose purest pixels agree with one
+        another (90 % of them within this angle of their mean) is put on them even where they hold
+        it at less than 0.5 (down to 0.2) or their mean is near the other spectra's cone, if that
+        mean stands further from the cone than the pixels spread: a spectrum trained out beyond
+        its material's pixels, which read it at a third (Samson seeds 5 and 8: the soil 17–26°
+        off, its purest pixels' mean 2° from the truth; :mod:`ftir_unmix.methods.cnn.pure_anchor`).
     residual_spot : bool
         Fast protocol, without a baseline term, after the polish and before ``pure_anchor``: the
         spot with the largest residual (each pixel's distance to the spectra's cone, not its
@@ -550,6 +557,10 @@ class UnmixConfig:
                                 "fast protocol, with pure_anchor: a spectrum's pure pixels are its purest, as many "
                                 "as this part of its summed shares (each at 0.5 or more), a mean that mixes the other "
                                 "spectra refused (0: the pixels at pure_anchor's share)")
+    anchor_tight: float = _param(0.0, Rule("float", 0.0, 90.0), "protocol",
+                                 "fast protocol, with anchor_area: purest pixels that agree with one another (nine in ten "
+                                 "within this many degrees of their mean) are taken at a share down to 0.2, if their "
+                                 "mean stands further from the other spectra than they spread (0: off)")
     residual_spot: bool = _param(True, Rule("bool"), "protocol",
                                  "fast protocol, without a baseline term: after the polish, the spot the spectra "
                                  "leave the largest residual of is offered as a spectrum, the spectra refitted by "

@@ -289,7 +289,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
            background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: Sequence[int] = (),
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0, edge_add_back: float = 0.0,
            edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, wavenumbers: np.ndarray | None = None,
-           pure_anchor: float = 0.0, anchor_area: float = 0.0, residual_spot: bool = False,
+           pure_anchor: float = 0.0, anchor_area: float = 0.0, anchor_tight: float = 0.0,
+           residual_spot: bool = False,
            shape: tuple[int, int] | None = None,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
@@ -306,7 +307,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     most of is offered in place of one of them (:mod:`.residual_spot`), and with ``pure_anchor``,
     each spectrum that a region's pixels hold at that share or more is put on those pixels' mean
     (:mod:`.pure_anchor`; with ``anchor_area``, its purest pixels, as many as that part of its
-    area); the maps are fitted again after each.
+    area, and with ``anchor_tight`` those that agree within that angle at a lower share); the maps
+    are fitted again after each.
     Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry
     (``stopped``: by ``stop``; ``edge``: the steps taken).
     """
@@ -349,7 +351,7 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
         e, maps, record["anchor"] = anchor_to_pure(
             pixels, e, maps, lambda moved: cone_maps(_as_fitted(pixels, weights, nuisance, moved, shifts), moved,
                                                      bounded, p.dead_zone), share=pure_anchor, area=anchor_area,
-            fixed=fixed)
+            tight=anchor_tight, fixed=fixed)
     return e, maps, record
 
 

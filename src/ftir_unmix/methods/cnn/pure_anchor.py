@@ -55,6 +55,9 @@ AREA_FLOOR = 0.5
 #: scenes such moves took a water spectrum 52–57° onto a mixture; the moves kept lost at most a
 #: quarter of their angle).
 NOVELTY_KEPT = 0.5
+#: With ``tight``: the purest pixels that agree with one another may hold the spectrum at this
+#: share or more, in place of :data:`AREA_FLOOR`.
+TIGHT_FLOOR = 0.2
 _BLOCK = 65536  # pixels summed at a time (the pixels may be read from disk)
 
 
@@ -66,9 +69,10 @@ def _mean_of(pixels: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _pure_rows(shares: np.ndarray, share: float, area: float, least: int,
-               jitter: np.ndarray | None) -> np.ndarray | None:
+               jitter: np.ndarray | None, floor: float | None = None) -> np.ndarray | None:
     """The pixels (indices) pure for one spectrum, from its shares (N,); None: too few to be a
-    region. With ``area``, ``jitter`` (N,) breaks ties among equal shares."""
+    region. With ``area``, ``jitter`` (N,) breaks ties among equal shares and the purest pixels
+    must hold the spectrum at ``floor`` (default :data:`AREA_FLOOR`) or more."""
     if not area:
         rows = np.flatnonzero(shares >= share)
         return rows if rows.size >= least else None
@@ -76,7 +80,17 @@ def _pure_rows(shares: np.ndarray, share: float, area: float, least: int,
     if n < least:
         return None
     rows = np.sort(np.argpartition(-(shares + jitter), n - 1)[:n])  # a partition, not a sort: big images
-    return rows if shares[rows].min() >= AREA_FLOOR else None
+    return rows if shares[rows].min() >= (AREA_FLOOR if floor is None else floor) else None
+
+
+def _spread(pixels: np.ndarray, rows: np.ndarray, mean: np.ndarray) -> float:
+    """The 90th percentile of the angles (degrees) between the ``rows`` of ``pixels`` and ``mean``."""
+    unit = mean / np.linalg.norm(mean)
+    cos = np.empty(rows.size)
+    for start in range(0, rows.size, _BLOCK):
+        block = np.asarray(pixels[rows[start:start + _BLOCK]], np.float64)
+        cos[start:start + _BLOCK] = block @ unit / np.maximum(np.linalg.norm(block, axis=1), 1e-30)
+    return float(np.degrees(np.arccos(np.clip(np.percentile(cos, 10), -1.0, 1.0))))
 
 
 def _cone_angle(v: np.ndarray, others: np.ndarray) -> float:
@@ -91,7 +105,7 @@ def _cone_angle(v: np.ndarray, others: np.ndarray) -> float:
 
 def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
                    refit: Callable[[np.ndarray], np.ndarray], *, share: float, area: float = 0.0,
-                   fixed: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+                   tight: float = 0.0, fixed: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``endmembers`` whose pure pixels cover a region, each replaced by those pixels' mean.
 
     Parameters
@@ -109,6 +123,13 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         0: as ``share`` says. Else a spectrum's pure pixels are its purest, as many as this part
         of its summed shares, all at :data:`AREA_FLOOR` or more; and a mean nearer the other
         spectra's cone than :data:`NOVELTY_KEPT` times the spectrum's own angle to it is not taken.
+    tight : float
+        With ``area``, degrees (0: off): purest pixels that agree with one another, 90 % of them
+        within this angle of their mean, are taken even where they hold the spectrum at less than
+        :data:`AREA_FLOOR` (down to :data:`TIGHT_FLOOR`) or their mean is nearer the other
+        spectra's cone than the novelty rule allows, if the mean lies further from that cone than
+        that 90th-percentile angle: a spectrum trained out beyond its material's pixels (so that
+        they read it at a third) is put on them.
     fixed : sequence of int
         Columns never moved (known spectra).
 
@@ -151,14 +172,23 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         changed = False
         for j in movable:
             rows = _pure_rows(maps[j], share, area, least, jitter)
+            low = rows is None and area and tight
+            if low:
+                rows = _pure_rows(maps[j], share, area, least, jitter, TIGHT_FLOOR)
             if rows is None or (chosen[j] is not None and np.array_equal(rows, chosen[j])):
                 continue
             mean = _mean_of(pixels, rows)
             if not mean.any():
                 continue
+            spread = _spread(pixels, rows, mean) if area and tight else np.inf
+            if low and spread > tight:
+                continue
             if area:
                 others = np.delete(e, j, axis=1)
-                if _cone_angle(mean, others) < NOVELTY_KEPT * _cone_angle(e[:, j], others):
+                novelty = _cone_angle(mean, others)
+                # pixels that agree with one another are one material's where their mean stands
+                # further from the other spectra than they spread; other pixels as the mean's novelty says
+                if novelty < (spread if spread <= tight else NOVELTY_KEPT * _cone_angle(e[:, j], others)):
                     refused.add(j)
                     continue
             e[:, j] = mean
