@@ -151,13 +151,14 @@ def lines_parser(description: str, cases: str, seeds: str) -> argparse.ArgumentP
 
 
 def summary(path: Path, against: str = "off") -> str:
-    """Per case and variant the mean SAD and RMSE, and against the variant ``against`` the runs
-    better and worse."""
+    """Per case and variant the mean SAD and RMSE, and against the variant ``against`` (the
+    first variant where the file has none of that name) the runs better and worse."""
     lines = read_lines(path)
     by_case: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in lines:
         by_case[line["case"]].append(line)
     variants = list(lines[0]["variants"])
+    against = against if against in variants else variants[0]
     out = [f"{path.name}: {len(lines)} runs"]
     for case, runs in [*by_case.items(), ("all", lines)]:
         for v in variants:
