@@ -380,6 +380,9 @@ class UnmixConfig:
         mean stands further from the cone than the pixels spread: a spectrum trained out beyond
         its material's pixels, which read it at a third (Samson seeds 5 and 8: the soil 17–26°
         off, its purest pixels' mean 2° from the truth; :mod:`ftir_unmix.methods.cnn.pure_anchor`).
+        Default 3 (stop 69: on fresh Samson seeds 10–19 4.25° → 1.83°, the soil lost in training
+        mended on 3 runs, 2 runs worse by 0.06–0.08°; fresh reflectance seeds 45–49 4.67° →
+        4.02°, patchy-k5's dry grass 43° → 0.1° on one run, no run worse; docs/benchmarks.md).
     residual_spot : bool
         Fast protocol, without a baseline term, after the polish and before ``pure_anchor``: the
         spot with the largest residual (each pixel's distance to the spectra's cone, not its
@@ -557,10 +560,10 @@ class UnmixConfig:
                                 "fast protocol, with pure_anchor: a spectrum's pure pixels are its purest, as many "
                                 "as this part of its summed shares (each at 0.5 or more), a mean that mixes the other "
                                 "spectra refused (0: the pixels at pure_anchor's share)")
-    anchor_tight: float = _param(0.0, Rule("float", 0.0, 90.0), "protocol",
-                                 "fast protocol, with anchor_area: purest pixels that agree with one another (nine in ten "
-                                 "within this many degrees of their mean) are taken at a share down to 0.2, if their "
-                                 "mean stands further from the other spectra than they spread (0: off)")
+    anchor_tight: float = _param(3.0, Rule("float", 0.0, 90.0), "protocol",
+                                 "fast protocol, with anchor_area: purest pixels that agree with one another (nine "
+                                 "in ten within this many degrees of their mean) are taken at a share down to 0.2, if "
+                                 "their mean stands further from the other spectra than they spread (0: off)")
     residual_spot: bool = _param(True, Rule("bool"), "protocol",
                                  "fast protocol, without a baseline term: after the polish, the spot the spectra "
                                  "leave the largest residual of is offered as a spectrum, the spectra refitted by "

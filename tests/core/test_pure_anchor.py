@@ -105,6 +105,35 @@ def test_with_area_a_mean_that_mixes_the_other_spectra_is_refused(monkeypatch):
     assert _angle(unguarded[:, 0], truth[:, 0]) > 30.0 and not record["undone"], record
 
 
+def test_with_tight_a_spectrum_trained_out_beyond_its_region_is_put_on_it():
+    """The soil pushed 19° out, away from the vegetation (as training left Samson's): its pixels'
+    mean is far nearer the others' cone than the spectrum, so the novelty rule refuses it; the
+    pixels agree with one another and their mean stands apart from the others, so ``tight`` takes it."""
+    truth, _, x = _shore()
+    out = truth.copy()
+    out[:, 2] = np.clip(1.5 * truth[:, 2] - 0.5 * truth[:, 1], 0.0, None)
+    maps = _maps(x, out)
+    assert _angle(out[:, 2], truth[:, 2]) > 15.0
+    for tight in (0.0, 0.05):  # off, and a bound the pixels' noise does not meet
+        e, _, record = anchor_to_pure(x, out, maps, lambda m: _maps(x, m), share=0.95, area=0.33, tight=tight)
+        assert record["refused"] == [2] and record["moved_deg"][2] == 0.0, (tight, record)
+    e, _, record = anchor_to_pure(x, out, maps, lambda m: _maps(x, m), share=0.95, area=0.33, tight=3.0)
+    assert _angle(e[:, 2], truth[:, 2]) < 0.5 and not record["refused"] and not record["undone"], record
+    assert max(_angle(e[:, j], truth[:, j]) for j in (0, 1)) < 2.0
+
+
+def test_with_tight_a_duplicate_of_another_spectrum_is_still_refused():
+    """A second vegetation spectrum (no soil in the image): its purest pixels agree with one
+    another, but their mean lies in the other spectra's cone."""
+    truth, _, x = _shore()
+    x = x[np.r_[0:1000, 1500:1800]]
+    out = truth.copy()
+    out[:, 2] = np.clip(1.5 * truth[:, 1] - 0.5 * truth[:, 0], 0.0, None)
+    e, _, record = anchor_to_pure(x, out, _maps(x, out), lambda m: _maps(x, m), share=0.95, area=0.33, tight=3.0)
+    assert 2 in record["refused"], record
+    np.testing.assert_array_equal(e[:, 2], out[:, 2])
+
+
 def test_the_polish_moves_a_dark_material_out_of_its_noisy_region_and_the_anchor_puts_it_back():
     truth, _, x = _shore(seed=1)
     w = np.ones(NM.size)
@@ -138,6 +167,19 @@ def test_the_area_is_checked_and_a_third_by_default(area):
     else:
         with pytest.raises(ParameterError):
             UnmixConfig(anchor_area=area)
+
+
+@pytest.mark.parametrize("tight", [0.0, 3.0, -1.0, 91.0])
+def test_the_tight_angle_is_checked_and_three_degrees_by_default(tight):
+    from ftir_unmix.config import UnmixConfig
+    from ftir_unmix.errors import ParameterError
+
+    assert UnmixConfig().anchor_tight == 3.0
+    if 0.0 <= tight <= 90.0:
+        assert UnmixConfig(anchor_tight=tight).anchor_tight == tight
+    else:
+        with pytest.raises(ParameterError):
+            UnmixConfig(anchor_tight=tight)
 
 
 @pytest.mark.parametrize("share", [0.0, 0.95, 1.5])
