@@ -8,7 +8,8 @@ step is done again with each value of ``--shares`` (0: off; ``S@M``: share S, an
 share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; ``S/A``: with
 ``anchor_area=A``, the purest pixels as many as a part A of the spectrum's area; ``S/A/T``: also
 ``anchor_tight=T`` (degrees); a suffix ``+spot``:
-with ``residual_spot``, else without (``+spot:P``: its place chosen as ``residual_spot.PLACE = P``);
+with ``residual_spot``, else without (``+spot:P``: its place chosen as ``residual_spot.PLACE = P``;
+``+spot:hold``: with ``residual_spot_hold``);
 Samson's seed is the run's, the reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
 anchor and the residual spot. Writes one JSON line per scene: per variant the mean SAD (degrees,
 Hungarian-matched), the abundance RMSE, the per-material figures and the records of both steps.
@@ -69,8 +70,8 @@ def _parsed(spec: str) -> tuple[float, float | None, str, float, float]:
     share), ``"0.95/0.33"`` (``anchor_area=0.33``, else 0), ``"0.95/0.33/3"`` (and
     ``anchor_tight=3``, else 0); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise),
     ``+spot:P`` with its place chosen as ``residual_spot.PLACE = P`` (``squares``, the
-    library's, or ``angle``); the third item is ``""`` (off), ``"spot"`` or ``"spot:P"``, the
-    fourth the area, the fifth the tight angle."""
+    library's, or ``angle``), ``+spot:hold`` with ``residual_spot_hold``; the third item is
+    ``""`` (off), ``"spot"`` or ``"spot:P"``, the fourth the area, the fifth the tight angle."""
     spec, plus, place = spec.partition("+spot")
     spec, _, after = spec.partition("/")
     area, _, tight = after.partition("/")
@@ -105,10 +106,11 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, f
     inp, run, checked = caught[-1]
     library_least, library_place = pure_anchor.MIN_PIXEL_SHARE, residual_spot.PLACE
     for share, least, spot, area, tight in shares:
+        place = spot.partition(":")[2]
         config = dataclasses.replace(inp.config, pure_anchor=share, anchor_area=area, anchor_tight=tight,
-                                     residual_spot=bool(spot))
+                                     residual_spot=bool(spot), residual_spot_hold=place == "hold")
         pure_anchor.MIN_PIXEL_SHARE = library_least if least is None else least
-        residual_spot.PLACE = spot.partition(":")[2] or library_place
+        residual_spot.PLACE = library_place if place in ("", "hold") else place
         try:
             done = _drained(cnn._polished(dataclasses.replace(inp, config=config),
                                           dataclasses.replace(run, record=dict(run.record)), checked))

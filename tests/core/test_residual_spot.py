@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ftir_unmix.methods.cnn.cone_polish import polish, polish_endmembers
-from ftir_unmix.methods.cnn.residual_spot import residuals, spot_spectrum
+from ftir_unmix.methods.cnn.residual_spot import residuals, spot_spectrum, swap_in_residual_spot
 from ftir_unmix.metrics import WeightedPixels, cone_angles
 from ftir_unmix.preprocess.background import polynomial_basis, weighted_nuisance_basis
 
@@ -108,6 +108,26 @@ def test_with_a_background_term_nothing_is_offered():
     np.testing.assert_array_equal(on, off)
 
 
+def test_with_hold_the_spot_s_spectrum_is_held_while_the_others_are_refitted_then_released():
+    truth, _, x, shape = _road()
+    start = _without_road(truth)
+    image = WeightedPixels(x, W)
+    calls = []
+
+    def refit(e, rows, held=()):
+        calls.append((e.copy(), list(held)))
+        return polish_endmembers(x, e, W, None, iterations=20, fixed=list(held), unit_pixels=False).endmembers
+
+    held, rec = swap_in_residual_spot(x, start, image, image, shape, refit, hold=True)
+    column = rec["column"]
+    assert [h for _, h in calls] == [[column], []]  # held first, then all free from there
+    np.testing.assert_array_equal(calls[0][0][:, column], calls[1][0][:, column])  # the held refit kept it
+    calls.clear()
+    at_once, rec_once = swap_in_residual_spot(x, start, image, image, shape, refit)
+    assert [h for _, h in calls] == [[]] and rec_once["column"] == column
+    assert rec["kept"] and _angle(held[:, column], truth[:, 3]) < 10.0, rec
+
+
 def test_the_spot_s_spectrum_is_the_median_of_its_worst_pixels():
     x = np.arange(25 * 3, dtype=np.float64).reshape(25, 3)
     residual = np.zeros(25)
@@ -158,3 +178,10 @@ def test_on_an_image_bigger_than_the_polish_s_sample_the_road_s_pixels_are_refit
     swapped, _, rec = polish(x, _without_road(truth), W, None, None, iterations=30, residual_spot=True, shape=shape)
     assert rec["residual_spot"]["kept"], rec["residual_spot"]
     assert min(_angle(swapped[:, j], truth[:, 3]) for j in range(4)) < 3.0, rec["residual_spot"]
+
+
+def test_the_hold_is_an_option_off_by_default():
+    from ftir_unmix.config import UnmixConfig
+
+    assert UnmixConfig().residual_spot_hold is False
+    assert UnmixConfig(residual_spot_hold=True).residual_spot_hold is True

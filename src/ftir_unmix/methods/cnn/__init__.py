@@ -379,6 +379,7 @@ def _checked_polish(inp: MethodInput, endmembers: np.ndarray, run_record: dict[s
             edge_partner_floor=cfg.edge_partner_floor, edge_keep_peak=cfg.edge_keep_peak,
             wavenumbers=inp.wavenumbers, pure_anchor=cfg.pure_anchor, anchor_area=cfg.anchor_area,
             anchor_tight=cfg.anchor_tight, residual_spot=cfg.residual_spot,
+            residual_spot_hold=cfg.residual_spot_hold,
             shape=inp.shape, stop=lambda: should_stop(inp.stop))
 
     polished, abundances, record = polished_holding([])

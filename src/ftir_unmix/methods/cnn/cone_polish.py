@@ -290,7 +290,7 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0, edge_add_back: float = 0.0,
            edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, wavenumbers: np.ndarray | None = None,
            pure_anchor: float = 0.0, anchor_area: float = 0.0, anchor_tight: float = 0.0,
-           residual_spot: bool = False,
+           residual_spot: bool = False, residual_spot_hold: bool = False,
            shape: tuple[int, int] | None = None,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A run's last step: its spectra polished on a fixed sample of :data:`POLISH_PIXELS` pixels,
@@ -304,7 +304,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     ``edge_keep_peak``) and the maps fitted again;
     only with a ``background``, whose lower envelope makes the spectra's zero absorbance zero.
     Without one, with ``residual_spot`` (and the image's ``shape``), the spot the spectra leave the
-    most of is offered in place of one of them (:mod:`.residual_spot`), and with ``pure_anchor``,
+    most of is offered in place of one of them (:mod:`.residual_spot`; with ``residual_spot_hold``
+    held while the others are refitted first), and with ``pure_anchor``,
     each spectrum that a region's pixels hold at that share or more is put on those pixels' mean
     (:mod:`.pure_anchor`; with ``anchor_area``, its purest pixels, as many as that part of its
     area, and with ``anchor_tight`` those that agree within that angle at a lower share); the maps
@@ -339,10 +340,10 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     if residual_spot and background is None and shape is not None and not stopped:
         e, record["residual_spot"] = swap_in_residual_spot(
             pixels, e, image, image if rows is None else image.sample(rows), shape,
-            lambda start, worst: polish_endmembers(
-                pixels, start, weights, nuisance, iterations=iterations, fixed=fixed,
+            lambda start, worst, held=(): polish_endmembers(
+                pixels, start, weights, nuisance, iterations=iterations, fixed=[*fixed, *held],
                 rows=None if rows is None else np.union1d(rows, worst), shifts=shifts, bounded=bounded,
-                unit_pixels=False, stop=stop).endmembers, fixed=fixed)
+                unit_pixels=False, stop=stop).endmembers, fixed=fixed, hold=residual_spot_hold)
         stopped = record["stopped"] = stop()
         if record["residual_spot"]["kept"]:
             image = _as_fitted(pixels, weights, nuisance, e, shifts)

@@ -92,8 +92,8 @@ def spot_spectrum(pixels: np.ndarray, residual: np.ndarray, shape: tuple[int, in
 
 
 def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: WeightedPixels, sample: WeightedPixels,
-                          shape: tuple[int, int], refit: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                          fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
+                          shape: tuple[int, int], refit: Callable[..., np.ndarray],
+                          fixed: Sequence[int] = (), hold: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
     """The spectrum of the spot with the largest residual, in place of one of ``endmembers`` (the
     one :data:`PLACE` chooses), the spectra refitted by least squares, where the sample's mean
     squared residual does not grow.
@@ -113,13 +113,17 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
     shape : (int, int)
         The image's height and width.
     refit : callable
-        ``refit(start, rows)``: the spectra (B, K) fitted to the pixels at their own scale from a
-        start (B, K), on the polish's sample and the image's ``rows`` (sorted indices: the worst
-        explained, :func:`tail`'s, which the swap is meant to explain; a random sample of a big
-        image holds few of a thin road's pixels, and fitted without them the road's spectrum
-        drifted off it).
+        ``refit(start, rows, held=())``: the spectra (B, K) fitted to the pixels at their own scale
+        from a start (B, K), on the polish's sample and the image's ``rows`` (sorted indices: the
+        worst explained, :func:`tail`'s, which the swap is meant to explain; a random sample of a
+        big image holds few of a thin road's pixels, and fitted without them the road's spectrum
+        drifted off it), the columns ``held`` (and ``fixed``) kept as they are.
     fixed : sequence of int
         Columns never replaced (known spectra, held ones).
+    hold : bool
+        The spot's spectrum is held while the others are refitted around it, then all are
+        refitted from there (the refinement's hold and release, :func:`~ftir_unmix.methods.cnn._refine`):
+        refitted at once, the spot's spectrum moved before the others had made room for it.
 
     Returns
     -------
@@ -151,7 +155,8 @@ def swap_in_residual_spot(pixels: np.ndarray, endmembers: np.ndarray, image: Wei
         squares, angle = _squares_and_angle(sample, trial)
         trials.append((angle if PLACE == "angle" else float(squares.mean()), j, trial))
     _, column, start = min(trials, key=lambda t: t[0])
-    swapped = refit(start, _worst(squared))
+    worst = _worst(squared)
+    swapped = refit(refit(start, worst, [column]), worst) if hold else refit(start, worst)
     after, angle_after = _squares_and_angle(sample, swapped)
     kept = bool(after.mean() <= before.mean())
     record.update(column=column, residual_after=float(np.sqrt(after.mean())),
