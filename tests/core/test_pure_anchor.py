@@ -119,6 +119,7 @@ def test_with_tight_a_spectrum_trained_out_beyond_its_region_is_put_on_it():
         assert record["refused"] == [2] and record["moved_deg"][2] == 0.0, (tight, record)
     e, _, record = anchor_to_pure(x, out, maps, lambda m: _maps(x, m), share=0.95, area=0.33, tight=3.0)
     assert _angle(e[:, 2], truth[:, 2]) < 0.5 and not record["refused"] and not record["undone"], record
+    assert record["tight"] == 3.0
     assert max(_angle(e[:, j], truth[:, j]) for j in (0, 1)) < 2.0
 
 

@@ -150,7 +150,7 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         from the truth: abundance RMSE 0.158 against 0.136, docs/benchmarks.md, stop 65.)
     maps : ndarray (K, N)
     record : dict
-        ``share``, ``area``, ``pure_pixels`` (per endmember, its pure pixels in the maps returned;
+        ``share``, ``area``, ``tight``, ``pure_pixels`` (per endmember, its pure pixels in the maps returned;
         with ``area``, 0 where they are no region), ``refused`` (with ``area``: the columns never
         moved because their pixels' mean was a mixture of the others),
         ``moved_deg`` (per endmember, the angle between the spectrum before and after),
@@ -219,7 +219,8 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         e[:, undone] = e0[:, undone]
         maps = refit(e)
         pure = counts()
-    record = {"share": float(share), "area": float(area), "pure_pixels": pure, "rounds": rounds, "undone": undone,
+    record = {"share": float(share), "area": float(area), "tight": float(tight), "pure_pixels": pure,
+              "rounds": rounds, "undone": undone,
               "refused": sorted(refused - {j for j in movable if chosen[j] is not None}),
               "moved_deg": [round(float(v), 3) for v in np.diag(spectral_angles(e0, e))]}
     return e, maps, record
