@@ -401,7 +401,9 @@ class UnmixConfig:
         around it (least squares, as the swap's refit), then all are refitted from there, as the
         refinement holds and then releases its spectrum. Refitted at once, the spot's spectrum
         can move before the others make room for it (a roof's spot 8–17° off on two reflectance
-        tuning runs, 0.7–3.8° held first). Off by default.
+        tuning runs, 0.7–3.8° held first). Off by default (stop 69: on fresh reflectance seeds
+        50–54 and Samson seeds 20–24 2.22° → 2.00°, but 3 runs better and 3 worse, which the rule
+        written beforehand did not accept; docs/benchmarks.md).
     restarts : int
         Fast protocol with ``init="auto"``: how many warm starts (NMF, VCA +
         FCLS, then VCA and NMF at the next seeds) are trained to the end; the
