@@ -157,43 +157,21 @@ def test_with_a_background_term_the_anchor_does_nothing():
     np.testing.assert_array_equal(on, off)
 
 
-@pytest.mark.parametrize("area", [0.0, 0.33, -0.1, 1.5])
-def test_the_area_is_checked_and_a_third_by_default(area):
+@pytest.mark.parametrize(("name", "default", "allowed", "refused"), [
+    ("pure_anchor", 0.95, (0.0, 0.95, 1.0), (1.5,)),
+    ("anchor_area", 0.33, (0.0, 0.33, 1.0), (-0.1, 1.5)),
+    ("anchor_tight", 3.0, (0.0, 3.0, 90.0), (-1.0, 91.0)),
+])
+def test_the_anchor_s_settings_are_checked_and_their_defaults_are_as_documented(name, default, allowed, refused):
     from ftir_unmix.config import UnmixConfig
     from ftir_unmix.errors import ParameterError
 
-    assert UnmixConfig().anchor_area == 0.33
-    if 0.0 <= area <= 1.0:
-        assert UnmixConfig(anchor_area=area).anchor_area == area
-    else:
+    assert getattr(UnmixConfig(), name) == default
+    for value in allowed:
+        assert getattr(UnmixConfig(**{name: value}), name) == value
+    for value in refused:
         with pytest.raises(ParameterError):
-            UnmixConfig(anchor_area=area)
-
-
-@pytest.mark.parametrize("tight", [0.0, 3.0, -1.0, 91.0])
-def test_the_tight_angle_is_checked_and_three_degrees_by_default(tight):
-    from ftir_unmix.config import UnmixConfig
-    from ftir_unmix.errors import ParameterError
-
-    assert UnmixConfig().anchor_tight == 3.0
-    if 0.0 <= tight <= 90.0:
-        assert UnmixConfig(anchor_tight=tight).anchor_tight == tight
-    else:
-        with pytest.raises(ParameterError):
-            UnmixConfig(anchor_tight=tight)
-
-
-@pytest.mark.parametrize("share", [0.0, 0.95, 1.5])
-def test_the_share_is_checked_and_on_by_default(share):
-    from ftir_unmix.config import UnmixConfig
-    from ftir_unmix.errors import ParameterError
-
-    assert UnmixConfig().pure_anchor == 0.95
-    if share <= 1.0:
-        assert UnmixConfig(pure_anchor=share).pure_anchor == share
-    else:
-        with pytest.raises(ParameterError):
-            UnmixConfig(pure_anchor=share)
+            UnmixConfig(**{name: value})
 
 
 def test_a_run_without_a_baseline_term_puts_a_dark_region_on_its_pixels_and_says_so(one_torch_thread):
