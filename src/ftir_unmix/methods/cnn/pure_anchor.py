@@ -180,10 +180,9 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         rounds += 1
         changed = False
         for j in movable:
-            rows = _pure_rows(maps[j], share, area, least, jitter)
-            low = rows is None and area and tight
-            if low:
-                rows = _pure_rows(maps[j], share, area, least, jitter, TIGHT_FLOOR)
+            # one partition: the purest pixels down to the lower floor, those below AREA_FLOOR only if tight
+            rows = _pure_rows(maps[j], share, area, least, jitter, TIGHT_FLOOR if area and tight else None)
+            low = rows is not None and bool(area and tight) and maps[j][rows].min() < AREA_FLOOR
             if rows is None or (chosen[j] is not None and np.array_equal(rows, chosen[j])):
                 continue
             mean = _mean_of(pixels, rows)
