@@ -7,7 +7,7 @@ of the run's last step (the polish, :func:`ftir_unmix.methods.cnn._polished`) is
 step is done again with each value of ``--shares`` (0: off; ``S@M``: share S, and at least a
 share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; ``S/A``: with
 ``anchor_area=A``, the purest pixels as many as a part A of the spectrum's area; ``S/A/T``: also
-``anchor_tight=T`` (degrees); a suffix ``+spot``:
+``anchor_tight=T`` (degrees); ``S/A/T/G``: also ``anchor_graded=G`` (degrees); a suffix ``+spot``:
 with ``residual_spot``, else without (``+spot:P``: its place chosen as ``residual_spot.PLACE = P``;
 ``+spot:hold``: with ``residual_spot_hold``);
 Samson's seed is the run's, the reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
@@ -58,29 +58,33 @@ def _scene(case: str, seed: int) -> tuple[Any, SimpleNamespace]:
                                    names=list(s.names))
 
 
-def _variant(share: float, least: float | None, spot: str = "", area: float = 0.0, tight: float = 0.0) -> str:
+def _variant(share: float, least: float | None, spot: str = "", area: float = 0.0, tight: float = 0.0,
+             graded: float = 0.0) -> str:
     name = "off" if share == 0 else f"share {share:g}" + ("" if least is None else f" min {least:g}")
     name += f" area {area:g}" if share and area else ""
     name += f" tight {tight:g}" if share and area and tight else ""
+    name += f" graded {graded:g}" if share and area and graded else ""
     return f"{name} + {spot}" if spot else name
 
 
-def _parsed(spec: str) -> tuple[float, float | None, str, float, float]:
+def _parsed(spec: str) -> tuple[float, float | None, str, float, float, float]:
     """``"0.95"`` (the library's least share of pixels), ``"0.95@0.01"`` (that share and least
     share), ``"0.95/0.33"`` (``anchor_area=0.33``, else 0), ``"0.95/0.33/3"`` (and
-    ``anchor_tight=3``, else 0); a suffix ``+spot`` turns ``residual_spot`` on (off otherwise),
+    ``anchor_tight=3``, else 0), ``"0.95/0.33/3/2"`` (and ``anchor_graded=2``, else 0); a suffix
+    ``+spot`` turns ``residual_spot`` on (off otherwise),
     ``+spot:P`` with its place chosen as ``residual_spot.PLACE = P`` (``squares``, the
     library's, or ``angle``), ``+spot:hold`` with ``residual_spot_hold``; the third item is
-    ``""`` (off), ``"spot"`` or ``"spot:P"``, the fourth the area, the fifth the tight angle."""
+    ``""`` (off), ``"spot"`` or ``"spot:P"``, then the area, the tight angle and the graded angle."""
     spec, plus, place = spec.partition("+spot")
     spec, _, after = spec.partition("/")
     area, _, tight = after.partition("/")
+    tight, _, graded = tight.partition("/")
     share, _, least = spec.partition("@")
     return (float(share), float(least) if least else None, (f"spot{place}" if plus else ""), float(area or 0.0),
-            float(tight or 0.0))
+            float(tight or 0.0), float(graded or 0.0))
 
 
-def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, float, float]]) -> dict[str, Any]:
+def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, float, float, float]]) -> dict[str, Any]:
     """One scene: a run without a baseline term, its polish's input caught, the polish done
     again with each anchor share (and residual spot, on or off)."""
     import ftir_unmix
@@ -105,9 +109,10 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, f
                             "default": _scores(truth, r.endmembers, r.abundances), "variants": {}}
     inp, run, checked = caught[-1]
     library_least, library_place = pure_anchor.MIN_PIXEL_SHARE, residual_spot.PLACE
-    for share, least, spot, area, tight in shares:
+    for share, least, spot, area, tight, graded in shares:
         place = spot.partition(":")[2]
         config = dataclasses.replace(inp.config, pure_anchor=share, anchor_area=area, anchor_tight=tight,
+                                     anchor_graded=graded,
                                      residual_spot=bool(spot), residual_spot_hold=place == "hold")
         pure_anchor.MIN_PIXEL_SHARE = library_least if least is None else least
         residual_spot.PLACE = library_place if place in ("", "hold") else place
@@ -118,7 +123,7 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, f
             pure_anchor.MIN_PIXEL_SHARE, residual_spot.PLACE = library_least, library_place
         scores = _scores(truth, done.endmembers, done.abundances.reshape(shape))
         polished = done.record.get("polished") or {}
-        line["variants"][_variant(share, least, spot, area, tight)] = {
+        line["variants"][_variant(share, least, spot, area, tight, graded)] = {
             **scores, "anchor": polished.get("anchor"), "residual_spot": polished.get("residual_spot")}
     return line
 

@@ -383,6 +383,13 @@ class UnmixConfig:
         Default 3 (stop 69: on fresh Samson seeds 10–19 4.25° → 1.83°, the soil lost in training
         mended on 3 runs, 2 runs worse by 0.06–0.08°; fresh reflectance seeds 45–49 4.67° →
         4.02°, patchy-k5's dry grass 43° → 0.1° on one run, no run worse; docs/benchmarks.md).
+    anchor_graded : float
+        With ``anchor_area``, degrees (0: off): where the mean of the purer half of a spectrum's
+        purest pixels lies further than this from the mean of them all, its region is graded into
+        its neighbours (a layer of a cross-section with interfaces mixed over several pixels,
+        whose purest third takes in pixels read at 0.8) and only the pixels at ``pure_anchor``'s
+        share are taken (:mod:`ftir_unmix.methods.cnn.pure_anchor`). Recorded in
+        ``polished.anchor`` (``narrowed``). Default 0 (stop 70: an option under test).
     residual_spot : bool
         Fast protocol, without a baseline term, after the polish and before ``pure_anchor``: the
         spot with the largest residual (each pixel's distance to the spectra's cone, not its
@@ -572,6 +579,10 @@ class UnmixConfig:
                                  "fast protocol, with anchor_area: purest pixels that agree with one another (nine "
                                  "in ten within this many degrees of their mean) are taken at a share down to 0.2, if "
                                  "their mean stands further from the other spectra than they spread (0: off)")
+    anchor_graded: float = _param(0.0, Rule("float", 0.0, 90.0), "protocol",
+                                  "fast protocol, with anchor_area: where the mean of the purer half of a spectrum's "
+                                  "purest pixels lies further than this many degrees from theirs, only the pixels at "
+                                  "pure_anchor's share are taken (a layer graded into its neighbours; 0: off)")
     residual_spot: bool = _param(True, Rule("bool"), "protocol",
                                  "fast protocol, without a baseline term: after the polish, the spot the spectra "
                                  "leave the largest residual of is offered as a spectrum, the spectra refitted by "

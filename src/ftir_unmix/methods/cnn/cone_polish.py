@@ -289,7 +289,7 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
            background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: Sequence[int] = (),
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0, edge_add_back: float = 0.0,
            edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, wavenumbers: np.ndarray | None = None,
-           pure_anchor: float = 0.0, anchor_area: float = 0.0, anchor_tight: float = 0.0,
+           pure_anchor: float = 0.0, anchor_area: float = 0.0, anchor_tight: float = 0.0, anchor_graded: float = 0.0,
            residual_spot: bool = False, residual_spot_hold: bool = False,
            shape: tuple[int, int] | None = None,
            stop: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
@@ -308,7 +308,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     held while the others are refitted first), and with ``pure_anchor``,
     each spectrum that a region's pixels hold at that share or more is put on those pixels' mean
     (:mod:`.pure_anchor`; with ``anchor_area``, its purest pixels, as many as that part of its
-    area, and with ``anchor_tight`` those that agree within that angle at a lower share); the maps
+    area, with ``anchor_tight`` those that agree within that angle at a lower share, and with
+    ``anchor_graded`` only those at ``pure_anchor`` where the purest drift from the rest); the maps
     are fitted again after each.
     Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry
     (``stopped``: by ``stop``; ``edge``: the steps taken).
@@ -352,7 +353,7 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
         e, maps, record["anchor"] = anchor_to_pure(
             pixels, e, maps, lambda moved: cone_maps(_as_fitted(pixels, weights, nuisance, moved, shifts), moved,
                                                      bounded, p.dead_zone), share=pure_anchor, area=anchor_area,
-            tight=anchor_tight, fixed=fixed)
+            tight=anchor_tight, graded=anchor_graded, fixed=fixed)
     return e, maps, record
 
 

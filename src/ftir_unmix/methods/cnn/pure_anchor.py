@@ -34,6 +34,13 @@ cone than the pixels spread. Training can leave a spectrum far out beyond its ma
 from the truth, looks like a mixture beside it; a duplicate or a mixture of the other spectra lies
 inside their cone and stays refused.
 
+With ``graded`` (degrees; 0: off), where the mean of the purer half of those purest pixels lies
+further than that from the mean of them all, the region is graded into its neighbours: a layer of a
+cross-section whose interfaces are mixed over several pixels, whose purest third takes in pixels
+the maps read at 0.8 (the mean then 7–11° off, docs/benchmarks.md, stop 70). Only the pixels
+held at ``share`` or more are taken there (none: the spectrum stays). A region pure throughout
+(Samson's water, read at 0.95 or more over the whole third) keeps its third.
+
 Images with a background term are left alone: their pixels hold the background too, and their
 materials are the absorbance spectra over it (:mod:`.nonneg_edge` takes those that never occur
 pure out to the edge of nonnegativity instead).
@@ -102,6 +109,18 @@ def _spread(pixels: np.ndarray, rows: np.ndarray, mean: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(np.percentile(cos, 10), -1.0, 1.0))))
 
 
+def _angle(a: np.ndarray, b: np.ndarray) -> float:
+    """The angle (degrees) between the vectors ``a`` and ``b``."""
+    return float(spectral_angles(a[:, None], b[:, None])[0, 0])
+
+
+def _drift(pixels: np.ndarray, rows: np.ndarray, shares: np.ndarray, mean: np.ndarray) -> float:
+    """The angle (degrees) between ``mean`` (of ``rows``) and the mean of the purer half of ``rows``
+    by ``shares`` (N,; ties already broken)."""
+    half = rows[np.argsort(-shares[rows], kind="stable")[:max(1, rows.size // 2)]]
+    return _angle(_mean_of(pixels, np.sort(half)), mean)
+
+
 def _cone_angle(v: np.ndarray, others: np.ndarray) -> float:
     """The angle (degrees) between ``v`` (B,) and the cone of the columns of ``others`` (B, K')."""
     if not others.shape[1]:
@@ -114,7 +133,8 @@ def _cone_angle(v: np.ndarray, others: np.ndarray) -> float:
 
 def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
                    refit: Callable[[np.ndarray], np.ndarray], *, share: float, area: float = 0.0,
-                   tight: float = 0.0, fixed: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+                   tight: float = 0.0, graded: float = 0.0, fixed: Sequence[int] = ()
+                   ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """``endmembers`` whose pure pixels cover a region, each replaced by those pixels' mean.
 
     Parameters
@@ -139,6 +159,10 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         spectra's cone than the novelty rule allows, if the mean lies further from that cone than
         that 90th-percentile angle: a spectrum trained out beyond its material's pixels (so that
         they read it at a third) is put on them.
+    graded : float
+        With ``area``, degrees (0: off): where the mean of the purer half of a spectrum's purest
+        pixels lies further than this from theirs, only those held at ``share`` or more are taken
+        (a region graded into its neighbours, whose purest part takes in mixed pixels).
     fixed : sequence of int
         Columns never moved (known spectra).
 
@@ -150,7 +174,9 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         from the truth: abundance RMSE 0.158 against 0.136, docs/benchmarks.md, stop 65.)
     maps : ndarray (K, N)
     record : dict
-        ``share``, ``area``, ``tight``, ``pure_pixels`` (per endmember, its pure pixels in the maps returned;
+        ``share``, ``area``, ``tight``, ``graded``, ``narrowed`` (the columns whose purest pixels
+        drifted as ``graded`` says, so that only those at ``share`` were taken, or none),
+        ``pure_pixels`` (per endmember, its pure pixels in the maps returned;
         with ``area``, 0 where they are no region), ``refused`` (with ``area``: the columns never
         moved because their pixels' mean was a mixture of the others),
         ``moved_deg`` (per endmember, the angle between the spectrum before and after),
@@ -172,6 +198,7 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
     movable = [j for j in range(k) if j not in held]
     chosen: list[np.ndarray | None] = [None] * k
     refused: set[int] = set()
+    narrowed: set[int] = set()
     # Ties (a region read 1.0 pure throughout) broken by a fixed shuffle, not by the pixels'
     # order, which would take the region's first rows; drawn once for every spectrum and round.
     jitter = 1e-9 * np.random.default_rng(0).random(maps.shape[1]) if area else None
@@ -188,6 +215,14 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
             mean = _mean_of(pixels, rows)
             if not mean.any():
                 continue
+            if area and graded and _drift(pixels, rows, maps[j] + jitter, mean) > graded:
+                # an interface's mixed pixels among the purest: only those the maps read pure
+                narrowed.add(j)
+                rows = rows[maps[j][rows] >= share]
+                if rows.size < least or (chosen[j] is not None and np.array_equal(rows, chosen[j])):
+                    continue
+                low = False
+                mean = _mean_of(pixels, rows)
             spread = _spread(pixels, rows, mean) if area and tight else np.inf
             if low and spread > tight:
                 continue
@@ -218,7 +253,8 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         e[:, undone] = e0[:, undone]
         maps = refit(e)
         pure = counts()
-    record = {"share": float(share), "area": float(area), "tight": float(tight), "pure_pixels": pure,
+    record = {"share": float(share), "area": float(area), "tight": float(tight), "graded": float(graded),
+              "narrowed": sorted(narrowed), "pure_pixels": pure,
               "rounds": rounds, "undone": undone,
               "refused": sorted(refused - {j for j in movable if chosen[j] is not None}),
               "moved_deg": [round(float(v), 3) for v in np.diag(spectral_angles(e0, e))]}
