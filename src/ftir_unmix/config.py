@@ -389,7 +389,10 @@ class UnmixConfig:
         its neighbours (a layer of a cross-section with interfaces mixed over several pixels,
         whose purest third takes in pixels read at 0.8) and only the pixels at ``pure_anchor``'s
         share are taken (:mod:`ftir_unmix.methods.cnn.pure_anchor`). Recorded in
-        ``polished.anchor`` (``narrowed``). Default 0 (stop 70: an option under test).
+        ``polished.anchor`` (``narrowed``). Default 2 (stop 70: on fresh in-repository seeds 3–5
+        run without a baseline term, layered-k6-clean 2.87° → 0.94° and layered-k6-no-baseline
+        4.43° → 2.45°, 6 of 6 runs better; on fresh Samson seeds 25–34 and reflectance seeds
+        55–59 no run changed; docs/benchmarks.md).
     residual_spot : bool
         Fast protocol, without a baseline term, after the polish and before ``pure_anchor``: the
         spot with the largest residual (each pixel's distance to the spectra's cone, not its
@@ -579,7 +582,7 @@ class UnmixConfig:
                                  "fast protocol, with anchor_area: purest pixels that agree with one another (nine "
                                  "in ten within this many degrees of their mean) are taken at a share down to 0.2, if "
                                  "their mean stands further from the other spectra than they spread (0: off)")
-    anchor_graded: float = _param(0.0, Rule("float", 0.0, 90.0), "protocol",
+    anchor_graded: float = _param(2.0, Rule("float", 0.0, 90.0), "protocol",
                                   "fast protocol, with anchor_area: where the mean of the purer half of a spectrum's "
                                   "purest pixels lies further than this many degrees from theirs, only the pixels at "
                                   "pure_anchor's share are taken (a layer graded into its neighbours; 0: off)")

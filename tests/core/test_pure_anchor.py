@@ -202,7 +202,7 @@ def test_with_a_background_term_the_anchor_does_nothing():
     ("pure_anchor", 0.95, (0.0, 0.95, 1.0), (1.5,)),
     ("anchor_area", 0.33, (0.0, 0.33, 1.0), (-0.1, 1.5)),
     ("anchor_tight", 3.0, (0.0, 3.0, 90.0), (-1.0, 91.0)),
-    ("anchor_graded", 0.0, (0.0, 2.0, 90.0), (-1.0, 91.0)),
+    ("anchor_graded", 2.0, (0.0, 2.0, 90.0), (-1.0, 91.0)),
 ])
 def test_the_anchor_s_settings_are_checked_and_their_defaults_are_as_documented(name, default, allowed, refused):
     from ftir_unmix.config import UnmixConfig

@@ -34,12 +34,13 @@ cone than the pixels spread. Training can leave a spectrum far out beyond its ma
 from the truth, looks like a mixture beside it; a duplicate or a mixture of the other spectra lies
 inside their cone and stays refused.
 
-With ``graded`` (degrees; 0: off), where the mean of the purer half of those purest pixels lies
-further than that from the mean of them all, the region is graded into its neighbours: a layer of a
-cross-section whose interfaces are mixed over several pixels, whose purest third takes in pixels
-the maps read at 0.8 (the mean then 7–11° off, docs/benchmarks.md, stop 70). Only the pixels
-held at ``share`` or more are taken there (none: the spectrum stays). A region pure throughout
-(Samson's water, read at 0.95 or more over the whole third) keeps its third.
+With ``graded`` (the library's default, ``anchor_graded=2``, since stop 70), where the mean of
+the purer half of those purest pixels lies further than that many degrees from the mean of them
+all, the region is graded into its neighbours: a layer of a cross-section whose interfaces are
+mixed over several pixels, whose purest third takes in pixels the maps read at 0.8 (the mean then
+7–11° off, docs/benchmarks.md, stop 70). Only the pixels held at ``share`` or more are taken
+there (none: the spectrum stays). A region pure throughout (Samson's water, read at 0.95 or more
+over the whole third) keeps its third.
 
 Images with a background term are left alone: their pixels hold the background too, and their
 materials are the absorbance spectra over it (:mod:`.nonneg_edge` takes those that never occur
