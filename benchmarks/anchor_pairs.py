@@ -1,18 +1,21 @@
 """Spectra put on their pure pixels (``pure_anchor``), paired: one training per scene.
 
 Images without a background term only (the anchor does nothing with one): the reflectance scenes
-of ``reflectance_scenes.py`` (written without reading the project's other generators) and
-Samson. Each scene is unmixed once with ``baseline="none"`` and the library's defaults; the input
-of the run's last step (the polish, :func:`ftir_unmix.methods.cnn._polished`) is caught and the
-step is done again with each value of ``--shares`` (0: off; ``S@M``: share S, and at least a
-share M of the pixels pure, in place of the library's ``MIN_PIXEL_SHARE``; ``S/A``: with
-``anchor_area=A``, the purest pixels as many as a part A of the spectrum's area; ``S/A/T``: also
-``anchor_tight=T`` (degrees); ``S/A/T/G``: also ``anchor_graded=G`` (degrees); a suffix ``+spot``:
-with ``residual_spot``, else without (``+spot:P``: its place chosen as ``residual_spot.PLACE = P``;
-``+spot:hold``: with ``residual_spot_hold``);
-Samson's seed is the run's, the reflectance scenes' the scene's, each run at seed 0), so the variants differ only by the
-anchor and the residual spot. Writes one JSON line per scene: per variant the mean SAD (degrees,
-Hungarian-matched), the abundance RMSE, the per-material figures and the records of both steps.
+of ``reflectance_scenes.py`` (written without reading the project's other generators), Samson,
+and the in-repository cases of ``quality.py``. Each scene is unmixed once with
+``baseline="none"`` and the library's defaults (an in-repository case with its own options too,
+as the "no baseline term" column runs it); the input of the run's last step (the polish,
+:func:`ftir_unmix.methods.cnn._polished`) is caught and the step is done again with each value
+of ``--shares`` (0: off; ``S@M``: share S, and at least a share M of the pixels pure, in place of
+the library's ``MIN_PIXEL_SHARE``; ``S/A``: with ``anchor_area=A``, the purest pixels as many as
+a part A of the spectrum's area; ``S/A/T``: also ``anchor_tight=T`` (degrees); ``S/A/T/G``: also
+``anchor_graded=G`` (degrees); a suffix ``+spot``: with ``residual_spot``, else without
+(``+spot:P``: its place chosen as ``residual_spot.PLACE = P``; ``+spot:hold``: with
+``residual_spot_hold``). The run's seed is Samson's and an in-repository case's seed, a
+reflectance scene's run is at seed 0 (the seed makes the scene), so the variants differ only by
+the anchor and the residual spot. Writes one JSON line per scene: per variant the mean SAD
+(degrees, Hungarian-matched), the abundance RMSE, the per-material figures and the records of
+both steps.
 ``--summary FILE`` prints per-case means and, against ``off`` (or ``--against``), the runs better
 and worse by more than 0.05°::
 
@@ -41,21 +44,25 @@ from polish_pairs import _scores  # noqa: E402
 from spare_pairs import _drained  # noqa: E402
 
 
-def _scene(case: str, seed: int) -> tuple[Any, SimpleNamespace]:
-    """The cube and the truth (``endmembers``, ``abundances``, ``k``, ``names``, as edge_pairs.py's
-    scenes) of ``case`` (a reflectance case or ``samson``, whose seed is the run's)."""
-    if case == "samson":
-        from quality import load_samson
+def _scene(case: str, seed: int) -> tuple[Any, SimpleNamespace, dict[str, Any]]:
+    """The cube, the truth (``endmembers``, ``abundances``, ``k``, ``names``, as edge_pairs.py's
+    scenes) and the run's options of ``case``: a reflectance case (its scene's seed; the run at
+    seed 0), ``samson`` (the run's seed) or an in-repository case of ``quality.py`` (its image
+    and run at that seed, with the case's options, as the "no baseline term" column runs it)."""
+    import quality
 
-        t = load_samson()
+    cases = {c.name: c for c in quality.CASES}
+    if case in cases:
+        c = cases[case]
+        t = quality.make_truth(c, seed, size=64)
         k = t.endmembers.shape[1]
         return t.cube, SimpleNamespace(endmembers=t.endmembers, abundances=t.abundances, k=k,
-                                       names=[f"M{j + 1}" for j in range(k)])
+                                       names=[f"M{j + 1}" for j in range(k)]), {**dict(c.options), "seed": seed}
     from reflectance_scenes import make_reflectance_scene
 
     s = make_reflectance_scene(case, seed)
     return s.cube, SimpleNamespace(endmembers=s.endmembers, abundances=s.abundances, k=len(s.names),
-                                   names=list(s.names))
+                                   names=list(s.names)), {"seed": 0}
 
 
 def _variant(share: float, least: float | None, spot: str = "", area: float = 0.0, tight: float = 0.0,
@@ -91,7 +98,7 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, f
     from ftir_unmix.methods import cnn
     from ftir_unmix.methods.cnn import pure_anchor, residual_spot
 
-    cube, truth = _scene(case, seed)
+    cube, truth, options = _scene(case, seed)
     polished_fn = cnn._polished
     caught: list[tuple[Any, Any, bool]] = []
 
@@ -101,7 +108,7 @@ def run_one(case: str, seed: int, shares: list[tuple[float, float | None, str, f
 
     cnn._polished = catch
     try:
-        r = ftir_unmix.unmix(cube, truth.k, baseline="none", seed=seed if case == "samson" else 0)
+        r = ftir_unmix.unmix(cube, truth.k, **{**options, "baseline": "none"})
     finally:
         cnn._polished = polished_fn
     shape = truth.abundances.shape

@@ -45,8 +45,8 @@ def _scene(generator: str, case: str, seed: int) -> tuple[Any, Any, dict[str, An
     if generator == "reflectance":
         from anchor_pairs import _scene as reflectance
 
-        cube, truth = reflectance(case, seed)
-        return cube, truth, {"baseline": "none", **({"seed": seed} if case == "samson" else {})}
+        cube, truth, options = reflectance(case, seed)
+        return cube, truth, {**options, "baseline": "none"}
     from edge_pairs import _scene as ftir
 
     return ftir(generator, case, seed, {} if generator == "inrepo" else {"height": 64, "width": 256})
