@@ -384,15 +384,15 @@ class UnmixConfig:
         mended on 3 runs, 2 runs worse by 0.06–0.08°; fresh reflectance seeds 45–49 4.67° →
         4.02°, patchy-k5's dry grass 43° → 0.1° on one run, no run worse; docs/benchmarks.md).
     anchor_graded : float
-        With ``anchor_area``, degrees (0: off): where the mean of the purer half of a spectrum's
-        purest pixels lies further than this from the mean of them all, its region is graded into
-        its neighbours (a layer of a cross-section with interfaces mixed over several pixels,
-        whose purest third takes in pixels read at 0.8) and only the pixels at ``pure_anchor``'s
-        share are taken (:mod:`ftir_unmix.methods.cnn.pure_anchor`). Recorded in
-        ``polished.anchor`` (``narrowed``). Default 2 (stop 70: on fresh in-repository seeds 3–5
-        run without a baseline term, layered-k6-clean 2.87° → 0.94° and layered-k6-no-baseline
-        4.43° → 2.45°, 6 of 6 runs better; on fresh Samson seeds 25–34 and reflectance seeds
-        55–59 no run changed; docs/benchmarks.md).
+        With ``anchor_area``, degrees (0: off): a spectrum's purest pixels whose mean moves by more
+        than this when only their purer half is taken, and which are not all held at
+        ``pure_anchor``'s share, are not taken: its region is graded into its neighbours (a layer
+        of a cross-section with interfaces mixed over several pixels, whose purest third takes in
+        pixels read at 0.8; :mod:`ftir_unmix.methods.cnn.pure_anchor`). Recorded in
+        ``polished.anchor`` (``drifted``). Default 2 (stop 70: on fresh in-repository seeds 6–8 of
+        six cases run without a baseline term 16.04° → 14.06°, 14 runs better, 4 worse;
+        layered-k6-clean 1.30° → 0.78°, layered-k6-no-baseline 3.13° → 2.59°; on fresh Samson
+        seeds 35–39 and reflectance seeds 60–64 no run changed; docs/benchmarks.md).
     residual_spot : bool
         Fast protocol, without a baseline term, after the polish and before ``pure_anchor``: the
         spot with the largest residual (each pixel's distance to the spectra's cone, not its
@@ -583,9 +583,9 @@ class UnmixConfig:
                                  "in ten within this many degrees of their mean) are taken at a share down to 0.2, if "
                                  "their mean stands further from the other spectra than they spread (0: off)")
     anchor_graded: float = _param(2.0, Rule("float", 0.0, 90.0), "protocol",
-                                  "fast protocol, with anchor_area: where the mean of the purer half of a spectrum's "
-                                  "purest pixels lies further than this many degrees from theirs, only the pixels at "
-                                  "pure_anchor's share are taken (a layer graded into its neighbours; 0: off)")
+                                  "fast protocol, with anchor_area: purest pixels not all at pure_anchor's share, "
+                                  "whose purer half's mean lies further than this many degrees from theirs, are not "
+                                  "taken (a layer graded into its neighbours; 0: off)")
     residual_spot: bool = _param(True, Rule("bool"), "protocol",
                                  "fast protocol, without a baseline term: after the polish, the spot the spectra "
                                  "leave the largest residual of is offered as a spectrum, the spectra refitted by "

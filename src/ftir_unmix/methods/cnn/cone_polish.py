@@ -309,7 +309,7 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     each spectrum that a region's pixels hold at that share or more is put on those pixels' mean
     (:mod:`.pure_anchor`; with ``anchor_area``, its purest pixels, as many as that part of its
     area, with ``anchor_tight`` those that agree within that angle at a lower share, and with
-    ``anchor_graded`` only those at ``pure_anchor`` where the purest drift from the rest); the maps
+    ``anchor_graded`` none where they drift as their purer half is taken); the maps
     are fitted again after each.
     Returns the spectra (B, K), the maps (K, N) and the run record's ``polished`` entry
     (``stopped``: by ``stop``; ``edge``: the steps taken).

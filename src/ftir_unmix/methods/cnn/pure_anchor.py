@@ -34,13 +34,14 @@ cone than the pixels spread. Training can leave a spectrum far out beyond its ma
 from the truth, looks like a mixture beside it; a duplicate or a mixture of the other spectra lies
 inside their cone and stays refused.
 
-With ``graded`` (the library's default, ``anchor_graded=2``, since stop 70), where the mean of
-the purer half of those purest pixels lies further than that many degrees from the mean of them
-all, the region is graded into its neighbours: a layer of a cross-section whose interfaces are
-mixed over several pixels, whose purest third takes in pixels the maps read at 0.8 (the mean then
-7–11° off, docs/benchmarks.md, stop 70). Only the pixels held at ``share`` or more are taken
-there (none: the spectrum stays). A region pure throughout (Samson's water, read at 0.95 or more
-over the whole third) keeps its third.
+With ``graded`` (the library's default, ``anchor_graded=2``, since stop 70), purest pixels
+whose mean moves by more than that many degrees when only their purer half is taken, and which
+are not all held at ``share`` or more, are no region's pure pixels: a layer of a cross-section
+graded into its neighbours, whose purest third takes in interface pixels the maps read at 0.8
+(the mean then 7–11° off, docs/benchmarks.md, stop 70). The spectrum stays where it is. A
+region pure throughout drifts too where the material varies (Samson's water, the deep lake
+against its edge, 3°), but its maps read it at 0.95 or more over the whole third, and it is
+taken.
 
 Images with a background term are left alone: their pixels hold the background too, and their
 materials are the absorbance spectra over it (:mod:`.nonneg_edge` takes those that never occur
@@ -161,9 +162,9 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         that 90th-percentile angle: a spectrum trained out beyond its material's pixels (so that
         they read it at a third) is put on them.
     graded : float
-        With ``area``, degrees (0: off): where the mean of the purer half of a spectrum's purest
-        pixels lies further than this from theirs, only those held at ``share`` or more are taken
-        (a region graded into its neighbours, whose purest part takes in mixed pixels).
+        With ``area``, degrees (0: off): purest pixels not all held at ``share`` or more, whose
+        purer half's mean lies further than this from their mean, are not taken (a region graded
+        into its neighbours, whose purest part takes in mixed pixels).
     fixed : sequence of int
         Columns never moved (known spectra).
 
@@ -175,8 +176,8 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         from the truth: abundance RMSE 0.158 against 0.136, docs/benchmarks.md, stop 65.)
     maps : ndarray (K, N)
     record : dict
-        ``share``, ``area``, ``tight``, ``graded``, ``narrowed`` (the columns whose purest pixels
-        drifted as ``graded`` says, so that only those at ``share`` were taken, or none),
+        ``share``, ``area``, ``tight``, ``graded``, ``drifted`` (the columns left because their
+        purest pixels drifted as ``graded`` says),
         ``pure_pixels`` (per endmember, its pure pixels in the maps returned;
         with ``area``, 0 where they are no region), ``refused`` (with ``area``: the columns never
         moved because their pixels' mean was a mixture of the others),
@@ -199,7 +200,7 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
     movable = [j for j in range(k) if j not in held]
     chosen: list[np.ndarray | None] = [None] * k
     refused: set[int] = set()
-    narrowed: set[int] = set()
+    drifted: set[int] = set()
     # Ties (a region read 1.0 pure throughout) broken by a fixed shuffle, not by the pixels'
     # order, which would take the region's first rows; drawn once for every spectrum and round.
     jitter = 1e-9 * np.random.default_rng(0).random(maps.shape[1]) if area else None
@@ -216,14 +217,12 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
             mean = _mean_of(pixels, rows)
             if not mean.any():
                 continue
-            if area and graded and _drift(pixels, rows, maps[j] + jitter, mean) > graded:
-                # an interface's mixed pixels among the purest: only those the maps read pure
-                narrowed.add(j)
-                rows = rows[maps[j][rows] >= share]
-                if rows.size < least or (chosen[j] is not None and np.array_equal(rows, chosen[j])):
-                    continue
-                low = False
-                mean = _mean_of(pixels, rows)
+            if (area and graded and maps[j][rows].min() < share
+                    and _drift(pixels, rows, maps[j] + jitter, mean) > graded):
+                # an interface's mixed pixels among the purest (taking only those at share moved
+                # spectra onto odd pixels in images with artefacts, stop 70)
+                drifted.add(j)
+                continue
             spread = _spread(pixels, rows, mean) if area and tight else np.inf
             if low and spread > tight:
                 continue
@@ -255,7 +254,7 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         maps = refit(e)
         pure = counts()
     record = {"share": float(share), "area": float(area), "tight": float(tight), "graded": float(graded),
-              "narrowed": sorted(narrowed), "pure_pixels": pure,
+              "drifted": sorted(drifted), "pure_pixels": pure,
               "rounds": rounds, "undone": undone,
               "refused": sorted(refused - {j for j in movable if chosen[j] is not None}),
               "moved_deg": [round(float(v), 3) for v in np.diag(spectral_angles(e0, e))]}
