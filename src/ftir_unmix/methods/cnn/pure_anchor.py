@@ -253,9 +253,9 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         e[:, undone] = e0[:, undone]
         maps = refit(e)
         pure = counts()
+    moved = {j for j in movable if chosen[j] is not None}
     record = {"share": float(share), "area": float(area), "tight": float(tight), "graded": float(graded),
-              "drifted": sorted(drifted), "pure_pixels": pure,
-              "rounds": rounds, "undone": undone,
-              "refused": sorted(refused - {j for j in movable if chosen[j] is not None}),
+              "drifted": sorted(drifted - moved), "pure_pixels": pure,
+              "rounds": rounds, "undone": undone, "refused": sorted(refused - moved),
               "moved_deg": [round(float(v), 3) for v in np.diag(spectral_angles(e0, e))]}
     return e, maps, record
