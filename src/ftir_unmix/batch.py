@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import time
 from collections.abc import Generator, Iterable, Sequence
@@ -289,8 +290,12 @@ def iter_batch(
     from dask.distributed import Client, LocalCluster, wait
 
     t0 = time.perf_counter()
+    # A file's failure reaches the summary through its future; the workers' own log lines are
+    # noise on the user's terminal (a heartbeat to a scheduler closing after Ctrl-C printed a
+    # traceback, stop 70), so distributed's stream handlers show only critical ones.
     cluster = None if scheduler else LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        silence_logs=logging.CRITICAL)
     client = Client(scheduler or cluster)
     rows: dict[int, dict[str, Any]] = {}
     cancelled = False
