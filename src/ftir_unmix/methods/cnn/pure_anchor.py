@@ -111,16 +111,11 @@ def _spread(pixels: np.ndarray, rows: np.ndarray, mean: np.ndarray) -> float:
     return float(np.degrees(np.arccos(np.clip(np.percentile(cos, 10), -1.0, 1.0))))
 
 
-def _angle(a: np.ndarray, b: np.ndarray) -> float:
-    """The angle (degrees) between the vectors ``a`` and ``b``."""
-    return float(spectral_angles(a[:, None], b[:, None])[0, 0])
-
-
 def _drift(pixels: np.ndarray, rows: np.ndarray, shares: np.ndarray, mean: np.ndarray) -> float:
     """The angle (degrees) between ``mean`` (of ``rows``) and the mean of the purer half of ``rows``
     by ``shares`` (N,; ties already broken)."""
     half = rows[np.argsort(-shares[rows], kind="stable")[:max(1, rows.size // 2)]]
-    return _angle(_mean_of(pixels, np.sort(half)), mean)
+    return float(spectral_angles(_mean_of(pixels, np.sort(half))[:, None], mean[:, None])[0, 0])
 
 
 def _cone_angle(v: np.ndarray, others: np.ndarray) -> float:
@@ -211,14 +206,14 @@ def anchor_to_pure(pixels: np.ndarray, endmembers: np.ndarray, maps: np.ndarray,
         for j in movable:
             # one partition: the purest pixels down to the lower floor, those below AREA_FLOOR only if tight
             rows = _pure_rows(maps[j], share, area, least, jitter, TIGHT_FLOOR if area and tight else None)
-            low = rows is not None and bool(area and tight) and maps[j][rows].min() < AREA_FLOOR
             if rows is None or (chosen[j] is not None and np.array_equal(rows, chosen[j])):
                 continue
+            least_share = maps[j][rows].min()
+            low = bool(area and tight) and least_share < AREA_FLOOR
             mean = _mean_of(pixels, rows)
             if not mean.any():
                 continue
-            if (area and graded and maps[j][rows].min() < share
-                    and _drift(pixels, rows, maps[j] + jitter, mean) > graded):
+            if area and graded and least_share < share and _drift(pixels, rows, maps[j] + jitter, mean) > graded:
                 # an interface's mixed pixels among the purest (taking only those at share moved
                 # spectra onto odd pixels in images with artefacts, stop 70)
                 drifted.add(j)
