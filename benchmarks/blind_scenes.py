@@ -251,6 +251,11 @@ class BlindScene:
         JSON-ready description: per-material maximum abundance, coverage (share of pixels with
         abundance >= 0.1) and cap, the minor and capped materials, the sources of the atmosphere and
         reference spectra, noise level and other generation parameters.
+    effective : numpy.ndarray
+        (B, K) float64 each material as the image holds it on average: its per-pixel shifted and
+        broadened variants averaged with the pixels' amounts (abundance times contact), each with
+        maximum 1. Not the truth the benchmarks score against (``endmembers`` is); the closest a
+        single spectrum per material can come to the image's own, for diagnosis.
     """
 
     data: np.ndarray
@@ -261,6 +266,7 @@ class BlindScene:
     case: str
     seed: int
     info: dict
+    effective: np.ndarray
 
 
 def shared_data_dir() -> Path | None:
@@ -806,6 +812,7 @@ def make_blind_scene(
     lift = rng.uniform(0.3, 0.5) * np.exp(-0.5 * (((yy - cy) / (0.25 * h + 2)) ** 2 + ((xx - cx) / (0.1 * w + 2)) ** 2))
     contact = np.clip(contact - lift, 0.4, 1.3)
 
+    effective = endmembers.copy()  # (B, K) each material's amount-weighted mean variant
     blocks: list[np.ndarray] = []  # per-pixel coefficient blocks (P, n)
     temps: list[np.ndarray] = []  # matching spectral templates (n, B)
     var_info: dict[str, list[float]] = {}
@@ -832,6 +839,9 @@ def make_blind_scene(
                                  for s in s_lev for b in b_lev])
         wts = _bilinear_weights(shift.reshape(p), broad.reshape(p), s_lev, b_lev)
         blocks.append(amount[:, None] * wts)
+        mean_variant = (amount @ wts) @ variants
+        if mean_variant.max() > 0:
+            effective[:, j] = mean_variant / mean_variant.max()
         temps.append(variants)
         var_info[name] = [round(float(shift.min()), 3), round(float(shift.max()), 3),
                           round(float(broad.min()), 3), round(float(broad.max()), 3)]
@@ -927,6 +937,7 @@ def make_blind_scene(
         case=case,
         seed=int(seed),
         info=info,
+        effective=effective,
     )
 
 

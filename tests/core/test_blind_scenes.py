@@ -97,6 +97,26 @@ def test_data_depart_from_linear_mixture_but_follow_it(case):
     assert np.corrcoef(sc.data.ravel(), mix.ravel())[0, 1] > 0.6
 
 
+@pytest.mark.parametrize("case", blind_scenes.CASES)
+def test_effective_spectra_are_the_variants_as_the_image_holds_them(case):
+    sc = _small(case, 0)
+    assert sc.effective.shape == sc.endmembers.shape
+    np.testing.assert_allclose(sc.effective.max(axis=0), 1.0)
+    assert np.all(sc.effective >= 0)
+    fixed = sc.names.index("embedding resin")  # no shifts, no broadening: its own spectrum
+    np.testing.assert_array_equal(sc.effective[:, fixed], sc.endmembers[:, fixed])
+    moved = [j for j in range(len(sc.names)) if j != fixed]
+    assert not np.allclose(sc.effective[:, moved], sc.endmembers[:, moved], atol=1e-3)
+
+
+def test_effective_lead_soap_is_broader_than_its_nominal_spectrum():
+    # the soap's bands broaden by up to 1.95x outside the aggregates' crystalline cores, so its
+    # average over the image, at the same height, holds more area than the nominal (narrow) one
+    sc = _small("soap-paint-k6", 0)
+    j = sc.names.index("lead soap")
+    assert sc.effective[:, j].sum() > 1.1 * sc.endmembers[:, j].sum()
+
+
 def test_crust_minor_material_small():
     for seed in (0, 1, 2):
         sc = _small("ground-crust-k7", seed)
