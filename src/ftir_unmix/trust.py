@@ -229,7 +229,9 @@ def edge_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
 
 def anchor_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
     """The sentence that names the spectra put on their pure pixels (``pure_anchor``,
-    :mod:`ftir_unmix.methods.cnn.pure_anchor`); None when none was.
+    :mod:`ftir_unmix.methods.cnn.pure_anchor`) and those left as fitted because their purest
+    pixels drift as they are narrowed (``anchor_graded``: a layer graded into its neighbours, no
+    region pure); None when neither.
 
     Examples
     --------
@@ -239,20 +241,34 @@ def anchor_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:
     >>> anchor_note({"polished": {"anchor": {"share": 0.95, "area": 0.33, "pure_pixels": [930, 0, 12],
     ...                                      "moved_deg": [9.6, 0.0, 0.0]}}}, ["EM1", "EM2", "EM3"])
     'EM1 covers a region nearly pure (its 930 purest pixels): its spectrum is their mean, 9.6° from the fit'
+    >>> print(anchor_note({"polished": {"anchor": {"share": 0.95, "area": 0.33, "graded": 2.0, "drifted": [1],
+    ...                                            "pure_pixels": [930, 0, 12], "moved_deg": [9.6, 0.0, 0.0]}}},
+    ...                   ["EM1", "EM2", "EM3"]))  # doctest: +NORMALIZE_WHITESPACE
+    EM1 covers a region nearly pure (its 930 purest pixels): its spectrum is their mean, 9.6° from the fit;
+    EM2's purest pixels grade into other materials (their mean moves by more than 2° as they are narrowed):
+    its spectrum stays as fitted
     """
     anchor = (parameters.get("polished") or {}).get("anchor")
     if not anchor:
         return None
     moved = [(name, n, d) for name, n, d in zip(names, anchor["pure_pixels"], anchor["moved_deg"]) if d > 0]
-    if not moved:
-        return None
-    if anchor.get("area"):  # the purest part of each spectrum's area, not a fixed share
-        parts = [f"{name} covers a region nearly pure (its {n} purest pixels)" for name, n, _ in moved]
-    else:
-        parts = [f"{name} covers a region pure ({n} pixels at {anchor['share']:g} or more)" for name, n, _ in moved]
-    degrees = ", ".join(f"{d:.1f}°" for _, _, d in moved)
-    return (f"{listed(parts)}: {'its spectrum is their mean' if len(moved) == 1 else 'each spectrum is their mean'}, "
-            f"{degrees} from the fit")
+    sentences = []
+    if moved:
+        if anchor.get("area"):  # the purest part of each spectrum's area, not a fixed share
+            parts = [f"{name} covers a region nearly pure (its {n} purest pixels)" for name, n, _ in moved]
+        else:
+            parts = [f"{name} covers a region pure ({n} pixels at {anchor['share']:g} or more)"
+                     for name, n, _ in moved]
+        degrees = ", ".join(f"{d:.1f}°" for _, _, d in moved)
+        sentences.append(f"{listed(parts)}: {'its spectrum is' if len(moved) == 1 else 'each spectrum is'} "
+                         f"their mean, {degrees} from the fit")
+    drifted = [names[j] for j in anchor.get("drifted", [])]
+    if drifted:
+        whose = f"{drifted[0]}'s" if len(drifted) == 1 else f"{listed(drifted)}: their"
+        sentences.append(f"{whose} purest pixels grade into other materials (their mean moves by more than "
+                         f"{anchor['graded']:g}° as they are narrowed): "
+                         f"{'its spectrum stays' if len(drifted) == 1 else 'the spectra stay'} as fitted")
+    return "; ".join(sentences) or None
 
 
 def residual_spot_note(parameters: dict[str, Any], names: Sequence[str]) -> str | None:

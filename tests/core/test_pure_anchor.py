@@ -10,6 +10,7 @@ from ftir_unmix.methods.cnn.cone_polish import cone_maps, polish
 from ftir_unmix.methods.cnn.pure_anchor import MIN_PIXEL_SHARE, anchor_to_pure
 from ftir_unmix.metrics import WeightedPixels
 from ftir_unmix.preprocess.background import polynomial_basis, weighted_nuisance_basis
+from ftir_unmix.trust import anchor_note
 
 NM = np.linspace(400.0, 2500.0, 120)
 
@@ -167,6 +168,9 @@ def test_with_graded_a_thin_layer_is_not_put_on_its_interfaces():
     np.testing.assert_array_equal(e[:, 1], start[:, 1])
     assert _angle(start[:, 0], truth[:, 0]) > 2.0
     assert max(_angle(e[:, j], truth[:, j]) for j in (0, 2)) < 0.2, record
+    note = anchor_note({"polished": {"anchor": record}}, ["EM1", "EM2", "EM3"])
+    assert "EM2's purest pixels grade into other materials" in note and "more than 2°" in note, note
+    assert note.startswith("EM1") and "EM2 covers" not in note, note
     # a region pure throughout (the water) is taken as before: graded changes nothing there
     truth, _, x = _shore()
     start = truth.copy()
@@ -175,6 +179,16 @@ def test_with_graded_a_thin_layer_is_not_put_on_its_interfaces():
                            graded=graded) for graded in (0.0, 2.0)]
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     assert not runs[1][2]["drifted"] and _angle(runs[1][0][:, 0], truth[:, 0]) < 1.5
+
+
+def test_the_note_names_every_spectrum_left_and_is_silent_when_the_anchor_did_nothing():
+    names = ["EM1", "EM2", "EM3"]
+    left = {"share": 0.95, "area": 0.33, "graded": 2.0, "drifted": [0, 2], "pure_pixels": [0, 0, 0],
+            "moved_deg": [0.0, 0.0, 0.0]}
+    assert anchor_note({"polished": {"anchor": left}}, names) == (
+        "EM1 and EM3: their purest pixels grade into other materials (their mean moves by more than 2° as they "
+        "are narrowed): the spectra stay as fitted")
+    assert anchor_note({"polished": {"anchor": {**left, "drifted": []}}}, names) is None
 
 
 def test_the_polish_moves_a_dark_material_out_of_its_noisy_region_and_the_anchor_puts_it_back():
