@@ -65,12 +65,13 @@ def objective_deg(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarra
 def priors_of(endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None) -> dict[str, float]:
     """What two priors would say of a set of spectra: ``log_volume`` (how distinct they are, as the
     restarts' tie-break reads it; a minimum-volume prior prefers it lower) and ``below_baseline``
-    (the largest share of a spectrum below its own baseline, as the ``transparency`` prior reads it)."""
+    (the mean over the spectra of each one's share below its own baseline, as the ``transparency``
+    prior reads it)."""
     from ftir_unmix.metrics import log_volume
     from ftir_unmix.preprocess import below_baseline_share
 
     volume = log_volume(endmembers, weights, nuisance=nuisance)
-    below = 0.0 if nuisance is None else float(below_baseline_share(endmembers * weights[:, None], nuisance).max())
+    below = 0.0 if nuisance is None else float(below_baseline_share(endmembers * weights[:, None], nuisance).mean())
     return {"log_volume": float(volume) if np.isfinite(volume) else None, "below_baseline": below}
 
 
