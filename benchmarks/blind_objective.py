@@ -1,6 +1,6 @@
 """Does the run's own objective prefer the truth? Blind-scene failures sorted into the optimiser's and the objective's.
 
-A diagnosis for issue 12 (docs/benchmarks.md, "What the blind scenes' objective prefers"). For each
+A diagnosis for issue 12 (docs/benchmarks.md, "What the blind scenes' own objective prefers"). For each
 blind case and seed, one run (the library's defaults, or ``--options``), then the run's whole-image
 objective, the cone fit (each pixel's band-weighted angle to the closest nonnegative combination of
 the spectra, the run's background removed: :class:`ftir_unmix.metrics.WeightedPixels` with
@@ -62,7 +62,8 @@ def objective_deg(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarra
     return float(np.degrees(WeightedPixels(pixels, weights, nuisance=nuisance).mean_cone_angle(endmembers)))
 
 
-def priors_of(endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None) -> dict[str, float]:
+def priors_of(endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None
+              ) -> dict[str, float | None]:
     """What two priors would say of a set of spectra: ``log_volume`` (how distinct they are, as the
     restarts' tie-break reads it; a minimum-volume prior prefers it lower) and ``below_baseline``
     (the mean over the spectra of each one's share below its own baseline, as the ``transparency``
