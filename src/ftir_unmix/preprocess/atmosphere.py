@@ -39,7 +39,11 @@ CO2_STRETCH = (2250.0, 2400.0)
 #: An atmospheric component is taken as found when the leading singular value of what the
 #: materials do not explain is this many times the next one. Measured on the scene family
 #: (tuning seeds 0–2, 32×128 and 64×256 px, docs/method.md): 1.0–1.9 without an atmosphere,
-#: 3.6–15 for water vapour and 5–140 for CO₂ with one.
+#: 3.6–15 for water vapour and 5–140 for CO₂ with one. Measured again at stop 71 without an
+#: atmosphere (seeds 0–4, both sizes, 80 scenes): water vapour at most 1.79, but CO₂ up to 4.6 at
+#: 32×128 (nopure-k6 seeds 2 and 4, aggregates-k6 seed 4), so a small clean image can get a false
+#: CO₂ term. On the blind scenes water vapour leads by only 1.6–8.1; a bar of 2 for it failed its
+#: fresh test (docs/benchmarks.md, stop 71).
 ATMOSPHERE_DOMINANCE = 3.0
 #: Prefix of the estimated spectra among a result's per-band diagnostics.
 ATMOSPHERE_COLUMN = "atmosphere_"
