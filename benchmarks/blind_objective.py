@@ -52,14 +52,15 @@ from scenes_quality import _init_worker, _write_json, machine, parse_options  # 
 SETS = ("answer", "truth", "effective")
 
 
-def objective_deg(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray,
-                  nuisance: np.ndarray | None) -> float:
-    """The mean cone angle (degrees) of ``pixels`` (N, B) for ``endmembers`` (B, K), band-weighted
-    and with the weighted background basis ``nuisance`` (B, r; None: none) removed, as the run's
-    objective computes it."""
+def fits_deg(pixels: np.ndarray, sets: dict[str, np.ndarray], weights: np.ndarray,
+             nuisance: np.ndarray | None) -> dict[str, float]:
+    """Per named set of spectra (B, K), the mean cone angle (degrees) of ``pixels`` (N, B),
+    band-weighted and with the weighted background basis ``nuisance`` (B, r; None: none) removed,
+    as the run's objective computes it. The pixels are prepared once for all the sets."""
     from ftir_unmix.metrics import WeightedPixels
 
-    return float(np.degrees(WeightedPixels(pixels, weights, nuisance=nuisance).mean_cone_angle(endmembers)))
+    prepared = WeightedPixels(pixels, weights, nuisance=nuisance)
+    return {name: float(np.degrees(prepared.mean_cone_angle(spectra))) for name, spectra in sets.items()}
 
 
 def priors_of(endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None
@@ -97,7 +98,7 @@ def run_one(case: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
     weights, background = np.asarray(result.weights), result.baseline_basis()
     nuisance = None if background is None else weighted_nuisance_basis(background, weights)
     sets = dict(zip(SETS, (matched, scene.endmembers, scene.effective)))
-    fit = {name: objective_deg(pixels, spectra, weights, nuisance) for name, spectra in sets.items()}
+    fit = fits_deg(pixels, sets, weights, nuisance)
     priors = {name: priors_of(spectra, weights, nuisance) for name, spectra in sets.items()}
     to_truth = np.diag(spectral_angles(scene.endmembers, matched))
     to_effective = np.diag(spectral_angles(scene.effective, matched))
@@ -132,9 +133,12 @@ def summary(runs: list[dict[str, Any]]) -> str:
     lines += ["", "| case | runs | answer less distinct than the effective spectra (log volume; a minimum-volume "
               "prior prefers the answer) | answer further below its baseline (the transparency prior prefers the "
               "effective spectra) |", "|---|---|---|---|"]
+    def volume(prior: dict[str, float | None]) -> float:  # None: the spectra are linearly dependent
+        return -np.inf if prior["log_volume"] is None else prior["log_volume"]
+
     for case in sorted({r["case"] for r in runs}):
         rs = [r["priors"] for r in runs if r["case"] == case]
-        tighter = sum((p["answer"]["log_volume"] or -np.inf) < (p["effective"]["log_volume"] or -np.inf) for p in rs)
+        tighter = sum(volume(p["answer"]) < volume(p["effective"]) for p in rs)
         deeper = sum(p["answer"]["below_baseline"] > p["effective"]["below_baseline"] for p in rs)
         lines.append(f"| {case} | {len(rs)} | {tighter} | {deeper} |")
     lines += ["", "| case | material | to truth | to effective | effective to truth |", "|---|---|---|---|---|"]

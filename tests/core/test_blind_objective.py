@@ -27,11 +27,12 @@ def test_the_truth_fits_its_own_mixtures_and_a_mixed_answer_does_not():
     pixels, spectra, background = _scene(np.random.default_rng(0))
     weights = np.ones(pixels.shape[1])
     nuisance = weighted_nuisance_basis(background, weights)
-    assert blind_objective.objective_deg(pixels, spectra, weights, nuisance) < 1e-3
     inner = spectra @ np.array([[0.6, 0.2, 0.2], [0.2, 0.6, 0.2], [0.2, 0.2, 0.6]])  # inside the data
-    assert blind_objective.objective_deg(pixels, inner, weights, nuisance) > 1.0
+    fit = blind_objective.fits_deg(pixels, {"truth": spectra, "inner": inner}, weights, nuisance)
+    assert fit["truth"] < 1e-3
+    assert fit["inner"] > 1.0
     # without the background removed the same truth no longer explains the pixels
-    assert blind_objective.objective_deg(pixels, spectra, weights, None) > 0.1
+    assert blind_objective.fits_deg(pixels, {"truth": spectra}, weights, None)["truth"] > 0.1
 
 
 def test_priors_read_a_mixed_answer_as_less_distinct():
