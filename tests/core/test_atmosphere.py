@@ -10,8 +10,16 @@ from ftir_unmix import unmix
 from ftir_unmix.cube import make_cube
 from ftir_unmix.export import write_band_weights_csv
 from ftir_unmix.metrics import evaluate, spectral_angles
-from ftir_unmix.preprocess import ATMOSPHERE_LINE_SHARE, estimate_atmosphere, narrow_line_share
-from ftir_unmix.preprocess.atmosphere import ATMOSPHERE_DOMINANCE, CO2_RANGES, WATER_RANGES, _in_ranges
+from ftir_unmix.preprocess import ATMOSPHERE_LINE_SHARE, axis_step, estimate_atmosphere, narrow_line_share
+from ftir_unmix.preprocess.atmosphere import (
+    ATMOSPHERE_DOMINANCE,
+    CO2_MIN_WIDTH_CM,
+    CO2_RANGES,
+    CO2_STRETCH,
+    WATER_RANGES,
+    _in_ranges,
+    effective_width,
+)
 from ftir_unmix.result import load_result
 from ftir_unmix.scenes import CASES, make_scene
 from ftir_unmix.scenes._artefacts import builtin_atmosphere
@@ -62,6 +70,8 @@ def test_the_atmosphere_is_estimated_from_the_image(case, seed):
     assert est.spectra.shape == (scene.wavenumbers.size, 2)
     assert _angle(est.spectra[:, 0], _true_component(scene, WATER_RANGES)) < 15.0
     assert _angle(est.spectra[:, 1], _true_component(scene, CO2_RANGES)) < 12.0
+    assert est.width_cm["CO2"] > 2 * CO2_MIN_WIDTH_CM and est.record()["width_cm"] == {
+        "CO2": round(est.width_cm["CO2"], 1)}
     # each is zero outside its own ranges, and the vapour is mostly narrow lines
     assert not est.spectra[~_in_ranges(scene.wavenumbers, WATER_RANGES), 0].any()
     assert narrow_line_share(est.spectra[:, :1], scene.wavenumbers)[0] > ATMOSPHERE_LINE_SHARE
@@ -70,6 +80,33 @@ def test_the_atmosphere_is_estimated_from_the_image(case, seed):
     none = estimate_atmosphere(clean.cube.data, clean.wavenumbers, clean.k)
     assert none.names == () and none.spectra.shape == (clean.wavenumbers.size, 0)
     assert max(none.dominance.values()) < ATMOSPHERE_DOMINANCE
+
+
+def test_a_spike_in_the_co2_range_of_a_clean_image_is_not_taken_for_co2():
+    """A small image without an atmosphere (stop 71's false CO₂ term): a single-band spike in
+    a few pixels leads what the materials leave at 2250–2400 cm⁻¹, but it is one band wide."""
+    clean = make_scene("aggregates-k6", 4, height=32, width=128, atmosphere_scale=0.0)
+    est = estimate_atmosphere(clean.cube.data, clean.wavenumbers, clean.k)
+    assert est.dominance["CO2"] > ATMOSPHERE_DOMINANCE, est.record()  # it leads ...
+    assert est.width_cm["CO2"] < 1.5 * axis_step(clean.wavenumbers) < CO2_MIN_WIDTH_CM  # ... as one band
+    assert est.names == () and est.spectra.shape == (clean.wavenumbers.size, 0)
+    # the same image with its CO₂: found, and as wide as a band
+    full = make_scene("aggregates-k6", 4, height=32, width=128)
+    assert "CO2" in estimate_atmosphere(full.cube.data, full.wavenumbers, full.k).names
+
+
+def test_effective_width_counts_the_bands_a_spectrum_spreads_over():
+    wn = np.arange(2250.0, 2400.0, 2.0)
+    stretch = _in_ranges(wn, (CO2_STRETCH,))
+    assert stretch.all()
+    spike = np.zeros(wn.size)
+    spike[30] = -5.0  # the sign and the scale do not matter
+    assert effective_width(spike, wn) == pytest.approx(2.0)
+    flat = np.full(wn.size, 0.3)
+    assert effective_width(flat, wn) == pytest.approx(2.0 * wn.size)
+    band = _bands(wn, [2350.0], width=15.0)
+    assert effective_width(band, wn) == pytest.approx(15.0 * np.sqrt(2 * np.pi), rel=1e-3)
+    assert effective_width(np.zeros(wn.size), wn) == 0.0
 
 
 def test_the_other_generator_s_co2_is_found_and_its_faint_vapour_left_alone():

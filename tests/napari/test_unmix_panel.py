@@ -312,7 +312,7 @@ def test_the_spare_and_atmosphere_boxes_reach_the_run(viewer, unmix_panel, wait_
     assert "spare_endmembers" not in w.result.parameters
     # the atmosphere box: on by default, the run records what it looked for; off, it says so
     assert w.atmosphere.value is True and w.atmosphere.enabled and w.atmosphere.tooltip
-    assert set(w.result.parameters["preprocessing"]["atmosphere"]) == {"found", "dominance"}
+    assert set(w.result.parameters["preprocessing"]["atmosphere"]) == {"found", "dominance", "width_cm"}
     w.atmosphere.value = False
     w.run.clicked()
     wait_idle(w)
