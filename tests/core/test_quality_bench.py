@@ -246,6 +246,14 @@ def test_blind_benchmark_scores_every_case_and_reports_pairs_and_failures(shared
     assert text.count(blind.MARK_BEGIN) == 1 and "| c | 7.00 (3.0–11.0)" in text
     assert "1 worse, 0 better, 1 within" in text
     assert "c glue: 1 of 2 runs with cnn (worst 20°)." in text and "with cnn-sad" not in text
+    assert "doubts as a warning" not in text and blind.doubt_summary(hand) is None  # kept before the doubts
+    # the run's doubts against the errors: the 20° glue doubted, one of the three good ones too
+    for r, flags in zip(hand[::2], ((0.0, 1.0), (1.0, 0.0)), strict=True):
+        for m, f in zip(r["per_material"].values(), flags, strict=True):
+            m["doubted"] = f
+    assert blind.doubt_summary(hand) == (
+        "The run's doubts as a warning (CNN+WSAD, 4 materials): of the 1 materials more than 10° off, 1 were "
+        "flagged (a doubt said of its endmember); of the 3 within 10°, 1 were flagged.")
 
 
 def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys):
