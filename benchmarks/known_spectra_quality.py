@@ -1,4 +1,5 @@
-"""What known spectra mend on the independent scene family (docs/benchmarks.md, "Known spectra").
+"""What known spectra mend on the independent scene family or the blind scenes (docs/benchmarks.md,
+"Known spectra").
 
 For every case and seed the CNN runs with library defaults, once without known spectra and
 once per ``--counts`` entry with that many of the scene's materials given as lab references
@@ -7,7 +8,9 @@ once per ``--counts`` entry with that many of the scene's materials given as lab
 would (band axis shifted by a smooth 2–6 cm⁻¹, relative intensities by a smooth ±20 %, a
 sloped offset), which puts it 2–13° from the truth as the loss sees it.
 
-Seeds: tune on ``TUNING_SEEDS`` (0–4) only; ``REPORT_SEEDS`` need ``--report``.
+Seeds: tune on ``TUNING_SEEDS`` (0–4) only; ``REPORT_SEEDS`` need ``--report``. With
+``--generator blind`` (:mod:`blind_scenes`) the tuning seeds are 100–999 and the others need
+``--report``.
 
 Example::
 
@@ -28,6 +31,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from edge_pairs import _scene, blind_report_seed  # noqa: E402
 from scenes_quality import _init_worker, checked_seeds, machine, parse_options, refuse_without_shared_data  # noqa: E402
 
 
@@ -57,24 +61,26 @@ def seen_angle(wavenumbers: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     return float(spectral_angles(pair[:, :1], pair[:, 1:])[0, 0])
 
 
-def run_one(case: str, seed: int, count: int, options: dict[str, Any], size: dict[str, int | None]) -> dict[str, Any]:
-    """One scene, ``count`` of its materials known; per-material angles to the truth."""
+def run_one(case: str, seed: int, count: int, options: dict[str, Any], size: dict[str, int | None],
+            generator: str = "family") -> dict[str, Any]:
+    """One scene of ``generator`` (``"family"`` or ``"blind"``), ``count`` of its materials known;
+    per-material angles to the truth."""
     from ftir_unmix import KnownSpectra, unmix
     from ftir_unmix.metrics import evaluate
-    from ftir_unmix.scenes import make_scene
 
-    scene = make_scene(case, seed, **size)
-    wn = scene.cube.wavenumbers
+    cube, scene, _ = _scene(generator, case, seed, size)
+    wn = cube.wavenumbers
     rng = np.random.default_rng([seed, count])
     chosen = sorted(int(j) for j in rng.choice(scene.k, count, replace=False)) if count else []
     refs = np.stack([lab_reference(wn, scene.endmembers[:, j], rng) for j in chosen], 1) if chosen else None
     known = KnownSpectra.from_arrays([scene.names[j] for j in chosen], wn, refs) if chosen else None
     t0 = time.perf_counter()
-    result = unmix(scene.cube, scene.k, known=known, **options)
+    result = unmix(cube, scene.k, known=known, **options)
     ev = evaluate(scene.endmembers, scene.abundances, result.endmembers, result.abundances)
     sad = [float(v) for v in ev["per_endmember_sad_deg"]]
     return {
-        "case": case, "seed": seed, "count": count, "options": options, "time_s": round(time.perf_counter() - t0, 2),
+        "generator": generator, "case": case, "seed": seed, "count": count, "options": options,
+        "time_s": round(time.perf_counter() - t0, 2),
         "mean_sad_deg": float(np.mean(sad)), "abundance_rmse": float(ev["abundance_rmse"]),
         "names": list(scene.names), "sad_deg": sad, "known": [scene.names[j] for j in chosen],
         "reference_vs_truth_deg": [seen_angle(wn, scene.endmembers[:, j], refs[:, i]) for i, j in enumerate(chosen)],
@@ -103,6 +109,7 @@ def summary(runs: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--generator", choices=("family", "blind"), default="family")
     ap.add_argument("--cases", default="nopure-k4,nopure-k6", help="comma-separated case names")
     ap.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     ap.add_argument("--counts", default="1,2", help="how many materials are known (0, without, is always run)")
@@ -115,14 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="store_true", help="allow REPORT_SEEDS")
     args = ap.parse_args(argv)
     refuse_without_shared_data(ap)
-    seeds = checked_seeds(ap, args.seeds, args.report)
+    if args.generator == "blind":
+        seeds = [int(v) for v in args.seeds.split(",")]
+        if any(blind_report_seed(v) for v in seeds) and not args.report:
+            ap.error("blind seeds below 100 or from 1000 on are report seeds: pass --report only for a report")
+    else:
+        seeds = checked_seeds(ap, args.seeds, args.report)
     options = parse_options(args.options)
     size = {"height": args.height, "width": args.width}
     jobs = [(c, s, n) for c in args.cases.split(",") for s in seeds
             for n in sorted({0, *(int(v) for v in args.counts.split(","))})]
     runs: list[dict[str, Any]] = []
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(args.threads,)) as pool:
-        futures = [pool.submit(run_one, c, s, n, options, size) for c, s, n in jobs]
+        futures = [pool.submit(run_one, c, s, n, options, size, args.generator) for c, s, n in jobs]
         for fut in as_completed(futures):
             r = fut.result()
             runs.append(r)

@@ -124,6 +124,13 @@ def test_known_spectra_benchmark_gives_references_that_are_not_the_truth():
     assert len(run["known"]) == 1 and run["known"][0] in run["names"]
     assert len(run["sad_deg"]) == 4 and len(run["ended_from_reference_deg"]) == 1
     assert "known materials" in bench.summary([run])
+    # the blind scenes too, their report seeds refused while tuning
+    blind = bench.run_one("soap-paint-k6", 100, 2, {"epochs": 20, "warmup_steps": 5, "restarts": 1, "threads": 1},
+                          {"height": 16, "width": 32}, "blind")
+    assert blind["generator"] == "blind" and len(blind["sad_deg"]) == 6 and len(blind["known"]) == 2
+    with pytest.raises(SystemExit) as stop:
+        bench.main(["--generator", "blind", "--seeds", "100,1065"])
+    assert stop.value.code == 2
 
 
 def test_spare_trigger_benchmark_scores_thresholds_and_reads_the_first_run():
