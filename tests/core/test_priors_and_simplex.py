@@ -89,6 +89,26 @@ def test_a_plateau_with_dips_is_told_from_a_spectrum_by_the_prior_and_the_trust_
     assert on and float(on.penalty(two, torch.eye(2))) == pytest.approx(2.0 * 0.1 * float(below_baseline(two, basis)))
 
 
+def test_noise_below_a_measured_spectrum_is_not_a_difference_spectrum():
+    """A measured spectrum's noise scatters below its baseline (the blind scenes' embedding resin:
+    6–8 % of it, over the doubt's bar); only dips deeper than the noise count, so it is no longer
+    taken for a difference spectrum while one with the same noise still is."""
+    wn = np.linspace(650, 4000, 1500)
+    bands = lambda centres, width=12: sum(np.exp(-0.5 * ((wn - c) / width) ** 2) for c in centres)  # noqa: E731
+    others = bands([1420, 2090, 3300], 25)
+    real = bands([1710, 1240, 2930])
+    plateau = 0.2 + bands([1710]) - 0.2 * others / others.max()
+    noise = np.random.default_rng(3).normal(0.0, 0.01, (wn.size, 2))
+    spectra = np.stack([real, plateau], 1) + noise
+    basis = np.linalg.qr(polynomial_basis(wn, 2))[0]
+    raw = below_baseline_share(spectra, basis, noise_sigmas=0.0)
+    told = below_baseline_share(spectra, basis)
+    assert raw[0] > BELOW_BASELINE_DOUBT > told[0]  # the noise alone crossed the bar
+    assert told[1] > 2 * BELOW_BASELINE_DOUBT  # the dips of the others' bands remain
+    assert below_baseline_share(spectra - noise, basis)[0] == pytest.approx(
+        below_baseline_share(spectra - noise, basis, noise_sigmas=0.0)[0], abs=0.01)  # noise-free: as before
+
+
 def test_simplex_start_is_a_third_warm_start_candidate():
     assert [c[0] for c in candidate_starts(2)] == ["nmf", "vca"]
     assert [c[0] for c in candidate_starts(2, simplex=True)] == ["nmf", "vca", "mvs"]
