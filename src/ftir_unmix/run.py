@@ -32,6 +32,7 @@ from .known_spectra import KnownSpectra
 from .methods import MethodInput, Progress, StopFlag, relay, should_stop
 from .metrics import spectral_angles
 from .preprocess import (
+    BELOW_NOISE_SIGMAS,
     ScaledPixels,
     as_seen,
     band_diagnostics,
@@ -216,7 +217,9 @@ def _unmix_checked(cube: Cube, cfg: UnmixConfig, method: methods.Method, weights
     abundances = np.asarray(out.abundances, np.float32).reshape(cfg.k, h, w_img)
     refinement = out.record.get("refinement", {})
     # as the loss saw the spectra: scaled, band-weighted
-    below = None if nuisance is None else below_baseline_share(np.asarray(out.endmembers) * loss_w[:, None], nuisance)
+    # deeper than the spectrum's noise: a measured spectrum's noise is not a difference of spectra
+    below = None if nuisance is None else below_baseline_share(np.asarray(out.endmembers) * loss_w[:, None], nuisance,
+                                                               noise_sigmas=BELOW_NOISE_SIGMAS)
     names: list[str] = []
     known_deg: list[float] = []
     if known is not None:

@@ -17,7 +17,8 @@ endmember) and shown by the command line and the Spectra panel:
   more than a spot, fitted from there by the polish). It has no restart spread; its
   doubt says where the spot is.
 - **below its baseline** (methods with a baseline term): the share of the spectrum's
-  mass below its own baseline (:func:`~ftir_unmix.preprocess.background.below_baseline_share`).
+  mass below its own baseline by more than its noise reaches
+  (:func:`~ftir_unmix.preprocess.background.below_baseline_share`).
   A material's spectrum lies on its baseline outside its bands; one with dips where
   other materials absorb is a difference of spectra that the baseline term let through,
   not a material (docs/benchmarks.md §0).
@@ -51,7 +52,9 @@ __all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOU
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
 #: A spectrum with more than this share of its mass below its own baseline is reported as a
-#: doubt: true spectra of the held-out scenes 0.003–0.006, difference spectra 0.10–0.22.
+#: doubt (the mass deeper than its noise, :data:`~ftir_unmix.preprocess.BELOW_NOISE_SIGMAS`: true
+#: spectra of the held-out scenes 0.003–0.006, the blind scenes' measured resin 0.02–0.04,
+#: difference spectra 0.055–0.26) and, counting all of it, trains a run again with a spare.
 BELOW_BASELINE_DOUBT = 0.05
 #: An endmember held by a known spectrum that ends further than this (degrees) from it is
 #: reported as a doubt.

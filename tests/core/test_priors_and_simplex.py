@@ -13,7 +13,7 @@ from ftir_unmix.methods.cnn.priors import Priors, abundance_sparsity, below_base
 from ftir_unmix.methods.cnn.warm_start import candidate_starts
 from ftir_unmix.methods.simplex import min_volume_simplex
 from ftir_unmix.metrics import mean_sad
-from ftir_unmix.preprocess.background import below_baseline_share, polynomial_basis
+from ftir_unmix.preprocess.background import BELOW_NOISE_SIGMAS, below_baseline_share, polynomial_basis
 from ftir_unmix.trust import BELOW_BASELINE_DOUBT
 
 
@@ -91,8 +91,8 @@ def test_a_plateau_with_dips_is_told_from_a_spectrum_by_the_prior_and_the_trust_
 
 def test_noise_below_a_measured_spectrum_is_not_a_difference_spectrum():
     """A measured spectrum's noise scatters below its baseline (the blind scenes' embedding resin:
-    6–8 % of it, over the doubt's bar); only dips deeper than the noise count, so it is no longer
-    taken for a difference spectrum while one with the same noise still is."""
+    6–8 % of it, over the doubt's bar); the doubt counts only dips deeper than the noise, so it no
+    longer takes such a spectrum for a difference spectrum while one with the same noise still is."""
     wn = np.linspace(650, 4000, 1500)
     bands = lambda centres, width=12: sum(np.exp(-0.5 * ((wn - c) / width) ** 2) for c in centres)  # noqa: E731
     others = bands([1420, 2090, 3300], 25)
@@ -101,12 +101,13 @@ def test_noise_below_a_measured_spectrum_is_not_a_difference_spectrum():
     noise = np.random.default_rng(3).normal(0.0, 0.01, (wn.size, 2))
     spectra = np.stack([real, plateau], 1) + noise
     basis = np.linalg.qr(polynomial_basis(wn, 2))[0]
-    raw = below_baseline_share(spectra, basis, noise_sigmas=0.0)
-    told = below_baseline_share(spectra, basis)
+    raw = below_baseline_share(spectra, basis)  # what the spare's trigger reads
+    told = below_baseline_share(spectra, basis, noise_sigmas=BELOW_NOISE_SIGMAS)  # what the doubt reads
     assert raw[0] > BELOW_BASELINE_DOUBT > told[0]  # the noise alone crossed the bar
     assert told[1] > 2 * BELOW_BASELINE_DOUBT  # the dips of the others' bands remain
-    assert below_baseline_share(spectra - noise, basis)[0] == pytest.approx(
-        below_baseline_share(spectra - noise, basis, noise_sigmas=0.0)[0], abs=0.01)  # noise-free: as before
+    clean = spectra - noise
+    assert below_baseline_share(clean, basis, noise_sigmas=BELOW_NOISE_SIGMAS)[0] == pytest.approx(
+        below_baseline_share(clean, basis)[0], abs=0.01)  # noise-free: the same
 
 
 def test_simplex_start_is_a_third_warm_start_candidate():

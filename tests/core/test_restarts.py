@@ -13,7 +13,12 @@ from ftir_unmix.methods import cnn
 from ftir_unmix.methods.cnn import restart_spread
 from ftir_unmix.methods.cnn.warm_start import candidate_starts
 from ftir_unmix.metrics import log_volume
-from ftir_unmix.preprocess import ATMOSPHERE_LINE_SHARE
+from ftir_unmix.preprocess import (
+    ATMOSPHERE_LINE_SHARE,
+    BELOW_NOISE_SIGMAS,
+    below_baseline_share,
+    weighted_nuisance_basis,
+)
 from ftir_unmix.trust import (
     BELOW_BASELINE_DOUBT,
     KNOWN_DOUBT_DEG,
@@ -50,6 +55,10 @@ def test_two_restarts_keep_the_spectra_that_fit_the_image_best(small_section, on
     assert [t["restart_spread_deg"] for t in one.parameters["trust"]] == [None] * 4
     below = [t["below_baseline"] for t in two.parameters["trust"]]  # the baseline term is on by default
     assert len(below) == 4 and all(0.0 <= v < BELOW_BASELINE_DOUBT for v in below)
+    # the doubt reads only the share deeper than each spectrum's own noise
+    nuisance = weighted_nuisance_basis(two.baseline_basis(), two.weights)
+    seen = np.asarray(two.endmembers, np.float64) * two.weights[:, None]
+    np.testing.assert_allclose(below, below_baseline_share(seen, nuisance, noise_sigmas=BELOW_NOISE_SIGMAS), atol=2e-3)
 
 
 def test_restarts_within_the_margin_keep_the_most_distinct_spectra(small_section, one_torch_thread, monkeypatch):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from .atmosphere import ATMOSPHERE_LINE_SHARE, AtmosphereEstimate, axis_step, estimate_atmosphere, narrow_line_share
 from .background import (
     BASELINES,
+    BELOW_NOISE_SIGMAS,
     as_seen,
     baseline_degree,
     below_baseline_share,
@@ -29,6 +30,6 @@ from .weights import BandDiagnostics, band_diagnostics, band_weights, force_rang
 __all__ = [
     "ATMOSPHERE_LINE_SHARE", "AtmosphereEstimate", "BASELINES", "SCALINGS", "BandDiagnostics", "ScaledPixels",
     "Scaling", "as_seen", "axis_step", "band_diagnostics", "band_weights", "estimate_atmosphere", "file_mapping",
-    "release_pages", "baseline_degree", "below_baseline_share", "force_ranges", "lower_envelope",
+    "release_pages", "baseline_degree", "BELOW_NOISE_SIGMAS", "below_baseline_share", "force_ranges", "lower_envelope",
     "narrow_line_share", "polynomial_basis", "robust_z", "scale_pixels", "weighted_nuisance_basis",
 ]

@@ -36,10 +36,11 @@ LOWER_QUANTILE = 0.1
 #: The quantile of a spectrum's bands its baseline runs along in :func:`below_baseline_share`:
 #: a pure material absorbs in fewer than 70 % of the bands.
 TRANSPARENT_QUANTILE = 0.3
-#: :func:`below_baseline_share` counts a spectrum's mass only this many of its own noise's standard
-#: deviations below its baseline. A measured spectrum (the blind scenes' embedding resin, its true
-#: spectrum 4–5 % of its mass) dips below its baseline by its noise; a difference spectrum's dips are
-#: other materials' bands, far deeper (docs/benchmarks.md, stop 73).
+#: The doubt told of a spectrum (:mod:`ftir_unmix.trust`) counts its mass below its baseline only
+#: this many of its own noise's standard deviations deep (:func:`below_baseline_share`'s
+#: ``noise_sigmas``). A measured spectrum (the blind scenes' embedding resin) dips below its baseline
+#: by its noise, 6–8 % of its mass; a difference spectrum's dips are other materials' bands, far
+#: deeper. The spare's trigger reads the share without it (docs/benchmarks.md, stop 73).
 BELOW_NOISE_SIGMAS = 3.0
 
 
@@ -103,7 +104,7 @@ def lower_envelope(endmembers: np.ndarray, basis: np.ndarray, *,
 
 def below_baseline_share(spectra: np.ndarray, basis: np.ndarray, *,
                          quantile: float = TRANSPARENT_QUANTILE,
-                         noise_sigmas: float = BELOW_NOISE_SIGMAS) -> np.ndarray:
+                         noise_sigmas: float = 0.0) -> np.ndarray:
     """Per spectrum, the share of its mass that lies below its own baseline.
 
     The loss cannot see an endmember's polynomial part, so nonnegativity does not keep
@@ -116,10 +117,12 @@ def below_baseline_share(spectra: np.ndarray, basis: np.ndarray, *,
     ``Σ max(−r − n σ, 0) / Σ |r|``, with ``σ`` the spectrum's own white noise
     (:func:`~ftir_unmix.preprocess.noise.difference_noise` of ``r``) and ``n`` =
     ``noise_sigmas``: only what lies deeper below the baseline than the noise reaches
-    counts. Without the noise term (``noise_sigmas=0``, stop 72 and before) the share was
-    0.003–0.006 for the noise-free true spectra of a held-out scene, 0.10–0.22 for such a
-    difference spectrum (nopure-k6 at 64×256, tuning seeds 0–1), and 0.06–0.08 for the
-    blind scenes' measured embedding resin found within 2–5° (its noise; 0.02–0.04 with it).
+    counts. Without the noise term (``noise_sigmas=0``, what the spare's trigger reads) the
+    share is 0.003–0.006 for the noise-free true spectra of a held-out scene, 0.10–0.22 for
+    such a difference spectrum (nopure-k6 at 64×256, tuning seeds 0–1), and 0.06–0.08 for the
+    blind scenes' measured embedding resin found within 2–5° (its noise); with
+    :data:`BELOW_NOISE_SIGMAS` (what the doubt reads) the resin reads 0.02–0.04 and those
+    runs' difference spectra 0.055–0.13.
     Blind to any polynomial added to a spectrum. The run record keeps it per endmember
     (:mod:`ftir_unmix.trust`); the training's ``transparency`` prior is a differentiable
     approximation of it (:func:`ftir_unmix.methods.cnn.priors.below_baseline`).
@@ -134,7 +137,7 @@ def below_baseline_share(spectra: np.ndarray, basis: np.ndarray, *,
         The share of the bands the baseline runs above.
     noise_sigmas : float
         How many of the spectrum's noise standard deviations below its baseline mass
-        starts to count (0: all of it).
+        starts to count (0, the default: all of it).
     """
     e = np.asarray(spectra, dtype=np.float64)
     r = e - quantile_baseline(e, basis, quantile=quantile)
