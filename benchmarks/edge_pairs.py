@@ -317,6 +317,18 @@ def summary(paths: list[Path], base: str = "none") -> None:
                   f"median {np.median(diffs):+.2f}°, sign test p = {p:.3g}")
 
 
+def generator_seeds(ap: argparse.ArgumentParser, generator: str, text: str, report: bool) -> list[int]:
+    """The comma-separated ``text`` as seeds of ``generator`` (``"family"``, ``"blind"`` or
+    ``"inrepo"``); a generator's report seeds end the command (``ap.error``) unless ``report``."""
+    if generator == "family":
+        return checked_seeds(ap, text, report)
+    seeds = [int(s) for s in text.split(",")]
+    if generator == "blind" and not report and any(map(blind_report_seed, seeds)):
+        ap.error(f"blind seeds below {BLIND_TUNING_FROM} or from {BLIND_REPORT_FROM} on are report seeds: "
+                 "pass --report")
+    return seeds
+
+
 def pairs_parser(description: str) -> argparse.ArgumentParser:
     """The options every paired benchmark shares: ``--summary``, ``--generator``, ``--cases``,
     ``--seeds``, ``--height``, ``--width``, ``--jobs``, ``--out``, ``--report``."""
@@ -342,16 +354,9 @@ def run_pairs(ap: argparse.ArgumentParser, args: argparse.Namespace, run_one: An
         from ftir_unmix.scenes import CASES
 
         every = list(CASES)
-        seeds = checked_seeds(ap, args.seeds, args.report)
-    elif args.generator == "inrepo":
-        every = list(INREPO_CASES)
-        seeds = [int(s) for s in args.seeds.split(",")]
     else:
-        every = list(BLIND_CASES)
-        seeds = [int(s) for s in args.seeds.split(",")]
-        if not args.report and any(map(blind_report_seed, seeds)):
-            ap.error(f"blind seeds below {BLIND_TUNING_FROM} or from {BLIND_REPORT_FROM} on are report seeds: "
-                     "pass --report")
+        every = list(INREPO_CASES if args.generator == "inrepo" else BLIND_CASES)
+    seeds = generator_seeds(ap, args.generator, args.seeds, args.report)
     cases = every if args.cases == "all" else args.cases.split(",")
     size = {"height": args.height, "width": args.width}
     with ProcessPoolExecutor(args.jobs, initializer=_init_worker, initargs=(1,)) as ex, args.out.open("a") as f:

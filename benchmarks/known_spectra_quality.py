@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from edge_pairs import _scene, blind_report_seed  # noqa: E402
-from scenes_quality import _init_worker, checked_seeds, machine, parse_options, refuse_without_shared_data  # noqa: E402
+from edge_pairs import _scene, generator_seeds  # noqa: E402
+from scenes_quality import _init_worker, machine, parse_options, refuse_without_shared_data  # noqa: E402
 
 
 def lab_reference(wavenumbers: np.ndarray, spectrum: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -122,12 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report", action="store_true", help="allow REPORT_SEEDS")
     args = ap.parse_args(argv)
     refuse_without_shared_data(ap)
-    if args.generator == "blind":
-        seeds = [int(v) for v in args.seeds.split(",")]
-        if any(blind_report_seed(v) for v in seeds) and not args.report:
-            ap.error("blind seeds below 100 or from 1000 on are report seeds: pass --report only for a report")
-    else:
-        seeds = checked_seeds(ap, args.seeds, args.report)
+    seeds = generator_seeds(ap, args.generator, args.seeds, args.report)
     options = parse_options(args.options)
     size = {"height": args.height, "width": args.width}
     jobs = [(c, s, n) for c in args.cases.split(",") for s in seeds
