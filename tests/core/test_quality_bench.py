@@ -327,3 +327,41 @@ def test_spare_pairs_replays_the_drop_of_a_run_trained_again_once_per_rule(tmp_p
     assert "family: 2 scenes, 1 trained again with a spare" in printed and "spot9 against spot0" in printed
     with pytest.raises(SystemExit):  # the run's own rule must be among those replayed
         spare_pairs.main(["--seeds", "0", "--out", str(path), "--spot", "3,4"])
+
+
+def test_trigger_pairs_scores_both_ends_of_one_run_under_any_reading_of_the_trigger(tmp_path, capsys):
+    """A run not trained again is its first end (run_one raises unless the first training
+    polished again is the run); forced, the same first training gives the same first end and
+    a second; the summary picks an end per rule and pairs the rules on the runs that flip."""
+    trigger_pairs = _load("trigger_pairs")
+    size = {"height": 16, "width": 32}
+    once = trigger_pairs.run_one("family", "nopure-k4", 0, False, size)
+    assert not once["trained_again"] and set(once["variants"]) == {"first"}
+    signals = once["signals"]
+    assert len(signals["whole"]) == len(signals["noise"]) == len(signals["lines"]) == 4
+    assert all(n <= w + 1e-12 for n, w in zip(signals["noise"], signals["whole"]))  # the noise term only takes away
+    forced = trigger_pairs.run_one("family", "nopure-k4", 0, True, size)
+    assert forced["trained_again"] and set(forced["variants"]) == {"first", "again"}
+    assert forced["signals"] == pytest.approx(signals)
+    assert forced["variants"]["first"]["per"] == pytest.approx(once["variants"]["first"]["per"])
+    assert forced["variants"]["again"]["per"] != pytest.approx(forced["variants"]["first"]["per"])
+    # a resin-like reading: over the bar whole, under it deeper than the noise
+    flipped = {**forced, "signals": {**signals, "whole": [0.07, 0.0, 0.0, 0.0], "noise": [0.03, 0.0, 0.0, 0.0],
+                                     "lines": [0.0] * 4}}
+    assert trigger_pairs.fires(flipped, "whole:0.05") and not trigger_pairs.fires(flipped, "noise:0.05")
+    assert trigger_pairs.chosen(flipped, "noise:0.05") is flipped["variants"]["first"]
+    assert trigger_pairs.chosen({**once, "signals": flipped["signals"]}, "whole:0.05") is None  # never trained again
+    path = tmp_path / "pairs.jsonl"
+    path.write_text(json.dumps(flipped) + "\n" + json.dumps(once) + "\n")
+    assert trigger_pairs.main(["--summary", str(path), "--rules", "whole:0.05,noise:0.05,noise:0.02"]) == 0
+    printed = capsys.readouterr().out
+    change = flipped["variants"]["first"]["mean"] - flipped["variants"]["again"]["mean"]
+    assert "family: 2 scenes, 1 trained again by the run" in printed
+    row = next(x for x in printed.splitlines() if x.startswith("| noise:0.05 |")).split(" | ")
+    assert row[1] == "2 of 2" and row[4] == "0" and row[6] == "1" and row[8] == f"{change:+.2f}°"
+    row = next(x for x in printed.splitlines() if x.startswith("| noise:0.02 |")).split(" | ")
+    assert row[4] == "1" and row[6] == "0"  # over both bars: the same end as the base
+    assert f"nopure-k4 0 {flipped['variants']['again']['mean']:.2f}° -> {flipped['variants']['first']['mean']:.2f}°" \
+        in printed
+    with pytest.raises(SystemExit):
+        trigger_pairs.main(["--summary", str(path), "--rules", "deep:0.05"])
