@@ -4,31 +4,40 @@ A default run (``spare_when_needed``) is trained again with a spare endmember wh
 of its first run is mostly narrow atmospheric lines, or lies more than
 :data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT` below its own baseline
 (:func:`ftir_unmix.methods.cnn._signs`). Each scene is unmixed once, as a run does it; on the
-way the first run's training and the trigger's readings are caught: the share below the
-baseline as the trigger reads it (``whole``), the share deeper than the spectrum's noise
-(``noise``: ``noise_sigmas=BELOW_NOISE_SIGMAS``, what the doubt reads since stop 73) and the
-share of narrow lines. A run trained again has both ends then: ``first`` (the first training
-polished, as a run that is not trained again ends; done again from the caught training) and
-``again`` (the run itself). A run not trained again has ``first`` only; it is checked against
-the replay. With ``--force`` every run with a baseline term is trained again, so every rule can
-be scored (about twice the time).
+way the first run's training and the trigger's readings are caught: the whole share below the
+baseline (``whole``, what the trigger read until stop 74), the share deeper than the
+spectrum's noise (``noise``: ``noise_sigmas=BELOW_NOISE_SIGMAS``, what the doubt reads since
+stop 73 and the trigger since stop 74) and the share of narrow lines. A run trained again has
+both ends then: ``first`` (the first training polished, as a run that is not trained again
+ends; done again from the caught training) and ``again`` (the run itself). A run not trained
+again has ``first`` only; it is checked against the replay. With ``--force`` every run with a
+baseline term is trained again, so that every rule can be scored (about twice the time).
 
-``--summary`` scores rules offline: ``MEASURE:THRESHOLD`` (``whole:0.05``, the engine's own,
-or ``noise:0.05``). A rule trains again where the lines' share is over
-:data:`~ftir_unmix.preprocess.ATMOSPHERE_LINE_SHARE` or the measure's largest share is over
-the threshold; each scene is then its ``again`` or its ``first`` end. The first rule is the
-base the others are paired with: runs whose decision flips, better / worse beyond
-:data:`paired_methods.TIE_DEG`, and the time of the runs.
+``--summary`` scores rules offline: ``MEASURE:THRESHOLD`` (``noise:0.05``, the engine's own
+since stop 74, or ``whole:0.05``, its own before). A rule trains again where the lines' share
+is over :data:`~ftir_unmix.preprocess.ATMOSPHERE_LINE_SHARE` or the measure's largest share is
+over the threshold; each scene is then its ``again`` or its ``first`` end (a scene the engine
+did not train again has no ``again`` end: a rule that would train it again leaves it
+unscored). The first rule is the base the others are paired with: runs whose decision flips,
+better / worse beyond :data:`paired_methods.TIE_DEG`, and the time of the runs.
 
 Scenes as in :mod:`edge_pairs` (``--generator family|blind|inrepo``).
 
-Stop 74 (the rule in the commit that added this script, before these fresh runs)::
+Stop 74's runs (the rule in the commit that added this script, before these fresh runs; run
+while ``whole:0.05`` was the engine's rule, so every flip has both ends)::
 
     python benchmarks/trigger_pairs.py --generator blind --seeds 1075,1076,1077,1078,1079 --report \\
         --jobs 2 --out benchmarks/results/trigger_pairs_blind_fresh1075-1079_64x256.jsonl
     python benchmarks/trigger_pairs.py --generator inrepo --seeds 12,13,14,15,16,17,18 --jobs 2 \\
+        --out benchmarks/results/trigger_pairs_inrepo_fresh12-18.jsonl    # the default-strength cases, Samson
+    C=patches-k4-clean,layered-k6-clean,layered-k6-strong,patches-k6-measured-strong   # the other six FTIR cases
+    C=$C,layered-k6-no-baseline,patches-k6-measured-strong-no-baseline
+    python benchmarks/trigger_pairs.py --generator inrepo --seeds 12,13,14,15,16,17,18 --jobs 2 --cases $C \\
         --out benchmarks/results/trigger_pairs_inrepo_fresh12-18.jsonl
-    python benchmarks/trigger_pairs.py --summary benchmarks/results/trigger_pairs_*.jsonl
+    python benchmarks/trigger_pairs.py --generator family --seeds 9248,9249,9250 --report --jobs 2 \\
+        --out benchmarks/results/trigger_pairs_family_fresh9248-9250_64x256.jsonl
+    python benchmarks/trigger_pairs.py --summary benchmarks/results/trigger_pairs_*.jsonl \\
+        --rules whole:0.05,noise:0.05
 """
 
 from __future__ import annotations
@@ -78,13 +87,15 @@ def run_one(generator: str, case: str, seed: int, force: bool, size: dict[str, i
             caught["again"] = True
         return out
 
-    def catch_signs(inp: Any, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        below, lines = signs(inp, endmembers)
+    def catch_signs(inp: Any, endmembers: np.ndarray, noise_sigmas: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        below, lines = signs(inp, endmembers, noise_sigmas)
         if "signals" in caught:  # the polish guard's calls: as they are
             return below, lines
-        noise = below_baseline_share(endmembers * inp.loss_weights[:, None], inp.nuisance,
-                                     noise_sigmas=BELOW_NOISE_SIGMAS)
-        caught["signals"] = {"whole": below.tolist(), "noise": noise.tolist(), "lines": lines.tolist()}
+        weighted = endmembers * inp.loss_weights[:, None]
+        caught["signals"] = {
+            "whole": below_baseline_share(weighted, inp.nuisance).tolist(),
+            "noise": below_baseline_share(weighted, inp.nuisance, noise_sigmas=BELOW_NOISE_SIGMAS).tolist(),
+            "lines": lines.tolist()}
         return (np.maximum(below, 1.0) if force else below), lines
 
     cnn._train_and_infer, cnn._signs = catch_training, catch_signs
@@ -174,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = pairs_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--force", action="store_true",
                     help="train every run with a baseline term again, so that any rule can be scored")
-    ap.add_argument("--rules", default="whole:0.05,noise:0.05,noise:0.04,noise:0.03",
+    ap.add_argument("--rules", default="noise:0.05,whole:0.05,noise:0.04,noise:0.03",
                     help="with --summary: comma-separated MEASURE:THRESHOLD, the first the base")
     args = ap.parse_args(argv)
     if args.summary:

@@ -163,9 +163,9 @@ class UnmixConfig:
         pixels and cost the simpler ones and Samson (docs/benchmarks.md).
     spare_when_needed : bool
         Fast protocol, with a baseline term, ``spare`` = 0: a run that ends with an
-        endmember more than 5 % below its own baseline (a difference spectrum: an
-        endmember spent on what K spectra cannot explain, a material lost) or one that
-        is mostly narrow atmospheric lines (drifting water vapour,
+        endmember more than 5 % below its own baseline, deeper than its noise (a
+        difference spectrum: an endmember spent on what K spectra cannot explain, a
+        material lost) or one that is mostly narrow atmospheric lines (drifting water vapour,
         :mod:`ftir_unmix.preprocess.atmosphere`) is trained again with one spare
         endmember, and that run is kept (recorded under
         ``spare_endmembers``; the run takes about twice as long then). On by

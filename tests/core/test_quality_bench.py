@@ -314,7 +314,7 @@ def test_spare_pairs_replays_the_drop_of_a_run_trained_again_once_per_rule(tmp_p
     once = spare_pairs.run_one("family", "nopure-k4", 0, [0, 9], size)
     assert not once["trained_again"] and once["variants"]["spot0"] == once["variants"]["spot9"]
     share = np.array([0.0, 0.3, 0.0, 0.0, 0.0])  # EM2 below its own baseline: trained again with a spare
-    monkeypatch.setattr(cnn, "below_baseline_share", lambda spectra, basis: share[:spectra.shape[1]])
+    monkeypatch.setattr(cnn, "below_baseline_share", lambda spectra, basis, **kw: share[:spectra.shape[1]])
     line = spare_pairs.run_one("family", "nopure-k4", 0, [0, 9], size)
     assert line["trained_again"] and set(line["variants"]) == {"spot0", "spot9"}
     for v in line["variants"].values():

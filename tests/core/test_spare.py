@@ -148,21 +148,29 @@ def test_a_run_with_a_spare_returns_k_materials_and_says_which_it_dropped(small_
 
 def test_a_difference_spectrum_trains_the_run_again_with_a_spare(small_section, one_torch_thread, monkeypatch):
     """``spare_when_needed``: a first run that ends with an endmember below its own baseline
-    (here made so) is trained again with K + 1 and the spare dropped; the record says why."""
+    deeper than its noise (here made so) is trained again with K + 1 and the spare dropped; the
+    record says why. Below its baseline only by its noise, it is not (stop 74)."""
     import ftir_unmix.methods.cnn as cnn
+    from ftir_unmix.preprocess import BELOW_NOISE_SIGMAS
 
     opts = dict(epochs=40, warmup_steps=10, device="cpu", restarts=1, seed=1)
-    share = np.zeros(4)
-    monkeypatch.setattr(cnn, "below_baseline_share", lambda spectra, basis: share[:spectra.shape[1]])
+    whole, deep = np.zeros(4), np.zeros(4)  # the share below the baseline, and the part deeper than the noise
+
+    def share(spectra, basis, noise_sigmas=0.0):
+        assert noise_sigmas in (0.0, BELOW_NOISE_SIGMAS)
+        return (deep if noise_sigmas else whole)[:spectra.shape[1]]
+
+    monkeypatch.setattr(cnn, "below_baseline_share", share)
+    whole[2] = 0.3  # a measured spectrum's noise below its baseline: no difference spectrum
     plain = unmix(small_section.cube, 4, **opts)
-    assert "spare_endmembers" not in plain.parameters  # no spectrum below its baseline: one run
+    assert "spare_endmembers" not in plain.parameters  # one run
     assert plain.parameters["spare_when_needed"] is True
 
-    share[2] = 0.3
+    deep[2] = 0.3
     events = []
     r = unmix(small_section.cube, 4, callback=events.append, **opts)
     spare = r.parameters["spare_endmembers"]
-    assert spare["reason"] == "EM3 of the first run was 30% below its own baseline"
+    assert spare["reason"] == "EM3 of the first run was 30% below its own baseline, deeper than its noise"
     assert spare["trained_k"] == 5 and len(spare["dropped"]) == 1
     assert spare["first_run"]["steps_run"] == plain.parameters["steps_run"]
     assert r.parameters["steps_run"] > plain.parameters["steps_run"]
@@ -182,7 +190,7 @@ def test_cancelling_the_second_run_keeps_the_first(small_section, one_torch_thre
     from ftir_unmix.config import UnmixConfig
     from ftir_unmix.run import iter_unmix, run_to_end
 
-    monkeypatch.setattr(cnn, "below_baseline_share", lambda spectra, basis: np.full(spectra.shape[1], 0.3))
+    monkeypatch.setattr(cnn, "below_baseline_share", lambda spectra, basis, **kw: np.full(spectra.shape[1], 0.3))
     stop = threading.Event()
 
     def cancel_in_second_run(ev):
@@ -191,7 +199,8 @@ def test_cancelling_the_second_run_keeps_the_first(small_section, one_torch_thre
 
     cfg = UnmixConfig(k=4, epochs=40, warmup_steps=10, device="cpu", restarts=1, seed=1)
     r = run_to_end(iter_unmix(small_section.cube, cfg, stop=stop), cancel_in_second_run)
-    assert r.parameters["spare_endmembers"] == {"reason": "EM1 of the first run was 30% below its own baseline",
+    assert r.parameters["spare_endmembers"] == {"reason": "EM1 of the first run was 30% below its own baseline, "
+                                                          "deeper than its noise",
                                      "second_run": "cancelled"}
     assert r.parameters["stopped_by"] == "cancel"
     assert r.endmembers.shape[1] == 4 and np.isfinite(r.endmembers).all()

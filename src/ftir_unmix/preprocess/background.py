@@ -36,11 +36,11 @@ LOWER_QUANTILE = 0.1
 #: The quantile of a spectrum's bands its baseline runs along in :func:`below_baseline_share`:
 #: a pure material absorbs in fewer than 70 % of the bands.
 TRANSPARENT_QUANTILE = 0.3
-#: The doubt told of a spectrum (:mod:`ftir_unmix.trust`) counts its mass below its baseline only
-#: this many of its own noise's standard deviations deep (:func:`below_baseline_share`'s
-#: ``noise_sigmas``). A measured spectrum (the blind scenes' embedding resin) dips below its baseline
-#: by its noise, 6–8 % of its mass; a difference spectrum's dips are other materials' bands, far
-#: deeper. The spare's trigger reads the share without it (docs/benchmarks.md, stop 73).
+#: The doubt told of a spectrum (:mod:`ftir_unmix.trust`, stop 73) and the spare's trigger (stop 74)
+#: count its mass below its baseline only this many of its own noise's standard deviations deep
+#: (:func:`below_baseline_share`'s ``noise_sigmas``). A measured spectrum (the blind scenes' embedding
+#: resin) dips below its baseline by its noise, 6–8 % of its mass; a difference spectrum's dips are
+#: other materials' bands, far deeper (docs/benchmarks.md, stops 73 and 74).
 BELOW_NOISE_SIGMAS = 3.0
 
 
@@ -117,11 +117,11 @@ def below_baseline_share(spectra: np.ndarray, basis: np.ndarray, *,
     ``Σ max(−r − n σ, 0) / Σ |r|``, with ``σ`` the spectrum's own white noise
     (:func:`~ftir_unmix.preprocess.noise.difference_noise` of ``r``) and ``n`` =
     ``noise_sigmas``: only what lies deeper below the baseline than the noise reaches
-    counts. Without the noise term (``noise_sigmas=0``, what the spare's trigger reads) the
+    counts. Without the noise term (``noise_sigmas=0``, what the polish guard reads) the
     share is 0.003–0.006 for the noise-free true spectra of a held-out scene, 0.10–0.22 for
     such a difference spectrum (nopure-k6 at 64×256, tuning seeds 0–1), and 0.06–0.08 for the
     blind scenes' measured embedding resin found within 2–5° (its noise); with
-    :data:`BELOW_NOISE_SIGMAS` (what the doubt reads) the resin reads 0.02–0.04 and those
+    :data:`BELOW_NOISE_SIGMAS` (what the doubt and the spare's trigger read) the resin reads 0.02–0.04 and those
     runs' difference spectra 0.055–0.13.
     Blind to any polynomial added to a spectrum. The run record keeps it per endmember
     (:mod:`ftir_unmix.trust`); the training's ``transparency`` prior is a differentiable

@@ -35,7 +35,14 @@ import numpy as np
 import torch
 
 from ...metrics import log_volume, match_endmembers, spectral_angles
-from ...preprocess import ATMOSPHERE_LINE_SHARE, axis_step, below_baseline_share, lower_envelope, narrow_line_share
+from ...preprocess import (
+    ATMOSPHERE_LINE_SHARE,
+    BELOW_NOISE_SIGMAS,
+    axis_step,
+    below_baseline_share,
+    lower_envelope,
+    narrow_line_share,
+)
 from ...preprocess.atmosphere import LINE_WIDTH_CM
 from ...trust import BELOW_BASELINE_DOUBT, listed
 from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
@@ -138,7 +145,8 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     narrow atmospheric lines (:func:`~ftir_unmix.preprocess.narrow_line_share` above
     :data:`~ftir_unmix.preprocess.ATMOSPHERE_LINE_SHARE`: drifting water vapour), or it is
     a difference spectrum (more than :data:`~ftir_unmix.trust.BELOW_BASELINE_DOUBT` of it
-    below its own baseline: what the model cannot explain otherwise). Last, with ``polish``,
+    below its own baseline, deeper than :data:`~ftir_unmix.preprocess.BELOW_NOISE_SIGMAS` of its
+    noise: what the model cannot explain otherwise). Last, with ``polish``,
     the spectra are fitted to the whole image's cone fit and the maps are that fit's
     (:mod:`.cone_polish`); in a run trained again, after the spare is dropped, under a guard
     (``polish_guard``; :func:`_polished`): there the image holds what K spectra and the
@@ -152,13 +160,13 @@ def run_cnn(inp: MethodInput) -> Generator[Progress, None, MethodOutput]:
     out = yield from _train_and_infer(inp)
     if not cfg.spare_when_needed or inp.background is None or out.cancelled or cfg.protocol != "fast":
         return (yield from _polished(inp, out))
-    below, lines = _signs(inp, out.endmembers)
+    below, lines = _signs(inp, out.endmembers, noise_sigmas=BELOW_NOISE_SIGMAS)
     worst, vapour = int(np.argmax(below)), int(np.argmax(lines))
     if lines[vapour] > ATMOSPHERE_LINE_SHARE:
         why = (f"EM{vapour + 1} of the first run was atmospheric lines ({lines[vapour]:.0%} of it narrower than "
                f"{LINE_WIDTH_CM:g} cm⁻¹)")
     elif below[worst] > BELOW_BASELINE_DOUBT:
-        why = f"EM{worst + 1} of the first run was {below[worst]:.0%} below its own baseline"
+        why = f"EM{worst + 1} of the first run was {below[worst]:.0%} below its own baseline, deeper than its noise"
     else:
         return (yield from _polished(inp, out))
     offset = out.record["steps_run"]
@@ -432,9 +440,11 @@ def _became(turned: np.ndarray, difference: bool) -> str:
     return f"{listed([f'EM{j + 1}' for j in np.flatnonzero(turned)])} became {what}"
 
 
-def _signs(inp: MethodInput, endmembers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per endmember, its share below its own baseline and its share of narrow atmospheric lines."""
-    below = below_baseline_share(endmembers * inp.loss_weights[:, None], inp.nuisance)
+def _signs(inp: MethodInput, endmembers: np.ndarray, noise_sigmas: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per endmember, its share below its own baseline (the mass deeper than ``noise_sigmas`` of its
+    own noise: :func:`~ftir_unmix.preprocess.below_baseline_share`) and its share of narrow
+    atmospheric lines."""
+    below = below_baseline_share(endmembers * inp.loss_weights[:, None], inp.nuisance, noise_sigmas=noise_sigmas)
     return below, narrow_line_share(endmembers, inp.wavenumbers)
 
 
