@@ -3,10 +3,13 @@
 For every case and seed of the independent scene family the CNN runs twice with library
 defaults: once with K endmembers and no second run (``spare_when_needed=0``: the first run
 of the default) and once with ``spare=1`` (K + 1 trained, the spare dropped: what the second
-run of the default returns). Of the first run it keeps the signals a trigger could use:
+run of the default returned before stop 34 polished it). ``trigger_pairs.py`` pairs the
+default's own two ends, from one run per scene and on every generator. Of the first run it
+keeps the signals a trigger could use:
 
 - ``below``: per endmember, the share of its spectrum below its own baseline (the trigger
-  of ``spare_when_needed`` is the largest above ``trust.BELOW_BASELINE_DOUBT``);
+  of ``spare_when_needed`` was the largest above ``trust.BELOW_BASELINE_DOUBT``; since stop 74
+  it counts only the mass deeper than the spectrum's noise);
 - ``spread``: per endmember, the restart spread (degrees);
 - ``cone_q``: quantiles (degrees) of the pixels' cone angles against the spectra as the loss
   sees them (how badly the worst pixels are explained).
