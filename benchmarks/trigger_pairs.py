@@ -109,18 +109,16 @@ def run_one(generator: str, case: str, seed: int, force: bool, size: dict[str, i
                            "forced": force, "signals": caught.get("signals"),
                            "trained_again": bool(caught.get("again")), "variants": {}}
     run = {**_scores(truth, r.endmembers, r.abundances), "time_s": round(run_s, 2)}
-    if not out["trained_again"]:
+    t = time.perf_counter()  # the first training ended as a run not trained again ends
+    replay = _drained(cnn._polished(caught["inp"], caught["first"]))
+    first = {**_scores(truth, replay.endmembers, replay.abundances),
+             "time_s": round(caught["first_s"] + time.perf_counter() - t, 2)}
+    if out["trained_again"]:
+        out["variants"].update(first=first, again=run)
+    elif np.allclose(first["per"], run["per"], atol=1e-6):  # not trained again: the replay must be the run
         out["variants"]["first"] = run
-        if out["signals"] is not None:  # the replay below must end where the run did
-            replay = _drained(cnn._polished(caught["inp"], copy.deepcopy(caught["first"])))
-            if not np.allclose(_scores(truth, replay.endmembers, replay.abundances)["per"], run["per"], atol=1e-6):
-                raise RuntimeError(f"{case} {seed}: the first run polished again differs from the run")
-        return out
-    t = time.perf_counter()
-    first = _drained(cnn._polished(caught["inp"], caught["first"]))
-    out["variants"]["first"] = {**_scores(truth, first.endmembers, first.abundances),
-                                "time_s": round(caught["first_s"] + time.perf_counter() - t, 2)}
-    out["variants"]["again"] = run
+    else:
+        raise RuntimeError(f"{case} {seed}: the first run polished again differs from the run")
     return out
 
 
