@@ -45,9 +45,9 @@ import numpy as np
 
 from .preprocess.atmosphere import ATMOSPHERE_LINE_SHARE
 
-__all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "anchor_note", "doubts",
-           "atmosphere_note", "edge_note", "endmember_trust", "listed", "polish_note", "residual_spot_note",
-           "run_notes", "spare_note"]
+__all__ = ["BELOW_BASELINE_DOUBT", "KNOWN_DOUBT_DEG", "PURE_PIXELS", "SMALL_SHARE", "SPREAD_DOUBT_DEG", "anchor_note",
+           "doubts", "atmosphere_note", "edge_note", "endmember_trust", "listed", "polish_note", "purest_abundance",
+           "residual_spot_note", "run_notes", "spare_note"]
 
 #: A restart spread above this (degrees) is reported as a doubt.
 SPREAD_DOUBT_DEG = 5.0
@@ -61,6 +61,23 @@ BELOW_BASELINE_DOUBT = 0.05
 KNOWN_DOUBT_DEG = 5.0
 #: An endmember with less than this share of the abundance and of the pixels is reported as minor.
 SMALL_SHARE = 0.01
+#: How many of an endmember's purest pixels :func:`purest_abundance` reads: enough that one odd
+#: pixel does not count as a pure one, few enough that a spot of a minor material does.
+PURE_PIXELS = 5
+
+
+def purest_abundance(abundances: np.ndarray) -> np.ndarray:
+    """Per endmember (K,), the :data:`PURE_PIXELS`-th largest abundance of its map: how nearly
+    pure its purest pixels are (all of them where the map has fewer pixels).
+
+    Examples
+    --------
+    >>> purest_abundance(np.array([[0.9, 0.95, 0.97, 0.99, 1.0, 0.1], [0.1, 0.05, 0.03, 0.01, 0.0, 0.9]]))
+    array([0.9 , 0.01])
+    """
+    a = np.asarray(abundances, dtype=np.float64).reshape(len(abundances), -1)
+    n = min(PURE_PIXELS, a.shape[1])
+    return np.partition(a, a.shape[1] - n, axis=1)[:, a.shape[1] - n]
 
 
 def endmember_trust(abundances: np.ndarray, spread_deg: Sequence[float] | None = None,

@@ -365,3 +365,27 @@ def test_trigger_pairs_scores_both_ends_of_one_run_under_any_reading_of_the_trig
         in printed
     with pytest.raises(SystemExit):
         trigger_pairs.main(["--summary", str(path), "--rules", "deep:0.05"])
+
+
+def test_doubt_pairs_records_each_material_and_counts_what_each_rule_names(tmp_path, capsys):
+    """One run's materials carry the error, the matched endmember's spread and its purest pixels;
+    the summary counts, per rule, the far-off and the right materials it names."""
+    doubt_pairs = _load("doubt_pairs")
+    line = doubt_pairs.run_one("family", "nopure-k4", 0, None, {"height": 16, "width": 32})
+    rows = line["materials"]
+    assert [r["name"] for r in rows] == ["lead white", "drying oil", "calcium oxalate", "kaolinite clay"]
+    assert line["variants"]["default"]["mean"] == pytest.approx(np.mean([r["sad_deg"] for r in rows]))
+    assert all(0.0 <= r["top"] <= 1.0 for r in rows)
+    far = {"name": "far", "sad_deg": 30.0, "spread_deg": 12.0, "top": 0.5, "below": None}
+    pinned = {"name": "pinned", "sad_deg": 3.0, "spread_deg": 12.0, "top": 0.95, "below": None}
+    spot = {"name": "spot", "sad_deg": 40.0, "spread_deg": None, "top": 0.9, "below": None}  # left out
+    assert doubt_pairs.names_it(far, "pinned:20:5:0.8") and not doubt_pairs.names_it(pinned, "pinned:20:5:0.8")
+    assert doubt_pairs.names_it(pinned, "spread:5") and doubt_pairs.names_it(pinned, "pinned:10:5:0.8")
+    path = tmp_path / "doubts.jsonl"
+    path.write_text(json.dumps({**line, "materials": [far, pinned, spot]}) + "\n")
+    assert doubt_pairs.main(["--summary", str(path), "--rules", "spread:5,pinned:20:5:0.8"]) == 0
+    printed = capsys.readouterr().out
+    assert "| `spread:5` | 1 / 1 | 1 / 1 | 1 / 1 | 1 / 1 |" in printed
+    assert "| `pinned:20:5:0.8` | 1 / 1 | 0 / 1 | 1 / 1 | 0 / 1 |" in printed
+    with pytest.raises(SystemExit):
+        doubt_pairs.main(["--summary", str(path), "--rules", "pinned:20:5"])
