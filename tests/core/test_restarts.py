@@ -22,6 +22,8 @@ from ftir_unmix.preprocess import (
 from ftir_unmix.trust import (
     BELOW_BASELINE_DOUBT,
     KNOWN_DOUBT_DEG,
+    PINNED_ABUNDANCE,
+    SPREAD_ALONE_DEG,
     SPREAD_DOUBT_DEG,
     atmosphere_note,
     doubts,
@@ -139,10 +141,23 @@ def test_trust_shares_and_doubts():
     shares = [t["abundance_share"] for t in trust]
     assert sum(shares) == pytest.approx(1.0) and shares[0] > shares[1] > shares[2]
     assert [t["dominant_pixels"] for t in trust] == pytest.approx([0.95, 0.05, 0.0])
+    assert [t["purest_abundance"] for t in trust] == pytest.approx([0.7, 0.9, 0.0])
     said = doubts(trust, ["lead white", "oil", "EM3"])
-    assert set(said) == {"oil", "EM3"}
-    assert said["oil"].startswith(f"oil varies by {SPREAD_DOUBT_DEG + 4.0:.1f}° between restarts")
+    # the oil's five pixels at 0.9 hold its spectrum: a moderate spread is no doubt of it
+    assert set(said) == {"EM3"} and PINNED_ABUNDANCE <= 0.9
     assert "explains 0.0 % of the image" in said["EM3"]
+    # where no pixel is nearly pure, the same spread is a doubt; a large one is a doubt anyway
+    a[1, 0, :5] = PINNED_ABUNDANCE - 0.1
+    said = doubts(endmember_trust(a, [1.0, SPREAD_DOUBT_DEG + 4.0, 0.5]), ["lead white", "oil", "EM3"])
+    assert said["oil"] == (f"oil varies by {SPREAD_DOUBT_DEG + 4.0:.1f}° between restarts and no pixel is more "
+                           f"than {100 * (PINNED_ABUNDANCE - 0.1):.0f} % of it: doubt its spectrum and map")
+    a[1, 0, :5] = 0.9
+    said = doubts(endmember_trust(a, [1.0, SPREAD_ALONE_DEG + 1.0, 0.5]), ["lead white", "oil", "EM3"])
+    assert said["oil"] == f"oil varies by {SPREAD_ALONE_DEG + 1.0:.1f}° between restarts: doubt its spectrum and map"
+    # a record written before the purest pixels were kept: the spread alone, as then
+    old = [{k: v for k, v in t.items() if k != "purest_abundance"} for t in trust]
+    assert doubts(old, ["lead white", "oil", "EM3"])["oil"].startswith(
+        f"oil varies by {SPREAD_DOUBT_DEG + 4.0:.1f}° between restarts: doubt")
     assert not any(t["found_by_refinement"] for t in trust)
     assert [t["below_baseline"] for t in trust] == [0.004, 0.01, 0.02]
     # a spectrum with dips below its own baseline is doubted, whatever its spread

@@ -260,8 +260,8 @@ def test_trust_of_a_real_run_is_shown(viewer, unmix_panel, wait_idle, spectra, q
     assert all(t["restart_spread_deg"] is not None for t in trust)
     names = spectra.names()
     shown = [spectra.endmember_choice.native.itemText(i) for i in range(spectra.endmember_choice.native.count())]
-    assert shown == [f"{n} · spread {t['restart_spread_deg']:.1f}° · share {100 * t['abundance_share']:.0f} %"
-                     for n, t in zip(names, trust, strict=True)]
+    assert shown == [f"{n} · spread {t['restart_spread_deg']:.1f}° · purest {100 * t['purest_abundance']:.0f} % · "
+                     f"share {100 * t['abundance_share']:.0f} %" for n, t in zip(names, trust, strict=True)]
     note = spare_note(result.parameters)  # a run trained again with a spare says so first
     expected = "\n".join(([f"ℹ {note}"] if note else []) + [f"⚠ {s}" for s in doubts(trust, names).values()])
     assert spectra.doubts_info.value == expected
@@ -270,7 +270,7 @@ def test_trust_of_a_real_run_is_shown(viewer, unmix_panel, wait_idle, spectra, q
 
 def test_doubts_are_shown_and_older_records_show_nothing(viewer, cube_layer, spectra, qtbot):
     trust = [{"abundance_share": 0.4, "dominant_pixels": 0.4, "restart_spread_deg": 1.0},
-             {"abundance_share": 0.3, "dominant_pixels": 0.3, "restart_spread_deg": 9.2},
+             {"abundance_share": 0.3, "dominant_pixels": 0.3, "restart_spread_deg": 9.2, "purest_abundance": 0.55},
              {"abundance_share": 0.295, "dominant_pixels": 0.3, "restart_spread_deg": 2.0,
               "below_baseline": 0.2},
              {"abundance_share": 0.005, "dominant_pixels": 0.0, "restart_spread_deg": 0.5}]
@@ -279,10 +279,12 @@ def test_doubts_are_shown_and_older_records_show_nothing(viewer, cube_layer, spe
     _wait_identified(qtbot, spectra, result)
     text = spectra.doubts_info.value
     assert text.splitlines() == [f"⚠ {s}" for s in doubts(trust, ["EM1", "EM2", "EM3", "EM4"]).values()]
-    assert "EM2 varies by 9.2° between restarts" in text and text.count("⚠") == 3
+    assert "EM2 varies by 9.2° between restarts and no pixel is more than 55 % of it" in text
+    assert text.count("⚠") == 3
     assert "EM3 dips below its own baseline where other materials absorb (20 %" in text
     assert not spectra.doubts_info.native.isHidden()
-    assert spectra.endmember_choice.native.itemText(1) == "EM2 · spread 9.2° · share 30 %"
+    assert spectra.endmember_choice.native.itemText(1) == "EM2 · spread 9.2° · purest 55 % · share 30 %"
+    assert spectra.endmember_choice.native.itemText(0) == "EM1 · spread 1.0° · share 40 %"  # an older record
 
     # a run trained again with a spare endmember: the note comes first
     spared = _known_result(cube_layer, {"method": "cnn", "k": 4, "trust": trust, "spare_endmembers": {

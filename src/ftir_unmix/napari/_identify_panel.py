@@ -254,7 +254,8 @@ def trust_of(result: UnmixResult | None) -> list[dict[str, Any]] | None:
 
 
 def trust_labels(result: UnmixResult | None, names: Sequence[str]) -> list[str]:
-    """Per endmember ``"EM1 · spread 2.1° · share 31 %"`` (just the names without a trust record)."""
+    """Per endmember ``"EM1 · spread 2.1° · purest 93 % · share 31 %"`` (just the names without a
+    trust record; each part only where the record has it)."""
     trust = trust_of(result)
     if trust is None:
         return [str(n) for n in names]
@@ -264,6 +265,9 @@ def trust_labels(result: UnmixResult | None, names: Sequence[str]) -> list[str]:
         parts = [str(name)]
         if spread is not None:
             parts.append(f"spread {float(spread):.1f}°")
+        purest = t.get("purest_abundance")  # records written before stop 75 have none
+        if purest is not None:
+            parts.append(f"purest {100 * float(purest):.0f} %")
         parts.append(f"share {100 * float(t['abundance_share']):.0f} %")
         out.append(" · ".join(parts))
     return out
