@@ -82,7 +82,8 @@ def run_one(generator: str, case: str, seed: int, _variants: Any, size: dict[str
     rows = materials(list(truth.names), np.asarray(ev["per_endmember_sad_deg"]), np.asarray(ev["permutation"]),
                      np.asarray(result.abundances), result.parameters["trust"])
     return {"generator": generator, "case": case, "seed": int(seed), "time_s": round(elapsed, 2),
-            "variants": {"default": {"mean": float(ev["mean_sad_deg"])}}, "materials": rows}
+            "variants": {"default": {"mean": float(ev["mean_sad_deg"]), "rmse": float(ev["abundance_rmse"])}},
+            "materials": rows}
 
 
 def rule(spec: str) -> tuple[str, list[float]]:
