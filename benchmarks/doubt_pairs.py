@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from edge_pairs import _scene, pairs_parser, run_pairs  # noqa: E402
+from edge_pairs import _scene, pairs_parser, score_or_run  # noqa: E402
 
 #: A material this far from the truth (degrees) is counted as wrong.
 FAR_DEG = 10.0
@@ -130,19 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", default="spread:5,pinned:20:5:0.8",
                     help="with --summary: comma-separated spread:S or pinned:HI:LO:TOP, the first the base")
     args = ap.parse_args(argv)
-    if args.summary:
-        specs = args.rules.split(",")
-        for spec in specs:
-            try:
-                rule(spec)
-            except ValueError as err:
-                ap.error(str(err))
-        summary(args.summary, specs)
-        return 0
-    if not args.seeds or args.out is None:
-        ap.error("--seeds and --out are needed (or --summary)")
-    run_pairs(ap, args, run_one, None)
-    return 0
+    return score_or_run(ap, args, rule, summary, run_one, None)
 
 
 if __name__ == "__main__":

@@ -369,6 +369,26 @@ def run_pairs(ap: argparse.ArgumentParser, args: argparse.Namespace, run_one: An
                   flush=True)
 
 
+def score_or_run(ap: argparse.ArgumentParser, args: argparse.Namespace, parse_rule: Any, summary: Any,
+                 run_one: Any, variants: Any) -> int:
+    """The ``main`` of a benchmark that scores ``--rules`` offline: with ``--summary`` each rule
+    checked by ``parse_rule`` (a ValueError ends the command) and ``summary(paths, rules)``
+    printed; otherwise :func:`run_pairs` (``--seeds`` and ``--out`` needed)."""
+    if args.summary:
+        specs = args.rules.split(",")
+        for spec in specs:
+            try:
+                parse_rule(spec)
+            except ValueError as err:
+                ap.error(str(err))
+        summary(args.summary, specs)
+        return 0
+    if not args.seeds or args.out is None:
+        ap.error("--seeds and --out are needed (or --summary)")
+    run_pairs(ap, args, run_one, variants)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = pairs_parser(__doc__.split("\n\n")[0])
     ap.add_argument("--base", default="none",

@@ -58,7 +58,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from edge_pairs import _scene, pairs_parser, run_pairs  # noqa: E402
+from edge_pairs import _scene, pairs_parser, score_or_run  # noqa: E402
 from paired_methods import sign_test  # noqa: E402
 from polish_pairs import _scores  # noqa: E402
 from spare_pairs import _drained  # noqa: E402
@@ -186,19 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", default="noise:0.05,whole:0.05,noise:0.04,noise:0.03",
                     help="with --summary: comma-separated MEASURE:THRESHOLD, the first the base")
     args = ap.parse_args(argv)
-    if args.summary:
-        specs = args.rules.split(",")
-        for spec in specs:
-            try:
-                rule(spec)
-            except ValueError as err:
-                ap.error(str(err))
-        summary(args.summary, specs)
-        return 0
-    if not args.seeds or args.out is None:
-        ap.error("--seeds and --out are needed (or --summary)")
-    run_pairs(ap, args, run_one, args.force)
-    return 0
+    return score_or_run(ap, args, rule, summary, run_one, args.force)
 
 
 if __name__ == "__main__":
