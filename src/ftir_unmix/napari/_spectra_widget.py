@@ -189,7 +189,8 @@ class SpectraWidget(Container):
         self.endmember_choice = ComboBox(
             name="endmember_choice", label="endmember", choices=self._endmember_choices,
             tooltip="The endmember whose candidate names are listed below, with its restart "
-                    "spread (how much it changed between restarts) and its share of the image.")
+                    "spread (how much it changed between restarts), how pure its purest pixels "
+                    "are and its share of the image.")
         self.candidates = Select(
             name="candidates", label="candidates", choices=self._candidate_choices,
             tooltip="Candidate names, best first (✓: confident). Choosing one overlays its "
