@@ -18,7 +18,9 @@ about it say the data do not pin it down). It counts the materials more than
 
 Scenes as in :mod:`edge_pairs` (``--generator family|blind|inrepo``).
 
-Stop 75's runs (the rule in the commit that added this script, before the fresh runs were read)::
+Stop 75's runs (the rule in the commit that added this script, before the fresh runs were read;
+the first four files were made by a scratch harness with the same defaults and written as these
+lines by :func:`materials`, the commands below make the same runs)::
 
     python benchmarks/doubt_pairs.py --generator blind --seeds 100,101,102,103,104 --jobs 2 \\
         --out benchmarks/results/doubt_pairs_blind_tuning100-104_64x256.jsonl
@@ -28,6 +30,10 @@ Stop 75's runs (the rule in the commit that added this script, before the fresh 
         --out benchmarks/results/doubt_pairs_blind_fresh1080-1084_64x256.jsonl
     python benchmarks/doubt_pairs.py --generator family --seeds 9251,9252 --report --jobs 2 \\
         --out benchmarks/results/doubt_pairs_family_fresh9251-9252_64x256.jsonl
+    python benchmarks/doubt_pairs.py --generator family --seeds 9253,9254,9255 --report --jobs 2 \\
+        --out benchmarks/results/doubt_pairs_family_fresh9253-9255_64x256.jsonl    # after the rule was met
+    python benchmarks/doubt_pairs.py --generator inrepo --seeds 19,20 --jobs 2 \\
+        --out benchmarks/results/doubt_pairs_inrepo_fresh19-20.jsonl              # after the rule was met
     python benchmarks/doubt_pairs.py --summary benchmarks/results/doubt_pairs_*fresh*.jsonl \\
         --rules spread:5,pinned:20:5:0.8
 """
