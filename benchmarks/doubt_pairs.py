@@ -14,7 +14,7 @@ spread is over ``S`` degrees, the engine's rule until stop 75) and ``pinned:HI:L
 where the spread is over ``HI``, or over ``LO`` while the endmember's purest pixels stay under
 ``TOP``: a spectrum no pixel shows nearly pure is an extrapolation, and restarts that disagree
 about it say the data do not pin it down). It counts the materials more than
-:data:`FAR_DEG` off that each rule names and the materials within it that it names too.
+:data:`FAR_DEG` (the reports' 10°) off that each rule names and the materials within it that it names too.
 
 Scenes as in :mod:`edge_pairs` (``--generator family|blind|inrepo``).
 
@@ -46,7 +46,6 @@ if __name__ == "__main__":  # one BLAS thread per process, before numpy loads (a
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -55,10 +54,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from anchor_pairs import read_lines  # noqa: E402
 from edge_pairs import _scene, pairs_parser, score_or_run  # noqa: E402
-
-#: A material this far from the truth (degrees) is counted as wrong.
-FAR_DEG = 10.0
+from scenes_quality import MINOR_TARGET_DEG as FAR_DEG  # noqa: E402  the line the reports' doubt counts use
 
 
 def materials(names: list[str], sad_deg: np.ndarray, permutation: np.ndarray, abundances: np.ndarray,
@@ -115,8 +113,7 @@ def summary(paths: list[Path], specs: list[str]) -> None:
     """Per generator and pooled: the far-off and the right materials each rule names."""
     rows: dict[str, list[dict[str, Any]]] = {}
     for path in paths:
-        for text in path.read_text().splitlines():
-            line = json.loads(text)
+        for line in read_lines(path):
             rows.setdefault(line["generator"], []).extend(r for r in line["materials"] if r["spread_deg"] is not None)
     rows["pooled"] = [r for g in list(rows) for r in rows[g]]
     print(f"| rule | {' | '.join(f'{g}: far off named | within {FAR_DEG:g}° named' for g in rows)} |")
