@@ -61,12 +61,28 @@ def test_a_mixture_that_reads_as_pure_is_moved_where_it_holds_much_of_a_partner(
     half = np.stack([0.55 * binder + 0.45 * pigment, pigment], axis=1)
     out, record = to_nonneg_edge(half, np.array([0.9, 0.95]), WN, below=0.7)
     assert record["step"][0] > 0.5 and _angle(out[:, 0], binder) < 1.0
-    gate_only, record = to_nonneg_edge(half, np.array([0.9, 0.95]), WN, below=0.7, large=np.inf)
+    gate_only, record = to_nonneg_edge(half, np.array([0.9, 0.95]), WN, below=0.7, large=np.inf, ramp=0.0)
     np.testing.assert_array_equal(gate_only, half)
     tenth = np.stack([0.9 * binder + 0.1 * pigment, pigment], axis=1)
     kept, record = to_nonneg_edge(tenth, np.array([0.9, 0.95]), WN, below=0.7)
     np.testing.assert_array_equal(kept, tenth)
     assert record["step"] == [0.0, 0.0] and record["large"] == 0.5
+
+
+def test_the_less_pure_a_mixture_reads_the_less_of_its_partner_it_must_hold_to_be_moved(pair):
+    """The ramp (stop 76): holding 0.43 of its partner, a spectrum reading 0.75 pure is moved
+    (0.25 needed there), one reading 0.85 (0.45 needed) or 0.9 (0.5) is kept, and without the
+    ramp only the large step (0.5) counts."""
+    binder, pigment = pair
+    e = np.stack([0.7 * binder + 0.3 * pigment, pigment], axis=1)
+    moved, record = to_nonneg_edge(e, np.array([0.75, 0.95]), WN, below=0.7)
+    assert 0.4 < record["step"][0] < 0.5 and _angle(moved[:, 0], binder) < 1.0 and record["ramp"] == 2.0
+    for purest in (0.85, 0.9):
+        kept, record = to_nonneg_edge(e, np.array([purest, 0.95]), WN, below=0.7)
+        np.testing.assert_array_equal(kept, e)
+    plain, record = to_nonneg_edge(e, np.array([0.75, 0.95]), WN, below=0.7, ramp=0.0)
+    np.testing.assert_array_equal(plain, e)
+    assert "ramp" not in record
 
 
 def test_a_narrow_dip_in_the_spectrum_does_not_stop_the_step(pair):

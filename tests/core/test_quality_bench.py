@@ -265,7 +265,7 @@ def test_blind_benchmark_scores_every_case_and_reports_pairs_and_failures(shared
 
 def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys):
     edge_pairs = _load("edge_pairs")
-    stop44 = "0.7:fill_cm=0:large=inf"  # the step as stop 44 took it: no dilation, the gate alone
+    stop44 = "0.7:fill_cm=0:large=inf:ramp=0"  # the step as stop 44 took it: no dilation, the gate alone
     keep = tmp_path / "keep"
     line = edge_pairs.run_one("family", "nopure-k4", 0, ["0.7", "0", stop44], {"height": 16, "width": 32}, keep=keep)
     variants = line["variants"]
