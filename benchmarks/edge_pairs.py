@@ -102,6 +102,33 @@ variants again from them in seconds a scene, so a sweep costs one training per s
         --jobs 1 --out benchmarks/results/edge_guard_blind_seeds1020-1024_64x256.jsonl
     python benchmarks/edge_pairs.py --generator family --seeds 9206,9207,9208,9209,9210 --report --below $V \
         --jobs 1 --out benchmarks/results/edge_guard_fresh9206-9210_64x256.jsonl
+
+Stop 76's: two gates for a spectrum above ``edge_below`` that holds less than the large step of its
+partners, each chosen on the tuning runs' kept step inputs (blind 100-104 and family 0-1, run with
+``--keep`` and variants of ``large``) and then run on fresh seeds with the rule in its commit's
+message. The ramp (commit d32bdb3, ``0.7:ramp=0`` the step of before; rejected by its rule and
+removed)::
+
+    python benchmarks/edge_pairs.py --replay /tmp/keep_blind --below 0.7,0.7:ramp=0 --base 0.7:ramp=0 \
+        --out /tmp/ramp_blind_tuning_replay.jsonl      # the same from /tmp/keep_family
+    V=0.7,0.7:ramp=0
+    python benchmarks/edge_pairs.py --generator blind --seeds 1085,1086,1087,1088,1089 --report --below $V \
+        --jobs 1 --out benchmarks/results/ramp_pairs_blind_fresh1085-1089_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9256,9257,9258,9259,9260 --report --below $V \
+        --jobs 1 --out benchmarks/results/ramp_pairs_family_fresh9256-9260_64x256.jsonl   # stopped at 30 runs
+    python benchmarks/edge_pairs.py --generator inrepo --seeds 21,22 --below $V --jobs 1 \
+        --out benchmarks/results/ramp_pairs_inrepo_fresh21-22.jsonl
+
+The coherence (``coherent``; ``0.7:coherent=0`` is the step of before)::
+
+    V=0.7,0.7:coherent=0
+    python benchmarks/edge_pairs.py --generator blind --seeds 1090,1091,1092,1093,1094 --report --below $V \
+        --jobs 1 --out benchmarks/results/coherent_pairs_blind_fresh1090-1094_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9261,9262,9263,9264,9265 --report --below $V \
+        --jobs 1 --out benchmarks/results/coherent_pairs_family_fresh9261-9265_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator inrepo --seeds 23,24 --below $V --jobs 1 \
+        --out benchmarks/results/coherent_pairs_inrepo_fresh23-24.jsonl
+    python benchmarks/edge_pairs.py --summary benchmarks/results/coherent_pairs_*.jsonl --base 0.7:coherent=0
 """
 
 from __future__ import annotations

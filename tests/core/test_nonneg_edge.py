@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftir_unmix.methods.cnn.nonneg_edge import holdings, to_nonneg_edge
+from ftir_unmix.methods.cnn.nonneg_edge import absent_share, holdings, to_nonneg_edge
 
 WN = np.linspace(650.0, 4000.0, 1500)
 
@@ -61,7 +61,7 @@ def test_a_mixture_that_reads_as_pure_is_moved_where_it_holds_much_of_a_partner(
     half = np.stack([0.55 * binder + 0.45 * pigment, pigment], axis=1)
     out, record = to_nonneg_edge(half, np.array([0.9, 0.95]), WN, below=0.7)
     assert record["step"][0] > 0.5 and _angle(out[:, 0], binder) < 1.0
-    gate_only, record = to_nonneg_edge(half, np.array([0.9, 0.95]), WN, below=0.7, large=np.inf, ramp=0.0)
+    gate_only, record = to_nonneg_edge(half, np.array([0.9, 0.95]), WN, below=0.7, large=np.inf)
     np.testing.assert_array_equal(gate_only, half)
     tenth = np.stack([0.9 * binder + 0.1 * pigment, pigment], axis=1)
     kept, record = to_nonneg_edge(tenth, np.array([0.9, 0.95]), WN, below=0.7)
@@ -69,20 +69,28 @@ def test_a_mixture_that_reads_as_pure_is_moved_where_it_holds_much_of_a_partner(
     assert record["step"] == [0.0, 0.0] and record["large"] == 0.5
 
 
-def test_the_less_pure_a_mixture_reads_the_less_of_its_partner_it_must_hold_to_be_moved(pair):
-    """The ramp (stop 76): holding 0.43 of its partner, a spectrum reading 0.75 pure is moved
-    (0.25 needed there), one reading 0.85 (0.45 needed) or 0.9 (0.5) is kept, and without the
-    ramp only the large step (0.5) counts."""
+def test_a_mixture_reading_pure_is_moved_where_its_partner_lies_wherever_it_lies(pair):
+    """The coherence (stop 76): holding 0.44 of its partner (under the large step's 0.5), a
+    spectrum reading 0.75 pure is moved where the partner is in every pixel of its map (an
+    oil's estimate with its lead white), and kept where most of its map lies in pixels without
+    the partner (a material with pixels of its own)."""
     binder, pigment = pair
     e = np.stack([0.7 * binder + 0.3 * pigment, pigment], axis=1)
-    moved, record = to_nonneg_edge(e, np.array([0.75, 0.95]), WN, below=0.7)
-    assert 0.4 < record["step"][0] < 0.5 and _angle(moved[:, 0], binder) < 1.0 and record["ramp"] == 2.0
-    for purest in (0.85, 0.9):
-        kept, record = to_nonneg_edge(e, np.array([purest, 0.95]), WN, below=0.7)
-        np.testing.assert_array_equal(kept, e)
-    plain, record = to_nonneg_edge(e, np.array([0.75, 0.95]), WN, below=0.7, ramp=0.0)
-    np.testing.assert_array_equal(plain, e)
-    assert "ramp" not in record
+    purest = np.array([0.75, 0.95])
+    share = np.linspace(0.3, 0.75, 100)
+    together = np.stack([share, 1.0 - share])  # the partner is at least a quarter of every pixel
+    moved, record = to_nonneg_edge(e, purest, WN, below=0.7, maps=together)
+    assert 0.4 < record["step"][0] < 0.5 and _angle(moved[:, 0], binder) < 1.0 and record["coherent"] == 0.3
+    assert absent_share(together, 0, [1], np.array([0.44])) == 0.0
+    apart = together.copy()
+    apart[:, :60] = [[0.75], [0.0]]  # 60 of its pixels without the partner
+    kept, _ = to_nonneg_edge(e, purest, WN, below=0.7, maps=apart)
+    np.testing.assert_array_equal(kept, e)
+    assert absent_share(apart, 0, [1], np.array([0.44])) > 0.6
+    for maps, coherent in ((None, 0.3), (together, 0.0)):  # without maps, or the bar off: only the large step
+        plain, record = to_nonneg_edge(e, purest, WN, below=0.7, maps=maps, coherent=coherent)
+        np.testing.assert_array_equal(plain, e)
+        assert "coherent" not in record
 
 
 def test_a_narrow_dip_in_the_spectrum_does_not_stop_the_step(pair):
