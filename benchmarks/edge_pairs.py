@@ -119,7 +119,8 @@ removed)::
     python benchmarks/edge_pairs.py --generator inrepo --seeds 21,22 --below $V --jobs 1 \
         --out benchmarks/results/ramp_pairs_inrepo_fresh21-22.jsonl
 
-The coherence (``coherent``; ``0.7:coherent=0`` is the step of before)::
+The coherence (commit 62a2b28, ``0.7:coherent=0`` the step of before; rejected by its rule on the family
+and removed)::
 
     V=0.7,0.7:coherent=0
     python benchmarks/edge_pairs.py --generator blind --seeds 1090,1091,1092,1093,1094 --report --below $V \
