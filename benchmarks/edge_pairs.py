@@ -115,7 +115,7 @@ removed)::
     python benchmarks/edge_pairs.py --generator blind --seeds 1085,1086,1087,1088,1089 --report --below $V \
         --jobs 1 --out benchmarks/results/ramp_pairs_blind_fresh1085-1089_64x256.jsonl
     python benchmarks/edge_pairs.py --generator family --seeds 9256,9257,9258,9259,9260 --report --below $V \
-        --jobs 1 --out benchmarks/results/ramp_pairs_family_fresh9256-9260_64x256.jsonl   # stopped at 30 runs
+        --jobs 1 --out benchmarks/results/ramp_pairs_family_fresh9256-9260_64x256.jsonl   # stopped at 31 runs
     python benchmarks/edge_pairs.py --generator inrepo --seeds 21,22 --below $V --jobs 1 \
         --out benchmarks/results/ramp_pairs_inrepo_fresh21-22.jsonl
 
