@@ -19,8 +19,9 @@ about it say the data do not pin it down). It counts the materials more than
 Scenes as in :mod:`edge_pairs` (``--generator family|blind|inrepo``).
 
 Stop 75's runs (the rule in the commit that added this script, before the fresh runs were read;
-the first four files were made by a scratch harness with the same defaults and written as these
-lines by :func:`materials`, the commands below make the same runs)::
+the first four files were made by a scratch harness with the same defaults, before the run
+recorded ``purest_abundance``: it computed the same :func:`ftir_unmix.trust.purest_abundance` from
+the run's maps; the commands below make the same runs)::
 
     python benchmarks/doubt_pairs.py --generator blind --seeds 100,101,102,103,104 --jobs 2 \\
         --out benchmarks/results/doubt_pairs_blind_tuning100-104_64x256.jsonl
@@ -59,17 +60,15 @@ from edge_pairs import _scene, pairs_parser, score_or_run  # noqa: E402
 from scenes_quality import MINOR_TARGET_DEG as FAR_DEG  # noqa: E402  the line the reports' doubt counts use
 
 
-def materials(names: list[str], sad_deg: np.ndarray, permutation: np.ndarray, abundances: np.ndarray,
+def materials(names: list[str], sad_deg: np.ndarray, permutation: np.ndarray,
               trust: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per true material: its error, and the spread and purest pixels of the endmember matched to it."""
-    from ftir_unmix.trust import purest_abundance
-
-    top = purest_abundance(abundances)
+    """Per true material: its error, and the spread and purest pixels of the endmember matched to it
+    (as the run's ``trust`` records them)."""
     rows = []
     for i, name in enumerate(names):
-        j = int(permutation[i])
-        rows.append({"name": name, "sad_deg": float(sad_deg[i]), "spread_deg": trust[j]["restart_spread_deg"],
-                     "top": float(top[j]), "below": trust[j].get("below_baseline")})
+        t = trust[int(permutation[i])]
+        rows.append({"name": name, "sad_deg": float(sad_deg[i]), "spread_deg": t["restart_spread_deg"],
+                     "top": float(t["purest_abundance"]), "below": t.get("below_baseline")})
     return rows
 
 
@@ -84,7 +83,7 @@ def run_one(generator: str, case: str, seed: int, _variants: Any, size: dict[str
     elapsed = time.perf_counter() - t0
     ev = evaluate(truth.endmembers, truth.abundances, result.endmembers, result.abundances)
     rows = materials(list(truth.names), np.asarray(ev["per_endmember_sad_deg"]), np.asarray(ev["permutation"]),
-                     np.asarray(result.abundances), result.parameters["trust"])
+                     result.parameters["trust"])
     return {"generator": generator, "case": case, "seed": int(seed), "time_s": round(elapsed, 2),
             "variants": {"default": {"mean": float(ev["mean_sad_deg"]), "rmse": float(ev["abundance_rmse"])}},
             "materials": rows}
