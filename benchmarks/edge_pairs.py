@@ -130,6 +130,20 @@ and removed)::
     python benchmarks/edge_pairs.py --generator inrepo --seeds 23,24 --below $V --jobs 1 \
         --out benchmarks/results/coherent_pairs_inrepo_fresh23-24.jsonl
     python benchmarks/edge_pairs.py --summary benchmarks/results/coherent_pairs_*.jsonl --base 0.7:coherent=0
+
+Stop 77's: the coherence again, where the partners taken off lie at least ``coherent_angle`` (40°)
+from the spectrum (``0.7:coherent=0`` is the step of before). Chosen on kept step inputs: blind
+tuning 100-106, family tuning 0-2, and the stop-76 runs it was looked at on (blind ground-crust
+1090-1094, family minor-crust 9262), replayed with ``--replay``; then fresh seeds::
+
+    V=0.7,0.7:coherent=0,0.7:coherent_angle=0
+    python benchmarks/edge_pairs.py --generator blind --seeds 1095,1096,1097,1098,1099 --report --below $V \
+        --jobs 1 --out benchmarks/results/angle_pairs_blind_fresh1095-1099_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9266,9267,9268,9269,9270 --report --below $V \
+        --jobs 1 --out benchmarks/results/angle_pairs_family_fresh9266-9270_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator inrepo --seeds 25,26 --below $V --jobs 1 \
+        --out benchmarks/results/angle_pairs_inrepo_fresh25-26.jsonl
+    python benchmarks/edge_pairs.py --summary benchmarks/results/angle_pairs_*.jsonl --base 0.7:coherent=0
 """
 
 from __future__ import annotations
