@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ftir_unmix.methods.cnn.nonneg_edge import absent_share, holdings, partner_angle, to_nonneg_edge
+from ftir_unmix.methods.cnn.nonneg_edge import holdings, to_nonneg_edge
 
 WN = np.linspace(650.0, 4000.0, 1500)
 
@@ -67,48 +67,6 @@ def test_a_mixture_that_reads_as_pure_is_moved_where_it_holds_much_of_a_partner(
     kept, record = to_nonneg_edge(tenth, np.array([0.9, 0.95]), WN, below=0.7)
     np.testing.assert_array_equal(kept, tenth)
     assert record["step"] == [0.0, 0.0] and record["large"] == 0.5
-
-
-def test_a_mixture_reading_pure_is_moved_where_its_partner_lies_wherever_it_lies(pair):
-    """The coherence (stop 76): holding 0.44 of its partner (under the large step's 0.5), a
-    spectrum reading 0.75 pure is moved where the partner is in every pixel of its map (an
-    oil's estimate with its lead white), and kept where most of its map lies in pixels without
-    the partner (a material with pixels of its own)."""
-    binder, pigment = pair
-    e = np.stack([0.7 * binder + 0.3 * pigment, pigment], axis=1)
-    purest = np.array([0.75, 0.95])
-    share = np.linspace(0.3, 0.75, 100)
-    together = np.stack([share, 1.0 - share])  # the partner is at least a quarter of every pixel
-    moved, record = to_nonneg_edge(e, purest, WN, below=0.7, maps=together)
-    assert 0.4 < record["step"][0] < 0.5 and _angle(moved[:, 0], binder) < 1.0 and record["coherent"] == 0.3
-    assert absent_share(together, 0, [1], np.array([0.44])) == 0.0
-    apart = together.copy()
-    apart[:, :60] = [[0.75], [0.0]]  # 60 of its pixels without the partner
-    kept, _ = to_nonneg_edge(e, purest, WN, below=0.7, maps=apart)
-    np.testing.assert_array_equal(kept, e)
-    assert absent_share(apart, 0, [1], np.array([0.44])) > 0.6
-    for maps, coherent in ((None, 0.3), (together, 0.0)):  # without maps, or the bar off: only the large step
-        plain, record = to_nonneg_edge(e, purest, WN, below=0.7, maps=maps, coherent=coherent)
-        np.testing.assert_array_equal(plain, e)
-        assert "coherent" not in record
-
-
-def test_a_partner_that_shares_the_spectrums_bands_does_not_count_for_the_coherence(pair):
-    """Stop 77: the same mixture reading pure, its partner everywhere it is, is kept where the
-    partner lies nearer to it than ``coherent_angle`` (a resin and an oil share most bands)."""
-    binder, pigment = pair
-    e = np.stack([0.7 * binder + 0.3 * pigment, pigment], axis=1)
-    share = np.linspace(0.3, 0.75, 100)
-    together = np.stack([share, 1.0 - share])
-    apart = partner_angle(e, 0, [1], np.array([0.44]))
-    assert apart == pytest.approx(_angle(e[:, 0], pigment)) and 40.0 < apart < 90.0
-    assert partner_angle(e, 0, [1], np.array([0.0])) == 90.0  # nothing taken: no partner to compare
-    moved, record = to_nonneg_edge(e, np.array([0.75, 0.95]), WN, below=0.7, maps=together)
-    assert record["step"][0] > 0.4 and record["coherent_angle"] == 40.0
-    kept, record = to_nonneg_edge(e, np.array([0.75, 0.95]), WN, below=0.7, maps=together,
-                                  coherent_angle=apart + 1.0)
-    np.testing.assert_array_equal(kept, e)
-    assert record["step"] == [0.0, 0.0]
 
 
 def test_a_narrow_dip_in_the_spectrum_does_not_stop_the_step(pair):

@@ -265,7 +265,7 @@ def test_blind_benchmark_scores_every_case_and_reports_pairs_and_failures(shared
 
 def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys):
     edge_pairs = _load("edge_pairs")
-    stop44 = "0.7:fill_cm=0:large=inf:coherent=0"  # the step as stop 44 took it: no dilation, the gate alone
+    stop44 = "0.7:fill_cm=0:large=inf"  # the step as stop 44 took it: no dilation, the gate alone
     keep = tmp_path / "keep"
     line = edge_pairs.run_one("family", "nopure-k4", 0, ["0.7", "0", stop44], {"height": 16, "width": 32}, keep=keep)
     variants = line["variants"]
@@ -280,7 +280,7 @@ def test_edge_pairs_scores_the_step_and_its_absence_on_one_run(tmp_path, capsys)
     assert edge_pairs.main(["--replay", str(keep), "--below", "0.7,0.7:tol=0.01", "--out", str(out)]) == 0
     assert [json.loads(x)["case"] for x in out.read_text().splitlines()] == ["nopure-k4"]
     capsys.readouterr()
-    assert edge_pairs.variant(stop44)[1:] == (0.7, {"fill_cm": 0.0, "large": float("inf"), "coherent": 0.0})
+    assert edge_pairs.variant(stop44)[1:] == (0.7, {"fill_cm": 0.0, "large": float("inf")})
     assert variants["edge0"]["per"] == pytest.approx(variants["none"]["per"])  # a gate of 0 moves nothing
     assert any(step > 0 for step in variants["edge0.7"]["step"])
     assert variants["edge0.7"]["per"] != pytest.approx(variants["none"]["per"])

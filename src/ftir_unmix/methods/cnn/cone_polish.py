@@ -367,7 +367,7 @@ def edge_step(pixels: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | No
     other arguments as for :func:`polish`). Returns the spectra, the maps and the record's
     ``edge`` entry."""
     e, record = to_nonneg_edge(endmembers, np.percentile(maps, NO_PURE_PERCENTILE, axis=1), wavenumbers,
-                               below=below, fixed=fixed, maps=maps, **edge)
+                               below=below, fixed=fixed, **edge)
     if any(record["step"]):
         maps = cone_maps(_as_fitted(pixels, weights, nuisance, e, shifts), e, bounded, zone)
     return e, maps, record

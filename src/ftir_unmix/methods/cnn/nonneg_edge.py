@@ -23,13 +23,6 @@ usual resolution is the estimate's ripple, not a band, and it stopped the step w
 partner's band crossed it (a binder's estimate dipping to zero at 1512 cm⁻¹ held its pigment's
 carbonate band at half its height; stop 45).
 
-A spectrum lying on a mixture that holds less than that is moved as well where the partners it
-holds lie wherever it lies (``maps``, :func:`absent_share`, stop 76): an oil's estimate that
-holds a third of its lead white is found only where the lead white is, while a material with
-pixels of its own (an embedding resin, a spot, a layer) has them where its partners are absent,
-and taking the partners off would put them there. Partners that share most of its bands
-(:func:`partner_angle`) do not count (stop 77).
-
 It assumes that each partner has a band of its own, where the material absorbs (nearly)
 nothing. A partner whose bands all lie under the material's is taken off whole, bands the
 material has too: a spectrum with nearly pure pixels must therefore not be moved, hence the
@@ -79,9 +72,7 @@ import numpy as np
 from scipy.ndimage import grey_dilation, grey_erosion
 from scipy.optimize import linprog
 
-__all__ = ["EDGE_ADD_COST", "EDGE_COHERENT", "EDGE_COHERENT_ANGLE", "EDGE_COHERENT_STEP", "EDGE_FILL_CM",
-           "EDGE_LARGE", "EDGE_PRESENT", "EDGE_SHIFT_CM", "EDGE_TOL", "absent_share", "holdings", "partner_angle",
-           "to_nonneg_edge"]
+__all__ = ["EDGE_ADD_COST", "EDGE_FILL_CM", "EDGE_LARGE", "EDGE_SHIFT_CM", "EDGE_TOL", "holdings", "to_nonneg_edge"]
 
 #: How far below zero (share of the spectrum's maximum) a band may go before it stops the step:
 #: the estimates' own ripple.
@@ -92,21 +83,6 @@ EDGE_SHIFT_CM = 2.0
 EDGE_FILL_CM = 4.0
 #: A step this large (Σ t, partners in units of their maximum) is taken whatever the purest share.
 EDGE_LARGE = 0.5
-#: Above the gate, a spectrum is also moved where the partners it holds add up to at least
-#: :data:`EDGE_COHERENT_STEP` and lie wherever it lies: less than :data:`EDGE_COHERENT` of its map's
-#: mass sits in pixels where they are under :data:`EDGE_PRESENT` (``coherent``, stop 76). A spectrum
-#: lying on a mixture (an oil's estimate holding its lead white) has its partners in every pixel of its
-#: own; a material with pixels of its own (an embedding resin, a spot, a layer) has them where its
-#: partners are absent, and taking them off would put them there.
-EDGE_COHERENT = 0.3
-EDGE_COHERENT_STEP = 0.1
-EDGE_PRESENT = 0.1
-#: ... and only where the partners taken off lie at least this far from the spectrum (degrees,
-#: :func:`partner_angle`; ``coherent_angle``, stop 77). A partner nearer than that shares most of
-#: the material's bands (a natural resin's and a drying oil's C–H and C=O bands, 38° apart on
-#: a minor crust), so the edge is reached only once the material's own bands are gone: on the
-#: tuning runs every spectrum the coherence moved nearer the truth lay 42–64° from its partners.
-EDGE_COHERENT_ANGLE = 40.0
 #: With ``add_back``: what adding one unit of a partner back costs, in units taken off.
 EDGE_ADD_COST = 4.0
 
@@ -128,12 +104,11 @@ def holdings(filled: np.ndarray, eroded: np.ndarray, tol: float = EDGE_TOL) -> n
 def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.ndarray, *,
                    below: float, tol: float = EDGE_TOL, shift_cm: float = EDGE_SHIFT_CM,
                    fill_cm: float = EDGE_FILL_CM, large: float = EDGE_LARGE, add_back: float = 0.0,
-                   partner_floor: float = 0.0, keep_peak: float = 0.0, maps: np.ndarray | None = None,
-                   coherent: float = EDGE_COHERENT, coherent_angle: float = EDGE_COHERENT_ANGLE,
+                   partner_floor: float = 0.0, keep_peak: float = 0.0,
                    fixed: Sequence[int] = ()) -> tuple[np.ndarray, dict[str, Any]]:
     """Each spectrum whose purest share is below ``below``, or whose partners add up to
-    ``large`` or more, or (with ``maps``) lie wherever it lies, with its partners taken off up
-    to the edge of nonnegativity (module docstring).
+    ``large`` or more, with its partners taken off up to the edge of nonnegativity (module
+    docstring).
 
     Parameters
     ----------
@@ -152,8 +127,7 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
     fill_cm : float
         The spectrum's own dilation, ± cm⁻¹ (0: none).
     large : float
-        A step at least this large is taken at any purest share (``inf``, without ``maps``: only
-        below the gate).
+        A step at least this large is taken at any purest share (``inf``: only below the gate).
     add_back : float
         0: partners are only taken off. Above 0, a partner estimate that holds a third
         spectrum's bands no longer stops the step where those bands would turn negative: that
@@ -168,16 +142,6 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
         strongest band (0: no bound). Where a partner's band lies under it (a lead white's
         under a calcite's carbonate band), the step otherwise takes the partner off whole and
         the material's own band with it.
-    maps : ndarray, shape (K, N), optional
-        The spectra's maps. Above the gate, a step of at least :data:`EDGE_COHERENT_STEP` is
-        taken too where less than ``coherent`` of the spectrum's map lies in pixels where the
-        partners taken off are under :data:`EDGE_PRESENT` (each partner counted by its share of
-        the step; :func:`absent_share`).
-    coherent : float
-        That bar (0: only ``large`` counts above the gate).
-    coherent_angle : float
-        ... where the partners taken off lie at least this far from the spectrum (degrees,
-        :func:`partner_angle`).
     fixed : sequence of int
         Columns never moved (known spectra, held ones); they still count as partners.
 
@@ -224,11 +188,8 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
         if res.status != 0:  # infeasible or unbounded: kept
             continue
         taken = res.x[:k - 1] - res.x[k - 1:] if add_back > 0 else res.x
-        if purest[j] >= below and taken.sum() < large and not (
-                maps is not None and coherent > 0 and taken.sum() >= EDGE_COHERENT_STEP
-                and absent_share(maps, j, others, res.x[:k - 1]) < coherent
-                and partner_angle(e, j, others, res.x[:k - 1]) >= coherent_angle):
-            continue  # nearly pure pixels, little of any partner, or partners absent or alike: kept
+        if purest[j] >= below and taken.sum() < large:  # nearly pure pixels, little of any partner: kept
+            continue
         moved = np.maximum(unit[:, j] - unit[:, others] @ taken, 0.0)
         if moved.max() <= 0:
             continue
@@ -236,9 +197,6 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
         steps[j] = float(taken.sum())
     record = {"below": float(below), "tol": float(tol), "shift_cm": float(shift_cm), "fill_cm": float(fill_cm),
               "large": float(large), "step": [round(float(s), 4) for s in steps]}
-    if maps is not None and coherent > 0:
-        record["coherent"] = float(coherent)
-        record["coherent_angle"] = float(coherent_angle)
     if add_back > 0:
         record["add_back"] = float(add_back)
     if partner_floor > 0:
@@ -246,31 +204,3 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
     if keep_peak > 0:
         record["keep_peak"] = float(keep_peak)
     return out.astype(endmembers.dtype, copy=False), record
-
-
-
-def absent_share(maps: np.ndarray, j: int, partners: Sequence[int], taken: np.ndarray) -> float:
-    """The share of spectrum ``j``'s map (``maps`` (K, N)) that lies in pixels where its partners
-    are under :data:`EDGE_PRESENT`, each partner weighted by how much of it is taken off (``taken``,
-    one per partner): 0 where the partners are wherever ``j`` is (a mixture's estimate), near 1
-    where ``j`` has pixels of its own without them."""
-    own = np.clip(np.asarray(maps[j], np.float64), 0.0, None)
-    t = np.clip(np.asarray(taken, np.float64), 0.0, None)
-    if own.sum() <= 0 or t.sum() <= 0:
-        return 1.0
-    absent = np.asarray(maps, np.float64)[list(partners)] < EDGE_PRESENT  # (partners, N)
-    return float(t @ (absent @ own) / (own.sum() * t.sum()))
-
-
-def partner_angle(endmembers: np.ndarray, j: int, partners: Sequence[int], taken: np.ndarray) -> float:
-    """The mean angle (degrees) between spectrum ``j`` and its ``partners`` (columns of
-    ``endmembers`` (B, K)), each weighted by how much of it is taken off (``taken``, one per
-    partner); 90 where nothing is taken."""
-    e = np.asarray(endmembers, np.float64)
-    t = np.clip(np.asarray(taken, np.float64), 0.0, None)
-    if t.sum() <= 0:
-        return 90.0
-    own = e[:, j] / max(float(np.linalg.norm(e[:, j])), 1e-300)
-    others = e[:, list(partners)]
-    cos = own @ others / np.maximum(np.linalg.norm(others, axis=0), 1e-300)
-    return float(t @ np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))) / t.sum())
