@@ -134,7 +134,7 @@ and removed)::
 Stop 77's: the coherence again, where the partners taken off lie at least ``coherent_angle`` (40°)
 from the spectrum (commit b899d1d, ``0.7:coherent=0`` the step of before, ``0.7:coherent_angle=0``
 stop 76's coherence; rejected by its rule on the family and removed). Chosen on kept step inputs: blind
-tuning 100-106, family tuning 0-2, and the stop-76 runs it was looked at on (blind ground-crust
+tuning 100-106, family tuning 0-3 (27 runs), and the stop-76 runs it was looked at on (blind ground-crust
 1090-1094, family minor-crust 9262), replayed with ``--replay``; then fresh seeds::
 
     V=0.7,0.7:coherent=0,0.7:coherent_angle=0
