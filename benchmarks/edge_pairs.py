@@ -145,6 +145,21 @@ tuning 100-106, family tuning 0-3 (27 runs), and the stop-76 runs it was looked 
     python benchmarks/edge_pairs.py --generator inrepo --seeds 25,26 --below $V --jobs 1 \
         --out benchmarks/results/angle_pairs_inrepo_fresh25-26.jsonl
     python benchmarks/edge_pairs.py --summary benchmarks/results/angle_pairs_*.jsonl --base 0.7:coherent=0
+
+Stop 78's: a C–H-rich spectrum at least ``organic_purest`` (0.6) pure keeps its C–H-rich partners
+(``0.7:organic_purest=0`` the step of before). Chosen on the same kept inputs (blind tuning 100-106, family
+tuning 0-3), where the stored kwargs lack the option, so there ``0.7:organic_purest=0.6`` is the new step::
+
+    python benchmarks/edge_pairs.py --replay KEPT --below 0.7,0.7:organic_purest=0.6,0.7:organic_purest=0.5 \
+        --out REPLAY.jsonl
+    V=0.7,0.7:organic_purest=0
+    python benchmarks/edge_pairs.py --generator blind --seeds 1100,1101,1102,1103,1104 --report --below $V \
+        --jobs 1 --out benchmarks/results/organic_pairs_blind_fresh1100-1104_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9271,9272,9273,9274,9275 --report --below $V \
+        --jobs 1 --out benchmarks/results/organic_pairs_family_fresh9271-9275_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator inrepo --seeds 27,28 --below $V --jobs 1 \
+        --out benchmarks/results/organic_pairs_inrepo_fresh27-28.jsonl
+    python benchmarks/edge_pairs.py --summary benchmarks/results/organic_pairs_*.jsonl --base 0.7:organic_purest=0
 """
 
 from __future__ import annotations
