@@ -147,7 +147,8 @@ tuning 100-106, family tuning 0-3 (27 runs), and the stop-76 runs it was looked 
     python benchmarks/edge_pairs.py --summary benchmarks/results/angle_pairs_*.jsonl --base 0.7:coherent=0
 
 Stop 78's: a C–H-rich spectrum at least ``organic_purest`` (0.6) pure keeps its C–H-rich partners
-(``0.7:organic_purest=0`` the step of before). Chosen on the same kept inputs (blind tuning 100-106, family
+(commit ffe9895, ``0.7:organic_purest=0`` the step of before; rejected by its rule on the blind
+generator and removed). Chosen on the same kept inputs (blind tuning 100-106, family
 tuning 0-3), where the stored kwargs lack the option, so there ``0.7:organic_purest=0.6`` is the new step::
 
     python benchmarks/edge_pairs.py --replay KEPT --below 0.7,0.7:organic_purest=0.6,0.7:organic_purest=0.5 \
