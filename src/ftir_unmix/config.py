@@ -352,6 +352,16 @@ class UnmixConfig:
         0: no bound. Default 0 (stop 58: 0.9 mended the blind tuning runs where a calcite was
         taken off whole, 12° → 48°, and changed nothing on fresh blind seeds 1015–1019,
         14.05° → 14.07°; docs/benchmarks.md).
+    edge_organic_purest : float
+        Fast protocol, with ``edge_below``: a C–H-rich spectrum (its C–H stretch, 2800–3000
+        cm⁻¹, at 0.3 of its maximum or more: an oil, a resin, a soap) whose purest share is at
+        least this, and that the plain step would leave C–H-rich, keeps its C–H-rich partners;
+        they are not taken off it (a pigment's estimate holding its resin loses its C–H with it). Organic materials
+        share their bands, so neither has one of its own where the other is transparent, and
+        the step took a drying oil's own bands off with its resin partner
+        (:func:`ftir_unmix.methods.cnn.nonneg_edge.to_nonneg_edge`'s ``organic_purest``). 0: off.
+        Default 0.6 (stop 78: on the family's tuning seeds 3.07° → 2.98°, the blind
+        generator's 17.44° → 17.43°; fresh seeds 1105–1109 and 9276–9278 in docs/benchmarks.md).
     pure_anchor : float
         Fast protocol, without a baseline term (``baseline="none"``: a reflectance image such
         as Samson), after the polish: each spectrum that at least 1 % of the pixels hold at this
@@ -570,6 +580,10 @@ class UnmixConfig:
     edge_keep_peak: float = _param(0.0, Rule("float", 0.0, 1.0), "protocol",
                                    "fast protocol, with edge_below: the partners taken off may take at most "
                                    "1 minus this share of a spectrum's own strongest band (0: no bound)")
+    edge_organic_purest: float = _param(0.6, Rule("float", 0.0, 1.0), "protocol",
+                                        "fast protocol, with edge_below: a C-H-rich spectrum (an oil, a resin, a soap) "
+                                        "whose purest share is at least this keeps its C-H-rich partners (organic "
+                                        "materials share their bands; 0: off)")
     pure_anchor: float = _param(0.95, Rule("float", 0.0, 1.0), "protocol",
                                 "fast protocol, without a baseline term: after the polish, each spectrum that "
                                 "at least a hundredth of the pixels hold at this share or more is put on those pixels' "

@@ -130,6 +130,7 @@ def test_a_run_with_the_step_records_it(small_section, one_torch_thread):
     assert edge["below"] == 0.99 and len(edge["step"]) == 4 and edge["keep_peak"] == 0.85
     assert edge["add_back"] == UnmixConfig().edge_add_back > 0  # the default adds back
     assert edge["partner_floor"] == UnmixConfig().edge_partner_floor > 0  # partners' leftovers do not stop it
+    assert edge["organic_purest"] == UnmixConfig().edge_organic_purest > 0  # nearly pure organics keep their kind
     assert np.allclose(r.abundances.sum(axis=0), 1.0, atol=1e-5) and r.endmembers.min() >= 0.0
     off = unmix(small_section.cube, 4, epochs=40, restarts=1, refine=False, polish=5, seed=0, edge_below=0.0)
     assert "edge" not in off.parameters["polished"]
@@ -225,3 +226,44 @@ def test_the_step_keeps_the_spectrum_s_own_strongest_band_with_keep_peak(pair):
     mixed = np.stack([0.55 * binder + 0.45 * pigment, pigment], axis=1)
     out, _ = to_nonneg_edge(mixed, purest, WN, below=0.7, keep_peak=0.9, add_back=3.0)
     assert _angle(out[:, 0], binder) < 1.0
+
+
+@pytest.fixture
+def organics() -> tuple[np.ndarray, np.ndarray]:
+    """A drying oil and a natural resin: C–H-rich, each band near one of the other's."""
+    return _bands(2920.0, 2850.0, 1740.0, 1465.0, 1160.0), _bands(2935.0, 2865.0, 1720.0, 1450.0, 1180.0, width=14.0)
+
+
+def test_a_nearly_pure_organic_keeps_its_organic_partners_with_organic_purest(organics):
+    """Neither organic has a band where the other is transparent: the plain step takes the oil
+    off the resin and the resin's own bands with it; with ``organic_purest`` a C–H-rich spectrum
+    that reads that pure keeps them."""
+    oil, resin = organics
+    e = np.stack([oil, resin], axis=1)
+    plain, record = to_nonneg_edge(e, np.array([0.65, 0.65]), WN, below=0.7)
+    assert record["step"][1] > 0.1 and _angle(plain[:, 1], resin) > 5.0 and "organic_purest" not in record
+    kept, record = to_nonneg_edge(e, np.array([0.65, 0.65]), WN, below=0.7, organic_purest=0.6)
+    assert record["step"] == [0.0, 0.0] and record["organic_purest"] == 0.6
+    np.testing.assert_array_equal(kept, e)
+
+
+def test_a_pigment_holding_its_resin_is_still_taken_out_with_organic_purest(organics, pair):
+    """An estimate that reads C–H-rich only because it holds the resin is a mixture: reading
+    over ``organic_purest`` pure, it loses its C–H with the resin, so it is moved as before."""
+    _, resin = organics
+    pigment = pair[1]
+    estimate = 0.6 * pigment + 0.4 * resin
+    ch = (WN >= 2800.0) & (WN <= 3000.0)
+    assert estimate[ch].max() > 0.3 * estimate.max()  # it reads C–H-rich
+    out, record = to_nonneg_edge(np.stack([estimate, resin], axis=1), np.array([0.65, 0.9]), WN, below=0.7,
+                                 organic_purest=0.6)
+    assert _angle(estimate, pigment) > 20.0 and record["step"][0] > 0.5 and _angle(out[:, 0], pigment) < 1.0
+
+
+def test_organic_purest_changes_nothing_without_the_c_h_stretch(organics):
+    oil, resin = organics
+    short = WN < 1800.0  # a fingerprint-only axis: no spectrum can read C–H-rich
+    e = np.stack([oil, resin], axis=1)[short]
+    plain, _ = to_nonneg_edge(e, np.array([0.65, 0.65]), WN[short], below=0.7)
+    out, _ = to_nonneg_edge(e, np.array([0.65, 0.65]), WN[short], below=0.7, organic_purest=0.6)
+    np.testing.assert_array_equal(out, plain)

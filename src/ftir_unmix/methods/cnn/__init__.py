@@ -385,6 +385,7 @@ def _checked_polish(inp: MethodInput, endmembers: np.ndarray, run_record: dict[s
             bounded=0.0 if cfg.polish_shifts else cfg.polish_band_shift / axis_step(inp.wavenumbers),
             edge_below=cfg.edge_below, edge_add_back=cfg.edge_add_back,
             edge_partner_floor=cfg.edge_partner_floor, edge_keep_peak=cfg.edge_keep_peak,
+            edge_organic_purest=cfg.edge_organic_purest,
             wavenumbers=inp.wavenumbers, pure_anchor=cfg.pure_anchor, anchor_area=cfg.anchor_area,
             anchor_tight=cfg.anchor_tight, anchor_graded=cfg.anchor_graded, residual_spot=cfg.residual_spot,
             residual_spot_hold=cfg.residual_spot_hold,

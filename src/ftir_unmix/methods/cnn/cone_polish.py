@@ -288,7 +288,8 @@ def purest_shares(pixels: WeightedPixels, endmembers: np.ndarray, bounded: float
 def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuisance: np.ndarray | None,
            background: np.ndarray | None, *, iterations: int, no_pure_iterations: int = 0, fixed: Sequence[int] = (),
            shifts: bool = False, bounded: float = 0.0, edge_below: float = 0.0, edge_add_back: float = 0.0,
-           edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, wavenumbers: np.ndarray | None = None,
+           edge_partner_floor: float = 0.0, edge_keep_peak: float = 0.0, edge_organic_purest: float = 0.0,
+           wavenumbers: np.ndarray | None = None,
            pure_anchor: float = 0.0, anchor_area: float = 0.0, anchor_tight: float = 0.0, anchor_graded: float = 0.0,
            residual_spot: bool = False, residual_spot_hold: bool = False,
            shape: tuple[int, int] | None = None,
@@ -300,8 +301,8 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
     below :data:`NO_PURE_SHARE`), the polish goes on to ``no_pure_iterations`` in all. With
     ``edge_below`` (and ``wavenumbers``), each spectrum whose purest share in the maps is below it
     is then taken out to the edge of nonnegativity (:mod:`.nonneg_edge`, its ``add_back``,
-    ``partner_floor`` and ``keep_peak`` set to ``edge_add_back``, ``edge_partner_floor`` and
-    ``edge_keep_peak``) and the maps fitted again;
+    ``partner_floor``, ``keep_peak`` and ``organic_purest`` set to ``edge_add_back``,
+    ``edge_partner_floor``, ``edge_keep_peak`` and ``edge_organic_purest``) and the maps fitted again;
     only with a ``background``, whose lower envelope makes the spectra's zero absorbance zero.
     Without one, with ``residual_spot`` (and the image's ``shape``), the spot the spectra leave the
     most of is offered in place of one of them (:mod:`.residual_spot`; with ``residual_spot_hold``
@@ -337,7 +338,7 @@ def polish(pixels: np.ndarray, endmembers: np.ndarray, weights: np.ndarray, nuis
         e, maps, record["edge"] = edge_step(pixels, weights, nuisance, e, maps, wavenumbers, below=edge_below,
                                             fixed=fixed, shifts=shifts, bounded=bounded, zone=p.dead_zone,
                                             add_back=edge_add_back, partner_floor=edge_partner_floor,
-                                            keep_peak=edge_keep_peak)
+                                            keep_peak=edge_keep_peak, organic_purest=edge_organic_purest)
     if residual_spot and background is None and shape is not None and not stopped:
         e, record["residual_spot"] = swap_in_residual_spot(
             pixels, e, image, image if rows is None else image.sample(rows), shape,
