@@ -161,6 +161,18 @@ tuning 0-3), where the stored kwargs lack the option, so there ``0.7:organic_pur
     python benchmarks/edge_pairs.py --generator inrepo --seeds 27,28 --below $V --jobs 1 \
         --out benchmarks/results/organic_pairs_inrepo_fresh27-28.jsonl
     python benchmarks/edge_pairs.py --summary benchmarks/results/organic_pairs_*.jsonl --base 0.7:organic_purest=0
+
+Then (commit f3e7d29) the same, only where the plain step would leave the spectrum C–H-rich (a pigment's
+estimate holding its resin loses its C–H with it), read on the kept tuning inputs and on glaze-stack 1102
+and 1104 run again with ``--keep`` (seen), and taken to fresh seeds::
+
+    V=0.7,0.7:organic_purest=0
+    python benchmarks/edge_pairs.py --generator blind --seeds 1105,1106,1107,1108,1109 --report --below $V \
+        --jobs 1 --out benchmarks/results/organic_left_pairs_blind_fresh1105-1109_64x256.jsonl
+    python benchmarks/edge_pairs.py --generator family --seeds 9276,9277,9278 --report --below $V \
+        --jobs 1 --out benchmarks/results/organic_left_pairs_family_fresh9276-9278_64x256.jsonl
+    python benchmarks/edge_pairs.py --summary benchmarks/results/organic_left_pairs_*.jsonl \
+        --base 0.7:organic_purest=0
 """
 
 from __future__ import annotations

@@ -361,7 +361,9 @@ class UnmixConfig:
         the step took a drying oil's own bands off with its resin partner
         (:func:`ftir_unmix.methods.cnn.nonneg_edge.to_nonneg_edge`'s ``organic_purest``). 0: off.
         Default 0.6 (stop 78: on the family's tuning seeds 3.07° → 2.98°, the blind
-        generator's 17.44° → 17.43°; fresh seeds 1105–1109 and 9276–9278 in docs/benchmarks.md).
+        generator's 17.44° → 17.43°; on fresh seeds, by the rule fixed before them, blind
+        1105–1109 14.40° → 14.43° and family 9276–9278 3.15° → 3.14°: a small change;
+        docs/benchmarks.md).
     pure_anchor : float
         Fast protocol, without a baseline term (``baseline="none"``: a reflectance image such
         as Samson), after the polish: each spectrum that at least 1 % of the pixels hold at this
