@@ -356,10 +356,11 @@ class UnmixConfig:
         Fast protocol, with ``edge_below``: a C–H-rich spectrum (its C–H stretch, 2800–3000
         cm⁻¹, at 0.3 of its maximum or more: an oil, a resin, a soap) whose purest share is at
         least this, and that the plain step would leave C–H-rich, keeps its C–H-rich partners;
-        they are not taken off it (a pigment's estimate holding its resin loses its C–H with it). Organic materials
-        share their bands, so neither has one of its own where the other is transparent, and
-        the step took a drying oil's own bands off with its resin partner
-        (:func:`ftir_unmix.methods.cnn.nonneg_edge.to_nonneg_edge`'s ``organic_purest``). 0: off.
+        they are not taken off it. Organic materials share their bands, so neither has one of
+        its own where the other is transparent, and the step took a drying oil's own bands off
+        with its resin partner; a pigment's estimate holding its resin loses its C–H with it and
+        is moved as before (:func:`ftir_unmix.methods.cnn.nonneg_edge.to_nonneg_edge`'s
+        ``organic_purest``). 0: off.
         Default 0.6 (stop 78: on the family's tuning seeds 3.07° → 2.98°, the blind
         generator's 17.44° → 17.43°; on fresh seeds, by the rule fixed before them, blind
         1105–1109 14.40° → 14.43° and family 9276–9278 3.15° → 3.14°: a small change;
@@ -584,8 +585,8 @@ class UnmixConfig:
                                    "1 minus this share of a spectrum's own strongest band (0: no bound)")
     edge_organic_purest: float = _param(0.6, Rule("float", 0.0, 1.0), "protocol",
                                         "fast protocol, with edge_below: a C-H-rich spectrum (an oil, a resin, a soap) "
-                                        "whose purest share is at least this keeps its C-H-rich partners (organic "
-                                        "materials share their bands; 0: off)")
+                                        "whose purest share is at least this, and that the step would leave C-H-rich, "
+                                        "keeps its C-H-rich partners (organic materials share their bands; 0: off)")
     pure_anchor: float = _param(0.95, Rule("float", 0.0, 1.0), "protocol",
                                 "fast protocol, without a baseline term: after the polish, each spectrum that "
                                 "at least a hundredth of the pixels hold at this share or more is put on those pixels' "
