@@ -120,13 +120,12 @@ def holdings(filled: np.ndarray, eroded: np.ndarray, tol: float = EDGE_TOL) -> n
     return np.maximum(h, 0.0)
 
 
-def _stays_organic(unit: np.ndarray, j: int, others: list[int], x: np.ndarray, ch: np.ndarray) -> bool:
-    """Whether spectrum ``j`` moved by the programme's solution ``x`` (partners taken off, then any
-    added back) is still C–H-rich: an oil stays so, a pigment's estimate that held its resin does not."""
-    k1 = len(others)
-    taken = x[:k1] - x[k1:] if len(x) > k1 else x
-    moved = np.maximum(unit[:, j] - unit[:, others] @ taken, 0.0)
-    return bool(moved.max() > 0 and moved[ch].max() >= EDGE_CH_SHARE * moved.max())
+def _taken_and_moved(unit: np.ndarray, j: int, others: list[int], x: np.ndarray,
+                     add_back: float) -> tuple[np.ndarray, np.ndarray]:
+    """The programme's solution ``x`` as the partners' net amounts taken off spectrum ``j`` (those
+    added back subtracted) and the spectrum so moved (unit scale, clipped at zero)."""
+    taken = x[:len(others)] - x[len(others):] if add_back > 0 else x
+    return taken, np.maximum(unit[:, j] - unit[:, others] @ taken, 0.0)
 
 
 def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.ndarray, *,
@@ -220,17 +219,17 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
             a_ub = np.vstack([a_ub, np.r_[top, -top] if add_back > 0 else top])
             b_ub = np.r_[b_ub, 1.0 - keep_peak]
         res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, None), method="highs")
-        nearly_pure_organic = organic[j] and purest[j] >= organic_purest
-        if res.status == 0 and nearly_pure_organic and _stays_organic(unit, j, others, res.x, ch):
-            # a nearly pure organic that the step leaves organic keeps its own kind
-            bounds = [(0.0, 0.0 if organic[i] else None) for i in others] + [(0.0, None)] * (len(cost) - (k - 1))
-            res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+        if res.status == 0 and organic[j] and purest[j] >= organic_purest:
+            moved = _taken_and_moved(unit, j, others, res.x, add_back)[1]
+            if moved.max() > 0 and moved[ch].max() >= EDGE_CH_SHARE * moved.max():
+                # a nearly pure organic that the step leaves organic keeps its own kind
+                bounds = [(0.0, 0.0 if organic[i] else None) for i in others] + [(0.0, None)] * (len(cost) - (k - 1))
+                res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
         if res.status != 0:  # infeasible or unbounded: kept
             continue
-        taken = res.x[:k - 1] - res.x[k - 1:] if add_back > 0 else res.x
+        taken, moved = _taken_and_moved(unit, j, others, res.x, add_back)
         if purest[j] >= below and taken.sum() < large:  # nearly pure pixels, little of any partner: kept
             continue
-        moved = np.maximum(unit[:, j] - unit[:, others] @ taken, 0.0)
         if moved.max() <= 0:
             continue
         out[:, j] = moved * (peak[j] / moved.max())
