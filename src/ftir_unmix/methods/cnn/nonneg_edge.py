@@ -219,15 +219,17 @@ def to_nonneg_edge(endmembers: np.ndarray, purest: np.ndarray, wavenumbers: np.n
             a_ub = np.vstack([a_ub, np.r_[top, -top] if add_back > 0 else top])
             b_ub = np.r_[b_ub, 1.0 - keep_peak]
         res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=(0.0, None), method="highs")
-        if res.status == 0 and organic[j] and purest[j] >= organic_purest:
-            moved = _taken_and_moved(unit, j, others, res.x, add_back)[1]
-            if moved.max() > 0 and moved[ch].max() >= EDGE_CH_SHARE * moved.max():
-                # a nearly pure organic that the step leaves organic keeps its own kind
-                bounds = [(0.0, 0.0 if organic[i] else None) for i in others] + [(0.0, None)] * (len(cost) - (k - 1))
-                res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
         if res.status != 0:  # infeasible or unbounded: kept
             continue
         taken, moved = _taken_and_moved(unit, j, others, res.x, add_back)
+        if (organic[j] and purest[j] >= organic_purest and moved.max() > 0
+                and moved[ch].max() >= EDGE_CH_SHARE * moved.max()):
+            # a nearly pure organic that the step leaves organic keeps its own kind
+            bounds = [(0.0, 0.0 if organic[i] else None) for i in others] + [(0.0, None)] * (len(cost) - (k - 1))
+            res = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
+            if res.status != 0:
+                continue
+            taken, moved = _taken_and_moved(unit, j, others, res.x, add_back)
         if purest[j] >= below and taken.sum() < large:  # nearly pure pixels, little of any partner: kept
             continue
         if moved.max() <= 0:
