@@ -103,7 +103,10 @@ class UnmixConfig:
         roughness score flags genuine sharp absorption bands of FTIR spectra
         (CH stretches, carboxylates) as unreliable and made WSAD worse than
         SAD in our measurements (docs/method.md); :func:`ftir_unmix.band_weights`
-        keeps the paper's 0.75. ``corr_floor`` (ours; the paper has none, 0)
+        keeps the paper's 0.75. ``tau``: 5 here (the paper: 3): at 3 the
+        correlation score cut the narrow carbonate and lead-white bands at
+        650-890 cm⁻¹ that shift from pixel to pixel, the bands that tell
+        lead white from calcite (docs/method.md). ``corr_floor`` (ours; the paper has none, 0)
         is the smallest spread the neighbour-correlation deficit is scored
         in: without it a clean image distrusts bands whose neighbours
         correlate at 0.95 (docs/benchmarks.md §3). ``corr_model="neighbours"``
@@ -454,8 +457,8 @@ class UnmixConfig:
                                 "weight of the roughness score (the paper: 0.75)")
     gamma_flat: float = _param(PAPER_WEIGHT_DEFAULTS["gamma_flat"], WEIGHT_RULES["gamma_flat"], "weights",
                                "weight of the flatness score")
-    tau: float = _param(PAPER_WEIGHT_DEFAULTS["tau"], WEIGHT_RULES["tau"], "weights",
-                        "score at which a band's weight is halfway down")
+    tau: float = _param(5.0, WEIGHT_RULES["tau"], "weights",
+                        "score at which a band's weight is halfway down (the paper: 3)")
     sharpness: float = _param(PAPER_WEIGHT_DEFAULTS["sharpness"], WEIGHT_RULES["sharpness"], "weights",
                               "slope of the sigmoid from scores to weights")
     w_min: float = _param(PAPER_WEIGHT_DEFAULTS["w_min"], WEIGHT_RULES["w_min"], "weights",

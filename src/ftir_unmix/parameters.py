@@ -143,7 +143,7 @@ WEIGHT_RULES: dict[str, Rule] = {
 #: ``gamma_flat``: the paper gives no value and the authors' code leaves the
 #: term out; 0 reproduces that (docs/method.md). ``corr_floor`` and ``corr_model``
 #: are ours, not the paper's: 0 (no floor) and ``"pairs"`` reproduce the paper.
-#: Unmixing runs use ``gamma_rough = 0`` and a floor instead
+#: Unmixing runs use ``gamma_rough = 0``, ``tau = 5`` and a floor instead
 #: (:class:`ftir_unmix.UnmixConfig`).
 PAPER_WEIGHT_DEFAULTS: dict[str, float | str] = {
     "gamma_rough": 0.75, "gamma_flat": 0.0, "tau": 3.0, "sharpness": 2.0, "w_min": 0.05,

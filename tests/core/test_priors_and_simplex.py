@@ -127,7 +127,10 @@ def _below_baseline(r) -> float:
 
 
 def test_priors_and_simplex_start_change_the_run_as_documented(small_section, one_torch_thread):
-    opts = dict(epochs=60, warmup_steps=20, device="cpu", restarts=1, refine=False, seed=1)
+    # tau = 3 (the paper's, the default until stop 80): the bounds below were set there. At the
+    # default tau = 5 the transparency prior still lowers the share below the baselines, but
+    # less on this cube (0.079 -> 0.071, measured), short of the 0.7 bound.
+    opts = dict(epochs=60, warmup_steps=20, device="cpu", restarts=1, refine=False, seed=1, tau=3.0)
     plain = unmix(small_section.cube, 4, **opts)
     assert "misfit_floor_deg" not in plain.parameters["protocol_detail"]
     tight = unmix(small_section.cube, 4, minvol=20.0, **opts)

@@ -49,8 +49,8 @@ def test_paper_protocol_defaults_are_the_papers():
     assert (cfg.init, UnmixConfig().resolved().init) == ("random", "auto")
     assert (cfg.n_patches, cfg.batch_size, cfg.lr, cfg.epochs, cfg.patch_size) == (20_000, 64, 0.005, 500, 5)
     assert (cfg.n_filters, cfg.dropout, cfg.softmax_scale) == (48, 0.2, 3.5)
-    assert (cfg.tau, cfg.sharpness, cfg.w_min, cfg.eps) == (3.0, 2.0, 0.05, 1e-8)
-    assert cfg.gamma_rough == 0.0  # the paper: 0.75, see docs/method.md
+    assert (cfg.sharpness, cfg.w_min, cfg.eps) == (2.0, 0.05, 1e-8)
+    assert (cfg.gamma_rough, cfg.tau) == (0.0, 5.0)  # the paper: 0.75 and 3, see docs/method.md
 
 
 @pytest.mark.parametrize("protocol", ["fast", "paper"])

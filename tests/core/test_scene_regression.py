@@ -62,17 +62,20 @@ def test_a_spot_of_a_weak_minor_pigment_under_its_matrix_is_found():
 
 
 def test_default_weights_keep_the_well_correlated_bands_of_a_clean_scene():
-    # measured (48×96 px, 838 bands): 16 bands below 0.5 with the default floor (spikes and
-    # the noisy low-wavenumber edge), 107 without it (neighbour correlations of 0.90–0.95:
-    # the low-wavenumber bands of lead white, oxalate and clay and the O-H region); 4 with
-    # corr_model="neighbours" (the four spikes that dominate their band)
+    # measured (48×96 px, 838 bands): 16 bands below 0.5 with the default floor at tau = 3
+    # (spikes and the noisy low-wavenumber edge; 4 at the default tau = 5), 107 without it
+    # (neighbour correlations of 0.90–0.95: the low-wavenumber bands of lead white, oxalate
+    # and clay and the O-H region); 4 with corr_model="neighbours" (the four spikes that
+    # dominate their band)
     scene = make_scene("nopure-k4", 0, height=48, width=96)
     diag = band_diagnostics(scene.cube.data, **UnmixConfig().weight_params())
-    paper = diag.reweighted(corr_floor=0.0)
+    paper = diag.reweighted(corr_floor=0.0, tau=3.0)  # the paper: no floor, tau = 3
     n_bands = scene.cube.n_bands
     assert (diag.weights < 0.5).sum() < 0.04 * n_bands
     assert (paper.weights < 0.5).sum() > 0.08 * n_bands
-    # a spike that dominates its band (neighbour correlation below 0.8) is still distrusted;
-    # weaker spikes now pass, and cost one pixel's angle each
+    # at tau = 3 a spike that dominates its band (neighbour correlation below 0.8) is still
+    # distrusted; weaker spikes pass, and cost one pixel's angle each. At the default tau = 5
+    # (stop 80) these two pass too (weights 0.92 and 0.83, measured): the benchmarks' scenes
+    # carry such spikes, so their figures include that cost
     spikes = [band for _, _, band in scene.info["spikes"] if diag.d_corr[band] > 0.2]
-    assert len(spikes) >= 2 and diag.weights[spikes].max() < 0.5, spikes
+    assert len(spikes) >= 2 and diag.reweighted(tau=3.0).weights[spikes].max() < 0.5, spikes
