@@ -5,8 +5,7 @@ default artefact strength and Samson (``edge_pairs.INREPO_CASES``, 64×64 px, th
 once per ``--variants`` entry, so a default can be set against an option on the same scenes
 (separate trainings, not a replay). JSON lines, appended as runs finish (``--out`` resumes).
 
-    # the tau probe of stop 80 (tuning seeds; written benchmarks/results/weights_tau_inrepo_tuning0-2.jsonl,
-    # whose records carry "tau" where these carry "variant")
+    # the tau probe of stop 80 (tuning seeds)
     python benchmarks/inrepo_options.py --seeds 0,1,2 --variants tau=3,tau=5 \\
         --out benchmarks/results/weights_tau_inrepo_tuning0-2.jsonl
     python benchmarks/inrepo_options.py --summary benchmarks/results/weights_tau_inrepo_tuning0-2.jsonl
@@ -33,17 +32,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from edge_pairs import INREPO_CASES, _scene  # noqa: E402
 from polish_pairs import _scores  # noqa: E402
+from scenes_quality import parse_options  # noqa: E402
 
 
-def parse_variant(text: str) -> dict[str, float]:
-    """``tau=5:corr_floor=0.1`` -> ``{"tau": 5.0, "corr_floor": 0.1}``; ``default`` -> ``{}``."""
-    if text == "default":
-        return {}
-    return {k: float(v) for k, v in (o.split("=", 1) for o in text.split(":"))}
-
-
-def _variant_of(record: dict[str, Any]) -> str:
-    return record.get("variant") or f"tau={record['tau']:g}"  # stop 80's file names its variant by tau
+def parse_variant(text: str) -> dict[str, Any]:
+    """``tau=5:corr_floor=0.1`` -> ``{"tau": 5, "corr_floor": 0.1}`` (values read as
+    ``scenes_quality.py --options`` reads them); ``default`` -> ``{}``."""
+    return {} if text == "default" else parse_options(text.split(":"))
 
 
 def run(seeds: list[int], variants: list[str], out: Path, cases: tuple[str, ...] = INREPO_CASES) -> None:
@@ -55,7 +50,7 @@ def run(seeds: list[int], variants: list[str], out: Path, cases: tuple[str, ...]
     torch.set_num_threads(1)
     done = set()
     if out.exists():
-        done = {(r["case"], r["seed"], _variant_of(r)) for r in map(json.loads, out.read_text().splitlines())}
+        done = {(r["case"], r["seed"], r["variant"]) for r in map(json.loads, out.read_text().splitlines())}
     for seed in seeds:
         for case in cases:
             for v in variants:
@@ -75,7 +70,7 @@ def summary(path: Path) -> None:
     """Mean SAD per case and variant, and over the artefact cases (Samson apart)."""
     by: dict[tuple[str, str], list[float]] = defaultdict(list)
     for r in map(json.loads, path.read_text().splitlines()):
-        by[(r["case"], _variant_of(r))].append(r["mean"])
+        by[(r["case"], r["variant"])].append(r["mean"])
     variants = sorted({v for _, v in by})
     print("| case | " + " | ".join(variants) + " |\n|---|" + "---|" * len(variants))
     for case in dict.fromkeys(c for c, _ in by):
