@@ -16,7 +16,7 @@ __all__ = ["UnmixConfig", "PROTOCOLS", "INITS", "DEVICES", "GROUPS", "MAX_EPOCHS
 
 PROTOCOLS = ("fast", "paper")
 INITS = ("auto", "nmf", "vca", "mvs", "random")
-REFINE_SPOTS = ("median", "cluster")
+REFINE_SPOTS = ("median", "cluster", "cone")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 #: What the polish of a run trained again with a spare may not turn a spectrum into (``polish_guard``).
 POLISH_GUARDS = ("vapour", "vapour+difference", "vapour+deepened")
@@ -223,6 +223,14 @@ class UnmixConfig:
         place where it fits best. With ``refine_spots`` > 1 (an option) the next worst
         spots, each outside the others' 9 × 9 windows, are offered too: a crust that a
         worse but smaller spot outranks. The proposal that fits best is tried.
+        ``refine_spot`` says where the worst spot is: ``"median"`` (default) the
+        maximum of the 3 × 3 median of each pixel's angle to its reconstruction
+        from the encoder's maps; ``"cone"`` the same of its angle to the cone of
+        the spectra (the spectra judged alone, about 1 s more on the target
+        cube; where the maps are wrong at a layer's edge the first points there
+        and the second to a material the spectra lack; an option, measured on
+        tuning seeds only, docs/benchmarks.md, stop 82); ``"cluster"`` the
+        largest group of badly explained pixels whose residuals agree.
     spot_check : bool
         Fast protocol, polished runs (on by default since stop 53): before the polish, the
         worst-explained spot's spectrum (its matrix subtracted, as in the refinement) takes
@@ -529,8 +537,9 @@ class UnmixConfig:
     refine: bool = _param(True, Rule("bool"), "protocol",
                           "fast protocol: retry one endmember on the worst-explained spot, its matrix subtracted")
     refine_spot: str = _param("median", Rule("choice", choices=REFINE_SPOTS), "protocol",
-                              "fast protocol: the refinement's spot: 3x3 median of the worst angle, or "
-                              "the largest cluster of coherent residuals")
+                              "fast protocol: the refinement's spot: 3x3 median of the worst angle of the "
+                              "maps' reconstruction (median) or of the spectra's cone (cone), or the largest "
+                              "cluster of coherent residuals")
     refine_spots: int = _param(1, Rule("int", 1, 10), "protocol",
                                "fast protocol: how many worst spots (3x3 median, apart) the refinement offers; "
                                "the proposal that fits the image best is tried")

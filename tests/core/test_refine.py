@@ -87,6 +87,15 @@ def _band(nu: np.ndarray, centre: float, width: float) -> np.ndarray:
     return np.exp(-0.5 * ((nu - centre) / width) ** 2)
 
 
+def _gradient_of_two(b: int, h: int, w: int) -> tuple[np.ndarray, ...]:
+    """Band axis, two materials' spectra, the first's share per pixel (rising from 0.2 to 0.8
+    across the columns) and the (h·w, b) image of their mixture."""
+    nu = np.arange(b, dtype=np.float64)
+    first, second = _band(nu, 60, 6) + 0.8 * _band(nu, 150, 10), _band(nu, 240, 8) + 0.3 * _band(nu, 40, 5)
+    share = np.repeat(np.linspace(0.2, 0.8, w)[None, :], h, axis=0).reshape(-1)
+    return nu, first, second, share, share[:, None] * first + (1 - share)[:, None] * second
+
+
 def test_spot_candidate_is_the_spot_with_its_surrounding_matrix_subtracted():
     # A weak minor material (30 % of a few pixels, under a strong matrix) on sloping baselines:
     # the spot's own spectrum is far from it; taking out the matrix around the spot gives it back.
@@ -144,11 +153,8 @@ def test_a_minor_endmember_learnt_as_its_mixture_with_the_matrix_is_offered_puri
 
     rng = np.random.default_rng(1)
     b, h, w = 300, 24, 40
-    nu = np.arange(b, dtype=np.float64)
-    first, second = _band(nu, 60, 6) + 0.8 * _band(nu, 150, 10), _band(nu, 240, 8) + 0.3 * _band(nu, 40, 5)
+    nu, first, second, share, x = _gradient_of_two(b, h, w)
     minor = _band(nu, 110, 5) + 0.4 * _band(nu, 200, 4)
-    share = np.repeat(np.linspace(0.2, 0.8, w)[None, :], h, axis=0).reshape(-1)
-    x = share[:, None] * first + (1 - share)[:, None] * second
     spot = np.zeros((h, w), bool)
     spot[10:14, 20:24] = True
     x[spot.ravel()] = 0.2 * x[spot.ravel()] + 0.8 * minor
@@ -289,11 +295,8 @@ def test_more_spots_offer_a_crust_that_a_worse_smaller_spot_outranks():
 
     rng = np.random.default_rng(3)
     b, h, w = 300, 24, 48
-    nu = np.arange(b, dtype=np.float64)
-    first, second = _band(nu, 60, 6) + 0.8 * _band(nu, 150, 10), _band(nu, 240, 8) + 0.3 * _band(nu, 40, 5)
+    nu, first, second, share, x = _gradient_of_two(b, h, w)
     crust, grain = _band(nu, 110, 5) + 0.5 * _band(nu, 200, 4), _band(nu, 180, 3) + 0.6 * _band(nu, 20, 3)
-    share = np.repeat(np.linspace(0.2, 0.8, w)[None, :], h, axis=0).reshape(-1)
-    x = share[:, None] * first + (1 - share)[:, None] * second
     on_crust = np.zeros((h, w), bool)
     on_crust[8:10, :] = True  # two pixels thick across the image
     x[on_crust.ravel()] = 0.4 * x[on_crust.ravel()] + 0.6 * crust
@@ -321,3 +324,42 @@ def test_more_spots_offer_a_crust_that_a_worse_smaller_spot_outranks():
     assert offered(1)[0] == "worst spot"
     source, pixel = offered(3)
     assert source.startswith("spot ") and on_crust[tuple(pixel)], (source, pixel)
+
+
+def test_cone_spot_is_where_the_spectra_lack_a_material_not_where_the_maps_are_poor():
+    # mixed-k12 9289 (stop 82): the maps' worst spot was a layer's edge, 27° off through the
+    # encoder's maps and 4° from the spectra's cone; calcite's pixels, 13° from the cone, were
+    # never offered. refine_spot="cone" finds the spot by the cone angle.
+    import torch
+
+    from ftir_unmix.methods.cnn.model import FTIRUnmixer
+    from ftir_unmix.methods.cnn.refinement import Objective, swap_in_spot
+    from ftir_unmix.metrics import cone_angles, spectral_angles
+
+    b, h, w = 300, 24, 48
+    nu, first, second, share, x = _gradient_of_two(b, h, w)
+    grain = _band(nu, 180, 3) + 0.6 * _band(nu, 20, 3)
+    on_grain = np.zeros((h, w), bool)
+    on_grain[16:19, 30:33] = True
+    x[on_grain.ravel()] = 0.2 * x[on_grain.ravel()] + 0.8 * grain
+    x += np.random.default_rng(0).normal(0, 0.003, x.shape)
+    e = np.stack([first, second, 0.5 * first + 0.5 * second], axis=1)  # the third a mixture: spare
+    angle = cone_angles(x, e).reshape(h, w)
+    poor_maps = np.zeros((h, w), bool)
+    poor_maps[3:7, 5:9] = True  # the encoder's maps wrong there, the pixels inside the cone
+    maps_angle = np.where(poor_maps, 2.0 * angle.max(), angle)
+    a = np.stack([share, 1 - share, np.zeros(h * w)])
+    before = Objective(float(maps_angle.mean()), maps_angle, a, float(angle.mean()))
+
+    def offered(spot: str) -> tuple[list[int], np.ndarray]:
+        torch.manual_seed(0)
+        model = FTIRUnmixer(b, 3)
+        model.init_decoder(e)
+        proposal = swap_in_spot(model, x, before, (h, w), spot, loss_w=None, peaks=False)
+        return proposal.pixel, model.endmembers().detach().numpy()[:, proposal.column]
+
+    pixel, _ = offered("median")
+    assert poor_maps[tuple(pixel)]
+    pixel, spectrum = offered("cone")
+    assert on_grain[tuple(pixel)], pixel
+    assert spectral_angles(grain[:, None], spectrum[:, None])[0, 0] < 10.0

@@ -121,6 +121,13 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
 
     - ``"median"``: the maximum of the 3×3 median of the per-pixel angle (so a
       single spike does not win);
+    - ``"cone"``: the same maximum of each pixel's angle to the nonnegative cone of
+      the endmembers (the spectra judged alone, as the fit judges states): where the
+      encoder's maps are poor but the spectra explain the pixels (a layer's edge) the
+      ``"median"`` spot lies there and its spectrum is a difference of the layers; the
+      cone's worst spot is where a material is missing (mixed-k12 9289: calcite, 13°
+      from the cone over its pixels, where the maps' worst spot was 27° off and 4°
+      from the cone; docs/benchmarks.md, stop 82);
     - ``"cluster"``: the seed of the largest group of badly explained pixels whose
       residuals point the same way (:func:`worst_cluster`).
 
@@ -155,22 +162,25 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
         The endmember replaced, the spot's pixel and which proposal it was.
     """
     e = model.endmembers().detach().cpu().numpy()
+    angle = before.angle  # the spot's angle map, also the ring's measure in spot_candidate
+    if spot == "cone":
+        angle = WeightedPixels(x, loss_w, nuisance=nuisance).cone_angles(e).reshape(shape)
     if spot == "cluster":
         _, worst = worst_cluster(x, e, before, shape, loss_w, nuisance)
         places = [worst]
     else:
-        places = _worst_spots(spot_score(before.angle), spots)
+        places = _worst_spots(spot_score(angle), spots)
     pixels = WeightedPixels(fixed_pixels(x, SWAP_PIXELS), loss_w, nuisance=nuisance)  # each proposal: same pixels
     proposals = []
     for i, (r, c) in enumerate(places):
-        spectrum = spot_candidate(x, e, before.angle, shape, (r, c), loss_w, nuisance, background)
+        spectrum = spot_candidate(x, e, angle, shape, (r, c), loss_w, nuisance, background)
         column = swap_column(pixels, e, spectrum, first=fixed)
         proposals.append((Proposal(column, [r, c], "worst spot" if i == 0 else f"spot {i + 1}"),
                           _without_others(spectrum, e, column, background)))
     if peaks:
         for j in minor_columns(before.abundances, first=fixed):
             rj, cj = np.unravel_index(int(np.argmax(spot_score(before.abundances[j].reshape(shape)))), shape)
-            peak = spot_candidate(x, e, before.angle, shape, (int(rj), int(cj)), loss_w, nuisance, background)
+            peak = spot_candidate(x, e, angle, shape, (int(rj), int(cj)), loss_w, nuisance, background)
             proposals.append((Proposal(j, [int(rj), int(cj)], f"EM{j + 1}'s peak"),
                               _without_others(peak, e, j, background)))
     if others:
