@@ -226,8 +226,8 @@ class UnmixConfig:
         ``refine_spot`` says where the worst spot is: ``"median"`` (default) the
         maximum of the 3 × 3 median of each pixel's angle to its reconstruction
         from the encoder's maps; ``"cone"`` the same of its angle to the cone of
-        the spectra (the spectra judged alone, about 1 s more on the target
-        cube; where the maps are wrong at a layer's edge the first points there
+        the spectra (the spectra judged alone: one cone fit of every pixel,
+        0.1–0.2 s more on the target cube; where the maps are wrong at a layer's edge the first points there
         and the second to a material the spectra lack; an option, measured on
         tuning seeds only, docs/benchmarks.md, stop 82); ``"cluster"`` the
         largest group of badly explained pixels whose residuals agree.
