@@ -49,7 +49,7 @@ from ..base import MethodInput, MethodOutput, Progress, relay, should_stop
 from .cone_polish import polish
 from .model import FTIRUnmixer
 from .protocols import FastTrainer, PaperTrainer, Trainer
-from .refinement import Objective, objective, swap_in_spot
+from .refinement import Objective, _prepared, objective, swap_in_spot
 from .spare import choose_spares, close_calls, drop_columns
 from .spot_check import REACH_SHARE, check_worst_spot
 from .warm_start import WarmStart, initial_endmembers, warm_start_trials
@@ -582,7 +582,8 @@ def _refine(run: _Training, inp: MethodInput, refine_steps: int, record: dict[st
     proposal = swap_in_spot(model, inp.pixels, before, inp.shape, cfg.refine_spot, inp.loss_weights,
                             loop.nuisance_basis, inp.background,
                             fixed=0 if inp.known is None else inp.known.shape[1], peaks=cfg.refine_peaks,
-                            others=others, spots=cfg.refine_spots)
+                            others=others, spots=cfg.refine_spots,
+                            image=_prepared(loop, inp.pixels, inp.loss_weights, None)[0])
     column = proposal.column
     run.best = _Best(float("inf"), kept.state, kept.step)  # any refinement step beats it
     loop.restart()

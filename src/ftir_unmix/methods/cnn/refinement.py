@@ -114,7 +114,8 @@ def fixed_sample(n: int, size: int) -> np.ndarray | None:
 def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tuple[int, int],
                  spot: str = "median", loss_w: np.ndarray | None = None, nuisance: np.ndarray | None = None,
                  background: np.ndarray | None = None, fixed: int = 0, peaks: bool = True,
-                 others: Mapping[str, np.ndarray] | None = None, spots: int = 1) -> Proposal:
+                 others: Mapping[str, np.ndarray] | None = None, spots: int = 1,
+                 image: WeightedPixels | None = None) -> Proposal:
     """Put the spectrum of the worst-explained spot of the image in place of one endmember.
 
     The spot:
@@ -156,6 +157,9 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     the image best (the mean cone angle over a fixed sample of :data:`SWAP_PIXELS`
     pixels) is put in.
 
+    ``image``: ``x`` already prepared with ``loss_w`` and ``nuisance`` (the objective's,
+    :func:`objective`), so that ``"cone"`` does not weight and project every pixel again.
+
     Returns
     -------
     Proposal
@@ -164,7 +168,8 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     e = model.endmembers().detach().cpu().numpy()
     angle = before.angle  # the spot's angle map, also the ring's measure in spot_candidate
     if spot == "cone":
-        angle = WeightedPixels(x, loss_w, nuisance=nuisance).cone_angles(e).reshape(shape)
+        image = WeightedPixels(x, loss_w, nuisance=nuisance) if image is None else image
+        angle = image.cone_angles(e).reshape(shape)
     if spot == "cluster":
         _, worst = worst_cluster(x, e, before, shape, loss_w, nuisance)
         places = [worst]
