@@ -226,11 +226,14 @@ class UnmixConfig:
         ``refine_spot`` says where the worst spot is: ``"median"`` (default) the
         maximum of the 3 × 3 median of each pixel's angle to its reconstruction
         from the encoder's maps; ``"cone"`` the same of its angle to the cone of
-        the spectra (the spectra judged alone: one cone fit of every pixel,
-        0.1–0.2 s more on the target cube; where the maps are wrong at a layer's edge the first points there
-        and the second to a material the spectra lack; an option, measured on
-        tuning seeds only, docs/benchmarks.md, stop 82); ``"cluster"`` the
-        largest group of badly explained pixels whose residuals agree.
+        the spectra (the spectra judged alone: one cone fit of every pixel, 0.1–0.2 s
+        more on the target cube). Where the maps are wrong at a layer's edge the
+        first points there and the second to a material the spectra lack; where a
+        region holds a variant of a material (its bands shifted) the second points
+        there, and the refinement can put the variant in a found grain's place. An
+        option: a tie on tuning and fresh seeds (docs/benchmarks.md, stops 82 and
+        83). ``"cluster"`` the largest group of badly explained pixels whose
+        residuals agree.
     spot_check : bool
         Fast protocol, polished runs (on by default since stop 53): before the polish, the
         worst-explained spot's spectrum (its matrix subtracted, as in the refinement) takes

@@ -132,7 +132,7 @@ def swap_in_spot(model: FTIRUnmixer, x: np.ndarray, before: Objective, shape: tu
     - ``"cluster"``: the seed of the largest group of badly explained pixels whose
       residuals point the same way (:func:`worst_cluster`).
 
-    With ``spots`` > 1 (``"median"`` only) the next worst spots are offered too, each the
+    With ``spots`` > 1 (not with ``"cluster"``) the next worst spots are offered too, each the
     maximum of the median outside the 9 × 9 windows of those before it: a crust that a
     worse but smaller spot outranks (blind ground-crust: an ultramarine spot of 13 pixels
     over an oxalate crust of hundreds).
